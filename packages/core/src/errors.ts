@@ -1,0 +1,158 @@
+/**
+ * The one error tree of tufa. Every package re-exports these; only the CLI turns them into
+ * exit codes and prose. Each error carries a stable string `code` that callers may switch on.
+ */
+
+export type TufErrorCode =
+  | 'FORMAT' // bytes or fields are not valid TUF metadata
+  | 'BAD_VALUE' // a well-formed value that TUF forbids (threshold 0, negative length, …)
+  | 'THRESHOLD' // not enough valid signatures from authorised keys
+  | 'EXPIRED' // metadata expired at the reference time
+  | 'ROLLBACK' // a version lower than the trusted one
+  | 'VERSION_MISMATCH' // a version other than the one the parent role names
+  | 'LENGTH_OR_HASH' // bytes do not match the length or hashes the parent role names
+  | 'UNSUPPORTED_KEY' // a key type or scheme tufa cannot use
+  | 'UNSUPPORTED_HASH' // no hash algorithm tufa knows of
+  | 'DOWNLOAD_LIMIT' // more bytes than allowed were sent
+  | 'FETCH' // the transport failed
+  | 'NOT_FOUND' // the server has no such file, or no such target is signed
+  | 'TIMEOUT' // a deadline passed
+  | 'UNSAFE_NAME' // a role or target name that could escape a directory or URL
+  | 'STATE' // an operation the current state does not allow (e.g. no trusted root)
+  | 'STORAGE' // a local file could not be read or written
+  | 'KEY' // a private key could not be used (wrong passphrase, bad key file)
+  | 'CONFLICT' // a concurrent writer changed what we opened
+  | 'USAGE'; // the caller passed something the API does not accept
+
+export class TufError extends Error {
+  readonly code: TufErrorCode;
+
+  constructor(code: TufErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Bytes or fields that are not valid TUF metadata. `path` names the field, e.g. `signed.keys.ab12.keyval`. */
+export class FormatError extends TufError {
+  readonly path: string | undefined;
+  constructor(message: string, path?: string, options?: { cause?: unknown }) {
+    super('FORMAT', path === undefined ? message : `${path}: ${message}`, options);
+    this.path = path;
+  }
+}
+
+export class ValueError extends TufError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('BAD_VALUE', message, options);
+  }
+}
+
+export class ThresholdError extends TufError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('THRESHOLD', message, options);
+  }
+}
+
+export class ExpiredError extends TufError {
+  constructor(message: string) {
+    super('EXPIRED', message);
+  }
+}
+
+export class RollbackError extends TufError {
+  constructor(message: string) {
+    super('ROLLBACK', message);
+  }
+}
+
+export class VersionMismatchError extends TufError {
+  constructor(message: string) {
+    super('VERSION_MISMATCH', message);
+  }
+}
+
+export class LengthOrHashError extends TufError {
+  constructor(message: string) {
+    super('LENGTH_OR_HASH', message);
+  }
+}
+
+export class UnsupportedKeyError extends TufError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UNSUPPORTED_KEY', message, options);
+  }
+}
+
+export class UnsupportedHashError extends TufError {
+  constructor(message: string) {
+    super('UNSUPPORTED_HASH', message);
+  }
+}
+
+export class DownloadLimitError extends TufError {
+  constructor(message: string) {
+    super('DOWNLOAD_LIMIT', message);
+  }
+}
+
+export class FetchError extends TufError {
+  readonly status: number | undefined;
+  constructor(message: string, status?: number, options?: { cause?: unknown }) {
+    super(status === 404 || status === 403 ? 'NOT_FOUND' : 'FETCH', message, options);
+    this.status = status;
+  }
+}
+
+export class NotFoundError extends TufError {
+  constructor(message: string) {
+    super('NOT_FOUND', message);
+  }
+}
+
+export class TimeoutError extends TufError {
+  constructor(message: string) {
+    super('TIMEOUT', message);
+  }
+}
+
+export class UnsafeNameError extends TufError {
+  constructor(message: string) {
+    super('UNSAFE_NAME', message);
+  }
+}
+
+export class StateError extends TufError {
+  constructor(message: string) {
+    super('STATE', message);
+  }
+}
+
+export class StorageError extends TufError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('STORAGE', message, options);
+  }
+}
+
+export class KeyError extends TufError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('KEY', message, options);
+  }
+}
+
+export class ConflictError extends TufError {
+  constructor(message: string) {
+    super('CONFLICT', message);
+  }
+}
+
+export class UsageError extends TufError {
+  constructor(message: string) {
+    super('USAGE', message);
+  }
+}
+
+export function isTufError(e: unknown): e is TufError {
+  return e instanceof TufError;
+}
