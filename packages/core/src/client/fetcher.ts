@@ -1,0 +1,106 @@
+/**
+ * What the client needs from a transport: a stream of bytes for a URL. The core, not the
+ * fetcher, enforces the byte limit on the bytes actually read and the deadline (DESIGN rule 11),
+ * so a fetcher that ignores both still cannot feed the client endless data.
+ */
+import { DownloadLimitError, FetchError, TimeoutError, TufError } from '../errors.js';
+
+export interface FetchRequest {
+  /** Aborted when the deadline passes or the limit is exceeded; fetchers should stop then. */
+  signal: AbortSignal;
+  /** The most bytes the caller will accept (a hint: the core enforces it regardless). */
+  maxLength: number;
+}
+
+export interface Fetcher {
+  /**
+   * Streams the body at `url`. Throws a `FetchError` with `status` 404 (or 403) when the file
+   * does not exist, and a `FetchError` for any other failure.
+   */
+  fetch(url: string, request: FetchRequest): AsyncIterable<Uint8Array>;
+}
+
+export interface DownloadOptions {
+  /** The most bytes to accept. */
+  maxLength: number;
+  /** Milliseconds for the whole download, from the first byte requested to the last received. */
+  timeoutMs: number;
+  /** Called with the number of bytes received so far. */
+  onProgress?: (received: number) => void;
+}
+
+/**
+ * Streams `url` through `fetcher`, enforcing `maxLength` on the bytes actually read and the
+ * deadline on the whole transfer. Yields chunks; never more than `maxLength` bytes in total.
+ */
+export async function* boundedStream(
+  fetcher: Fetcher,
+  url: string,
+  options: DownloadOptions,
+): AsyncGenerator<Uint8Array> {
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, options.timeoutMs);
+  let received = 0;
+  try {
+    const body = fetcher.fetch(url, { signal: controller.signal, maxLength: options.maxLength });
+    for await (const chunk of withDeadline(body, controller.signal)) {
+      received += chunk.length;
+      if (received > options.maxLength) {
+        controller.abort();
+        throw new DownloadLimitError(`${url}: expected at most ${options.maxLength} bytes, received more`);
+      }
+      options.onProgress?.(received);
+      yield chunk;
+    }
+  } catch (e) {
+    if (timedOut) throw new TimeoutError(`${url}: no complete answer within ${options.timeoutMs} ms`);
+    if (e instanceof TufError) throw e;
+    throw new FetchError(`${url}: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Ends iteration with an abort error as soon as `signal` fires, even if the source never yields again. */
+async function* withDeadline(source: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new Error('aborted'));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), aborted]);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    void it.return?.()?.catch?.(() => {});
+  }
+}
+
+/** Downloads `url` into memory, bounded as `boundedStream` is. */
+export async function download(fetcher: Fetcher, url: string, options: DownloadOptions): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for await (const c of boundedStream(fetcher, url, options)) {
+    chunks.push(c);
+    n += c.length;
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}

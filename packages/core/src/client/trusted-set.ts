@@ -1,0 +1,234 @@
+/**
+ * The trusted metadata set: the client workflow of the TUF specification (section 5) as a pure
+ * state machine. Bytes go in; verified metadata comes out or a typed error is thrown and the
+ * trusted state of that role is unchanged. No I/O and no clock: the reference time is fixed
+ * when the set is created (spec 5.1).
+ *
+ * Like python-tuf, a timestamp or snapshot that verifies but is expired (or, for snapshot, of the
+ * wrong version) is still kept in memory before the error is thrown: it then serves as the
+ * rollback reference for a newer download, while the caller does not persist it.
+ */
+import {
+  ExpiredError,
+  RollbackError,
+  StateError,
+  TufError,
+  UsageError,
+  VersionMismatchError,
+} from '../errors.js';
+import { Metadata } from '../metadata/metadata.js';
+import type { Root, Snapshot, Targets, Timestamp } from '../metadata/signed.js';
+
+function describeRole(role: string, version: number): string {
+  return `${role} version ${version}`;
+}
+
+export class TrustedMetadataSet {
+  readonly referenceTime: Date;
+  private trustedRoot: Metadata<Root>;
+  private trustedTimestamp: Metadata<Timestamp> | undefined;
+  private trustedSnapshot: Metadata<Snapshot> | undefined;
+  private trustedTargets: Metadata<Targets> | undefined;
+  /** Delegated targets, keyed by the exact delegator metadata they were verified against. */
+  private readonly delegated = new WeakMap<Metadata<Targets>, Map<string, Metadata<Targets>>>();
+
+  private constructor(root: Metadata<Root>, referenceTime: Date) {
+    this.trustedRoot = root;
+    this.referenceTime = referenceTime;
+  }
+
+  /**
+   * Spec 5.2: load the trusted root. It must parse strictly and be signed by a threshold of its
+   * own root keys (a corrupt or unsigned local root fails before anything is fetched).
+   */
+  static async create(rootBytes: Uint8Array, referenceTime: Date): Promise<TrustedMetadataSet> {
+    if (Number.isNaN(referenceTime.getTime())) throw new UsageError('the reference time is not a valid date');
+    const root = Metadata.fromBytes(rootBytes, 'root');
+    await root.verifyDelegate('root', root);
+    return new TrustedMetadataSet(root, referenceTime);
+  }
+
+  get root(): Metadata<Root> {
+    return this.trustedRoot;
+  }
+  get timestamp(): Metadata<Timestamp> | undefined {
+    return this.trustedTimestamp;
+  }
+  get snapshot(): Metadata<Snapshot> | undefined {
+    return this.trustedSnapshot;
+  }
+  get targets(): Metadata<Targets> | undefined {
+    return this.trustedTargets;
+  }
+
+  /** Spec 5.3.4–5.3.8: accept root N+1 when both root N and N+1 thresholds sign it. */
+  async updateRoot(bytes: Uint8Array): Promise<Metadata<Root>> {
+    if (this.trustedTimestamp) throw new StateError('root cannot be updated after timestamp');
+    const next = Metadata.fromBytes(bytes, 'root');
+    // 5.3.4: signed by a threshold of the trusted root's root keys …
+    await this.trustedRoot.verifyDelegate('root', next);
+    // 5.3.5: … exactly the next version (this also catches a file whose name and version disagree).
+    const expected = this.trustedRoot.signed.version + 1;
+    if (next.signed.version !== expected) {
+      const E = next.signed.version < expected ? RollbackError : VersionMismatchError;
+      throw new E(`root: expected version ${expected}, found ${next.signed.version}`);
+    }
+    // 5.3.4: … and by a threshold of its own root keys.
+    await next.verifyDelegate('root', next);
+    this.trustedRoot = next;
+    return next;
+  }
+
+  /** Spec 5.3.10: the final root must not be expired. */
+  checkRootNotExpired(): void {
+    const r = this.trustedRoot.signed;
+    if (r.isExpired(this.referenceTime)) {
+      throw new ExpiredError(`${describeRole('root', r.version)} expired at ${r.expires.toISOString()}`);
+    }
+  }
+
+  /**
+   * Spec 5.4. Returns false when `bytes` carry the version already trusted: the trusted
+   * timestamp stays (and nothing should be persisted).
+   */
+  async updateTimestamp(bytes: Uint8Array): Promise<boolean> {
+    if (this.trustedSnapshot) throw new StateError('timestamp cannot be updated after snapshot');
+    this.checkRootNotExpired();
+    const next = Metadata.fromBytes(bytes, 'timestamp');
+    await this.trustedRoot.verifyDelegate('timestamp', next); // 5.4.2
+    const old = this.trustedTimestamp;
+    if (old) {
+      // 5.4.3.1: no rollback of the timestamp itself.
+      if (next.signed.version < old.signed.version) {
+        throw new RollbackError(
+          `timestamp: expected version >= ${old.signed.version}, found ${next.signed.version}`,
+        );
+      }
+      if (next.signed.version === old.signed.version) return false;
+      // 5.4.3.2: no rollback of the snapshot it names.
+      const was = old.signed.snapshotMeta.version;
+      const now = next.signed.snapshotMeta.version;
+      if (now < was) {
+        throw new RollbackError(
+          `timestamp version ${next.signed.version}: names snapshot version ${now}, below the trusted ${was}`,
+        );
+      }
+    }
+    this.trustedTimestamp = next;
+    this.checkTimestampNotExpired(); // 5.4.4, after keeping it as the rollback reference
+    return true;
+  }
+
+  private checkTimestampNotExpired(): Metadata<Timestamp> {
+    const ts = this.trustedTimestamp;
+    if (!ts) throw new StateError('no trusted timestamp');
+    if (ts.signed.isExpired(this.referenceTime)) {
+      throw new ExpiredError(`${describeRole('timestamp', ts.signed.version)} expired at ${ts.signed.expires.toISOString()}`);
+    }
+    return ts;
+  }
+
+  /**
+   * Spec 5.5. `fromCache` is true for bytes read from the local store: those were verified when
+   * stored and need not match the hashes the new timestamp lists (if they are stale, the version
+   * check fails and the caller downloads the new snapshot).
+   */
+  async updateSnapshot(bytes: Uint8Array, fromCache = false): Promise<Metadata<Snapshot>> {
+    if (this.trustedTargets) throw new StateError('snapshot cannot be updated after targets');
+    const ts = this.checkTimestampNotExpired();
+    const meta = ts.signed.snapshotMeta;
+    if (!fromCache) await meta.verifyLengthAndHashes(bytes, 'snapshot'); // 5.5.2
+    const next = Metadata.fromBytes(bytes, 'snapshot');
+    await this.trustedRoot.verifyDelegate('snapshot', next); // 5.5.3
+    // 5.5.5: no targets role may disappear or roll back.
+    const old = this.trustedSnapshot;
+    if (old) {
+      for (const [name, was] of old.signed.meta) {
+        const now = next.signed.meta.get(name);
+        if (!now) {
+          throw new RollbackError(`snapshot version ${next.signed.version}: ${name} is no longer listed`);
+        }
+        if (now.version < was.version) {
+          throw new RollbackError(
+            `snapshot version ${next.signed.version}: ${name} version ${now.version} is below the trusted ${was.version}`,
+          );
+        }
+      }
+    }
+    this.trustedSnapshot = next;
+    this.checkSnapshotFinal();
+    return next;
+  }
+
+  /** Spec 5.5.4 and 5.5.6: the snapshot is the version the timestamp names, and not expired. */
+  private checkSnapshotFinal(): Metadata<Snapshot> {
+    const sn = this.trustedSnapshot;
+    const ts = this.trustedTimestamp;
+    if (!sn || !ts) throw new StateError('no trusted snapshot');
+    const expected = ts.signed.snapshotMeta.version;
+    if (sn.signed.version !== expected) {
+      throw new VersionMismatchError(`snapshot: expected version ${expected} (from timestamp), found ${sn.signed.version}`);
+    }
+    if (sn.signed.isExpired(this.referenceTime)) {
+      throw new ExpiredError(`${describeRole('snapshot', sn.signed.version)} expired at ${sn.signed.expires.toISOString()}`);
+    }
+    return sn;
+  }
+
+  /** Spec 5.6 for the top-level targets role. */
+  async updateTargets(bytes: Uint8Array, fromCache = false): Promise<Metadata<Targets>> {
+    const md = await this.verifyTargets(bytes, 'targets', this.trustedRoot, fromCache);
+    this.trustedTargets = md;
+    return md;
+  }
+
+  /**
+   * Spec 5.6 for a delegated role, verified against `delegator`: the exact metadata object on the
+   * current search path. The result is trusted only together with that delegator.
+   */
+  async updateDelegatedTargets(
+    bytes: Uint8Array,
+    role: string,
+    delegator: Metadata<Targets>,
+    fromCache = false,
+  ): Promise<Metadata<Targets>> {
+    if (!this.trustedTargets) throw new StateError('targets must be loaded before delegated roles');
+    const md = await this.verifyTargets(bytes, role, delegator, fromCache);
+    let byRole = this.delegated.get(delegator);
+    if (!byRole) {
+      byRole = new Map();
+      this.delegated.set(delegator, byRole);
+    }
+    byRole.set(role, md);
+    return md;
+  }
+
+  /** The delegated role already verified against exactly this delegator, if any. */
+  getDelegated(role: string, delegator: Metadata<Targets>): Metadata<Targets> | undefined {
+    return this.delegated.get(delegator)?.get(role);
+  }
+
+  private async verifyTargets(
+    bytes: Uint8Array,
+    role: string,
+    delegator: Metadata<Root> | Metadata<Targets>,
+    fromCache: boolean,
+  ): Promise<Metadata<Targets>> {
+    const sn = this.checkSnapshotFinal();
+    const meta = sn.signed.roleMeta(role);
+    if (!meta) {
+      throw new TufError('NOT_FOUND', `snapshot version ${sn.signed.version} does not list ${role}.json`);
+    }
+    if (!fromCache) await meta.verifyLengthAndHashes(bytes, role); // 5.6.2
+    const next = Metadata.fromBytes(bytes, 'targets');
+    await delegator.verifyDelegate(role, next); // 5.6.3
+    if (next.signed.version !== meta.version) {
+      throw new VersionMismatchError(`${role}: expected version ${meta.version} (from snapshot), found ${next.signed.version}`);
+    }
+    if (next.signed.isExpired(this.referenceTime)) {
+      // 5.6.4
+      throw new ExpiredError(`${describeRole(role, next.signed.version)} expired at ${next.signed.expires.toISOString()}`);
+    }
+    return next;
+  }
+}

@@ -1,0 +1,341 @@
+/**
+ * The Updater: the TUF detailed client workflow (spec section 5) with fetching and caching
+ * around the pure TrustedMetadataSet. Each role is persisted right after it verifies, so what
+ * verified earlier in an update stays even when a later step fails (DESIGN principle 3).
+ */
+import { NotFoundError, TufError, UnsupportedHashError, UsageError } from '../errors.js';
+import { isSupportedHashAlgorithm } from '../crypto/hash.js';
+import type { TargetFile } from '../metadata/files.js';
+import type { Metadata } from '../metadata/metadata.js';
+import type { Targets } from '../metadata/signed.js';
+import { boundedStream, download, type Fetcher } from './fetcher.js';
+import { roleNameToUrlSegment, targetPathToUrlPath } from './names.js';
+import type { MetadataStore } from './store.js';
+import { TrustedMetadataSet } from './trusted-set.js';
+
+export interface UpdaterLimits {
+  /** Most root versions to walk through in one refresh (spec 5.3.3). */
+  maxRootRotations: number;
+  /** Most roles to visit in one delegation search (spec 5.6.7.1). */
+  maxDelegations: number;
+  /** Byte limits when the parent role gives no length. */
+  rootMaxLength: number;
+  timestampMaxLength: number;
+  snapshotMaxLength: number;
+  targetsMaxLength: number;
+  /** Milliseconds for one download from request to last byte. */
+  timeoutMs: number;
+}
+
+/** The peers' defaults (python-tuf, go-tuf). */
+export const DEFAULT_LIMITS: UpdaterLimits = {
+  maxRootRotations: 256,
+  maxDelegations: 32,
+  rootMaxLength: 512_000,
+  timestampMaxLength: 16_384,
+  snapshotMaxLength: 2_000_000,
+  targetsMaxLength: 5_000_000,
+  timeoutMs: 60_000,
+};
+
+export interface UpdaterOptions {
+  /** Base URL of the metadata, ending in `/`; used verbatim, never normalised. */
+  metadataBaseUrl: string;
+  /** Base URL of the targets, ending in `/`. */
+  targetBaseUrl?: string;
+  fetcher: Fetcher;
+  /** Trusted metadata; must already hold a trusted `root` (see `initialRoot`). */
+  store: MetadataStore;
+  /** The clock, read once per refresh (spec 5.1). Defaults to the system clock. */
+  now?: () => Date;
+  limits?: Partial<UpdaterLimits>;
+  /** Fetch targets as `dir/HASH.name` when the repository uses consistent snapshots (default true). */
+  prefixTargetsWithHash?: boolean;
+  /**
+   * Offline verification: never fetch; answer from the store alone, at the reference time given
+   * by `now`, failing closed when anything is missing or expired at that time.
+   */
+  offline?: boolean;
+}
+
+/** A target found by the delegation search, and the role that signed it. */
+export interface TargetInfo {
+  target: TargetFile;
+  role: string;
+}
+
+export class Updater {
+  private readonly options: UpdaterOptions;
+  private readonly limits: UpdaterLimits;
+  private trusted: TrustedMetadataSet | undefined;
+  /** Verified delegated-role bytes fetched during this session, by role name. */
+  private readonly fetchedBytes = new Map<string, Uint8Array>();
+
+  constructor(options: UpdaterOptions) {
+    if (!options.offline && !options.metadataBaseUrl.endsWith('/')) {
+      throw new UsageError(`metadataBaseUrl must end with "/", found ${JSON.stringify(options.metadataBaseUrl)}`);
+    }
+    if (options.targetBaseUrl !== undefined && !options.targetBaseUrl.endsWith('/')) {
+      throw new UsageError(`targetBaseUrl must end with "/", found ${JSON.stringify(options.targetBaseUrl)}`);
+    }
+    this.options = options;
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+  }
+
+  /** The trusted set of the last refresh (for status tools). */
+  get trustedSet(): TrustedMetadataSet | undefined {
+    return this.trusted;
+  }
+
+  /**
+   * Runs the top-level client workflow (spec 5.1–5.6): root rotation, timestamp, snapshot,
+   * targets. Throws a TufError saying which role failed and why.
+   */
+  async refresh(): Promise<void> {
+    const now = (this.options.now ?? (() => new Date()))();
+    const rootBytes = await this.options.store.read('root');
+    if (!rootBytes) throw new TufError('STATE', 'no trusted root in the metadata store: initialise it with a root you trust');
+    this.fetchedBytes.clear();
+    const trusted = await TrustedMetadataSet.create(rootBytes, now);
+    this.trusted = trusted;
+    if (this.options.offline) {
+      await this.loadOffline(trusted);
+      return;
+    }
+    await this.updateRoot(trusted);
+    await this.updateTimestamp(trusted);
+    await this.updateSnapshot(trusted);
+    await this.updateTargets(trusted);
+  }
+
+  private async updateRoot(trusted: TrustedMetadataSet): Promise<void> {
+    // 5.3.2–5.3.9: walk N+1, N+2, … until the repository has no next version.
+    const first = trusted.root.signed.version;
+    for (let v = first + 1; v <= first + this.limits.maxRootRotations; v++) {
+      const bytes = await this.fetchMetadata(`${v}.root.json`, this.limits.rootMaxLength, true);
+      if (!bytes) break;
+      await trusted.updateRoot(bytes);
+      await this.options.store.write('root', bytes);
+    }
+    trusted.checkRootNotExpired(); // 5.3.10
+  }
+
+  private async updateTimestamp(trusted: TrustedMetadataSet): Promise<void> {
+    // A cached timestamp is the rollback reference (5.4.3); if it no longer verifies (its keys
+    // rotated: 5.3.11 fast-forward recovery) or is expired, it simply does not count.
+    await this.tryCached(() => this.loadCached('timestamp', (b) => trusted.updateTimestamp(b)));
+    const bytes = await this.fetchMetadata('timestamp.json', this.limits.timestampMaxLength);
+    if (!bytes) throw new NotFoundError('timestamp.json is missing from the repository');
+    if (await trusted.updateTimestamp(bytes)) await this.options.store.write('timestamp', bytes);
+  }
+
+  private async updateSnapshot(trusted: TrustedMetadataSet): Promise<void> {
+    const cached = await this.tryCached(() => this.loadCached('snapshot', (b) => trusted.updateSnapshot(b, true)));
+    if (cached) return;
+    const meta = trusted.timestamp?.signed.snapshotMeta;
+    if (!meta) throw new TufError('STATE', 'no trusted timestamp');
+    const name = trusted.root.signed.consistentSnapshot ? `${meta.version}.snapshot.json` : 'snapshot.json';
+    const bytes = await this.fetchMetadata(name, meta.length ?? this.limits.snapshotMaxLength);
+    if (!bytes) throw new NotFoundError(`${name} is missing from the repository`);
+    await trusted.updateSnapshot(bytes);
+    await this.options.store.write('snapshot', bytes);
+  }
+
+  private async updateTargets(trusted: TrustedMetadataSet): Promise<void> {
+    const cached = await this.tryCached(() => this.loadCached('targets', (b) => trusted.updateTargets(b, true)));
+    if (cached) return;
+    const bytes = await this.fetchRole(trusted, 'targets');
+    await trusted.updateTargets(bytes);
+    await this.options.store.write('targets', bytes);
+  }
+
+  /** Loads the top-level roles from the store only, each verified as if freshly downloaded. */
+  private async loadOffline(trusted: TrustedMetadataSet): Promise<void> {
+    trusted.checkRootNotExpired();
+    const need = async (role: string) => {
+      const b = await this.options.store.read(role);
+      if (!b) throw new NotFoundError(`offline verification: no cached ${role} metadata`);
+      return b;
+    };
+    await trusted.updateTimestamp(await need('timestamp'));
+    await trusted.updateSnapshot(await need('snapshot'));
+    await trusted.updateTargets(await need('targets'));
+  }
+
+  private async loadCached(role: string, update: (b: Uint8Array) => Promise<unknown>): Promise<boolean> {
+    const bytes = await this.options.store.read(role);
+    if (!bytes) return false;
+    await update(bytes);
+    return true;
+  }
+
+  /** Runs a cache load; a cached file that fails verification is ignored (we fetch instead). */
+  private async tryCached(load: () => Promise<boolean>): Promise<boolean> {
+    try {
+      return await load();
+    } catch (e) {
+      if (e instanceof TufError && e.code !== 'STORAGE') return false;
+      throw e;
+    }
+  }
+
+  /** Downloads `VERSION.ROLE.json` (or `ROLE.json`) as snapshot lists it. */
+  private async fetchRole(trusted: TrustedMetadataSet, role: string): Promise<Uint8Array> {
+    const meta = trusted.snapshot?.signed.roleMeta(role);
+    if (!meta) {
+      throw new NotFoundError(`snapshot version ${trusted.snapshot?.signed.version} does not list ${role}.json`);
+    }
+    const segment = roleNameToUrlSegment(role);
+    const name = trusted.root.signed.consistentSnapshot ? `${meta.version}.${segment}.json` : `${segment}.json`;
+    const bytes = await this.fetchMetadata(name, meta.length ?? this.limits.targetsMaxLength);
+    if (!bytes) throw new NotFoundError(`${name} is missing from the repository`);
+    return bytes;
+  }
+
+  /** Fetches a metadata file, bounded; undefined on 404/403 when `missingOk`. */
+  private async fetchMetadata(name: string, maxLength: number, missingOk = false): Promise<Uint8Array | undefined> {
+    try {
+      return await download(this.options.fetcher, this.options.metadataBaseUrl + name, {
+        maxLength,
+        timeoutMs: this.limits.timeoutMs,
+      });
+    } catch (e) {
+      if (e instanceof TufError && e.code === 'NOT_FOUND') {
+        if (missingOk) return undefined;
+        throw new NotFoundError(`${name} is missing from the repository`);
+      }
+      throw e;
+    }
+  }
+
+  private async ensureRefreshed(): Promise<TrustedMetadataSet> {
+    if (!this.trusted?.targets) await this.refresh();
+    const t = this.trusted;
+    if (!t?.targets) throw new TufError('STATE', 'refresh did not complete');
+    return t;
+  }
+
+  /**
+   * Spec 5.6.7: searches the delegation graph for `targetPath`, pre-order depth-first in listed
+   * order, each role once; a matching terminating role ends the search after it and its
+   * descendants. Returns undefined when no role on the trusted graph signs the path.
+   */
+  async getTargetInfo(targetPath: string): Promise<TargetInfo | undefined> {
+    const trusted = await this.ensureRefreshed();
+    const top = trusted.targets as Metadata<Targets>;
+    const stack: { role: string; delegator: Metadata<Targets> | undefined }[] = [
+      { role: 'targets', delegator: undefined },
+    ];
+    const visited = new Set<string>();
+    while (stack.length > 0 && visited.size < this.limits.maxDelegations) {
+      const { role, delegator } = stack.pop() as (typeof stack)[number];
+      if (visited.has(role)) continue;
+      const md = delegator ? await this.loadDelegated(trusted, role, delegator) : top;
+      visited.add(role);
+      const target = md.signed.targets.get(targetPath);
+      if (target) return { target, role };
+      const delegations = md.signed.delegations;
+      if (!delegations) continue;
+      const children: typeof stack = [];
+      for (const child of delegations.rolesForTarget(targetPath)) {
+        children.push({ role: child.name, delegator: md });
+        if (child.terminating) {
+          stack.length = 0; // no later siblings, no backtracking
+          break;
+        }
+      }
+      stack.push(...children.reverse());
+    }
+    return undefined;
+  }
+
+  /** A delegated role verified against `delegator`, from this session, the store, or the repository. */
+  private async loadDelegated(
+    trusted: TrustedMetadataSet,
+    role: string,
+    delegator: Metadata<Targets>,
+  ): Promise<Metadata<Targets>> {
+    const known = trusted.getDelegated(role, delegator);
+    if (known) return known;
+    // Bytes fetched earlier in this session are the repository's only copy of this version:
+    // if they fail against this delegator, fetching again would not help.
+    const fetched = this.fetchedBytes.get(role);
+    if (fetched) return trusted.updateDelegatedTargets(fetched, role, delegator);
+    if (this.options.offline) {
+      const b = await this.options.store.read(role);
+      if (!b) throw new NotFoundError(`offline verification: no cached ${role} metadata`);
+      return trusted.updateDelegatedTargets(b, role, delegator);
+    }
+    let md: Metadata<Targets> | undefined;
+    await this.tryCached(async () => {
+      const b = await this.options.store.read(role);
+      if (!b) return false;
+      md = await trusted.updateDelegatedTargets(b, role, delegator, true);
+      return true;
+    });
+    if (md) return md;
+    const bytes = await this.fetchRole(trusted, role);
+    md = await trusted.updateDelegatedTargets(bytes, role, delegator);
+    this.fetchedBytes.set(role, bytes);
+    await this.options.store.write(role, bytes);
+    return md;
+  }
+
+  /** The URL a target is fetched from (spec 5.7.2: hash-prefixed with consistent snapshots). */
+  targetUrl(target: TargetFile): string {
+    const base = this.options.targetBaseUrl;
+    if (base === undefined) throw new UsageError('no targetBaseUrl was configured');
+    const urlPath = targetPathToUrlPath(target.path);
+    const consistent = this.trusted?.root.signed.consistentSnapshot ?? false;
+    if (!consistent || this.options.prefixTargetsWithHash === false) return base + urlPath;
+    // The first supported hash the metadata lists: deterministic, never a random choice.
+    const alg = [...target.hashes.keys()].find(isSupportedHashAlgorithm);
+    const digest = alg === undefined ? undefined : target.hashes.get(alg);
+    if (digest === undefined) throw new UnsupportedHashError(`target ${JSON.stringify(target.path)} lists no supported hash`);
+    const slash = urlPath.lastIndexOf('/');
+    return `${base}${urlPath.slice(0, slash + 1)}${digest}.${urlPath.slice(slash + 1)}`;
+  }
+
+  /**
+   * Spec 5.7: streams a target's bytes, at most `target.length`, and throws at the end unless the
+   * length and every supported hash match. Consumers must not use the bytes before the stream
+   * completes without error (write to a temporary file, then rename).
+   */
+  async *streamTarget(target: TargetFile, onProgress?: (received: number) => void): AsyncGenerator<Uint8Array> {
+    if (this.options.offline) throw new UsageError('offline verification does not download targets');
+    if (![...target.hashes.keys()].some(isSupportedHashAlgorithm)) {
+      throw new UnsupportedHashError(
+        `target ${JSON.stringify(target.path)}: none of its hash algorithms (${[...target.hashes.keys()].join(', ')}) is supported`,
+      );
+    }
+    const checker = target.checker();
+    const url = this.targetUrl(target);
+    try {
+      for await (const c of boundedStream(this.options.fetcher, url, {
+        maxLength: target.length,
+        timeoutMs: this.limits.timeoutMs,
+        ...(onProgress ? { onProgress } : {}),
+      })) {
+        checker.update(c);
+        yield c;
+      }
+    } catch (e) {
+      if (e instanceof TufError && e.code === 'NOT_FOUND') {
+        throw new NotFoundError(`target ${JSON.stringify(target.path)} is missing from the repository (${url})`);
+      }
+      throw e;
+    }
+    checker.finish();
+  }
+
+  /** Reads and verifies a whole target into memory (for small targets). */
+  async downloadTarget(target: TargetFile): Promise<Uint8Array> {
+    const out = new Uint8Array(target.length);
+    let n = 0;
+    for await (const c of this.streamTarget(target)) {
+      out.set(c, n);
+      n += c.length;
+    }
+    return out;
+  }
+}

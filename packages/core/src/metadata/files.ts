@@ -1,0 +1,207 @@
+/** `MetaFile` (snapshot and timestamp `meta` entries) and `TargetFile` (targets `targets` entries). */
+import { Hasher, isSupportedHashAlgorithm } from '../crypto/hash.js';
+import { FormatError, LengthOrHashError, UnsupportedHashError } from '../errors.js';
+import {
+  type JsonObject,
+  jsonObject,
+  mapToObject,
+  readField,
+  readHashes,
+  readInteger,
+  readObject,
+  unrecognized,
+} from './fields.js';
+
+/** Bytes, or a stream of chunks (a file of many gigabytes passes through in constant memory). */
+export type ByteSource = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+/**
+ * Checks bytes against an expected length and hashes as they stream by: `update` refuses a
+ * byte beyond `length`, `finish` checks the total and every hash tufa knows. A listing with
+ * only unknown hash algorithms is refused up front.
+ */
+export class LengthAndHashChecker {
+  private readonly hashers: { alg: string; h: Hasher }[];
+  private n = 0;
+
+  constructor(
+    private readonly what: string,
+    private readonly length: number | undefined,
+    private readonly hashes: ReadonlyMap<string, string> | undefined,
+  ) {
+    const known = hashes ? [...hashes.keys()].filter(isSupportedHashAlgorithm) : [];
+    if (hashes && known.length === 0) {
+      throw new UnsupportedHashError(
+        `${what}: none of the hash algorithms (${[...hashes.keys()].join(', ')}) is supported (expected sha256 or sha512)`,
+      );
+    }
+    this.hashers = known.map((alg) => ({ alg, h: new Hasher(alg) }));
+  }
+
+  update(chunk: Uint8Array): void {
+    this.n += chunk.length;
+    if (this.length !== undefined && this.n > this.length) {
+      throw new LengthOrHashError(`${this.what}: expected ${this.length} bytes, found more`);
+    }
+    for (const { h } of this.hashers) h.update(chunk);
+  }
+
+  finish(): void {
+    if (this.length !== undefined && this.n !== this.length) {
+      throw new LengthOrHashError(`${this.what}: expected ${this.length} bytes, found ${this.n}`);
+    }
+    for (const { alg, h } of this.hashers) {
+      const found = h.digestHex();
+      const expected = this.hashes?.get(alg);
+      if (found !== expected) {
+        throw new LengthOrHashError(`${this.what}: ${alg} mismatch (expected ${expected}, found ${found})`);
+      }
+    }
+  }
+}
+
+async function verifyLengthAndHashes(
+  what: string,
+  data: ByteSource,
+  length: number | undefined,
+  hashes: ReadonlyMap<string, string> | undefined,
+): Promise<void> {
+  const checker = new LengthAndHashChecker(what, length, hashes);
+  if (data instanceof Uint8Array) checker.update(data);
+  else if (Symbol.asyncIterator in data) for await (const c of data) checker.update(c);
+  else for (const c of data) checker.update(c);
+  checker.finish();
+}
+
+/** Length and hashes of data, computed in one pass over a stream. */
+export async function measure(
+  data: ByteSource,
+  algorithms: readonly string[] = ['sha256'],
+  onProgress?: (bytes: number) => void,
+): Promise<{ length: number; hashes: Map<string, string> }> {
+  const hashers = algorithms.map((alg) => {
+    if (!isSupportedHashAlgorithm(alg)) throw new UnsupportedHashError(`unsupported hash algorithm ${alg}`);
+    return { alg, h: new Hasher(alg) };
+  });
+  let n = 0;
+  const take = (c: Uint8Array) => {
+    n += c.length;
+    for (const { h } of hashers) h.update(c);
+    onProgress?.(n);
+  };
+  if (data instanceof Uint8Array) take(data);
+  else if (Symbol.asyncIterator in data) for await (const c of data) take(c);
+  else for (const c of data) take(c);
+  return { length: n, hashes: new Map(hashers.map(({ alg, h }) => [alg, h.digestHex()])) };
+}
+
+const META_FIELDS = ['version', 'length', 'hashes'] as const;
+
+export class MetaFile {
+  readonly version: number;
+  readonly length: number | undefined;
+  readonly hashes: ReadonlyMap<string, string> | undefined;
+  readonly unrecognized: JsonObject;
+
+  constructor(
+    version: number,
+    length?: number,
+    hashes?: ReadonlyMap<string, string>,
+    unrecognizedFields?: JsonObject,
+  ) {
+    if (!Number.isSafeInteger(version) || version < 1) throw new FormatError(`version must be >= 1, found ${version}`);
+    if (length !== undefined && (!Number.isSafeInteger(length) || length < 0)) {
+      throw new FormatError(`length must be >= 0, found ${length}`);
+    }
+    if (hashes !== undefined && hashes.size === 0) throw new FormatError('hashes must not be empty');
+    this.version = version;
+    this.length = length;
+    this.hashes = hashes;
+    this.unrecognized = unrecognizedFields ?? Object.create(null);
+  }
+
+  static fromJSON(v: unknown, path: string): MetaFile {
+    const o = readObject(v, path);
+    const version = readInteger(readField(o, 'version', path), `${path}.version`, 1);
+    const length = Object.hasOwn(o, 'length') ? readInteger(o['length'], `${path}.length`, 0) : undefined;
+    const hashes = Object.hasOwn(o, 'hashes') ? readHashes(o['hashes'], `${path}.hashes`) : undefined;
+    return new MetaFile(version, length, hashes, unrecognized(o, META_FIELDS));
+  }
+
+  toJSON(): JsonObject {
+    return jsonObject(
+      {
+        version: this.version,
+        length: this.length,
+        hashes: this.hashes && mapToObject(this.hashes, (d) => d),
+      },
+      this.unrecognized,
+    );
+  }
+
+  /** Spec 5.5.2 / 5.6.2: the bytes must match the length and hashes the parent lists, when it lists them. */
+  verifyLengthAndHashes(data: Uint8Array, what: string): Promise<void> {
+    return verifyLengthAndHashes(what, data, this.length, this.hashes);
+  }
+}
+
+const TARGET_FIELDS = ['length', 'hashes'] as const;
+
+export class TargetFile {
+  readonly path: string;
+  readonly length: number;
+  readonly hashes: ReadonlyMap<string, string>;
+  /** Every other field, `custom` included, kept and re-emitted. */
+  readonly unrecognized: JsonObject;
+
+  constructor(path: string, length: number, hashes: ReadonlyMap<string, string>, unrecognizedFields?: JsonObject) {
+    if (!Number.isSafeInteger(length) || length < 0) throw new FormatError(`length must be >= 0, found ${length}`);
+    if (hashes.size === 0) throw new FormatError('hashes must not be empty');
+    this.path = path;
+    this.length = length;
+    this.hashes = hashes;
+    this.unrecognized = unrecognizedFields ?? Object.create(null);
+  }
+
+  get custom(): unknown {
+    return this.unrecognized['custom'];
+  }
+
+  static fromJSON(path: string, v: unknown, fieldPath: string): TargetFile {
+    const o = readObject(v, fieldPath);
+    const length = readInteger(readField(o, 'length', fieldPath), `${fieldPath}.length`, 0);
+    const hashes = readHashes(readField(o, 'hashes', fieldPath), `${fieldPath}.hashes`);
+    return new TargetFile(path, length, hashes, unrecognized(o, TARGET_FIELDS));
+  }
+
+  /** A target entry for `data`, hashing it as it streams by. */
+  static async fromData(
+    path: string,
+    data: ByteSource,
+    algorithms: readonly string[] = ['sha256'],
+    custom?: unknown,
+  ): Promise<TargetFile> {
+    const { length, hashes } = await measure(data, algorithms);
+    const extra: JsonObject = Object.create(null);
+    if (custom !== undefined) extra['custom'] = custom;
+    return new TargetFile(path, length, hashes, extra);
+  }
+
+  toJSON(): JsonObject {
+    return jsonObject({ length: this.length, hashes: mapToObject(this.hashes, (d) => d) }, this.unrecognized);
+  }
+
+  /** Spec 5.7.3: the downloaded bytes must match the target's length and every known hash. */
+  verifyLengthAndHashes(data: ByteSource): Promise<void> {
+    return verifyLengthAndHashes(this.describe(), data, this.length, this.hashes);
+  }
+
+  /** A checker for this target's bytes as they stream by. */
+  checker(): LengthAndHashChecker {
+    return new LengthAndHashChecker(this.describe(), this.length, this.hashes);
+  }
+
+  private describe(): string {
+    return `target ${JSON.stringify(this.path)}`;
+  }
+}
