@@ -64,7 +64,8 @@ export function readHashes(v: unknown, path: string): Map<string, string> {
   const m = new Map<string, string>();
   for (const alg of Object.keys(o)) {
     const d = readString(o[alg], `${path}.${alg}`);
-    if (!HEX.test(d)) throw new FormatError(`expected a lower-case hex digest, found ${describe(d)}`, `${path}.${alg}`);
+    if (!HEX.test(d))
+      throw new FormatError(`expected a lower-case hex digest, found ${describe(d)}`, `${path}.${alg}`);
     m.set(alg, d);
   }
   if (m.size === 0) throw new FormatError('expected at least one hash', path);

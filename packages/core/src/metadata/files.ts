@@ -109,7 +109,8 @@ export class MetaFile {
     hashes?: ReadonlyMap<string, string>,
     unrecognizedFields?: JsonObject,
   ) {
-    if (!Number.isSafeInteger(version) || version < 1) throw new FormatError(`version must be >= 1, found ${version}`);
+    if (!Number.isSafeInteger(version) || version < 1)
+      throw new FormatError(`version must be >= 1, found ${version}`);
     if (length !== undefined && (!Number.isSafeInteger(length) || length < 0)) {
       throw new FormatError(`length must be >= 0, found ${length}`);
     }
@@ -154,8 +155,14 @@ export class TargetFile {
   /** Every other field, `custom` included, kept and re-emitted. */
   readonly unrecognized: JsonObject;
 
-  constructor(path: string, length: number, hashes: ReadonlyMap<string, string>, unrecognizedFields?: JsonObject) {
-    if (!Number.isSafeInteger(length) || length < 0) throw new FormatError(`length must be >= 0, found ${length}`);
+  constructor(
+    path: string,
+    length: number,
+    hashes: ReadonlyMap<string, string>,
+    unrecognizedFields?: JsonObject,
+  ) {
+    if (!Number.isSafeInteger(length) || length < 0)
+      throw new FormatError(`length must be >= 0, found ${length}`);
     if (hashes.size === 0) throw new FormatError('hashes must not be empty');
     this.path = path;
     this.length = length;

@@ -10,8 +10,8 @@ import { canonicalBytes } from '../json/canonical.js';
 import { parseStrict } from '../json/strict.js';
 import { type JsonObject, jsonObject, readArray, readField, readObject, unrecognized } from './fields.js';
 import type { Role, SuccinctRoles } from './roles.js';
-import { type AnySigned, Root, type RoleType, Snapshot, Targets, Timestamp } from './signed.js';
 import { pythonJson } from './serialize.js';
+import { type AnySigned, type RoleType, Root, Snapshot, Targets, Timestamp } from './signed.js';
 
 export interface SignedByType {
   root: Root;
@@ -43,7 +43,12 @@ export class Metadata<T extends AnySigned = AnySigned> {
   readonly unrecognized: JsonObject;
   private signedBytesCache: Uint8Array | undefined;
 
-  constructor(signed: T, signatures?: Iterable<Signature>, unrecognizedFields?: JsonObject, signedBytes?: Uint8Array) {
+  constructor(
+    signed: T,
+    signatures?: Iterable<Signature>,
+    unrecognizedFields?: JsonObject,
+    signedBytes?: Uint8Array,
+  ) {
     this.signed = signed;
     this.signatures = new Map();
     for (const s of signatures ?? []) {
@@ -69,7 +74,10 @@ export class Metadata<T extends AnySigned = AnySigned> {
     const found = signedValue['_type'];
     const t = type ?? found;
     if (type !== undefined && found !== type) {
-      throw new FormatError(`expected _type ${JSON.stringify(type)}, found ${JSON.stringify(found)}`, 'signed._type');
+      throw new FormatError(
+        `expected _type ${JSON.stringify(type)}, found ${JSON.stringify(found)}`,
+        'signed._type',
+      );
     }
     let signed: AnySigned;
     switch (t) {
@@ -139,10 +147,8 @@ export class Metadata<T extends AnySigned = AnySigned> {
   }
 
   /**
-   * Counts the distinct authorised public keys whose signature over `delegate` verifies
-   * (DESIGN rule 5): a key listed twice, or one key under two keyids, counts once; keyids
-   * missing from `keys` and keys of unknown type never count. With `stopAtThreshold`, stops
-   * verifying once the threshold is met.
+   * Counts the distinct authorised public keys whose signature over `delegate` verifies (see
+   * `verifyThreshold`). With `stopAtThreshold`, stops verifying once the threshold is met.
    */
   async delegateStatus(
     roleName: string,
@@ -150,23 +156,7 @@ export class Metadata<T extends AnySigned = AnySigned> {
     options: { stopAtThreshold?: boolean } = {},
   ): Promise<VerificationResult> {
     const { role, keys } = this.delegation(roleName);
-    const data = delegate.signedBytes();
-    const materials = new Set<string>();
-    const signed: string[] = [];
-    const unsigned: string[] = [];
-    for (const keyid of new Set(role.keyids)) {
-      if (options.stopAtThreshold && materials.size >= role.threshold) break;
-      const key = keys.get(keyid);
-      const sig = delegate.signatures.get(keyid);
-      const material = key?.materialId();
-      if (key && sig && material !== undefined && !materials.has(material) && (await key.verify(data, sig.sig))) {
-        materials.add(material);
-        signed.push(keyid);
-      } else if (!(material !== undefined && materials.has(material))) {
-        unsigned.push(keyid);
-      }
-    }
-    return { role: roleName, threshold: role.threshold, signed, unsigned, verified: materials.size >= role.threshold };
+    return verifyThreshold(roleName, role, keys, delegate, options);
   }
 
   /** Throws a ThresholdError unless `delegate` is signed by a threshold of `roleName`'s keys. */
@@ -180,3 +170,40 @@ export class Metadata<T extends AnySigned = AnySigned> {
   }
 }
 
+/**
+ * Counts the distinct authorised public keys whose signature over `delegate` verifies
+ * (DESIGN rule 5): a key listed twice, or one key under two keyids, counts once; keyids missing
+ * from `keys` and keys of unknown type never count.
+ */
+export async function verifyThreshold(
+  roleName: string,
+  role: Role | SuccinctRoles,
+  keys: ReadonlyMap<string, Key>,
+  delegate: Metadata,
+  options: { stopAtThreshold?: boolean } = {},
+): Promise<VerificationResult> {
+  const data = delegate.signedBytes();
+  const materials = new Set<string>();
+  const signed: string[] = [];
+  const unsigned: string[] = [];
+  for (const keyid of new Set(role.keyids)) {
+    if (options.stopAtThreshold && materials.size >= role.threshold) break;
+    const key = keys.get(keyid);
+    const sig = delegate.signatures.get(keyid);
+    const material = key?.materialId();
+    if (material !== undefined && materials.has(material)) continue;
+    if (key && sig && material !== undefined && (await key.verify(data, sig.sig))) {
+      materials.add(material);
+      signed.push(keyid);
+    } else {
+      unsigned.push(keyid);
+    }
+  }
+  return {
+    role: roleName,
+    threshold: role.threshold,
+    signed,
+    unsigned,
+    verified: materials.size >= role.threshold,
+  };
+}

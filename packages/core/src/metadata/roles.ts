@@ -1,6 +1,7 @@
 /** `Role` (root's role entries), `DelegatedRole`, `SuccinctRoles` (TAP 15) and `Delegations`. */
-import { Key } from '../crypto/key.js';
+
 import { hexDigest } from '../crypto/hash.js';
+import { Key } from '../crypto/key.js';
 import { FormatError } from '../errors.js';
 import {
   type JsonObject,
@@ -54,7 +55,14 @@ export class Role {
   }
 }
 
-const DELEGATED_FIELDS = ['name', 'keyids', 'threshold', 'terminating', 'paths', 'path_hash_prefixes'] as const;
+const DELEGATED_FIELDS = [
+  'name',
+  'keyids',
+  'threshold',
+  'terminating',
+  'paths',
+  'path_hash_prefixes',
+] as const;
 const HEX_PREFIX = /^[0-9a-f]*$/;
 
 export class DelegatedRole extends Role {
@@ -74,7 +82,9 @@ export class DelegatedRole extends Role {
   }) {
     super(init.keyids, init.threshold, init.unrecognized);
     if (init.paths !== undefined && init.pathHashPrefixes !== undefined) {
-      throw new FormatError(`delegated role ${JSON.stringify(init.name)} has both paths and path_hash_prefixes`);
+      throw new FormatError(
+        `delegated role ${JSON.stringify(init.name)} has both paths and path_hash_prefixes`,
+      );
     }
     this.name = init.name;
     this.terminating = init.terminating;
@@ -98,7 +108,10 @@ export class DelegatedRole extends Role {
       : undefined;
     pathHashPrefixes?.forEach((p, i) => {
       if (!HEX_PREFIX.test(p)) {
-        throw new FormatError(`expected a lower-case hex prefix, found ${JSON.stringify(p)}`, `${path}.path_hash_prefixes[${i}]`);
+        throw new FormatError(
+          `expected a lower-case hex prefix, found ${JSON.stringify(p)}`,
+          `${path}.path_hash_prefixes[${i}]`,
+        );
       }
     });
     return new DelegatedRole({
@@ -149,7 +162,13 @@ export class SuccinctRoles extends Role {
   readonly namePrefix: string;
   private readonly suffixLength: number;
 
-  constructor(keyids: readonly string[], threshold: number, bitLength: number, namePrefix: string, extra?: JsonObject) {
+  constructor(
+    keyids: readonly string[],
+    threshold: number,
+    bitLength: number,
+    namePrefix: string,
+    extra?: JsonObject,
+  ) {
     super(keyids, threshold, extra);
     if (!Number.isSafeInteger(bitLength) || bitLength < 1 || bitLength > 32) {
       throw new FormatError(`bit_length must be within 1–32, found ${bitLength}`);
@@ -163,7 +182,8 @@ export class SuccinctRoles extends Role {
     const o = readObject(v, path);
     const { keyids, threshold } = Role.readCommon(o, path);
     const bitLength = readInteger(readField(o, 'bit_length', path), `${path}.bit_length`, 1);
-    if (bitLength > 32) throw new FormatError(`expected at most 32, found ${bitLength}`, `${path}.bit_length`);
+    if (bitLength > 32)
+      throw new FormatError(`expected at most 32, found ${bitLength}`, `${path}.bit_length`);
     const namePrefix = readString(readField(o, 'name_prefix', path), `${path}.name_prefix`);
     return new SuccinctRoles(keyids, threshold, bitLength, namePrefix, unrecognized(o, SUCCINCT_FIELDS));
   }
@@ -229,9 +249,12 @@ export class Delegations {
     }
     const seen = new Set<string>();
     for (const r of init.roles ?? []) {
-      if (seen.has(r.name)) throw new FormatError(`delegated role name ${JSON.stringify(r.name)} is listed twice`);
+      if (seen.has(r.name))
+        throw new FormatError(`delegated role name ${JSON.stringify(r.name)} is listed twice`);
       if ((TOP_LEVEL_ROLE_NAMES as readonly string[]).includes(r.name)) {
-        throw new FormatError(`delegated role name ${JSON.stringify(r.name)} is reserved for a top-level role`);
+        throw new FormatError(
+          `delegated role name ${JSON.stringify(r.name)} is reserved for a top-level role`,
+        );
       }
       seen.add(r.name);
     }
@@ -248,14 +271,24 @@ export class Delegations {
     for (const id of Object.keys(keysObj)) keys.set(id, Key.fromJSON(keysObj[id], `${path}.keys.${id}`));
     const hasRoles = Object.hasOwn(o, 'roles');
     const hasSuccinct = Object.hasOwn(o, 'succinct_roles');
-    if (hasRoles === hasSuccinct) throw new FormatError('expected exactly one of roles and succinct_roles', path);
+    if (hasRoles === hasSuccinct)
+      throw new FormatError('expected exactly one of roles and succinct_roles', path);
     let roles: DelegatedRole[] | undefined;
     if (hasRoles) {
-      roles = readArray(o['roles'], `${path}.roles`).map((r, i) => DelegatedRole.fromJSON(r, `${path}.roles[${i}]`));
+      roles = readArray(o['roles'], `${path}.roles`).map((r, i) =>
+        DelegatedRole.fromJSON(r, `${path}.roles[${i}]`),
+      );
     }
-    const succinctRoles = hasSuccinct ? SuccinctRoles.fromJSON(o['succinct_roles'], `${path}.succinct_roles`) : undefined;
+    const succinctRoles = hasSuccinct
+      ? SuccinctRoles.fromJSON(o['succinct_roles'], `${path}.succinct_roles`)
+      : undefined;
     try {
-      return new Delegations({ keys, roles, succinctRoles, unrecognized: unrecognized(o, DELEGATIONS_FIELDS) });
+      return new Delegations({
+        keys,
+        roles,
+        succinctRoles,
+        unrecognized: unrecognized(o, DELEGATIONS_FIELDS),
+      });
     } catch (e) {
       if (e instanceof FormatError) throw new FormatError(e.message, path);
       throw e;

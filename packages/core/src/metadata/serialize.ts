@@ -8,13 +8,13 @@ import { FormatError } from '../errors.js';
 import { compareCodePoints } from '../json/canonical.js';
 
 const SHORT_ESCAPES: Record<number, string> = {
-  0x22: '\\"',
-  0x5c: '\\\\',
-  0x0a: '\\n',
-  0x0d: '\\r',
-  0x09: '\\t',
-  0x08: '\\b',
-  0x0c: '\\f',
+  34: '\\"',
+  92: '\\\\',
+  10: '\\n',
+  13: '\\r',
+  9: '\\t',
+  8: '\\b',
+  12: '\\f',
 };
 
 /** Python's `ensure_ascii` string form: printable ASCII as is, everything else `\uXXXX` per UTF-16 unit. */

@@ -30,16 +30,30 @@ export interface SignedCommon {
 
 const COMMON_FIELDS = ['_type', 'version', 'spec_version', 'expires'] as const;
 
-function readCommon(o: JsonObject, type: RoleType, path: string): Required<Omit<SignedCommon, 'unrecognized'>> {
+function readCommon(
+  o: JsonObject,
+  type: RoleType,
+  path: string,
+): Required<Omit<SignedCommon, 'unrecognized'>> {
   const t = readString(readField(o, '_type', path), `${path}._type`);
-  if (t !== type) throw new FormatError(`expected _type ${JSON.stringify(type)}, found ${JSON.stringify(t)}`, `${path}._type`);
+  if (t !== type)
+    throw new FormatError(
+      `expected _type ${JSON.stringify(type)}, found ${JSON.stringify(t)}`,
+      `${path}._type`,
+    );
   const specVersion = readString(readField(o, 'spec_version', path), `${path}.spec_version`);
   const parts = specVersion.split('.');
   if (parts.length < 2 || parts.length > 3 || !parts.every((p) => /^\d+$/.test(p)) || parts[0] !== '1') {
-    throw new FormatError(`expected a 1.x specification version, found ${JSON.stringify(specVersion)}`, `${path}.spec_version`);
+    throw new FormatError(
+      `expected a 1.x specification version, found ${JSON.stringify(specVersion)}`,
+      `${path}.spec_version`,
+    );
   }
   const version = readInteger(readField(o, 'version', path), `${path}.version`, 1);
-  const expires = parseExpires(readString(readField(o, 'expires', path), `${path}.expires`), `${path}.expires`);
+  const expires = parseExpires(
+    readString(readField(o, 'expires', path), `${path}.expires`),
+    `${path}.expires`,
+  );
   return { version, specVersion, expires };
 }
 
@@ -51,7 +65,8 @@ export abstract class Signed {
   readonly unrecognized: JsonObject;
 
   constructor(c: SignedCommon) {
-    if (!Number.isSafeInteger(c.version) || c.version < 1) throw new FormatError(`version must be >= 1, found ${c.version}`);
+    if (!Number.isSafeInteger(c.version) || c.version < 1)
+      throw new FormatError(`version must be >= 1, found ${c.version}`);
     if (Number.isNaN(c.expires.getTime())) throw new FormatError('expires is not a valid date');
     this.version = c.version;
     this.specVersion = c.specVersion;
@@ -97,7 +112,8 @@ export class Root extends Signed {
     for (const name of TOP_LEVEL_ROLE_NAMES) {
       if (!c.roles.has(name)) throw new FormatError(`root must define the ${name} role`);
     }
-    if (c.roles.size !== TOP_LEVEL_ROLE_NAMES.length) throw new FormatError('root defines roles other than the top-level four');
+    if (c.roles.size !== TOP_LEVEL_ROLE_NAMES.length)
+      throw new FormatError('root defines roles other than the top-level four');
     this.hadConsistentSnapshot = c.consistentSnapshot !== undefined;
     this.consistentSnapshot = c.consistentSnapshot ?? false;
     this.keys = c.keys;
@@ -117,14 +133,23 @@ export class Root extends Signed {
     const roles = new Map<TopLevelRoleName, Role>();
     for (const name of Object.keys(rolesObj)) {
       if (!(TOP_LEVEL_ROLE_NAMES as readonly string[]).includes(name)) {
-        throw new FormatError(`expected only root, timestamp, snapshot and targets, found ${JSON.stringify(name)}`, `${path}.roles`);
+        throw new FormatError(
+          `expected only root, timestamp, snapshot and targets, found ${JSON.stringify(name)}`,
+          `${path}.roles`,
+        );
       }
       roles.set(name as TopLevelRoleName, Role.fromJSON(rolesObj[name], `${path}.roles.${name}`));
     }
     for (const name of TOP_LEVEL_ROLE_NAMES) {
       if (!roles.has(name)) throw new FormatError(`required role ${name} is missing`, `${path}.roles`);
     }
-    return new Root({ ...common, consistentSnapshot, keys, roles, unrecognized: unrecognized(o, ROOT_FIELDS) });
+    return new Root({
+      ...common,
+      consistentSnapshot,
+      keys,
+      roles,
+      unrecognized: unrecognized(o, ROOT_FIELDS),
+    });
   }
 
   toJSON(): JsonObject {
@@ -158,9 +183,17 @@ export class Timestamp extends Signed {
     const o = readObject(v, path);
     const common = readCommon(o, 'timestamp', path);
     const meta = readObject(readField(o, 'meta', path), `${path}.meta`);
-    const snapshotMeta = MetaFile.fromJSON(readField(meta, 'snapshot.json', `${path}.meta`), `${path}.meta.snapshot.json`);
+    const snapshotMeta = MetaFile.fromJSON(
+      readField(meta, 'snapshot.json', `${path}.meta`),
+      `${path}.meta.snapshot.json`,
+    );
     const otherMeta = unrecognized(meta, ['snapshot.json']);
-    return new Timestamp({ ...common, snapshotMeta, otherMeta, unrecognized: unrecognized(o, TIMESTAMP_FIELDS) });
+    return new Timestamp({
+      ...common,
+      snapshotMeta,
+      otherMeta,
+      unrecognized: unrecognized(o, TIMESTAMP_FIELDS),
+    });
   }
 
   toJSON(): JsonObject {
@@ -186,12 +219,16 @@ export class Snapshot extends Signed {
     const common = readCommon(o, 'snapshot', path);
     const metaObj = readObject(readField(o, 'meta', path), `${path}.meta`);
     const meta = new Map<string, MetaFile>();
-    for (const name of Object.keys(metaObj)) meta.set(name, MetaFile.fromJSON(metaObj[name], `${path}.meta.${name}`));
+    for (const name of Object.keys(metaObj))
+      meta.set(name, MetaFile.fromJSON(metaObj[name], `${path}.meta.${name}`));
     return new Snapshot({ ...common, meta, unrecognized: unrecognized(o, SNAPSHOT_FIELDS) });
   }
 
   toJSON(): JsonObject {
-    return jsonObject({ ...this.commonJSON(), meta: mapToObject(this.meta, (m) => m.toJSON()) }, this.unrecognized);
+    return jsonObject(
+      { ...this.commonJSON(), meta: mapToObject(this.meta, (m) => m.toJSON()) },
+      this.unrecognized,
+    );
   }
 
   /** The meta entry for a targets role (`targets` or a delegated role). */
@@ -207,7 +244,9 @@ export class Targets extends Signed {
   readonly targets: ReadonlyMap<string, TargetFile>;
   readonly delegations: Delegations | undefined;
 
-  constructor(c: SignedCommon & { targets: ReadonlyMap<string, TargetFile>; delegations?: Delegations | undefined }) {
+  constructor(
+    c: SignedCommon & { targets: ReadonlyMap<string, TargetFile>; delegations?: Delegations | undefined },
+  ) {
     super(c);
     this.targets = c.targets;
     this.delegations = c.delegations;

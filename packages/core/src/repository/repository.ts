@@ -1,0 +1,873 @@
+/**
+ * The repository side: create, edit, sign and publish TUF metadata.
+ *
+ * Edits are staged in memory; `publish` bumps the version and expiry of every role that
+ * changed, signs with the signers it holds (thresholds enforced), regenerates snapshot and
+ * timestamp only when needed, checks the result with the client's own verification
+ * (TrustedMetadataSet), and writes every new file first and `timestamp.json` last.
+ */
+
+import { roleNameToUrlSegment } from '../client/names.js';
+import { TrustedMetadataSet } from '../client/trusted-set.js';
+import { hexDigest } from '../crypto/hash.js';
+import type { Key } from '../crypto/key.js';
+import { Signature } from '../crypto/signature.js';
+import type { Signer } from '../crypto/signer.js';
+import { ConflictError, NotFoundError, StateError, ThresholdError, UsageError } from '../errors.js';
+import { MetaFile, type TargetFile } from '../metadata/files.js';
+import { Metadata, type VerificationResult, verifyThreshold } from '../metadata/metadata.js';
+import {
+  DelegatedRole,
+  Delegations,
+  Role,
+  SuccinctRoles,
+  TOP_LEVEL_ROLE_NAMES,
+  type TopLevelRoleName,
+} from '../metadata/roles.js';
+import {
+  type AnySigned,
+  Root,
+  Snapshot,
+  SPECIFICATION_VERSION,
+  Targets,
+  Timestamp,
+} from '../metadata/signed.js';
+import type { RepositoryStorage } from './storage.js';
+
+const DAY = 86_400;
+
+/** How long each role stays valid after it is signed, in seconds. */
+export interface ExpiryPolicy {
+  root: number;
+  targets: number;
+  snapshot: number;
+  timestamp: number;
+  /** Delegated targets roles (hash bins included). */
+  delegated: number;
+}
+
+export const DEFAULT_EXPIRY: ExpiryPolicy = {
+  root: 365 * DAY,
+  targets: 90 * DAY,
+  snapshot: 7 * DAY,
+  timestamp: DAY,
+  delegated: 90 * DAY,
+};
+
+export interface RepositoryOptions {
+  signers?: Iterable<Signer>;
+  expiry?: Partial<ExpiryPolicy>;
+  /** The clock (for expiry and the self-check). */
+  now?: () => Date;
+}
+
+export interface CreateOptions extends RepositoryOptions {
+  /** Public keys of each top-level role. */
+  keys: Record<TopLevelRoleName, Key[]>;
+  thresholds?: Partial<Record<TopLevelRoleName, number>>;
+  /** Default true: clients fetch `VERSION.ROLE.json` and hash-prefixed targets. */
+  consistentSnapshot?: boolean;
+}
+
+export interface PublishResult {
+  /** Paths written, in the order written (`metadata/timestamp.json` last). */
+  written: string[];
+  /** The new version of each role that changed. */
+  versions: Map<string, number>;
+}
+
+/** A change to a role that could not be signed here: what is missing, for an offline ceremony. */
+export interface PendingRole {
+  role: string;
+  metadata: Metadata;
+  status: VerificationResult[];
+}
+
+type TargetsEdit = (t: Targets) => Targets;
+
+function copyTargets(
+  t: Targets,
+  change: {
+    targets?: ReadonlyMap<string, TargetFile>;
+    delegations?: Delegations | undefined;
+    version?: number;
+    expires?: Date;
+  },
+): Targets {
+  return new Targets({
+    version: change.version ?? t.version,
+    specVersion: t.specVersion,
+    expires: change.expires ?? t.expires,
+    unrecognized: t.unrecognized,
+    targets: change.targets ?? t.targets,
+    delegations: 'delegations' in change ? change.delegations : t.delegations,
+  });
+}
+
+function copyRoot(
+  r: Root,
+  change: {
+    keys?: ReadonlyMap<string, Key>;
+    roles?: ReadonlyMap<TopLevelRoleName, Role>;
+    version?: number;
+    expires?: Date;
+  },
+): Root {
+  return new Root({
+    version: change.version ?? r.version,
+    specVersion: r.specVersion,
+    expires: change.expires ?? r.expires,
+    unrecognized: r.unrecognized,
+    consistentSnapshot: r.consistentSnapshot,
+    keys: change.keys ?? r.keys,
+    roles: change.roles ?? r.roles,
+  });
+}
+
+function later(now: Date, seconds: number): Date {
+  // Whole seconds: TUF dates carry no fractions.
+  return new Date(Math.floor(now.getTime() / 1000) * 1000 + seconds * 1000);
+}
+
+function sha256Meta(bytes: Uint8Array, version: number): MetaFile {
+  return new MetaFile(version, bytes.length, new Map([['sha256', hexDigest('sha256', bytes)]]));
+}
+
+export class Repository {
+  private readonly storage: RepositoryStorage;
+  private readonly expiry: ExpiryPolicy;
+  private readonly now: () => Date;
+  /** Signers by public key material, so a signer serves whatever keyid metadata lists its key under. */
+  private readonly signers = new Map<string, Signer>();
+
+  private root: Metadata<Root>;
+  private timestamp: Metadata<Timestamp> | undefined;
+  private snapshot: Metadata<Snapshot> | undefined;
+  /** Targets roles loaded so far (published, or staged when in `changed`). */
+  private readonly roles = new Map<string, Targets>();
+  /** The published bytes of loaded roles (for the self-check's delegator chain). */
+  private readonly published = new Map<string, Uint8Array>();
+  /** The timestamp bytes this repository was opened at: a publish fails if storage moved on. */
+  private openedTimestamp: Uint8Array | undefined;
+
+  private stagedRoot: Root | undefined;
+  /** Signatures collected elsewhere (offline ceremonies) for the staged version of a role. */
+  private readonly stagedSignatures = new Map<string, Signature[]>();
+  private readonly changed = new Set<string>();
+
+  private constructor(storage: RepositoryStorage, root: Metadata<Root>, options: RepositoryOptions) {
+    this.storage = storage;
+    this.root = root;
+    this.expiry = { ...DEFAULT_EXPIRY, ...options.expiry };
+    this.now = options.now ?? (() => new Date());
+    for (const s of options.signers ?? []) this.addSigner(s);
+  }
+
+  /** Starts a new repository (nothing is written until `publish`). Refuses to overwrite one. */
+  static async create(storage: RepositoryStorage, options: CreateOptions): Promise<Repository> {
+    if (await storage.read('metadata/timestamp.json')) {
+      throw new ConflictError('a repository already exists here (metadata/timestamp.json is present)');
+    }
+    const now = (options.now ?? (() => new Date()))();
+    const expiry = { ...DEFAULT_EXPIRY, ...options.expiry };
+    const keys = new Map<string, Key>();
+    const roles = new Map<TopLevelRoleName, Role>();
+    for (const name of TOP_LEVEL_ROLE_NAMES) {
+      const roleKeys = options.keys[name];
+      if (!roleKeys || roleKeys.length === 0) throw new UsageError(`the ${name} role needs at least one key`);
+      const threshold = options.thresholds?.[name] ?? 1;
+      if (threshold > roleKeys.length) {
+        throw new UsageError(`the ${name} threshold ${threshold} exceeds its ${roleKeys.length} key(s)`);
+      }
+      for (const k of roleKeys) keys.set(k.keyid(), k);
+      roles.set(name, new Role([...new Set(roleKeys.map((k) => k.keyid()))], threshold));
+    }
+    const root = new Root({
+      version: 1,
+      specVersion: SPECIFICATION_VERSION,
+      expires: later(now, expiry.root),
+      consistentSnapshot: options.consistentSnapshot ?? true,
+      keys,
+      roles,
+    });
+    const repo = new Repository(storage, new Metadata(root), options);
+    repo.stagedRoot = root;
+    repo.roles.set(
+      'targets',
+      new Targets({
+        version: 1,
+        specVersion: SPECIFICATION_VERSION,
+        expires: later(now, expiry.targets),
+        targets: new Map(),
+      }),
+    );
+    repo.changed.add('targets');
+    return repo;
+  }
+
+  /** Opens the repository published in `storage`. */
+  static async open(storage: RepositoryStorage, options: RepositoryOptions = {}): Promise<Repository> {
+    const tsBytes = await storage.read('metadata/timestamp.json');
+    if (!tsBytes) throw new NotFoundError('no repository here (metadata/timestamp.json is missing)');
+    const rootBytes = await storage.read('metadata/root.json');
+    if (!rootBytes) throw new NotFoundError('metadata/root.json is missing');
+    let root = Metadata.fromBytes(rootBytes, 'root');
+    // root.json is written before timestamp.json; a newer versioned root may exist after a crash.
+    for (;;) {
+      const next = await storage.read(`metadata/${root.signed.version + 1}.root.json`);
+      if (!next) break;
+      root = Metadata.fromBytes(next, 'root');
+    }
+    const repo = new Repository(storage, root, options);
+    repo.timestamp = Metadata.fromBytes(tsBytes, 'timestamp');
+    repo.openedTimestamp = tsBytes;
+    const v = repo.timestamp.signed.snapshotMeta.version;
+    const snName = root.signed.consistentSnapshot ? `metadata/${v}.snapshot.json` : 'metadata/snapshot.json';
+    const snBytes = await storage.read(snName);
+    if (!snBytes) throw new NotFoundError(`${snName} is missing`);
+    repo.snapshot = Metadata.fromBytes(snBytes, 'snapshot');
+    return repo;
+  }
+
+  addSigner(signer: Signer): void {
+    const id = signer.key.materialId();
+    if (id === undefined) throw new UsageError(`signer ${signer.keyid} has a key tufa cannot verify`);
+    this.signers.set(id, signer);
+  }
+
+  get rootMetadata(): Metadata<Root> {
+    return this.root;
+  }
+
+  /** The root as it will be published (staged changes included). */
+  get currentRoot(): Root {
+    return this.stagedRoot ?? this.root.signed;
+  }
+
+  get timestampMetadata(): Metadata<Timestamp> | undefined {
+    return this.timestamp;
+  }
+
+  get snapshotMetadata(): Metadata<Snapshot> | undefined {
+    return this.snapshot;
+  }
+
+  private roleFile(role: string, version: number): string {
+    const seg = roleNameToUrlSegment(role);
+    return this.currentRoot.consistentSnapshot ? `metadata/${version}.${seg}.json` : `metadata/${seg}.json`;
+  }
+
+  /** A targets role (top-level or delegated) as it stands, staged edits included. */
+  async getTargets(role = 'targets'): Promise<Targets> {
+    const loaded = this.roles.get(role);
+    if (loaded) return loaded;
+    const meta = this.snapshot?.signed.roleMeta(role);
+    if (!meta) throw new NotFoundError(`the repository has no targets role ${JSON.stringify(role)}`);
+    const file = this.roleFile(role, meta.version);
+    const bytes = await this.storage.read(file);
+    if (!bytes) throw new NotFoundError(`${file} is missing`);
+    const md = Metadata.fromBytes(bytes, 'targets');
+    this.roles.set(role, md.signed);
+    this.published.set(role, bytes);
+    return md.signed;
+  }
+
+  private async edit(role: string, fn: TargetsEdit): Promise<void> {
+    const t = await this.getTargets(role);
+    this.roles.set(role, fn(t));
+    this.changed.add(role);
+  }
+
+  /**
+   * The role a target belongs in: `role` when given; otherwise `targets`, or the hash bin that
+   * `targets`' succinct delegation assigns the path to.
+   */
+  async roleForTarget(path: string, role?: string): Promise<string> {
+    if (role !== undefined) return role;
+    const succinct = (await this.getTargets('targets')).delegations?.succinctRoles;
+    return succinct ? succinct.getRoleForTarget(path) : 'targets';
+  }
+
+  /**
+   * Adds or replaces targets (one call for tens of thousands: each role is copied once).
+   * A target outside a delegated role's `paths` is refused: clients would never find it there.
+   */
+  async addTargets(
+    targets: Iterable<TargetFile>,
+    options: { role?: string; replace?: boolean } = {},
+  ): Promise<void> {
+    const byRole = new Map<string, TargetFile[]>();
+    for (const t of targets) {
+      const role = await this.roleForTarget(t.path, options.role);
+      let list = byRole.get(role);
+      if (!list) byRole.set(role, (list = []));
+      list.push(t);
+    }
+    for (const [role, list] of byRole) {
+      const current = await this.getTargets(role);
+      await this.checkDelegatedPaths(role, list);
+      const next = new Map(current.targets);
+      for (const t of list) {
+        if (options.replace === false && next.has(t.path)) {
+          throw new ConflictError(`target ${JSON.stringify(t.path)} is already signed in ${role}`);
+        }
+        next.set(t.path, t);
+      }
+      this.roles.set(role, copyTargets(current, { targets: next }));
+      this.changed.add(role);
+    }
+  }
+
+  /** Refuses targets that no delegator of `role` trusts it for. */
+  private async checkDelegatedPaths(role: string, targets: TargetFile[]): Promise<void> {
+    if (role === 'targets') return;
+    const delegators = await this.delegatorsOf(role);
+    if (delegators.length === 0) throw new NotFoundError(`no role delegates to ${JSON.stringify(role)}`);
+    for (const t of targets) {
+      const trusted = delegators.some(({ delegations }) => {
+        if (delegations.succinctRoles) return delegations.succinctRoles.getRoleForTarget(t.path) === role;
+        return delegations.roles?.find((r) => r.name === role)?.isDelegatedPath(t.path) ?? false;
+      });
+      if (!trusted) {
+        throw new UsageError(
+          `target ${JSON.stringify(t.path)} is outside the paths delegated to ${JSON.stringify(role)}`,
+        );
+      }
+    }
+  }
+
+  /**
+   * The roles whose delegations name `role`: a walk from `targets` through listed delegations,
+   * each role loaded once. Hash bins are leaves here (their delegator is found without loading
+   * them), so editing one bin of a million-target repository loads only that bin.
+   */
+  private async delegatorsOf(role: string): Promise<{ name: string; delegations: Delegations }[]> {
+    const out: { name: string; delegations: Delegations }[] = [];
+    const seen = new Set<string>();
+    const walk = async (name: string): Promise<void> => {
+      if (seen.has(name)) return;
+      seen.add(name);
+      const d = (await this.getTargets(name)).delegations;
+      if (!d) return;
+      if (d.getRole(role)) out.push({ name, delegations: d });
+      for (const child of d.roles ?? []) {
+        if (this.roles.has(child.name) || this.snapshot?.signed.roleMeta(child.name)) await walk(child.name);
+      }
+    };
+    await walk('targets');
+    return out;
+  }
+
+  /** The targets signed directly by a role (staged edits included). */
+  async listTargets(role = 'targets'): Promise<TargetFile[]> {
+    return [...(await this.getTargets(role)).targets.values()];
+  }
+
+  async removeTarget(path: string, options: { role?: string } = {}): Promise<void> {
+    const role = await this.roleForTarget(path, options.role);
+    const current = await this.getTargets(role);
+    if (!current.targets.has(path))
+      throw new NotFoundError(`target ${JSON.stringify(path)} is not in ${role}`);
+    await this.edit(role, (t) => {
+      const next = new Map(t.targets);
+      next.delete(path);
+      return copyTargets(t, { targets: next });
+    });
+  }
+
+  /** Adds (or replaces) a delegation from `delegator` to `role`, and creates the role if new. */
+  async addDelegation(delegator: string, role: DelegatedRole, keys: Key[]): Promise<void> {
+    const byId = new Map(keys.map((k) => [k.keyid(), k]));
+    for (const id of role.keyids) {
+      if (!byId.has(id))
+        throw new UsageError(`delegation to ${role.name}: no public key given for keyid ${id}`);
+    }
+    if (role.threshold > new Set(role.keyids).size) {
+      throw new UsageError(
+        `delegation to ${role.name}: threshold ${role.threshold} exceeds its ${role.keyids.length} key(s)`,
+      );
+    }
+    await this.edit(delegator, (t) => {
+      if (t.delegations?.succinctRoles)
+        throw new UsageError(`${delegator} delegates with hash bins; it cannot list roles too`);
+      const allKeys = new Map(t.delegations?.keys ?? []);
+      for (const [id, k] of byId) allKeys.set(id, k);
+      const roles = [...(t.delegations?.roles ?? [])];
+      const at = roles.findIndex((r) => r.name === role.name);
+      if (at >= 0) roles[at] = role;
+      else roles.push(role);
+      return copyTargets(t, {
+        delegations: new Delegations({
+          keys: pruneKeys(allKeys, roles),
+          roles,
+          unrecognized: t.delegations?.unrecognized,
+        }),
+      });
+    });
+    await this.ensureRole(role.name);
+  }
+
+  async removeDelegation(delegator: string, name: string): Promise<void> {
+    const t = await this.getTargets(delegator);
+    const roles = (t.delegations?.roles ?? []).filter((r) => r.name !== name);
+    if (roles.length === (t.delegations?.roles?.length ?? 0)) {
+      throw new NotFoundError(`${delegator} does not delegate to ${JSON.stringify(name)}`);
+    }
+    await this.edit(delegator, (cur) =>
+      copyTargets(cur, {
+        delegations:
+          roles.length === 0 && cur.delegations
+            ? undefined
+            : new Delegations({ keys: pruneKeys(cur.delegations?.keys ?? new Map(), roles), roles }),
+      }),
+    );
+  }
+
+  /**
+   * TAP 15 hash bins: `delegator` delegates to 2^bitLength roles `PREFIX-XX` sharing `keys`;
+   * targets added afterwards without a role go to their bin automatically.
+   */
+  async setSuccinctDelegation(
+    delegator: string,
+    init: { keys: Key[]; threshold?: number; bitLength: number; namePrefix: string },
+  ): Promise<void> {
+    const keyids = [...new Set(init.keys.map((k) => k.keyid()))];
+    const succinct = new SuccinctRoles(keyids, init.threshold ?? 1, init.bitLength, init.namePrefix);
+    const current = await this.getTargets(delegator);
+    if (current.delegations)
+      throw new UsageError(`${delegator} already delegates; remove its delegations first`);
+    await this.edit(delegator, (t) =>
+      copyTargets(t, {
+        delegations: new Delegations({
+          keys: new Map(init.keys.map((k) => [k.keyid(), k])),
+          succinctRoles: succinct,
+        }),
+      }),
+    );
+    for (const bin of succinct.getRoles()) await this.ensureRole(bin);
+  }
+
+  /** Creates an empty targets role if the repository does not have it yet. */
+  private async ensureRole(name: string): Promise<void> {
+    if (this.roles.has(name) || this.snapshot?.signed.roleMeta(name)) return;
+    this.roles.set(
+      name,
+      new Targets({
+        version: 1,
+        specVersion: SPECIFICATION_VERSION,
+        expires: later(this.now(), this.expiry.delegated),
+        targets: new Map(),
+      }),
+    );
+    this.changed.add(name);
+  }
+
+  /**
+   * Changes the keys or threshold of a top-level role: adds `add`, removes `remove` (keyids),
+   * sets `threshold`. Root changes need both the old and the new root thresholds to sign.
+   */
+  rotateKeys(role: TopLevelRoleName, change: { add?: Key[]; remove?: string[]; threshold?: number }): void {
+    const root = this.currentRoot;
+    const current = root.roles.get(role) as Role;
+    const removed = new Set(change.remove ?? []);
+    for (const id of removed) {
+      if (!current.keyids.includes(id)) throw new NotFoundError(`${role} has no key ${id}`);
+    }
+    const keyids = current.keyids.filter((id) => !removed.has(id));
+    const keys = new Map(root.keys);
+    for (const k of change.add ?? []) {
+      const id = k.keyid();
+      keys.set(id, k);
+      if (!keyids.includes(id)) keyids.push(id);
+    }
+    const threshold = change.threshold ?? current.threshold;
+    if (keyids.length === 0) throw new UsageError(`${role} would have no keys left`);
+    if (threshold > keyids.length)
+      throw new UsageError(`${role}: threshold ${threshold} exceeds its ${keyids.length} key(s)`);
+    const roles = new Map(root.roles);
+    roles.set(role, new Role(keyids, threshold, current.unrecognized));
+    // Keys no role uses any more are dropped from root (revocation).
+    const used = new Set([...roles.values()].flatMap((r) => r.keyids));
+    for (const id of [...keys.keys()]) if (!used.has(id)) keys.delete(id);
+    this.stagedRoot = copyRoot(root, { keys, roles });
+  }
+
+  /** Changes the keys or threshold of a delegated role in its delegator's metadata. */
+  async rotateDelegatedKeys(
+    delegator: string,
+    name: string,
+    change: { add?: Key[]; remove?: string[]; threshold?: number },
+  ): Promise<void> {
+    const t = await this.getTargets(delegator);
+    const role = t.delegations?.roles?.find((r) => r.name === name);
+    if (!role || !t.delegations)
+      throw new NotFoundError(`${delegator} does not delegate to ${JSON.stringify(name)}`);
+    const removed = new Set(change.remove ?? []);
+    const keyids = role.keyids.filter((id) => !removed.has(id));
+    for (const k of change.add ?? []) if (!keyids.includes(k.keyid())) keyids.push(k.keyid());
+    const next = new DelegatedRole({
+      name,
+      keyids,
+      threshold: change.threshold ?? role.threshold,
+      terminating: role.terminating,
+      paths: role.paths,
+      pathHashPrefixes: role.pathHashPrefixes,
+      unrecognized: role.unrecognized,
+    });
+    const keys = [
+      ...keyids.map((id) => t.delegations?.keys.get(id)).filter((k): k is Key => !!k),
+      ...(change.add ?? []),
+    ];
+    await this.addDelegation(delegator, next, keys);
+    // The role itself must be signed again, by its new keys.
+    await this.edit(name, (cur) => cur);
+  }
+
+  /** Signatures gathered elsewhere for the staged version of a role (see signing requests). */
+  addStagedSignatures(role: string, signatures: Iterable<Signature>): void {
+    this.stagedSignatures.set(role, [...(this.stagedSignatures.get(role) ?? []), ...signatures]);
+  }
+
+  /** Whether anything is staged for publishing. */
+  get hasChanges(): boolean {
+    return this.stagedRoot !== undefined || this.changed.size > 0;
+  }
+
+  /** Signs `signed` with every held signer whose key `delegatorKeys` authorises for the role. */
+  private async signRole<T extends AnySigned>(
+    role: string,
+    signed: T,
+    authorisers: { role: Role | SuccinctRoles; keys: ReadonlyMap<string, Key> }[],
+  ): Promise<Metadata<T>> {
+    const md = new Metadata(signed);
+    for (const s of this.stagedSignatures.get(role) ?? []) md.signatures.set(s.keyid, s);
+    for (const { role: r, keys } of authorisers) {
+      for (const keyid of r.keyids) {
+        if (md.signatures.has(keyid)) continue;
+        const material = keys.get(keyid)?.materialId();
+        const signer = material === undefined ? undefined : this.signers.get(material);
+        if (!signer) continue;
+        const sig = await signer.sign(md.signedBytes());
+        md.signatures.set(keyid, new Signature(keyid, sig.sig));
+      }
+    }
+    return md;
+  }
+
+  /** The delegating role and keys of a targets role, as they will be published. */
+  private async authorisersOf(
+    role: string,
+  ): Promise<{ role: Role | SuccinctRoles; keys: ReadonlyMap<string, Key> }[]> {
+    if (role === 'targets') {
+      return [{ role: this.currentRoot.roles.get('targets') as Role, keys: this.currentRoot.keys }];
+    }
+    const out = [];
+    for (const { delegations } of await this.delegatorsOf(role)) {
+      const r = delegations.getRole(role);
+      if (r) out.push({ role: r, keys: delegations.keys });
+    }
+    return out;
+  }
+
+  /**
+   * Builds and signs everything that changed, without writing. Returns the new metadata in
+   * publish order, or throws a ThresholdError naming the roles that lack signatures (unless
+   * `allowPending`, which returns those as `pending` for an offline signing ceremony).
+   */
+  async prepare(
+    options: { allowPending?: boolean; forceTimestamp?: boolean; forceSnapshot?: boolean } = {},
+  ): Promise<{
+    files: { path: string; bytes: Uint8Array; role: string; version: number }[];
+    pending: PendingRole[];
+  }> {
+    const now = this.now();
+    const files: { path: string; bytes: Uint8Array; role: string; version: number }[] = [];
+    const pending: PendingRole[] = [];
+    const oldRoot = this.root;
+
+    // Root: version N+1, signed by a threshold of the old and of the new root keys (spec 5.3.4).
+    let newRoot: Metadata<Root> | undefined;
+    if (this.stagedRoot) {
+      const first = !this.timestamp;
+      const version = first ? this.stagedRoot.version : oldRoot.signed.version + 1;
+      const signed = copyRoot(this.stagedRoot, { version, expires: later(now, this.expiry.root) });
+      const rootRole = (r: Root) => ({ role: r.roles.get('root') as Role, keys: r.keys });
+      newRoot = await this.signRole(
+        'root',
+        signed,
+        first ? [rootRole(signed)] : [rootRole(oldRoot.signed), rootRole(signed)],
+      );
+      const status = [await newRoot.delegateStatus('root', newRoot)];
+      if (!first) status.unshift(await oldRoot.delegateStatus('root', newRoot));
+      if (status.some((s) => !s.verified)) pending.push({ role: 'root', metadata: newRoot, status });
+      const bytes = newRoot.toBytes();
+      files.push({ path: `metadata/${version}.root.json`, bytes, role: 'root', version });
+    }
+
+    // A new targets key means targets must be signed again by it.
+    if (newRoot && keysChanged(oldRoot.signed, newRoot.signed, 'targets') && this.timestamp) {
+      await this.edit('targets', (t) => t);
+    }
+
+    // Targets roles that changed.
+    const snapshotMeta = new Map(this.snapshot?.signed.meta ?? []);
+    for (const role of this.changed) {
+      const current = this.roles.get(role) as Targets;
+      const publishedMeta = this.snapshot?.signed.roleMeta(role);
+      const version = publishedMeta ? publishedMeta.version + 1 : current.version;
+      const expires = later(now, role === 'targets' ? this.expiry.targets : this.expiry.delegated);
+      const signed = copyTargets(current, { version, expires });
+      const authorisers = await this.authorisersOf(role);
+      if (authorisers.length === 0) throw new UsageError(`no role delegates to ${JSON.stringify(role)}`);
+      const md = await this.signRole(role, signed, authorisers);
+      const status: VerificationResult[] = [];
+      for (const a of authorisers) {
+        status.push(await verifyThreshold(role, a.role, a.keys, md));
+      }
+      if (status.some((s) => !s.verified)) pending.push({ role, metadata: md, status });
+      const bytes = md.toBytes();
+      files.push({ path: this.roleFile(role, version), bytes, role, version });
+      snapshotMeta.set(`${role}.json`, sha256Meta(bytes, version));
+    }
+
+    // Snapshot, when a targets role changed, when asked, or when it expires before the next timestamp would.
+    const rootAfter = newRoot?.signed ?? oldRoot.signed;
+    const snapshotDue =
+      this.changed.size > 0 ||
+      options.forceSnapshot === true ||
+      !this.snapshot ||
+      this.snapshot.signed.expires.getTime() <= later(now, this.expiry.timestamp).getTime() ||
+      (newRoot !== undefined && keysChanged(oldRoot.signed, rootAfter, 'snapshot'));
+    let snapshotInfo = this.timestamp?.signed.snapshotMeta;
+    if (snapshotDue) {
+      const version = (this.snapshot?.signed.version ?? 0) + 1;
+      const signed = new Snapshot({
+        version,
+        specVersion: SPECIFICATION_VERSION,
+        expires: later(now, this.expiry.snapshot),
+        meta: sortedMeta(snapshotMeta),
+      });
+      const md = await this.signRole('snapshot', signed, [
+        { role: rootAfter.roles.get('snapshot') as Role, keys: rootAfter.keys },
+      ]);
+      const st = await verifyThreshold(
+        'snapshot',
+        rootAfter.roles.get('snapshot') as Role,
+        rootAfter.keys,
+        md,
+      );
+      if (!st.verified) pending.push({ role: 'snapshot', metadata: md, status: [st] });
+      const bytes = md.toBytes();
+      files.push({
+        path: rootAfter.consistentSnapshot ? `metadata/${version}.snapshot.json` : 'metadata/snapshot.json',
+        bytes,
+        role: 'snapshot',
+        version,
+      });
+      snapshotInfo = sha256Meta(bytes, version);
+    }
+
+    const timestampDue =
+      snapshotDue || newRoot !== undefined || options.forceTimestamp === true || !this.timestamp;
+    if (timestampDue && snapshotInfo) {
+      const version = (this.timestamp?.signed.version ?? 0) + 1;
+      const signed = new Timestamp({
+        version,
+        specVersion: SPECIFICATION_VERSION,
+        expires: later(now, this.expiry.timestamp),
+        snapshotMeta: snapshotInfo,
+      });
+      const md = await this.signRole('timestamp', signed, [
+        { role: rootAfter.roles.get('timestamp') as Role, keys: rootAfter.keys },
+      ]);
+      const st = await verifyThreshold(
+        'timestamp',
+        rootAfter.roles.get('timestamp') as Role,
+        rootAfter.keys,
+        md,
+      );
+      if (!st.verified) pending.push({ role: 'timestamp', metadata: md, status: [st] });
+      files.push({ path: 'metadata/timestamp.json', bytes: md.toBytes(), role: 'timestamp', version });
+    }
+
+    if (pending.length > 0 && !options.allowPending) {
+      throw new ThresholdError(
+        `not enough signatures to publish: ${pending
+          .map((p) => {
+            const missing = p.status.flatMap((s) =>
+              s.verified
+                ? []
+                : [`${s.signed.length}/${s.threshold}, unsigned: ${s.unsigned.join(', ') || 'none'}`],
+            );
+            return `${p.role} (${missing.join('; ')})`;
+          })
+          .join('; ')}`,
+      );
+    }
+    return { files, pending };
+  }
+
+  /**
+   * Publishes everything that changed. Holds the storage lock, checks that nobody published
+   * since this repository was opened, verifies the new metadata as a client would, then writes
+   * every new file first and `metadata/timestamp.json` last.
+   */
+  async publish(options: { forceTimestamp?: boolean; forceSnapshot?: boolean } = {}): Promise<PublishResult> {
+    const { files } = await this.prepare(options);
+    if (files.length === 0) return { written: [], versions: new Map() };
+    const release = await this.storage.lock();
+    try {
+      const onDisk = await this.storage.read('metadata/timestamp.json');
+      if (!sameBytes(onDisk, this.openedTimestamp)) {
+        throw new ConflictError(
+          'the repository changed since it was opened (another publisher wrote timestamp.json): open it again and retry',
+        );
+      }
+      await this.selfCheck(files);
+      const written: string[] = [];
+      const last = files.filter((f) => f.path === 'metadata/timestamp.json');
+      const rootFile = files.filter((f) => f.role === 'root').at(-1);
+      for (const f of files) {
+        if (f.path === 'metadata/timestamp.json') continue;
+        await this.storage.write(f.path, f.bytes);
+        written.push(f.path);
+      }
+      if (rootFile) {
+        await this.storage.write('metadata/root.json', rootFile.bytes);
+        written.push('metadata/root.json');
+      }
+      for (const f of last) {
+        await this.storage.write(f.path, f.bytes);
+        written.push(f.path);
+      }
+      this.commit(files);
+      return { written, versions: new Map(files.map((f) => [f.role, f.version])) };
+    } finally {
+      await release();
+    }
+  }
+
+  /** Re-signs timestamp (and snapshot when it would expire first): for a cron job. */
+  async refreshTimestamp(): Promise<PublishResult> {
+    if (this.hasChanges) throw new StateError('there are staged changes: publish them instead');
+    return this.publish({ forceTimestamp: true });
+  }
+
+  /**
+   * Runs the client's verification over the new files (proportional to what changed): the root
+   * chain from the published root, timestamp, snapshot, targets, and every changed delegated
+   * role against each role that delegates to it.
+   */
+  private async selfCheck(
+    files: { path: string; bytes: Uint8Array; role: string; version: number }[],
+  ): Promise<void> {
+    const now = this.now();
+    const newRoots = files.filter((f) => f.role === 'root');
+    const trustedRootBytes = this.timestamp ? this.root.toBytes() : newRoots[0]?.bytes;
+    if (!trustedRootBytes) throw new StateError('nothing to check against: no root');
+    const set = await TrustedMetadataSet.create(trustedRootBytes, now);
+    for (const f of this.timestamp ? newRoots : newRoots.slice(1)) await set.updateRoot(f.bytes);
+    set.checkRootNotExpired();
+    const byRole = new Map(files.map((f) => [f.role, f.bytes]));
+    const ts = byRole.get('timestamp') ?? this.openedTimestamp;
+    if (!ts) throw new StateError('no timestamp to check');
+    // A previous timestamp and snapshot give the client's rollback checks something to bite on.
+    if (this.openedTimestamp && byRole.has('timestamp')) {
+      try {
+        await set.updateTimestamp(this.openedTimestamp);
+      } catch {
+        // Its keys may have rotated in the new root: then a client drops it too (spec 5.3.11).
+      }
+    }
+    await set.updateTimestamp(ts);
+    if (this.snapshot && byRole.has('snapshot')) {
+      try {
+        await set.updateSnapshot(await this.publishedSnapshotBytes(), true);
+      } catch {
+        // Expected: the old snapshot is not the version the new timestamp names. It is now the
+        // rollback reference for the new one, exactly as in a client that had cached it.
+      }
+    }
+    const snBytes = byRole.get('snapshot') ?? (await this.publishedSnapshotBytes());
+    await set.updateSnapshot(snBytes);
+    const targetsBytes = byRole.get('targets') ?? (await this.publishedRoleBytes('targets'));
+    const top = await set.updateTargets(targetsBytes);
+    // Delegated roles: verify each changed one against every delegator that names it.
+    const verified = new Map<string, Metadata<Targets>>([['targets', top]]);
+    const load = async (name: string): Promise<Metadata<Targets>> => {
+      const known = verified.get(name);
+      if (known) return known;
+      const bytes = byRole.get(name) ?? (await this.publishedRoleBytes(name));
+      const md = Metadata.fromBytes(bytes, 'targets');
+      verified.set(name, md);
+      return md;
+    };
+    for (const f of files) {
+      if (['root', 'timestamp', 'snapshot', 'targets'].includes(f.role)) continue;
+      for (const { name } of await this.delegatorsOf(f.role)) {
+        await set.updateDelegatedTargets(f.bytes, f.role, await load(name));
+      }
+    }
+  }
+
+  private async publishedSnapshotBytes(): Promise<Uint8Array> {
+    const v = this.timestamp?.signed.snapshotMeta.version;
+    const path = this.root.signed.consistentSnapshot
+      ? `metadata/${v}.snapshot.json`
+      : 'metadata/snapshot.json';
+    const b = await this.storage.read(path);
+    if (!b) throw new NotFoundError(`${path} is missing`);
+    return b;
+  }
+
+  private async publishedRoleBytes(role: string): Promise<Uint8Array> {
+    const known = this.published.get(role);
+    if (known) return known;
+    const meta = this.snapshot?.signed.roleMeta(role);
+    if (!meta) throw new NotFoundError(`snapshot does not list ${role}`);
+    const path = this.roleFile(role, meta.version);
+    const b = await this.storage.read(path);
+    if (!b) throw new NotFoundError(`${path} is missing`);
+    return b;
+  }
+
+  /** After a successful publish, what was written becomes the published state. */
+  private commit(files: { bytes: Uint8Array; role: string }[]): void {
+    for (const f of files) {
+      if (f.role === 'root') this.root = Metadata.fromBytes(f.bytes, 'root');
+      else if (f.role === 'timestamp') {
+        this.timestamp = Metadata.fromBytes(f.bytes, 'timestamp');
+        this.openedTimestamp = f.bytes;
+      } else if (f.role === 'snapshot') this.snapshot = Metadata.fromBytes(f.bytes, 'snapshot');
+      else {
+        this.roles.set(f.role, Metadata.fromBytes(f.bytes, 'targets').signed);
+        this.published.set(f.role, f.bytes);
+      }
+    }
+    this.stagedRoot = undefined;
+    this.stagedSignatures.clear();
+    this.changed.clear();
+  }
+}
+
+function pruneKeys(keys: ReadonlyMap<string, Key>, roles: readonly DelegatedRole[]): Map<string, Key> {
+  const used = new Set(roles.flatMap((r) => r.keyids));
+  return new Map([...keys].filter(([id]) => used.has(id)));
+}
+
+function keysChanged(a: Root, b: Root, role: TopLevelRoleName): boolean {
+  const ra = a.roles.get(role) as Role;
+  const rb = b.roles.get(role) as Role;
+  return ra.threshold !== rb.threshold || ra.keyids.join() !== rb.keyids.join();
+}
+
+function sortedMeta(m: Map<string, MetaFile>): Map<string, MetaFile> {
+  return new Map([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,66 @@
+/**
+ * Where a repository lives: files addressed by paths relative to the repository root
+ * (`metadata/3.root.json`, `targets/app/HASH.v1.tar.gz`). Writes must be atomic.
+ */
+import { ConflictError } from '../errors.js';
+
+export interface RepositoryStorage {
+  /** The file's bytes, or undefined when it does not exist. */
+  read(path: string): Promise<Uint8Array | undefined>;
+  /** Atomically creates or replaces a file (parent directories as needed). */
+  write(path: string, bytes: Uint8Array): Promise<void>;
+  /** Atomically writes a file from a stream (large target copies). */
+  writeStream(path: string, chunks: AsyncIterable<Uint8Array>): Promise<void>;
+  /** Removes a file; no error if it is missing. */
+  remove(path: string): Promise<void>;
+  /**
+   * Takes an exclusive lock for a publish, so two publishers never interleave; resolves to
+   * the function that releases it. Throws a ConflictError when another publisher holds it.
+   */
+  lock(): Promise<() => Promise<void>>;
+}
+
+/** A repository in memory, for tests and for building a repository before uploading it. */
+export class MemoryRepositoryStorage implements RepositoryStorage {
+  readonly files = new Map<string, Uint8Array>();
+  private locked = false;
+  /** Test hook: called before every write; throwing simulates a crash at that write. */
+  beforeWrite: ((path: string) => void) | undefined;
+
+  async read(path: string): Promise<Uint8Array | undefined> {
+    return this.files.get(path);
+  }
+
+  async write(path: string, bytes: Uint8Array): Promise<void> {
+    this.beforeWrite?.(path);
+    this.files.set(path, bytes.slice());
+  }
+
+  async writeStream(path: string, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const parts: Uint8Array[] = [];
+    let n = 0;
+    for await (const c of chunks) {
+      parts.push(c);
+      n += c.length;
+    }
+    const out = new Uint8Array(n);
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    await this.write(path, out);
+  }
+
+  async remove(path: string): Promise<void> {
+    this.files.delete(path);
+  }
+
+  async lock(): Promise<() => Promise<void>> {
+    if (this.locked) throw new ConflictError('another publish holds the repository lock');
+    this.locked = true;
+    return async () => {
+      this.locked = false;
+    };
+  }
+}
