@@ -38,19 +38,26 @@ const targets = new Metadata(
   new Targets({
     ...common,
     targets: new Map([
-      ['registry.example.com/team/app:1.0', new TargetFile('registry.example.com/team/app:1.0', 7023, new Map([['sha256', digest]]))],
+      [
+        'registry.example.com/team/app:1.0',
+        new TargetFile('registry.example.com/team/app:1.0', 7023, new Map([['sha256', digest]])),
+      ],
     ]),
   }),
 );
 await targets.sign(targetsKey.signer);
 const bytes = targets.toBytes();
-console.log(`targets v1 signed by ${targetsKey.key.keyid().slice(0, 12)}… (ecdsa-sha2-nistp256), ${bytes.length} bytes`);
+console.log(
+  `targets v1 signed by ${targetsKey.key.keyid().slice(0, 12)}… (ecdsa-sha2-nistp256), ${bytes.length} bytes`,
+);
 
 // What a client does with bytes it received: parse strictly, verify against the trusted root.
 const received = Metadata.fromBytes(bytes, 'targets');
 await root.verifyDelegate('targets', received);
 const entry = received.signed.targets.get('registry.example.com/team/app:1.0');
-console.log(`verified: registry.example.com/team/app:1.0 -> sha256:${entry.hashes.get('sha256')} (${entry.length} bytes)`);
+console.log(
+  `verified: registry.example.com/team/app:1.0 -> sha256:${entry.hashes.get('sha256')} (${entry.length} bytes)`,
+);
 
 // A registry that swaps the digest cannot re-sign: the signature no longer verifies.
 const tampered = new TextDecoder().decode(bytes).replace(digest, 'f'.repeat(64));

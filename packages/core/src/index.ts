@@ -3,34 +3,7 @@
  * and threshold verification, the client workflow and (soon) the repository side. Node I/O
  * adapters (HTTP and file fetchers, filesystem stores) are in `@tufa/core/node`.
  */
-export * from './errors.js';
-export * from './crypto/index.js';
-export { canonicalBytes, canonicalString, compareCodePoints } from './json/canonical.js';
-export { MAX_DEPTH, parseJson, parseStrict, type StrictParseResult } from './json/strict.js';
-export { type ByteSource, LengthAndHashChecker, MetaFile, measure, TargetFile } from './metadata/files.js';
-export { matchPathPattern } from './metadata/pathmatch.js';
-export {
-  DelegatedRole,
-  Delegations,
-  Role,
-  SuccinctRoles,
-  TOP_LEVEL_ROLE_NAMES,
-  type TopLevelRoleName,
-} from './metadata/roles.js';
-export {
-  type AnySigned,
-  Root,
-  type RoleType,
-  Signed,
-  type SignedCommon,
-  Snapshot,
-  SPECIFICATION_VERSION,
-  Targets,
-  Timestamp,
-} from './metadata/signed.js';
-export { type FileFormat, Metadata, type SignedByType, type VerificationResult } from './metadata/metadata.js';
-export { pythonJson } from './metadata/serialize.js';
-export { formatExpires, isExpiredAt, parseExpires } from './metadata/time.js';
+
 export {
   boundedStream,
   type DownloadOptions,
@@ -41,4 +14,43 @@ export {
 export { roleNameToFileStem, roleNameToUrlSegment, targetPathToUrlPath } from './client/names.js';
 export { MemoryMetadataStore, type MetadataStore } from './client/store.js';
 export { TrustedMetadataSet } from './client/trusted-set.js';
-export { DEFAULT_LIMITS, type TargetInfo, Updater, type UpdaterLimits, type UpdaterOptions } from './client/updater.js';
+export {
+  DEFAULT_LIMITS,
+  type TargetInfo,
+  Updater,
+  type UpdaterLimits,
+  type UpdaterOptions,
+} from './client/updater.js';
+export * from './crypto/index.js';
+export * from './errors.js';
+export { canonicalBytes, canonicalString, compareCodePoints } from './json/canonical.js';
+export { MAX_DEPTH, parseJson, parseStrict, type StrictParseResult } from './json/strict.js';
+export { type ByteSource, LengthAndHashChecker, MetaFile, measure, TargetFile } from './metadata/files.js';
+export {
+  type FileFormat,
+  Metadata,
+  type SignedByType,
+  type VerificationResult,
+} from './metadata/metadata.js';
+export { matchPathPattern } from './metadata/pathmatch.js';
+export {
+  DelegatedRole,
+  Delegations,
+  Role,
+  SuccinctRoles,
+  TOP_LEVEL_ROLE_NAMES,
+  type TopLevelRoleName,
+} from './metadata/roles.js';
+export { pythonJson } from './metadata/serialize.js';
+export {
+  type AnySigned,
+  type RoleType,
+  Root,
+  Signed,
+  type SignedCommon,
+  Snapshot,
+  SPECIFICATION_VERSION,
+  Targets,
+  Timestamp,
+} from './metadata/signed.js';
+export { formatExpires, isExpiredAt, parseExpires } from './metadata/time.js';

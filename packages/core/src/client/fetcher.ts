@@ -66,7 +66,10 @@ export async function* boundedStream(
 }
 
 /** Ends iteration with an abort error as soon as `signal` fires, even if the source never yields again. */
-async function* withDeadline(source: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncGenerator<Uint8Array> {
+async function* withDeadline(
+  source: AsyncIterable<Uint8Array>,
+  signal: AbortSignal,
+): AsyncGenerator<Uint8Array> {
   const it = source[Symbol.asyncIterator]();
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {

@@ -43,7 +43,9 @@ export function roleNameToFileStem(role: string): string {
     stem = `%${first.toString(16).toUpperCase()}${stem.slice(1)}`;
   }
   if (stem.length > MAX_ENCODED) {
-    throw new UnsafeNameError(`role name is too long to store (${stem.length} bytes encoded, at most ${MAX_ENCODED})`);
+    throw new UnsafeNameError(
+      `role name is too long to store (${stem.length} bytes encoded, at most ${MAX_ENCODED})`,
+    );
   }
   return stem;
 }

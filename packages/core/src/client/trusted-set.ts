@@ -123,7 +123,9 @@ export class TrustedMetadataSet {
     const ts = this.trustedTimestamp;
     if (!ts) throw new StateError('no trusted timestamp');
     if (ts.signed.isExpired(this.referenceTime)) {
-      throw new ExpiredError(`${describeRole('timestamp', ts.signed.version)} expired at ${ts.signed.expires.toISOString()}`);
+      throw new ExpiredError(
+        `${describeRole('timestamp', ts.signed.version)} expired at ${ts.signed.expires.toISOString()}`,
+      );
     }
     return ts;
   }
@@ -167,10 +169,14 @@ export class TrustedMetadataSet {
     if (!sn || !ts) throw new StateError('no trusted snapshot');
     const expected = ts.signed.snapshotMeta.version;
     if (sn.signed.version !== expected) {
-      throw new VersionMismatchError(`snapshot: expected version ${expected} (from timestamp), found ${sn.signed.version}`);
+      throw new VersionMismatchError(
+        `snapshot: expected version ${expected} (from timestamp), found ${sn.signed.version}`,
+      );
     }
     if (sn.signed.isExpired(this.referenceTime)) {
-      throw new ExpiredError(`${describeRole('snapshot', sn.signed.version)} expired at ${sn.signed.expires.toISOString()}`);
+      throw new ExpiredError(
+        `${describeRole('snapshot', sn.signed.version)} expired at ${sn.signed.expires.toISOString()}`,
+      );
     }
     return sn;
   }
@@ -223,11 +229,15 @@ export class TrustedMetadataSet {
     const next = Metadata.fromBytes(bytes, 'targets');
     await delegator.verifyDelegate(role, next); // 5.6.3
     if (next.signed.version !== meta.version) {
-      throw new VersionMismatchError(`${role}: expected version ${meta.version} (from snapshot), found ${next.signed.version}`);
+      throw new VersionMismatchError(
+        `${role}: expected version ${meta.version} (from snapshot), found ${next.signed.version}`,
+      );
     }
     if (next.signed.isExpired(this.referenceTime)) {
       // 5.6.4
-      throw new ExpiredError(`${describeRole(role, next.signed.version)} expired at ${next.signed.expires.toISOString()}`);
+      throw new ExpiredError(
+        `${describeRole(role, next.signed.version)} expired at ${next.signed.expires.toISOString()}`,
+      );
     }
     return next;
   }

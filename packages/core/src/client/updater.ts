@@ -3,8 +3,9 @@
  * around the pure TrustedMetadataSet. Each role is persisted right after it verifies, so what
  * verified earlier in an update stays even when a later step fails (DESIGN principle 3).
  */
-import { NotFoundError, TufError, UnsupportedHashError, UsageError } from '../errors.js';
+
 import { isSupportedHashAlgorithm } from '../crypto/hash.js';
+import { NotFoundError, TufError, UnsupportedHashError, UsageError } from '../errors.js';
 import type { TargetFile } from '../metadata/files.js';
 import type { Metadata } from '../metadata/metadata.js';
 import type { Targets } from '../metadata/signed.js';
@@ -73,7 +74,9 @@ export class Updater {
 
   constructor(options: UpdaterOptions) {
     if (!options.offline && !options.metadataBaseUrl.endsWith('/')) {
-      throw new UsageError(`metadataBaseUrl must end with "/", found ${JSON.stringify(options.metadataBaseUrl)}`);
+      throw new UsageError(
+        `metadataBaseUrl must end with "/", found ${JSON.stringify(options.metadataBaseUrl)}`,
+      );
     }
     if (options.targetBaseUrl !== undefined && !options.targetBaseUrl.endsWith('/')) {
       throw new UsageError(`targetBaseUrl must end with "/", found ${JSON.stringify(options.targetBaseUrl)}`);
@@ -94,7 +97,11 @@ export class Updater {
   async refresh(): Promise<void> {
     const now = (this.options.now ?? (() => new Date()))();
     const rootBytes = await this.options.store.read('root');
-    if (!rootBytes) throw new TufError('STATE', 'no trusted root in the metadata store: initialise it with a root you trust');
+    if (!rootBytes)
+      throw new TufError(
+        'STATE',
+        'no trusted root in the metadata store: initialise it with a root you trust',
+      );
     this.fetchedBytes.clear();
     const trusted = await TrustedMetadataSet.create(rootBytes, now);
     this.trusted = trusted;
@@ -130,7 +137,9 @@ export class Updater {
   }
 
   private async updateSnapshot(trusted: TrustedMetadataSet): Promise<void> {
-    const cached = await this.tryCached(() => this.loadCached('snapshot', (b) => trusted.updateSnapshot(b, true)));
+    const cached = await this.tryCached(() =>
+      this.loadCached('snapshot', (b) => trusted.updateSnapshot(b, true)),
+    );
     if (cached) return;
     const meta = trusted.timestamp?.signed.snapshotMeta;
     if (!meta) throw new TufError('STATE', 'no trusted timestamp');
@@ -142,7 +151,9 @@ export class Updater {
   }
 
   private async updateTargets(trusted: TrustedMetadataSet): Promise<void> {
-    const cached = await this.tryCached(() => this.loadCached('targets', (b) => trusted.updateTargets(b, true)));
+    const cached = await this.tryCached(() =>
+      this.loadCached('targets', (b) => trusted.updateTargets(b, true)),
+    );
     if (cached) return;
     const bytes = await this.fetchRole(trusted, 'targets');
     await trusted.updateTargets(bytes);
@@ -183,17 +194,25 @@ export class Updater {
   private async fetchRole(trusted: TrustedMetadataSet, role: string): Promise<Uint8Array> {
     const meta = trusted.snapshot?.signed.roleMeta(role);
     if (!meta) {
-      throw new NotFoundError(`snapshot version ${trusted.snapshot?.signed.version} does not list ${role}.json`);
+      throw new NotFoundError(
+        `snapshot version ${trusted.snapshot?.signed.version} does not list ${role}.json`,
+      );
     }
     const segment = roleNameToUrlSegment(role);
-    const name = trusted.root.signed.consistentSnapshot ? `${meta.version}.${segment}.json` : `${segment}.json`;
+    const name = trusted.root.signed.consistentSnapshot
+      ? `${meta.version}.${segment}.json`
+      : `${segment}.json`;
     const bytes = await this.fetchMetadata(name, meta.length ?? this.limits.targetsMaxLength);
     if (!bytes) throw new NotFoundError(`${name} is missing from the repository`);
     return bytes;
   }
 
   /** Fetches a metadata file, bounded; undefined on 404/403 when `missingOk`. */
-  private async fetchMetadata(name: string, maxLength: number, missingOk = false): Promise<Uint8Array | undefined> {
+  private async fetchMetadata(
+    name: string,
+    maxLength: number,
+    missingOk = false,
+  ): Promise<Uint8Array | undefined> {
     try {
       return await download(this.options.fetcher, this.options.metadataBaseUrl + name, {
         maxLength,
@@ -291,7 +310,8 @@ export class Updater {
     // The first supported hash the metadata lists: deterministic, never a random choice.
     const alg = [...target.hashes.keys()].find(isSupportedHashAlgorithm);
     const digest = alg === undefined ? undefined : target.hashes.get(alg);
-    if (digest === undefined) throw new UnsupportedHashError(`target ${JSON.stringify(target.path)} lists no supported hash`);
+    if (digest === undefined)
+      throw new UnsupportedHashError(`target ${JSON.stringify(target.path)} lists no supported hash`);
     const slash = urlPath.lastIndexOf('/');
     return `${base}${urlPath.slice(0, slash + 1)}${digest}.${urlPath.slice(slash + 1)}`;
   }
@@ -301,7 +321,10 @@ export class Updater {
    * length and every supported hash match. Consumers must not use the bytes before the stream
    * completes without error (write to a temporary file, then rename).
    */
-  async *streamTarget(target: TargetFile, onProgress?: (received: number) => void): AsyncGenerator<Uint8Array> {
+  async *streamTarget(
+    target: TargetFile,
+    onProgress?: (received: number) => void,
+  ): AsyncGenerator<Uint8Array> {
     if (this.options.offline) throw new UsageError('offline verification does not download targets');
     if (![...target.hashes.keys()].some(isSupportedHashAlgorithm)) {
       throw new UnsupportedHashError(
@@ -321,7 +344,9 @@ export class Updater {
       }
     } catch (e) {
       if (e instanceof TufError && e.code === 'NOT_FOUND') {
-        throw new NotFoundError(`target ${JSON.stringify(target.path)} is missing from the repository (${url})`);
+        throw new NotFoundError(
+          `target ${JSON.stringify(target.path)} is missing from the repository (${url})`,
+        );
       }
       throw e;
     }
