@@ -1,0 +1,83 @@
+/** Key generation and PEM import/export of TUF public keys. */
+import { createPublicKey, type KeyObject, generateKeyPair as nodeGenerateKeyPair } from 'node:crypto';
+import { promisify } from 'node:util';
+import { FormatError, UnsupportedKeyError, UsageError } from '../errors.js';
+import { Key, materialOf } from './key.js';
+import { spkiDerFromPem } from './pem.js';
+import { PrivateKeySigner } from './signer.js';
+
+export type KeyKind = 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'rsa';
+
+export interface GenerateKeyPairOptions {
+  /** RSA modulus length; default 3072 (securesystemslib's default), at least 2048. */
+  rsaBits?: number;
+}
+
+export interface GeneratedKeyPair {
+  key: Key;
+  /** Unencrypted PKCS#8 PEM. */
+  privateKeyPem: string;
+  signer: PrivateKeySigner;
+}
+
+// The async form runs in the thread pool: RSA generation takes long enough to block the loop.
+const generate = promisify(nodeGenerateKeyPair) as (
+  type: string,
+  options: object,
+) => Promise<{ publicKey: KeyObject; privateKey: KeyObject }>;
+
+export async function generateKeyPair(
+  kind: KeyKind,
+  opts: GenerateKeyPairOptions = {},
+): Promise<GeneratedKeyPair> {
+  let pair: { publicKey: KeyObject; privateKey: KeyObject };
+  switch (kind) {
+    case 'ed25519':
+      pair = await generate('ed25519', {});
+      break;
+    case 'ecdsa-p256':
+      pair = await generate('ec', { namedCurve: 'P-256' });
+      break;
+    case 'ecdsa-p384':
+      pair = await generate('ec', { namedCurve: 'P-384' });
+      break;
+    case 'rsa': {
+      const bits = opts.rsaBits ?? 3072;
+      if (!Number.isSafeInteger(bits) || bits < 2048 || bits > 16384) {
+        throw new UsageError(`rsaBits must be an integer from 2048 to 16384 (got ${bits})`);
+      }
+      pair = await generate('rsa', { modulusLength: bits, publicExponent: 0x10001 });
+      break;
+    }
+    default:
+      throw new UsageError(
+        `unknown key kind ${String(kind)} (expected ed25519, ecdsa-p256, ecdsa-p384 or rsa)`,
+      );
+  }
+  const key = Key.fromPublicKeyObject(pair.publicKey);
+  const signer = new PrivateKeySigner(pair.privateKey, key);
+  return { key, privateKeyPem: signer.toPem(), signer };
+}
+
+/**
+ * The TUF key for a PEM SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`), written as securesystemslib
+ * writes it (Ed25519 as raw hex; PEM re-encoded by OpenSSL, as python's `cryptography` does).
+ */
+export function keyFromPublicPem(pem: string, scheme?: string): Key {
+  const der = spkiDerFromPem(pem);
+  if (der === undefined) throw new FormatError('expected a PEM SubjectPublicKeyInfo (BEGIN PUBLIC KEY)');
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
+  } catch (e) {
+    throw new UnsupportedKeyError('cannot decode the public key', { cause: e });
+  }
+  return Key.fromPublicKeyObject(publicKey, scheme);
+}
+
+/** The key's public material as PEM SubjectPublicKeyInfo (also for Ed25519 keys). */
+export function keyToPem(key: Key): string {
+  const m = materialOf(key);
+  if (m === undefined) throw new UnsupportedKeyError(`unsupported key (${key.keytype}/${key.scheme})`);
+  return m.keyObject.export({ type: 'spki', format: 'pem' }) as string;
+}

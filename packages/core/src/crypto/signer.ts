@@ -1,0 +1,114 @@
+/**
+ * Signers. `sign` is async (DESIGN principle 4): HSM, KMS and WebCrypto signers are, and a
+ * synchronous interface could not be implemented by them later.
+ */
+import { constants, createPrivateKey, createPublicKey, type KeyObject, sign as nodeSign } from 'node:crypto';
+import { KeyError, UnsupportedKeyError } from '../errors.js';
+import { bytesToHex } from './hex.js';
+import { Key, materialOf } from './key.js';
+import { Signature } from './signature.js';
+
+export interface Signer {
+  /** The public key that verifies this signer's signatures. */
+  readonly key: Key;
+  /** The keyid put in signatures (the key's id in the metadata that lists it). */
+  readonly keyid: string;
+  sign(data: Uint8Array): Promise<Signature>;
+}
+
+export interface PrivateKeySignerOptions {
+  /** The keyid to sign as; defaults to `key.keyid()`. */
+  keyid?: string;
+}
+
+export interface FromPemOptions extends PrivateKeySignerOptions {
+  /** For an encrypted PKCS#8 PEM (`BEGIN ENCRYPTED PRIVATE KEY`). */
+  passphrase?: string;
+}
+
+/** Signs with a private key held in this process, as securesystemslib's CryptoSigner does. */
+export class PrivateKeySigner implements Signer {
+  readonly key: Key;
+  readonly keyid: string;
+  readonly #privateKey: KeyObject;
+  readonly #sign: (data: Uint8Array) => Buffer;
+
+  /** Throws UnsupportedKeyError for a key tufa cannot verify with, KeyError when the keys differ. */
+  constructor(privateKey: KeyObject, key: Key, options: PrivateKeySignerOptions = {}) {
+    if (privateKey.type !== 'private')
+      throw new KeyError(`expected a private key, got a ${privateKey.type} key`);
+    const material = materialOf(key);
+    if (material === undefined) {
+      throw new UnsupportedKeyError(`cannot sign for an unsupported key (${key.keytype}/${key.scheme})`);
+    }
+    // Signing with the wrong key would yield signatures nobody can verify; fail now instead.
+    let derived: string | undefined;
+    try {
+      derived = Key.fromPublicKeyObject(createPublicKey(privateKey)).materialId();
+    } catch {
+      derived = undefined;
+    }
+    if (derived !== material.id) {
+      throw new KeyError(`the private key does not match the public key ${key.keyid()}`);
+    }
+    this.key = key;
+    this.keyid = options.keyid ?? key.keyid();
+    this.#privateKey = privateKey;
+    const k = privateKey;
+    switch (material.algorithm) {
+      case 'ed25519':
+        this.#sign = (data) => nodeSign(null, data, k);
+        break;
+      case 'ecdsa-p256':
+        this.#sign = (data) => nodeSign('sha256', data, { key: k, dsaEncoding: 'der' });
+        break;
+      case 'ecdsa-p384':
+        this.#sign = (data) => nodeSign('sha384', data, { key: k, dsaEncoding: 'der' });
+        break;
+      case 'rsassa-pss-sha256':
+        // DESIGN rule 7: a salt as long as the digest (32 bytes), as securesystemslib signs;
+        // node's default for signing is the maximum salt length.
+        this.#sign = (data) =>
+          nodeSign('sha256', data, {
+            key: k,
+            padding: constants.RSA_PKCS1_PSS_PADDING,
+            saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+          });
+        break;
+    }
+  }
+
+  /**
+   * A signer from a PKCS#8 PEM private key. Without `key`, the public TUF key is derived from
+   * the private key with the default scheme for its type.
+   */
+  static fromPem(pkcs8Pem: string, key?: Key, options: FromPemOptions = {}): PrivateKeySigner {
+    let privateKey: KeyObject;
+    try {
+      privateKey = createPrivateKey(
+        options.passphrase === undefined
+          ? { key: pkcs8Pem, format: 'pem' }
+          : { key: pkcs8Pem, format: 'pem', passphrase: options.passphrase },
+      );
+    } catch (e) {
+      throw new KeyError('cannot read the private key (not a PEM private key, or a wrong passphrase)', {
+        cause: e,
+      });
+    }
+    const publicKey = key ?? Key.fromPublicKeyObject(createPublicKey(privateKey));
+    return new PrivateKeySigner(
+      privateKey,
+      publicKey,
+      options.keyid === undefined ? {} : { keyid: options.keyid },
+    );
+  }
+
+  /** The private key as unencrypted PKCS#8 PEM (for writing a key file). */
+  toPem(): string {
+    return this.#privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  }
+
+  async sign(data: Uint8Array): Promise<Signature> {
+    return new Signature(this.keyid, bytesToHex(this.#sign(data)));
+  }
+}
