@@ -54,3 +54,23 @@ export {
   Timestamp,
 } from './metadata/signed.js';
 export { formatExpires, isExpiredAt, parseExpires } from './metadata/time.js';
+export {
+  type CreateOptions,
+  DEFAULT_EXPIRY,
+  type ExpiryPolicy,
+  type PendingRole,
+  type PublishResult,
+  Repository,
+  type RepositoryOptions,
+} from './repository/repository.js';
+export {
+  describeChanges,
+  mergeSigningRequests,
+  type RequiredSignatures,
+  type SigningRequest,
+  signingRequestFromBytes,
+  signingRequestStatus,
+  signingRequestToBytes,
+  signSigningRequest,
+} from './repository/signing-request.js';
+export { MemoryRepositoryStorage, type RepositoryStorage } from './repository/storage.js';

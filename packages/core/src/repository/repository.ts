@@ -32,6 +32,7 @@ import {
   Targets,
   Timestamp,
 } from '../metadata/signed.js';
+import { describeChanges, newSigningRequest, type SigningRequest } from './signing-request.js';
 import type { RepositoryStorage } from './storage.js';
 
 const DAY = 86_400;
@@ -153,6 +154,8 @@ export class Repository {
   private stagedRoot: Root | undefined;
   /** Signatures collected elsewhere (offline ceremonies) for the staged version of a role. */
   private readonly stagedSignatures = new Map<string, Signature[]>();
+  /** Metadata signed elsewhere (an applied signing request), published exactly as signed. */
+  private readonly presigned = new Map<string, Metadata>();
   private readonly changed = new Set<string>();
 
   private constructor(storage: RepositoryStorage, root: Metadata<Root>, options: RepositoryOptions) {
@@ -539,7 +542,8 @@ export class Repository {
     signed: T,
     authorisers: { role: Role | SuccinctRoles; keys: ReadonlyMap<string, Key> }[],
   ): Promise<Metadata<T>> {
-    const md = new Metadata(signed);
+    const pre = this.presigned.get(role);
+    const md = new Metadata<T>(signed, pre?.signatures.values());
     for (const s of this.stagedSignatures.get(role) ?? []) md.signatures.set(s.keyid, s);
     for (const { role: r, keys } of authorisers) {
       for (const keyid of r.keyids) {
@@ -579,7 +583,9 @@ export class Repository {
   ): Promise<{
     files: { path: string; bytes: Uint8Array; role: string; version: number }[];
     pending: PendingRole[];
+    prepared: Map<string, Metadata>;
   }> {
+    const prepared = new Map<string, Metadata>();
     const now = this.now();
     const files: { path: string; bytes: Uint8Array; role: string; version: number }[] = [];
     const pending: PendingRole[] = [];
@@ -590,7 +596,9 @@ export class Repository {
     if (this.stagedRoot) {
       const first = !this.timestamp;
       const version = first ? this.stagedRoot.version : oldRoot.signed.version + 1;
-      const signed = copyRoot(this.stagedRoot, { version, expires: later(now, this.expiry.root) });
+      const signed: Root =
+        this.presignedSigned<Root>('root', version) ??
+        copyRoot(this.stagedRoot, { version, expires: later(now, this.expiry.root) });
       const rootRole = (r: Root) => ({ role: r.roles.get('root') as Role, keys: r.keys });
       newRoot = await this.signRole(
         'root',
@@ -599,6 +607,7 @@ export class Repository {
       );
       const status = [await newRoot.delegateStatus('root', newRoot)];
       if (!first) status.unshift(await oldRoot.delegateStatus('root', newRoot));
+      prepared.set('root', newRoot);
       if (status.some((s) => !s.verified)) pending.push({ role: 'root', metadata: newRoot, status });
       const bytes = newRoot.toBytes();
       files.push({ path: `metadata/${version}.root.json`, bytes, role: 'root', version });
@@ -616,7 +625,8 @@ export class Repository {
       const publishedMeta = this.snapshot?.signed.roleMeta(role);
       const version = publishedMeta ? publishedMeta.version + 1 : current.version;
       const expires = later(now, role === 'targets' ? this.expiry.targets : this.expiry.delegated);
-      const signed = copyTargets(current, { version, expires });
+      const signed: Targets =
+        this.presignedSigned<Targets>(role, version) ?? copyTargets(current, { version, expires });
       const authorisers = await this.authorisersOf(role);
       if (authorisers.length === 0) throw new UsageError(`no role delegates to ${JSON.stringify(role)}`);
       const md = await this.signRole(role, signed, authorisers);
@@ -624,6 +634,7 @@ export class Repository {
       for (const a of authorisers) {
         status.push(await verifyThreshold(role, a.role, a.keys, md));
       }
+      prepared.set(role, md);
       if (status.some((s) => !s.verified)) pending.push({ role, metadata: md, status });
       const bytes = md.toBytes();
       files.push({ path: this.roleFile(role, version), bytes, role, version });
@@ -656,6 +667,7 @@ export class Repository {
         rootAfter.keys,
         md,
       );
+      prepared.set('snapshot', md);
       if (!st.verified) pending.push({ role: 'snapshot', metadata: md, status: [st] });
       const bytes = md.toBytes();
       files.push({
@@ -686,6 +698,7 @@ export class Repository {
         rootAfter.keys,
         md,
       );
+      prepared.set('timestamp', md);
       if (!st.verified) pending.push({ role: 'timestamp', metadata: md, status: [st] });
       files.push({ path: 'metadata/timestamp.json', bytes: md.toBytes(), role: 'timestamp', version });
     }
@@ -704,7 +717,81 @@ export class Repository {
           .join('; ')}`,
       );
     }
-    return { files, pending };
+    return { files, pending, prepared };
+  }
+
+  /** The signed part of an applied signing request for `role`, when it is the expected version. */
+  private presignedSigned<T extends AnySigned>(role: string, version: number): T | undefined {
+    const pre = this.presigned.get(role);
+    if (!pre) return undefined;
+    if (pre.signed.version !== version) {
+      throw new ConflictError(
+        `the signed ${role} is version ${pre.signed.version}, but the repository now needs version ${version}: create a new signing request`,
+      );
+    }
+    return pre.signed as T;
+  }
+
+  /**
+   * A signing request for the staged change to `role` (root by default): the exact metadata to
+   * sign, the thresholds it must meet and a readable summary, for key holders to sign offline.
+   * Signatures from the signers this repository holds are already in it.
+   */
+  async createSigningRequest(role = 'root'): Promise<SigningRequest> {
+    if (role === 'root' && !this.stagedRoot) this.stagedRoot = this.root.signed; // re-sign (e.g. to extend expiry)
+    if (role !== 'root' && !['snapshot', 'timestamp'].includes(role)) await this.edit(role, (t) => t);
+    const { prepared } = await this.prepare({ allowPending: true });
+    const md = prepared.get(role);
+    if (!md) throw new StateError(`nothing to sign for ${role}`);
+    const required: Parameters<typeof newSigningRequest>[2] = [];
+    let before: Root | Targets | undefined;
+    if (role === 'root') {
+      const first = !this.timestamp;
+      before = first ? undefined : this.root.signed;
+      const next = md.signed as Root;
+      if (!first)
+        required.push({
+          by: `root version ${this.root.signed.version}`,
+          role: this.root.signed.roles.get('root') as Role,
+          keys: this.root.signed.keys,
+        });
+      required.push({
+        by: `root version ${next.version}${first ? '' : ' (new)'}`,
+        role: next.roles.get('root') as Role,
+        keys: next.keys,
+      });
+    } else if (role === 'snapshot' || role === 'timestamp') {
+      const r = this.currentRoot;
+      required.push({ by: role, role: r.roles.get(role) as Role, keys: r.keys });
+    } else {
+      before = this.published.has(role)
+        ? Metadata.fromBytes(this.published.get(role) as Uint8Array, 'targets').signed
+        : undefined;
+      for (const a of await this.authorisersOf(role)) required.push({ by: role, role: a.role, keys: a.keys });
+    }
+    return newSigningRequest(md, role, required, describeChanges(before, md.signed as Root | Targets));
+  }
+
+  /**
+   * Stages the metadata of a signed request for publishing, exactly as signed. `publish` then
+   * checks its thresholds like any other role.
+   */
+  applySigningRequest(request: SigningRequest): void {
+    const md = request.metadata;
+    if (
+      md.signed.type !==
+      (request.role === 'root' || request.role === 'snapshot' || request.role === 'timestamp'
+        ? request.role
+        : 'targets')
+    ) {
+      throw new UsageError(`the request for ${request.role} holds ${md.signed.type} metadata`);
+    }
+    this.presigned.set(request.role, md);
+    if (md.signed.type === 'root') this.stagedRoot = md.signed;
+    else if (md.signed.type === 'targets') {
+      this.roles.set(request.role, md.signed);
+      this.changed.add(request.role);
+    }
   }
 
   /**
@@ -846,6 +933,7 @@ export class Repository {
     }
     this.stagedRoot = undefined;
     this.stagedSignatures.clear();
+    this.presigned.clear();
     this.changed.clear();
   }
 }
