@@ -7,8 +7,14 @@
 
 const cache = new Map<string, RegExp[]>();
 
+/** Escapes a literal for use outside a character class (in `u` mode, `\\-` is an error there). */
 function escapeRegex(s: string): string {
-  return s.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+  return s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
+}
+
+/** Escapes a literal for use inside a character class. */
+function escapeClass(s: string): string {
+  return s.replace(/[\\^[\]-]/g, '\\$&');
 }
 
 /** One segment pattern to an anchored regular expression, the way fnmatch translates it. */
@@ -46,10 +52,10 @@ function translateSegment(pat: string): RegExp {
           k += 2;
           // Python drops a reversed range like z-a; it then matches nothing.
           if ((lo.codePointAt(0) as number) <= (hi.codePointAt(0) as number)) {
-            cls += `${escapeRegex(lo)}-${escapeRegex(hi)}`;
+            cls += `${escapeClass(lo)}-${escapeClass(hi)}`;
           }
         } else {
-          cls += escapeRegex(b);
+          cls += escapeClass(b);
         }
       }
       if (cls === '') re += negate ? '[^]' : '(?!)';
