@@ -100,7 +100,7 @@ export class DownloadLimitError extends TufError {
 export class FetchError extends TufError {
   readonly status: number | undefined;
   constructor(message: string, status?: number, options?: { cause?: unknown }) {
-    super(status === 404 || status === 403 ? 'NOT_FOUND' : 'FETCH', message, options);
+    super(status === 404 || status === 403 || status === 410 ? 'NOT_FOUND' : 'FETCH', message, options);
     this.status = status;
   }
 }

@@ -31,13 +31,14 @@ export function roleNameToUrlSegment(role: string): string {
 }
 
 /**
- * A role name as a file name stem in the metadata cache: every byte outside `[A-Za-z0-9_-]`
- * percent-encoded (dots too, so no name is `.` or `..`), the first character of a Windows
+ * A role name as a file name stem in the metadata cache: every byte outside `[a-z0-9_-]`
+ * percent-encoded (dots too, so no name is `.` or `..`; capitals too, so `Targets` and
+ * `targets` stay two files on case-insensitive file systems), the first character of a Windows
  * device name encoded too. Injective: `%` itself is always encoded.
  */
 export function roleNameToFileStem(role: string): string {
   if (role.length === 0) throw new UnsafeNameError('an empty role name cannot be stored');
-  let stem = percentEncode(role, /^[A-Za-z0-9_-]$/);
+  let stem = percentEncode(role, /^[a-z0-9_-]$/);
   if (WINDOWS_DEVICE.test(role)) {
     const first = stem.charCodeAt(0);
     stem = `%${first.toString(16).toUpperCase()}${stem.slice(1)}`;

@@ -126,7 +126,7 @@ export class Metadata<T extends AnySigned = AnySigned> {
   /** File bytes: python-tuf's layout by default (`pretty`), its compact form, or canonical JSON. */
   toBytes(format: FileFormat = 'pretty'): Uint8Array {
     if (format === 'canonical') return canonicalBytes(this.toJSON());
-    return new TextEncoder().encode(pythonJson(this.toJSON(), format === 'pretty' ? 1 : undefined));
+    return new TextEncoder().encode(pythonJson(this.toJSON(), format === 'pretty' ? 1 : 'compact'));
   }
 
   private delegation(roleName: string): { role: Role | SuccinctRoles; keys: ReadonlyMap<string, Key> } {

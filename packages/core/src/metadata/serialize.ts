@@ -87,9 +87,9 @@ function write(v: unknown, indent: number | undefined, level: number, parts: str
   parts.push(close, '}');
 }
 
-/** python-tuf's file form: `indent` 1 for its default, undefined for its compact form. */
-export function pythonJson(value: unknown, indent: number | undefined = 1): string {
+/** python-tuf's file form: `indent` 1 for its default, `'compact'` for its compact form. */
+export function pythonJson(value: unknown, indent: number | 'compact' = 1): string {
   const parts: string[] = [];
-  write(value, indent, 0, parts);
+  write(value, indent === 'compact' ? undefined : indent, 0, parts);
   return parts.join('');
 }

@@ -28,7 +28,10 @@ export function formatExpires(d: Date): string {
   return `${p(y, 4)}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}T${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}Z`;
 }
 
-/** Expired means the reference time is at or after `expires` (spec 5.3.10: "is not less than"). */
+/**
+ * Expired means the reference time is at or after `expires` (spec 5.3.10). Written as "not
+ * before" so that an invalid date on either side fails closed: NaN compares false.
+ */
 export function isExpiredAt(expires: Date, reference: Date): boolean {
-  return reference.getTime() >= expires.getTime();
+  return !(reference.getTime() < expires.getTime());
 }

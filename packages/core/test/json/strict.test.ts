@@ -9,7 +9,10 @@ import { MAX_DEPTH, parseStrict } from '../../src/json/strict.js';
 const enc = new TextEncoder();
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const vectors = JSON.parse(
-  readFileSync(new URL('../../../../test-vectors/python-tuf/canonical-json/cases.json', import.meta.url), 'utf8'),
+  readFileSync(
+    new URL('../../../../test-vectors/python-tuf/canonical-json/cases.json', import.meta.url),
+    'utf8',
+  ),
 ) as {
   cases: { input: string; canonical_hex: string }[];
   non_integer_numbers: { input: string; securesystemslib_accepts: boolean }[];
@@ -92,7 +95,9 @@ describe('strict reader rejects what JSON.parse takes leniently', () => {
   it('sorts keys by code point, not UTF-16 code unit, including escaped quotes', () => {
     const input = '{"\\"":1,"#":2,"\\\\":3,"\uffff":4,"\u{1f600}":5,"!":6}';
     const { canonical } = parseStrict(enc.encode(input));
-    expect(new TextDecoder().decode(canonical)).toBe('{"!":6,"\\"":1,"#":2,"\\\\":3,"\uffff":4,"\u{1f600}":5}');
+    expect(new TextDecoder().decode(canonical)).toBe(
+      '{"!":6,"\\"":1,"#":2,"\\\\":3,"\uffff":4,"\u{1f600}":5}',
+    );
     expect(canonicalBytes(JSON.parse(input))).toEqual(canonical);
   });
 

@@ -1,0 +1,26 @@
+/**
+ * `@tufa/core/node`: the Node.js adapters around the pure core (DESIGN principle 1) — a
+ * metadata store on disk, HTTP(S) and file fetchers, atomic writes, and targets on disk.
+ */
+
+export * from '../signers/index.js';
+export { ensureDir, TEMP_PREFIX, type WriteFileAtomicOptions, writeFileAtomic } from './atomic.js';
+export { FileFetcher, type FileFetcherOptions, fileBaseUrl, fileUrlToLocalPath } from './file-fetcher.js';
+export { FsMetadataStore, type InitializeOptions } from './fs-store.js';
+export {
+  DEFAULT_USER_AGENT,
+  HttpFetcher,
+  type HttpFetcherOptions,
+  matchesNoProxy,
+  proxyForUrl,
+  TUFA_VERSION,
+} from './http-fetcher.js';
+export { FsRepositoryStorage, LOCK_FILE } from './repository-storage.js';
+export {
+  type DownloadTargetToFileOptions,
+  type DownloadTargetToFileResult,
+  downloadTargetToFile,
+  type LocalTargetPathOptions,
+  localTargetPath,
+  type TargetStreamer,
+} from './target-files.js';

@@ -1,0 +1,160 @@
+/**
+ * Targets on disk. `localTargetPath` maps a signed target path to a file under a directory and
+ * refuses anything that could leave it or mean something else on some file system (DESIGN rule
+ * 9). `downloadTargetToFile` streams a target into a temporary file next to its destination and
+ * renames it into place only after the Updater has checked length and hashes: a partial or
+ * mismatching download never sits under the target's name (DESIGN rules 10 and 11).
+ */
+import { constants } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, rm } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { TufError, UnsafeNameError } from '../errors.js';
+import type { TargetFile } from '../metadata/files.js';
+import { commitTempFile, openTempFile, storageError, writeAll } from './atomic.js';
+
+/** DOS device names, reserved in every directory and with any extension (`CON.txt`, `com1.tar.gz`). */
+const WINDOWS_DEVICE = /^(con|prn|aux|nul|conin\$|conout\$|clock\$|com[0-9¹²³]|lpt[0-9¹²³])$/i;
+/** Characters Windows forbids in file names. */
+const WINDOWS_FORBIDDEN = /[<>:"|?*]/;
+
+function hasControlCharacter(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+}
+
+export interface LocalTargetPathOptions {
+  /** Apply the Windows-only checks too (reserved characters `<>:"|?*`). Default: on Windows. */
+  windows?: boolean;
+}
+
+/**
+ * The file under `targetDir` for a TUF target path (`/`-separated). Refuses with
+ * UnsafeNameError: empty paths and segments, `.` and `..`, backslashes, NUL and other control
+ * characters, absolute paths, drive letters (`C:`), DOS device names (`CON`, `nul.txt`, …) and
+ * segments ending in `.` or space (Windows strips those, so `..` could come back). These are
+ * refused on every platform, so a name that works on Linux also works on Windows.
+ */
+export function localTargetPath(
+  targetDir: string,
+  targetPath: string,
+  options: LocalTargetPathOptions = {},
+): string {
+  const bad = (why: string) => new UnsafeNameError(`target path ${JSON.stringify(targetPath)} ${why}`);
+  if (targetPath === '') throw bad('is empty');
+  if (targetPath.includes('\0')) throw bad('contains a NUL character');
+  if (targetPath.includes('\\')) throw bad('contains a backslash');
+  if (targetPath.startsWith('/')) throw bad('is absolute');
+  if (/^[A-Za-z]:/.test(targetPath)) throw bad('starts with a drive letter');
+  const windows = options.windows ?? process.platform === 'win32';
+  const segments = targetPath.split('/');
+  for (const seg of segments) {
+    if (seg === '') throw bad('has an empty segment');
+    if (seg === '.' || seg === '..') throw bad('has a "." or ".." segment');
+    if (hasControlCharacter(seg)) throw bad('contains a control character');
+    if (/[. ]$/.test(seg)) throw bad('has a segment ending in "." or a space');
+    const stem = (seg.split('.')[0] ?? '').trimEnd();
+    if (WINDOWS_DEVICE.test(stem)) throw bad(`uses the reserved device name ${JSON.stringify(stem)}`);
+    if (windows && WINDOWS_FORBIDDEN.test(seg))
+      throw bad('contains a character Windows forbids in file names');
+  }
+  const root = resolve(targetDir);
+  const full = resolve(root, ...segments);
+  const rel = relative(root, full);
+  if (rel === '' || rel.split(/[\\/]/)[0] === '..' || isAbsolute(rel)) {
+    throw bad('escapes the target directory');
+  }
+  return full;
+}
+
+/** What `downloadTargetToFile` needs from an Updater. */
+export interface TargetStreamer {
+  streamTarget(target: TargetFile, onProgress?: (received: number) => void): AsyncIterable<Uint8Array>;
+}
+
+export interface DownloadTargetToFileOptions {
+  /** Called with the number of bytes received so far. */
+  onProgress?: (received: number) => void;
+  /** Permission bits of a newly written file, set exactly. Default: 0o666 narrowed by the umask. */
+  mode?: number;
+}
+
+export interface DownloadTargetToFileResult {
+  path: string;
+  /** True when `destPath` already held exactly this target and was left untouched. */
+  cached: boolean;
+}
+
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
+/**
+ * Whether `path` is a regular file whose length and hashes match `target`. A missing or
+ * unreadable file simply does not match.
+ */
+async function fileMatchesTarget(path: string, target: TargetFile): Promise<boolean> {
+  try {
+    const st = await lstat(path);
+    if (!st.isFile() || st.size !== target.length) return false;
+  } catch {
+    return false;
+  }
+  const checker = target.checker(); // throws UnsupportedHashError, as streamTarget would
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(path, READ_FLAGS);
+    const buf = new Uint8Array(65_536);
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      checker.update(buf.subarray(0, bytesRead));
+    }
+    checker.finish();
+    return true;
+  } catch (e) {
+    if (e instanceof TufError && e.code !== 'LENGTH_OR_HASH') throw e;
+    return false;
+  } finally {
+    await handle?.close().catch(() => {});
+  }
+}
+
+/**
+ * Downloads `target` to `destPath`, verified. When `destPath` already holds exactly the target
+ * (same length and hashes), returns `cached: true` without writing or even touching it.
+ * Otherwise streams `updater.streamTarget` into a temporary file in the destination's directory
+ * (creating it if needed) and, only once the stream ended without error, fsyncs and renames it
+ * over `destPath`. On any failure the temporary file is removed and the error rethrown: the
+ * previous file at `destPath`, if any, stays as it was.
+ */
+export async function downloadTargetToFile(
+  updater: TargetStreamer,
+  target: TargetFile,
+  destPath: string,
+  options: DownloadTargetToFileOptions = {},
+): Promise<DownloadTargetToFileResult> {
+  if (await fileMatchesTarget(destPath, target)) return { path: destPath, cached: true };
+  const parent = dirname(resolve(destPath));
+  try {
+    await mkdir(parent, { recursive: true }); // 0o777 narrowed by the umask, as any new directory
+  } catch (e) {
+    throw storageError('create directory', parent, e);
+  }
+  const { handle, tempPath } = await openTempFile(destPath, options.mode);
+  try {
+    for await (const chunk of updater.streamTarget(target, options.onProgress)) {
+      try {
+        await writeAll(handle, chunk);
+      } catch (e) {
+        throw storageError('write', tempPath, e);
+      }
+    }
+  } catch (e) {
+    await handle.close().catch(() => {});
+    await rm(tempPath, { force: true }).catch(() => {});
+    throw e;
+  }
+  await commitTempFile(handle, tempPath, destPath);
+  return { path: destPath, cached: false };
+}
