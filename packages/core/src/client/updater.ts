@@ -268,6 +268,42 @@ export class Updater {
     return undefined;
   }
 
+  /**
+   * Every target a look-up would find, with the role it resolves to: walks the whole delegation
+   * graph (each role verified against its delegator), then resolves each path with the normal
+   * search, so terminating roles and paths apply exactly as in `getTargetInfo`.
+   */
+  async *listTargets(options: { maxRoles?: number } = {}): AsyncGenerator<TargetInfo> {
+    const trusted = await this.ensureRefreshed();
+    const maxRoles = options.maxRoles ?? 100_000;
+    const paths = new Set<string>();
+    const seen = new Set<string>();
+    const stack: { role: string; delegator: Metadata<Targets> | undefined }[] = [
+      { role: 'targets', delegator: undefined },
+    ];
+    while (stack.length > 0) {
+      const { role, delegator } = stack.pop() as (typeof stack)[number];
+      if (seen.has(role)) continue;
+      if (seen.size >= maxRoles) throw new TufError('STATE', `more than ${maxRoles} roles: listing stopped`);
+      seen.add(role);
+      const md = delegator
+        ? await this.loadDelegated(trusted, role, delegator)
+        : (trusted.targets as Metadata<Targets>);
+      for (const p of md.signed.targets.keys()) paths.add(p);
+      const d = md.signed.delegations;
+      const children = d?.roles
+        ? d.roles.map((r) => r.name)
+        : d?.succinctRoles
+          ? [...d.succinctRoles.getRoles()]
+          : [];
+      for (const name of children.reverse()) stack.push({ role: name, delegator: md });
+    }
+    for (const p of paths) {
+      const info = await this.getTargetInfo(p);
+      if (info) yield info;
+    }
+  }
+
   /** A delegated role verified against `delegator`, from this session, the store, or the repository. */
   private async loadDelegated(
     trusted: TrustedMetadataSet,

@@ -366,6 +366,26 @@ export class Repository {
     return [...(await this.getTargets(role)).targets.values()];
   }
 
+  /** Every target in every role reachable from `targets`, with its role (publisher view, staged edits included). */
+  async *walkTargets(): AsyncGenerator<{ role: string; target: TargetFile }> {
+    const seen = new Set<string>();
+    const stack = ['targets'];
+    while (stack.length > 0) {
+      const role = stack.pop() as string;
+      if (seen.has(role)) continue;
+      seen.add(role);
+      const t = await this.getTargets(role);
+      for (const target of t.targets.values()) yield { role, target };
+      const d = t.delegations;
+      const children = d?.roles
+        ? d.roles.map((r) => r.name)
+        : d?.succinctRoles
+          ? [...d.succinctRoles.getRoles()]
+          : [];
+      stack.push(...children.reverse());
+    }
+  }
+
   async removeTarget(path: string, options: { role?: string } = {}): Promise<void> {
     const role = await this.roleForTarget(path, options.role);
     const current = await this.getTargets(role);
@@ -916,6 +936,14 @@ export class Repository {
     const b = await this.storage.read(path);
     if (!b) throw new NotFoundError(`${path} is missing`);
     return b;
+  }
+
+  /** The published metadata of a role, signatures included (for status reports). */
+  async publishedMetadata(role: string): Promise<Metadata> {
+    if (role === 'root') return this.root;
+    if (role === 'timestamp' && this.timestamp) return this.timestamp;
+    if (role === 'snapshot' && this.snapshot) return this.snapshot;
+    return Metadata.fromBytes(await this.publishedRoleBytes(role), 'targets');
   }
 
   /** After a successful publish, what was written becomes the published state. */

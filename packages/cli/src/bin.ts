@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+/**
+ * The `tufa` command. Start-up is kept lean for `tufa verify`, which every CI job runs: command
+ * implementations load only when their command runs.
+ */
+import { main } from './main.js';
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  () => {
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,137 @@
+/** `tufa init GUN`: keys and the first version of every role, published. */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Key, Repository, type Signer } from '@tufa/core';
+import { FsRepositoryStorage } from '@tufa/core/node';
+import { CliError, usage } from '../cli-error.js';
+import { EXIT } from '../exit-codes.js';
+import { keyPath, publishedDir, repoConfigPath, writeRepoConfig } from '../home.js';
+import { generateKeyFile, generateNamedKey, keyKind, loadSigner, toUri } from '../keys.js';
+import type { Context } from '../main.js';
+import { checkGun } from '../names.js';
+import { secretsFromEnvironment } from '../secrets.js';
+
+interface InitOptions {
+  publishRoot: string;
+  rootKey?: string[];
+  rootKeyOut?: string;
+  rootThreshold: number;
+  targetsKey?: string;
+  snapshotKey?: string;
+  timestampKey?: string;
+  type: string;
+  unencrypted?: boolean;
+}
+
+export function slug(gun: string): string {
+  return gun.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+export async function init(ctx: Context, gunArg: string, opts: InitOptions): Promise<number> {
+  const gun = checkGun(gunArg);
+  const secrets = secretsFromEnvironment();
+  const kind = keyKind(opts.type);
+  if (existsSync(repoConfigPath(gun))) {
+    throw new CliError(
+      `${gun} is already set up on this machine (${repoConfigPath(gun)})`,
+      EXIT.USAGE,
+      `tufa status ${gun}`,
+    );
+  }
+  const dir = publishedDir(opts.publishRoot, gun);
+  if (existsSync(join(dir, 'metadata', 'timestamp.json'))) {
+    throw new CliError(
+      `a repository is already published at ${dir}`,
+      EXIT.USAGE,
+      'choose another --publish-root, or remove it',
+    );
+  }
+  const rootRefs = opts.rootKey ?? [];
+  if (rootRefs.length === 0 && !opts.rootKeyOut) {
+    throw usage(
+      'the root key must be kept offline: name where to write a new one, or give an existing one',
+      `tufa init ${gun} --publish-root ${opts.publishRoot} --root-key-out /media/OFFLINE-USB`,
+    );
+  }
+  const rootSigners: Signer[] = [];
+  const generated: { role: string; path: string; keyid: string }[] = [];
+  for (const ref of rootRefs) rootSigners.push(await loadSigner(ref, secrets));
+  if (rootRefs.length === 0 && opts.rootKeyOut) {
+    const path = resolve(opts.rootKeyOut, `root-${slug(gun)}.json`);
+    const k = await generateKeyFile(path, `root-${slug(gun)}`, kind, secrets, {
+      unencrypted: opts.unencrypted === true,
+    });
+    rootSigners.push(await loadSigner(path, secrets));
+    generated.push({ role: 'root', path, keyid: k.key.keyid() });
+  }
+  if (opts.rootThreshold < 1 || opts.rootThreshold > rootSigners.length) {
+    throw usage(
+      `--root-threshold ${opts.rootThreshold} needs that many root keys (have ${rootSigners.length})`,
+    );
+  }
+
+  const online: Record<'targets' | 'snapshot' | 'timestamp', { ref: string; signer: Signer }> = {} as never;
+  for (const role of ['targets', 'snapshot', 'timestamp'] as const) {
+    const given = opts[`${role}Key`];
+    let ref: string;
+    if (given) ref = toUri(given);
+    else {
+      const name = `${slug(gun)}-${role}`;
+      const k = await generateNamedKey(name, kind, secrets, { unencrypted: opts.unencrypted === true });
+      generated.push({ role, path: k.path, keyid: k.key.keyid() });
+      ref = toUri(keyPath(name));
+    }
+    online[role] = { ref, signer: await loadSigner(ref, secrets) };
+  }
+
+  const keyOf = (s: Signer): Key => s.key;
+  const repo = await Repository.create(new FsRepositoryStorage(dir), {
+    keys: {
+      root: rootSigners.map(keyOf),
+      targets: [online.targets.signer.key],
+      snapshot: [online.snapshot.signer.key],
+      timestamp: [online.timestamp.signer.key],
+    },
+    thresholds: { root: opts.rootThreshold },
+    signers: [...rootSigners, online.targets.signer, online.snapshot.signer, online.timestamp.signer],
+  });
+  const { written } = await repo.publish();
+  await writeRepoConfig({
+    gun,
+    publishRoot: resolve(opts.publishRoot),
+    keys: { targets: online.targets.ref, snapshot: online.snapshot.ref, timestamp: online.timestamp.ref },
+    delegations: {},
+  });
+  const rootPath = join(dir, 'metadata', '1.root.json');
+  ctx.out.result(
+    {
+      gun,
+      repository: dir,
+      root: {
+        version: 1,
+        path: rootPath,
+        keyids: rootSigners.map((s) => s.keyid),
+        threshold: opts.rootThreshold,
+      },
+      keys: Object.fromEntries(
+        (['targets', 'snapshot', 'timestamp'] as const).map((r) => [
+          r,
+          { keyid: online[r].signer.keyid, ref: online[r].ref },
+        ]),
+      ),
+      generated,
+      written,
+    },
+    () =>
+      [
+        `initialised ${gun}`,
+        `  published:  ${dir}`,
+        `  trust root: ${rootPath}  (give this file to clients: tufa verify --root ${rootPath} …)`,
+        ...generated.map((g) => `  new ${g.role} key ${g.keyid.slice(0, 16)}… in ${g.path}`),
+      ].join('\n'),
+  );
+  for (const g of generated.filter((x) => x.role === 'root')) {
+    ctx.out.warn(`the root key was written to ${g.path}: keep it offline; everyday signing never needs it`);
+  }
+  return EXIT.OK;
+}

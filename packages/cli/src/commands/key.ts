@@ -1,0 +1,136 @@
+/** `tufa key generate|list|import|export|passwd`. */
+import { readdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { keyToPem, PrivateKeySigner } from '@tufa/core';
+import { changePassphrase, readKeyFile, resolveSigner, writeKeyFile } from '@tufa/core/node';
+import { CliError, usage } from '../cli-error.js';
+import { EXIT } from '../exit-codes.js';
+import { keyPath, keysDir } from '../home.js';
+import { generateKeyFile, keyKind, loadPublicKey, scryptN, toUri } from '../keys.js';
+import type { Context } from '../main.js';
+import { newPassphrase, secretsFromEnvironment } from '../secrets.js';
+
+interface GenerateOptions {
+  type: string;
+  out?: string;
+  pkcs11?: string;
+  unencrypted?: boolean;
+}
+
+export async function generate(ctx: Context, name: string, opts: GenerateOptions): Promise<number> {
+  const secrets = secretsFromEnvironment();
+  if (opts.pkcs11) {
+    // Hardware keys come from the optional @tufa/pkcs11 package, which registers the scheme.
+    const signer = await resolveSigner(opts.pkcs11, { secrets });
+    ctx.out.result(
+      { key: { name, keyid: signer.keyid, keytype: signer.key.keytype, uri: opts.pkcs11 } },
+      () => `${signer.keyid}  ${signer.key.keytype}  ${opts.pkcs11}`,
+    );
+    return EXIT.OK;
+  }
+  const path = opts.out ? resolve(opts.out) : keyPath(name);
+  const k = await generateKeyFile(path, name, keyKind(opts.type), secrets, {
+    unencrypted: opts.unencrypted === true,
+  });
+  if (!k.encrypted) ctx.out.warn(`${path} holds an unencrypted private key`);
+  ctx.out.result(
+    {
+      key: {
+        name,
+        keyid: k.key.keyid(),
+        keytype: k.key.keytype,
+        scheme: k.key.scheme,
+        path,
+        encrypted: k.encrypted,
+      },
+    },
+    () => `${k.key.keyid()}  ${k.key.keytype}/${k.key.scheme}  ${path}`,
+  );
+  return EXIT.OK;
+}
+
+export async function list(ctx: Context): Promise<number> {
+  let names: string[] = [];
+  try {
+    names = (await readdir(keysDir())).filter((n) => n.endsWith('.json')).sort();
+  } catch {
+    names = [];
+  }
+  const keys: { name: string; keyid: string; keytype: string; scheme: string; encrypted: boolean }[] = [];
+  for (const file of names) {
+    try {
+      const info = await readKeyFile(join(keysDir(), file));
+      keys.push({
+        name: file.slice(0, -5),
+        keyid: info.keyid,
+        keytype: info.key.keytype,
+        scheme: info.key.scheme,
+        encrypted: info.encrypted,
+      });
+    } catch (e) {
+      ctx.out.warn(`${file}: ${(e as Error).message}`);
+    }
+  }
+  ctx.out.result({ keys }, () =>
+    keys.length === 0
+      ? 'no keys (tufa key generate NAME)'
+      : keys
+          .map((k) => `${k.name.padEnd(24)} ${k.keyid}  ${k.keytype}${k.encrypted ? '' : '  (unencrypted)'}`)
+          .join('\n'),
+  );
+  return EXIT.OK;
+}
+
+export async function importKey(
+  ctx: Context,
+  name: string,
+  file: string,
+  opts: { unencrypted?: boolean },
+): Promise<number> {
+  const pem = await readFile(file, 'utf8').catch(() => {
+    throw new CliError(`cannot read ${file}`, EXIT.NOT_FOUND);
+  });
+  if (!pem.includes('PRIVATE KEY')) throw usage(`${file} is not a PEM private key`);
+  const signer = PrivateKeySigner.fromPem(pem);
+  const secrets = secretsFromEnvironment();
+  const protection = opts.unencrypted
+    ? { unencrypted: true as const }
+    : await secrets({ kind: 'passphrase', label: name, confirm: true });
+  const n = scryptN();
+  const path = keyPath(name);
+  await writeKeyFile(
+    path,
+    { key: signer.key, privateKeyPem: signer.toPem() },
+    protection,
+    n ? { scryptN: n } : {},
+  );
+  ctx.out.result(
+    { key: { name, keyid: signer.key.keyid(), keytype: signer.key.keytype, path } },
+    () => `${signer.key.keyid()}  ${signer.key.keytype}  ${path}`,
+  );
+  return EXIT.OK;
+}
+
+export async function exportKey(ctx: Context, ref: string, opts: { pem?: boolean }): Promise<number> {
+  const key = await loadPublicKey(ref, secretsFromEnvironment());
+  if (opts.pem) {
+    const pem = key.keytype === 'ed25519' ? keyToPem(key) : String(key.keyval.public);
+    ctx.out.result({ keyid: key.keyid(), pem }, () => pem.trimEnd());
+  } else {
+    ctx.out.result({ keyid: key.keyid(), key: key.toJSON() }, () => JSON.stringify(key.toJSON(), null, 2));
+  }
+  return EXIT.OK;
+}
+
+export async function passwd(ctx: Context, ref: string): Promise<number> {
+  const uri = toUri(ref);
+  if (!uri.startsWith('file:')) throw usage('only key files have a passphrase to change');
+  const path = uri.slice(5);
+  const secrets = secretsFromEnvironment();
+  const old = await secrets({ kind: 'passphrase', label: `key file ${JSON.stringify(path)}` });
+  const next = await newPassphrase(path);
+  const n = scryptN();
+  await changePassphrase(path, old, next, n ? { scryptN: n } : {});
+  ctx.out.result({ key: { path, changed: true } }, () => `passphrase changed for ${path}`);
+  return EXIT.OK;
+}

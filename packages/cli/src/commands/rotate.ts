@@ -1,0 +1,102 @@
+/** `tufa key rotate GUN ROLE`: new keys for a role, published (root signed by old and new root). */
+import { resolve } from 'node:path';
+import type { Signer } from '@tufa/core';
+import { usage } from '../cli-error.js';
+import { EXIT } from '../exit-codes.js';
+import { keyPath, readRepoConfig, writeRepoConfig } from '../home.js';
+import { generateKeyFile, generateNamedKey, keyKind, loadSigner, toUri } from '../keys.js';
+import type { Context } from '../main.js';
+import { checkGun } from '../names.js';
+import { loadSigners, storageFor } from '../repo.js';
+import { secretsFromEnvironment } from '../secrets.js';
+import { slug } from './init.js';
+
+interface RotateOptions {
+  key?: string;
+  type: string;
+  rootKey?: string[];
+  newRootKeyOut?: string;
+  delegator: string;
+}
+
+export async function rotate(
+  ctx: Context,
+  gunArg: string,
+  role: string,
+  opts: RotateOptions,
+): Promise<number> {
+  const gun = checkGun(gunArg);
+  const secrets = secretsFromEnvironment();
+  const config = await readRepoConfig(gun);
+  const { Repository } = await import('@tufa/core');
+  const topLevel = ['root', 'targets', 'snapshot', 'timestamp'].includes(role);
+
+  // The new key: given, or generated (a new root key goes to offline media).
+  let newRef: string;
+  if (opts.key) newRef = toUri(opts.key);
+  else if (role === 'root') {
+    if (!opts.newRootKeyOut)
+      throw usage(
+        'a new root key must go offline: name where to write it',
+        `tufa key rotate ${gun} root --root-key OLD --new-root-key-out /media/OFFLINE-USB`,
+      );
+    const path = resolve(opts.newRootKeyOut, `root-${slug(gun)}-${Date.now()}.json`);
+    await generateKeyFile(path, `root-${slug(gun)}`, keyKind(opts.type), secrets);
+    newRef = toUri(path);
+  } else {
+    const name = `${slug(gun)}-${role.replace(/[^A-Za-z0-9]+/g, '-')}-${Date.now()}`;
+    await generateNamedKey(name, keyKind(opts.type), secrets);
+    newRef = toUri(keyPath(name));
+  }
+  const newSigner: Signer = await loadSigner(newRef, secrets);
+
+  // Root changes need the root keys; everything needs snapshot and timestamp.
+  const rootKeys = opts.rootKey ?? [];
+  if (topLevel && rootKeys.length === 0) {
+    throw usage(
+      `rotating ${role} changes root, which the root key(s) must sign`,
+      `tufa key rotate ${gun} ${role} --root-key /media/OFFLINE-USB/root-….json`,
+    );
+  }
+  const signers = [
+    ...(await loadSigners(config, {
+      roles: ['targets', 'snapshot', 'timestamp', opts.delegator],
+      extraKeys: rootKeys,
+      secrets,
+    })),
+    newSigner,
+  ];
+  const repo = await Repository.open(storageFor(config), { signers });
+  let removed: string[];
+  if (topLevel) {
+    const current = repo.currentRoot.roles.get(role as 'root') as { keyids: readonly string[] };
+    removed = current.keyids.filter((id) => id !== newSigner.keyid);
+    repo.rotateKeys(role as 'root', { add: [newSigner.key], remove: removed });
+  } else {
+    const d = (await repo.getTargets(opts.delegator)).delegations?.roles?.find((r) => r.name === role);
+    if (!d) throw usage(`${opts.delegator} does not delegate to ${role}`, `tufa delegation list ${gun}`);
+    removed = d.keyids.filter((id) => id !== newSigner.keyid);
+    await repo.rotateDelegatedKeys(opts.delegator, role, {
+      add: [newSigner.key],
+      remove: removed,
+      threshold: 1,
+    });
+  }
+  const { written, versions } = await repo.publish();
+  if (role === 'targets' || role === 'snapshot' || role === 'timestamp') config.keys[role] = newRef;
+  else if (!topLevel) config.delegations[role] = newRef;
+  await writeRepoConfig(config);
+  ctx.out.result(
+    {
+      gun,
+      role,
+      added: newSigner.keyid,
+      removed,
+      key: newRef,
+      written,
+      versions: Object.fromEntries(versions),
+    },
+    () => `rotated ${role} of ${gun}: new key ${newSigner.keyid} (removed ${removed.length})`,
+  );
+  return EXIT.OK;
+}

@@ -1,0 +1,175 @@
+/** `tufa sign` and `tufa unsign`: one transaction, published atomically. */
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { measure, TargetFile } from '@tufa/core';
+import { CliError, usage } from '../cli-error.js';
+import { EXIT } from '../exit-codes.js';
+import type { Context } from '../main.js';
+import { checkDigest, checkTag, gunAndTag, parseImageReference } from '../names.js';
+import { transaction } from '../repo.js';
+import { secretsFromEnvironment } from '../secrets.js';
+
+interface SignOptions {
+  digest?: string;
+  size?: number;
+  manifest?: string;
+  bulk?: string;
+  role?: string;
+  custom?: string;
+}
+
+function parseCustom(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw usage('--custom must be a JSON object');
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw usage('--custom must be a JSON object');
+  return v;
+}
+
+function entry(tag: string, hex: string, size: number, custom: unknown): TargetFile {
+  const extra: Record<string, unknown> = Object.create(null);
+  if (custom !== undefined) extra['custom'] = custom;
+  return new TargetFile(checkTag(tag), size, new Map([['sha256', hex]]), extra);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readBulk(source: string, custom: unknown): Promise<TargetFile[]> {
+  const text =
+    source === '-'
+      ? await readStdin()
+      : await readFile(source, 'utf8').catch(() => {
+          throw new CliError(`cannot read ${source}`, EXIT.NOT_FOUND);
+        });
+  const out: TargetFile[] = [];
+  if (text.trimStart().startsWith('[')) {
+    let items: unknown;
+    try {
+      items = JSON.parse(text);
+    } catch {
+      throw usage(`${source}: not a JSON array`);
+    }
+    for (const [i, it] of (items as Record<string, unknown>[]).entries()) {
+      const { tag, digest, size } = it;
+      if (
+        typeof tag !== 'string' ||
+        typeof digest !== 'string' ||
+        typeof size !== 'number' ||
+        !Number.isSafeInteger(size) ||
+        size < 0
+      ) {
+        throw usage(`${source}[${i}]: expected {"tag", "digest": "sha256:…", "size"}`);
+      }
+      out.push(entry(tag, checkDigest(digest), size, it.custom ?? custom));
+    }
+    return out;
+  }
+  for (const [n, raw] of text.split('\n').entries()) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const [tag, digest, size, extra] = line.split(/\s+/);
+    if (!tag || !digest || !size || extra !== undefined || !/^\d+$/.test(size)) {
+      throw usage(`${source}:${n + 1}: expected "TAG sha256:HEX SIZE"`);
+    }
+    out.push(entry(tag, checkDigest(digest), Number(size), custom));
+  }
+  return out;
+}
+
+export async function sign(
+  ctx: Context,
+  first: string,
+  second: string | undefined,
+  opts: SignOptions,
+): Promise<number> {
+  const custom = parseCustom(opts.custom);
+  let gun: string;
+  let targets: TargetFile[];
+  if (opts.bulk) {
+    if (second !== undefined || opts.digest || opts.manifest)
+      throw usage('--bulk takes the tags from the file: give only GUN');
+    gun = parseImageReference(first).gun;
+    targets = await readBulk(opts.bulk, custom);
+    if (targets.length === 0) throw usage(`${opts.bulk} lists no tags`);
+  } else {
+    const ref = gunAndTag(first, second);
+    gun = ref.gun;
+    if (opts.manifest) {
+      if (opts.digest || opts.size !== undefined)
+        throw usage('give --manifest, or --digest and --size, not both');
+      const size = (
+        await stat(opts.manifest).catch(() => {
+          throw new CliError(`cannot read ${opts.manifest}`, EXIT.NOT_FOUND);
+        })
+      ).size;
+      const bar = ctx.out.progress(`hashing ${opts.manifest}`, size);
+      const m = await measure(createReadStream(opts.manifest), ['sha256'], (n) => bar.update(n));
+      bar.end();
+      targets = [entry(ref.tag, m.hashes.get('sha256') as string, m.length, custom)];
+    } else {
+      if (!opts.digest || opts.size === undefined) {
+        throw usage(
+          'give --digest sha256:HEX and --size BYTES (or --manifest FILE)',
+          `tufa sign ${gun} ${ref.tag} --digest sha256:… --size …`,
+        );
+      }
+      const hex = checkDigest(ref.digest ?? opts.digest);
+      if (ref.digest && opts.digest && ref.digest !== opts.digest)
+        throw usage('the digest in the reference and --digest differ');
+      targets = [entry(ref.tag, hex, opts.size, custom)];
+    }
+  }
+  const roles = [opts.role ?? 'targets', 'snapshot', 'timestamp'];
+  const bar = ctx.out.progress(`signing ${targets.length} tag(s)`, targets.length);
+  const {
+    result: role,
+    written,
+    versions,
+  } = await transaction(gun, { roles, secrets: secretsFromEnvironment() }, async (repo) => {
+    await repo.addTargets(targets, opts.role ? { role: opts.role } : {});
+    bar.update(targets.length);
+    return opts.role ?? 'targets';
+  });
+  bar.end();
+  ctx.out.result(
+    {
+      gun,
+      signed: targets.map((t) => ({
+        tag: t.path,
+        digest: `sha256:${t.hashes.get('sha256')}`,
+        size: t.length,
+        role,
+      })),
+      versions: Object.fromEntries(versions),
+      written,
+    },
+    () =>
+      targets.length === 1
+        ? `signed ${gun}:${targets[0]?.path} sha256:${targets[0]?.hashes.get('sha256')} (${targets[0]?.length} bytes) in ${role}`
+        : `signed ${targets.length} tags in ${gun} (${role})`,
+  );
+  return EXIT.OK;
+}
+
+export async function unsign(
+  ctx: Context,
+  first: string,
+  second: string | undefined,
+  opts: { role?: string },
+): Promise<number> {
+  const { gun, tag } = gunAndTag(first, second);
+  const roles = [opts.role ?? 'targets', 'snapshot', 'timestamp'];
+  const { written } = await transaction(gun, { roles, secrets: secretsFromEnvironment() }, (repo) =>
+    repo.removeTarget(tag, opts.role ? { role: opts.role } : {}),
+  );
+  ctx.out.result({ gun, unsigned: tag, written }, () => `removed ${gun}:${tag}`);
+  return EXIT.OK;
+}

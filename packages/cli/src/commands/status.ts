@@ -1,0 +1,76 @@
+/** `tufa status` (versions, expiry, thresholds, signatures) and `tufa timestamp` (cron). */
+import { type Metadata, Root, type VerificationResult } from '@tufa/core';
+import { EXIT } from '../exit-codes.js';
+import type { Context } from '../main.js';
+import { checkGun } from '../names.js';
+import { openRepository } from '../repo.js';
+import { secretsFromEnvironment } from '../secrets.js';
+import { readRequest, requestSummary, summaryText } from './root.js';
+
+export async function status(ctx: Context, gunArg: string, opts: { request?: string }): Promise<number> {
+  if (opts.request) {
+    const s = await requestSummary(await readRequest(opts.request));
+    ctx.out.result({ request: opts.request, ...s }, () => summaryText(s));
+    return EXIT.OK;
+  }
+  const gun = checkGun(gunArg);
+  const { repo } = await openRepository(gun, { roles: [], secrets: secretsFromEnvironment() });
+  const root = repo.rootMetadata;
+  const now = new Date();
+  const roles: {
+    role: string;
+    version: number;
+    expires: string;
+    expired: boolean;
+    threshold: number;
+    signed: string[];
+    missing: string[];
+    verified: boolean;
+  }[] = [];
+  const add = (md: Metadata, r: VerificationResult) =>
+    roles.push({
+      role: r.role,
+      version: md.signed.version,
+      expires: md.signed.expires.toISOString(),
+      expired: md.signed.isExpired(now),
+      threshold: r.threshold,
+      signed: r.signed,
+      missing: r.unsigned,
+      verified: r.verified,
+    });
+  for (const name of ['root', 'targets', 'snapshot', 'timestamp']) {
+    const md = await repo.publishedMetadata(name);
+    add(md, await root.delegateStatus(name, md));
+  }
+  const targets = await repo.publishedMetadata('targets');
+  for (const d of (targets.signed as { delegations?: { roles?: { name: string }[] } }).delegations?.roles ??
+    []) {
+    const md = await repo.publishedMetadata(d.name);
+    add(md, await targets.delegateStatus(d.name, md));
+  }
+  const consistent = root.signed instanceof Root ? root.signed.consistentSnapshot : true;
+  ctx.out.result({ gun, consistentSnapshot: consistent, roles }, () =>
+    [
+      `${gun}`,
+      ...roles.map(
+        (r) =>
+          `  ${r.role.padEnd(12)} v${String(r.version).padEnd(5)} expires ${r.expires}${r.expired ? ' (EXPIRED)' : ''}  ${r.signed.length}/${r.threshold} signatures${r.verified ? '' : ' (threshold NOT met)'}${r.missing.length ? `; missing ${r.missing.join(', ')}` : ''}`,
+      ),
+    ].join('\n'),
+  );
+  return EXIT.OK;
+}
+
+export async function timestamp(ctx: Context, gunArg: string): Promise<number> {
+  const gun = checkGun(gunArg);
+  const { repo } = await openRepository(gun, {
+    roles: ['snapshot', 'timestamp'],
+    secrets: secretsFromEnvironment(),
+  });
+  const { written, versions } = await repo.refreshTimestamp();
+  ctx.out.result(
+    { gun, written, versions: Object.fromEntries(versions) },
+    () => `re-signed ${[...versions].map(([r, v]) => `${r} v${v}`).join(', ')} for ${gun}`,
+  );
+  return EXIT.OK;
+}

@@ -1,0 +1,246 @@
+/**
+ * `tufa verify`, `tufa lookup`, `tufa list`: the client side. Trust is pinned on first use from
+ * `--root` (never from the server unless `--unsafe-tofu`) and cached per server and GUN; every
+ * root the cache accepts is recorded, so a later `--root` outside that chain is refused.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Metadata, type MetadataStore, type TargetInfo, Updater } from '@tufa/core';
+import {
+  ensureDir,
+  FileFetcher,
+  FsMetadataStore,
+  fileBaseUrl,
+  HttpFetcher,
+  writeFileAtomic,
+} from '@tufa/core/node';
+import { CliError, usage } from '../cli-error.js';
+import { EXIT } from '../exit-codes.js';
+import { trustDir } from '../home.js';
+import type { Context } from '../main.js';
+import { checkDigest, checkGun, gunAndTag } from '../names.js';
+import { openRepository } from '../repo.js';
+import { secretsFromEnvironment } from '../secrets.js';
+
+interface ClientOptions {
+  server: string;
+  root?: string;
+  unsafeTofu?: boolean;
+  header?: string[];
+  ca?: string;
+}
+
+/** Root versions this machine has trusted for a server and GUN: version → sha256 of the root file. */
+type Chain = Record<string, string>;
+
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Records every root the updater persists, so the chain of trust is known later. */
+class ChainRecordingStore implements MetadataStore {
+  constructor(
+    private readonly inner: FsMetadataStore,
+    readonly chain: Chain,
+  ) {}
+  read(role: string) {
+    return this.inner.read(role);
+  }
+  async write(role: string, bytes: Uint8Array) {
+    if (role === 'root') this.chain[String(Metadata.fromBytes(bytes, 'root').signed.version)] = sha256(bytes);
+    return this.inner.write(role, bytes);
+  }
+  remove(role: string) {
+    return this.inner.remove(role);
+  }
+}
+
+function isUrl(server: string): boolean {
+  return /^https?:\/\//i.test(server);
+}
+
+async function fetcherFor(opts: ClientOptions) {
+  if (!isUrl(opts.server)) {
+    if (opts.header?.length || opts.ca) throw usage('--header and --ca apply to an HTTP(S) server only');
+    return new FileFetcher();
+  }
+  const headers: Record<string, string> = {};
+  for (const h of opts.header ?? []) {
+    const i = h.indexOf(':');
+    if (i <= 0) throw usage('--header takes "Name: value"');
+    headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+  }
+  const ca = opts.ca ? await readFile(opts.ca, 'utf8') : undefined;
+  return new HttpFetcher({ headers, ...(ca ? { ca } : {}) });
+}
+
+function baseUrls(server: string, gun: string): { metadata: string; targets: string } {
+  if (isUrl(server)) {
+    const base = `${server.replace(/\/+$/, '')}/${gun.split('/').map(encodeURIComponent).join('/')}/`;
+    return { metadata: `${base}metadata/`, targets: `${base}targets/` };
+  }
+  const dir = join(resolve(server), ...gun.split('/'));
+  return { metadata: fileBaseUrl(join(dir, 'metadata')), targets: fileBaseUrl(join(dir, 'targets')) };
+}
+
+/** A refreshed updater for `gun` on `server`, with trust pinned as described above. */
+export async function clientFor(gun: string, opts: ClientOptions): Promise<Updater> {
+  const serverId = isUrl(opts.server) ? opts.server.replace(/\/+$/, '') : resolve(opts.server);
+  const dir = trustDir(serverId, gun);
+  const chainPath = join(dir, 'chain.json');
+  const metadataDir = join(dir, 'metadata');
+  const urls = baseUrls(opts.server, gun);
+  const fetcher = await fetcherFor(opts);
+  const store = new FsMetadataStore(metadataDir);
+  const chain: Chain = existsSync(chainPath) ? JSON.parse(await readFile(chainPath, 'utf8')) : {};
+  const given = opts.root
+    ? new Uint8Array(
+        await readFile(opts.root).catch(() => {
+          throw new CliError(`cannot read ${opts.root}`, EXIT.NOT_FOUND);
+        }),
+      )
+    : undefined;
+
+  if (await store.read('root')) {
+    if (given) {
+      const v = String(Metadata.fromBytes(given, 'root').signed.version);
+      if (chain[v] !== sha256(given)) {
+        throw new CliError(
+          `the root given with --root (version ${v}) is not in the chain of trust this machine holds for ${gun} on ${serverId}`,
+          EXIT.UNTRUSTED,
+          `if the repository was re-created on purpose, remove ${dir} and run again with --root`,
+        );
+      }
+    }
+  } else if (given) {
+    // Pin on first use: the given root must at least be a valid, self-signed root.
+    const md = Metadata.fromBytes(given, 'root');
+    await md.verifyDelegate('root', md);
+    await FsMetadataStore.initialize(metadataDir, given);
+    chain[String(md.signed.version)] = sha256(given);
+  } else if (opts.unsafeTofu) {
+    const { download } = await import('@tufa/core');
+    const bytes = await download(fetcher, `${urls.metadata}1.root.json`, {
+      maxLength: 512_000,
+      timeoutMs: 60_000,
+    });
+    const md = Metadata.fromBytes(bytes, 'root');
+    await md.verifyDelegate('root', md);
+    await FsMetadataStore.initialize(metadataDir, bytes);
+    chain['1'] = sha256(bytes);
+    process.stderr.write(
+      `Warning: trusting the root ${urls.metadata}1.root.json sent by the server (--unsafe-tofu)\n`,
+    );
+  } else {
+    throw new CliError(
+      `no trusted root for ${gun} on ${serverId}`,
+      EXIT.USAGE,
+      `tufa verify --server ${opts.server} --root ROOT.json ${gun} …  (ROOT.json from the publisher, e.g. its metadata/1.root.json)`,
+    );
+  }
+  const updater = new Updater({
+    metadataBaseUrl: urls.metadata,
+    targetBaseUrl: urls.targets,
+    fetcher,
+    store: new ChainRecordingStore(store, chain),
+  });
+  try {
+    await updater.refresh();
+  } finally {
+    await ensureDir(dir, 0o700);
+    await writeFileAtomic(chainPath, new TextEncoder().encode(`${JSON.stringify(chain, null, 1)}\n`), {
+      mode: 0o600,
+    });
+  }
+  return updater;
+}
+
+function describe(info: TargetInfo) {
+  const hex = info.target.hashes.get('sha256');
+  return {
+    digest: hex ? `sha256:${hex}` : null,
+    size: info.target.length,
+    role: info.role,
+    custom: info.target.custom ?? null,
+  };
+}
+
+async function lookupTag(gun: string, tag: string, opts: ClientOptions): Promise<TargetInfo> {
+  const updater = await clientFor(gun, opts);
+  const info = await updater.getTargetInfo(tag);
+  if (!info)
+    throw new CliError(
+      `${gun}:${tag} is not signed`,
+      EXIT.NOT_FOUND,
+      `tufa list ${gun} --server ${opts.server}`,
+    );
+  return info;
+}
+
+export async function verify(
+  ctx: Context,
+  first: string,
+  second: string | undefined,
+  opts: ClientOptions & { digest?: string },
+): Promise<number> {
+  const ref = gunAndTag(first, second);
+  const wanted = opts.digest ?? ref.digest;
+  if (opts.digest && ref.digest && opts.digest !== ref.digest)
+    throw usage('the digest in the reference and --digest differ');
+  if (wanted) checkDigest(wanted);
+  const info = await lookupTag(ref.gun, ref.tag, opts);
+  const d = describe(info);
+  if (wanted && d.digest !== wanted) {
+    ctx.out.result({ gun: ref.gun, tag: ref.tag, verified: false, ...d, expected: wanted }, () => '');
+    throw new CliError(
+      `digest mismatch for ${ref.gun}:${ref.tag} (expected the signed ${d.digest}, found ${wanted})`,
+      EXIT.DIGEST_MISMATCH,
+    );
+  }
+  ctx.out.result(
+    { gun: ref.gun, tag: ref.tag, verified: true, ...d },
+    () =>
+      `${ref.gun}:${ref.tag} ${d.digest} ${d.size} bytes (signed by ${d.role})${wanted ? ' — digest matches' : ''}`,
+  );
+  return EXIT.OK;
+}
+
+export async function lookup(
+  ctx: Context,
+  first: string,
+  second: string | undefined,
+  opts: ClientOptions,
+): Promise<number> {
+  const ref = gunAndTag(first, second);
+  const d = describe(await lookupTag(ref.gun, ref.tag, opts));
+  ctx.out.result(
+    { gun: ref.gun, tag: ref.tag, ...d },
+    () => `${ref.gun}:${ref.tag} ${d.digest} ${d.size} bytes (${d.role})`,
+  );
+  return EXIT.OK;
+}
+
+export async function list(ctx: Context, gunArg: string, opts: Partial<ClientOptions>): Promise<number> {
+  const gun = checkGun(gunArg);
+  let entries: { tag: string; digest: string | null; size: number; role: string }[];
+  if (opts.server) {
+    const updater = await clientFor(gun, opts as ClientOptions);
+    entries = [];
+    for await (const info of updater.listTargets())
+      entries.push({ tag: info.target.path, ...describe(info) });
+  } else {
+    const { repo } = await openRepository(gun, { roles: [], secrets: secretsFromEnvironment() });
+    entries = [];
+    for await (const { role, target } of repo.walkTargets()) {
+      const hex = target.hashes.get('sha256');
+      entries.push({ tag: target.path, digest: hex ? `sha256:${hex}` : null, size: target.length, role });
+    }
+  }
+  entries.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+  ctx.out.result({ gun, tags: entries }, () =>
+    entries.length === 0
+      ? `no signed tags in ${gun}`
+      : entries.map((e) => `${e.tag}\t${e.digest}\t${e.size}\t${e.role}`).join('\n'),
+  );
+  return EXIT.OK;
+}

@@ -1,0 +1,51 @@
+/**
+ * Exit codes, documented in docs/cli.md. Scripts and CI jobs branch on these; they never change
+ * meaning once released.
+ */
+import type { TufErrorCode } from '@tufa/core';
+
+export const EXIT = {
+  OK: 0,
+  /** Something unexpected (a bug, or an error with no better code). */
+  FAILURE: 1,
+  /** The command line was wrong. */
+  USAGE: 2,
+  /** Verification failed: bad signature or threshold, expired, rolled back, malformed metadata. */
+  UNTRUSTED: 3,
+  /** The signed digest is not the one given with --digest. */
+  DIGEST_MISMATCH: 4,
+  /** No such tag, repository, key or file. */
+  NOT_FOUND: 5,
+  /** A key, passphrase, PIN or token could not be used. */
+  KEY: 6,
+  /** Reading, writing or fetching failed (disk, network, timeout). */
+  IO: 7,
+  /** Another publisher changed the repository at the same time; run the command again. */
+  CONFLICT: 8,
+} as const;
+
+const BY_CODE: Record<TufErrorCode, number> = {
+  FORMAT: EXIT.UNTRUSTED,
+  BAD_VALUE: EXIT.UNTRUSTED,
+  THRESHOLD: EXIT.UNTRUSTED,
+  EXPIRED: EXIT.UNTRUSTED,
+  ROLLBACK: EXIT.UNTRUSTED,
+  VERSION_MISMATCH: EXIT.UNTRUSTED,
+  LENGTH_OR_HASH: EXIT.UNTRUSTED,
+  UNSUPPORTED_HASH: EXIT.UNTRUSTED,
+  UNSAFE_NAME: EXIT.UNTRUSTED,
+  DOWNLOAD_LIMIT: EXIT.UNTRUSTED,
+  UNSUPPORTED_KEY: EXIT.KEY,
+  KEY: EXIT.KEY,
+  NOT_FOUND: EXIT.NOT_FOUND,
+  FETCH: EXIT.IO,
+  TIMEOUT: EXIT.IO,
+  STORAGE: EXIT.IO,
+  CONFLICT: EXIT.CONFLICT,
+  STATE: EXIT.FAILURE,
+  USAGE: EXIT.USAGE,
+};
+
+export function exitCodeFor(code: TufErrorCode): number {
+  return BY_CODE[code] ?? EXIT.FAILURE;
+}

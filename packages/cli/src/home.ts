@@ -1,0 +1,83 @@
+/**
+ * `$TUFA_HOME` (default ~/.tufa): `keys/NAME.json` (encrypted key files), `repos/GUN/config.json`
+ * (which keys sign which role of a repository, and where it is published), `trust/…` (the
+ * verified client cache per server and GUN).
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ensureDir, writeFileAtomic } from '@tufa/core/node';
+import { CliError } from './cli-error.js';
+import { EXIT } from './exit-codes.js';
+
+export function tufaHome(): string {
+  return resolve(process.env.TUFA_HOME || join(homedir(), '.tufa'));
+}
+
+export function keysDir(): string {
+  return join(tufaHome(), 'keys');
+}
+
+const KEY_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+export function checkKeyName(name: string): string {
+  if (!KEY_NAME.test(name) || name.includes('..')) {
+    throw new CliError(`not a key name: ${JSON.stringify(name)} (letters, digits, . _ -)`, EXIT.USAGE);
+  }
+  return name;
+}
+
+export function keyPath(name: string): string {
+  return join(keysDir(), `${checkKeyName(name)}.json`);
+}
+
+/** A GUN as one directory name under repos/ and trust/. */
+function gunDir(gun: string): string {
+  return encodeURIComponent(gun).replace(/\./g, '%2E');
+}
+
+export interface RepoConfig {
+  gun: string;
+  publishRoot: string;
+  /** Signer references for the online roles, and for delegated roles by name. */
+  keys: { targets: string; snapshot: string; timestamp: string };
+  delegations: Record<string, string>;
+}
+
+export function repoConfigPath(gun: string): string {
+  return join(tufaHome(), 'repos', gunDir(gun), 'config.json');
+}
+
+export async function readRepoConfig(gun: string): Promise<RepoConfig> {
+  let text: string;
+  try {
+    text = await readFile(repoConfigPath(gun), 'utf8');
+  } catch {
+    throw new CliError(
+      `no repository ${gun} is set up on this machine`,
+      EXIT.NOT_FOUND,
+      `tufa init ${gun} --publish-root DIR …`,
+    );
+  }
+  const c = JSON.parse(text) as RepoConfig;
+  c.delegations ??= {};
+  return c;
+}
+
+export async function writeRepoConfig(c: RepoConfig): Promise<void> {
+  const p = repoConfigPath(c.gun);
+  await ensureDir(join(p, '..'), 0o700);
+  await writeFileAtomic(p, new TextEncoder().encode(`${JSON.stringify(c, null, 2)}\n`), { mode: 0o600 });
+}
+
+/** The client cache for one server and GUN. */
+export function trustDir(server: string, gun: string): string {
+  const id = createHash('sha256').update(server).digest('hex').slice(0, 16);
+  return join(tufaHome(), 'trust', id, gunDir(gun));
+}
+
+/** The directory a GUN is published in under a publish root. */
+export function publishedDir(publishRoot: string, gun: string): string {
+  return join(resolve(publishRoot), ...gun.split('/'));
+}

@@ -1,0 +1,142 @@
+/**
+ * Key references on the command line: a key NAME (in $TUFA_HOME/keys), a path, `file:`,
+ * `env:VAR` or `pkcs11:` (RFC 7512). Config files store them as URIs.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { generateKeyPair, Key, type KeyKind, keyFromPublicPem, type Signer } from '@tufa/core';
+import {
+  ensureDir,
+  readKeyFile,
+  redactUri,
+  resolveSigner,
+  type SecretCallback,
+  signerUriScheme,
+  writeKeyFile,
+} from '@tufa/core/node';
+import { CliError, usage } from './cli-error.js';
+import { EXIT } from './exit-codes.js';
+import { checkKeyName, keyPath, keysDir } from './home.js';
+
+export const KEY_TYPES: Record<string, KeyKind> = {
+  ed25519: 'ed25519',
+  'ecdsa-p256': 'ecdsa-p256',
+  'ecdsa-p384': 'ecdsa-p384',
+  rsa: 'rsa',
+};
+
+export function keyKind(type: string): KeyKind {
+  const k = KEY_TYPES[type];
+  if (!k)
+    throw usage(`unknown key type ${JSON.stringify(type)} (expected ${Object.keys(KEY_TYPES).join(', ')})`);
+  return k;
+}
+
+/** Scrypt cost: the library default, or TUFA_SCRYPT_N (for tests and slow machines; at least 2^10). */
+export function scryptN(): number | undefined {
+  const v = process.env.TUFA_SCRYPT_N;
+  return v ? Number(v) : undefined;
+}
+
+/** A reference as a URI: names and paths become `file:` URIs with absolute paths. */
+export function toUri(ref: string): string {
+  const scheme = signerUriScheme(ref);
+  if (scheme && scheme.length > 1) return ref; // `C:` is a drive, not a scheme
+  if (!ref.includes('/') && !ref.endsWith('.json') && !ref.endsWith('.pem'))
+    return `file:${keyPath(checkKeyName(ref))}`;
+  return `file:${isAbsolute(ref) ? ref : resolve(ref)}`;
+}
+
+/** The file a `file:` URI names, or undefined for other schemes. */
+function fileOf(uri: string): string | undefined {
+  return uri.startsWith('file:') ? decodeURIComponent(uri.slice(5).replace(/^\/\/(?=\/)/, '')) : undefined;
+}
+
+export async function loadSigner(ref: string, secrets: SecretCallback): Promise<Signer> {
+  const uri = toUri(ref);
+  const file = fileOf(uri);
+  if (file !== undefined && !existsSync(file)) {
+    throw new CliError(`key ${redactUri(ref)} not found (${file})`, EXIT.NOT_FOUND, 'tufa key list');
+  }
+  return resolveSigner(uri, { secrets });
+}
+
+/**
+ * The public key of a reference, without unlocking it where possible: a tufa key file (public
+ * part), a TUF key JSON file, a PEM public key; otherwise the signer is loaded.
+ */
+export async function loadPublicKey(ref: string, secrets: SecretCallback): Promise<Key> {
+  const uri = toUri(ref);
+  const file = fileOf(uri);
+  if (file !== undefined) {
+    if (!existsSync(file))
+      throw new CliError(`key ${ref} not found (${file})`, EXIT.NOT_FOUND, 'tufa key list');
+    const text = await readFile(file, 'utf8');
+    if (text.includes('BEGIN PUBLIC KEY')) return keyFromPublicPem(text);
+    try {
+      const o = JSON.parse(text);
+      if (o && typeof o === 'object' && 'keytype' in o) return Key.fromJSON(o, file);
+    } catch {
+      // not JSON: fall through
+    }
+    if (!text.includes('PRIVATE KEY')) return (await readKeyFile(file)).key;
+  }
+  return (await loadSigner(ref, secrets)).key;
+}
+
+export interface GeneratedKey {
+  name: string;
+  path: string;
+  key: Key;
+  encrypted: boolean;
+}
+
+/** Generates a key and writes it encrypted (unless `unencrypted`) with mode 0600. */
+export async function generateKeyFile(
+  path: string,
+  label: string,
+  type: KeyKind,
+  secrets: SecretCallback,
+  options: { unencrypted?: boolean } = {},
+): Promise<GeneratedKey> {
+  if (existsSync(path)) {
+    throw new CliError(
+      `${path} already exists`,
+      EXIT.USAGE,
+      'choose another name, or remove the old key first',
+    );
+  }
+  await ensureDir(resolve(path, '..'), 0o700);
+  const pair = await generateKeyPair(type);
+  const protection = options.unencrypted
+    ? { unencrypted: true as const }
+    : await secrets({ kind: 'passphrase', label, confirm: true });
+  const n = scryptN();
+  await writeKeyFile(path, pair, protection, n ? { scryptN: n } : {});
+  return { name: label, path, key: pair.key, encrypted: !options.unencrypted };
+}
+
+export async function generateNamedKey(
+  name: string,
+  type: KeyKind,
+  secrets: SecretCallback,
+  options: { unencrypted?: boolean } = {},
+): Promise<GeneratedKey> {
+  await ensureDir(keysDir(), 0o700);
+  return generateKeyFile(keyPath(name), name, type, secrets, options);
+}
+
+/** A signer for a reference that holds a private key; undefined for a public key file. */
+export async function signerIfPrivate(ref: string, secrets: SecretCallback): Promise<Signer | undefined> {
+  const uri = toUri(ref);
+  const file = fileOf(uri);
+  if (file !== undefined && existsSync(file)) {
+    const text = await readFile(file, 'utf8');
+    const isPublic =
+      text.includes('BEGIN PUBLIC KEY') ||
+      (/"keytype"\s*:/.test(text.slice(0, 200)) && !text.includes('tufa_key'));
+    if (isPublic) return undefined;
+  }
+  return loadSigner(ref, secrets);
+}

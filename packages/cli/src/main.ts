@@ -1,0 +1,310 @@
+/** Parses the command line, runs one command, renders errors as `Error:` / `Hint:` lines. */
+import { Command, CommanderError, Option } from 'commander';
+import { CliError } from './cli-error.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { createOutput, type Output } from './output.js';
+import { VERSION } from './version.js';
+
+export interface Context {
+  out: Output;
+  debug: boolean;
+}
+
+type Handler = (ctx: Context, ...args: unknown[]) => Promise<number | undefined>;
+
+/** Lazily loads `commands/<module>.js` and calls its export `fn`. */
+function lazy(module: string, fn: string) {
+  return async (ctx: Context, ...args: unknown[]): Promise<number | undefined> => {
+    const mod = (await import(`./commands/${module}.js`)) as Record<string, Handler>;
+    const handler = mod[fn];
+    if (!handler) throw new Error(`internal: commands/${module}.js has no ${fn}`);
+    return handler(ctx, ...args);
+  };
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0 || !/^\d+$/.test(value))
+    throw new CliError(`not a whole number: ${value}`, EXIT.USAGE);
+  return n;
+}
+
+export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) => void): Command {
+  const program = new Command('tufa')
+    .description('Sign container image digests and other artifacts with TUF, and verify them.')
+    .version(VERSION, '-V, --version')
+    .option('--json', 'machine-readable output on stdout')
+    .option('--debug', 'show stack traces on errors')
+    .showHelpAfterError('(run with --help for usage)');
+
+  const act =
+    (module: string, fn: string) =>
+    (...args: unknown[]) =>
+      run(lazy(module, fn), args);
+
+  const key = program.command('key').description('manage signing keys');
+  key
+    .command('generate')
+    .argument('<name>', 'key name (stored in $TUFA_HOME/keys/NAME.json)')
+    .description('generate a key pair, encrypted at rest')
+    .addOption(
+      new Option('-t, --type <type>', 'key type')
+        .choices(['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa'])
+        .default('ed25519'),
+    )
+    .option('-o, --out <path>', 'write the key file here instead of $TUFA_HOME/keys')
+    .option('--pkcs11 <uri>', 'generate the key pair on a PKCS#11 token instead')
+    .option('--unencrypted', 'store the private key without a passphrase (not recommended)')
+    .action(act('key', 'generate'));
+  key.command('list').description('list keys in $TUFA_HOME/keys').action(act('key', 'list'));
+  key
+    .command('import')
+    .argument('<name>', 'key name')
+    .argument('<file>', 'PKCS#8 PEM private key')
+    .option('--unencrypted', 'store the private key without a passphrase (not recommended)')
+    .description('import a private key, encrypting it at rest')
+    .action(act('key', 'importKey'));
+  key
+    .command('export')
+    .argument('<key>', 'key name, path or URI')
+    .option('--pem', 'as a PEM public key instead of a TUF key object')
+    .description('print a public key')
+    .action(act('key', 'exportKey'));
+  key
+    .command('passwd')
+    .argument('<key>', 'key name or path')
+    .description('change the passphrase of a key file')
+    .action(act('key', 'passwd'));
+  key
+    .command('rotate')
+    .argument('<gun>', 'repository')
+    .argument('<role>', 'root, targets, snapshot, timestamp or a delegated role')
+    .option('-k, --key <ref>', 'the new key (default: generate one)')
+    .addOption(
+      new Option('-t, --type <type>', 'type of a generated key')
+        .choices(['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa'])
+        .default('ed25519'),
+    )
+    .option('--root-key <ref>', 'a current root key (repeatable)', collect)
+    .option('--new-root-key-out <dir>', 'where a generated root key is written (offline media)')
+    .option('--delegator <role>', 'the role that delegates to a delegated role', 'targets')
+    .description("replace a role's keys and publish")
+    .action(act('rotate', 'rotate'));
+
+  program
+    .command('init')
+    .argument('<gun>', 'repository name, e.g. registry.example.com/team/app')
+    .requiredOption(
+      '-p, --publish-root <dir>',
+      'directory the repository is published under (<dir>/<gun>/metadata)',
+    )
+    .option('--root-key <ref>', 'an existing root key (repeatable)', collect)
+    .option('--root-key-out <dir>', 'where to write a new root key: offline media')
+    .option('--root-threshold <n>', 'root signatures required', positiveInt, 1)
+    .option('--targets-key <ref>', 'the targets key (default: generate GUN-targets)')
+    .option('--snapshot-key <ref>', 'the snapshot key (default: generate)')
+    .option('--timestamp-key <ref>', 'the timestamp key (default: generate)')
+    .addOption(
+      new Option('-t, --type <type>', 'type of generated keys')
+        .choices(['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa'])
+        .default('ed25519'),
+    )
+    .option('--unencrypted', 'store generated keys without a passphrase (not recommended)')
+    .description('create a repository and its keys')
+    .action(act('init', 'init'));
+
+  program
+    .command('sign')
+    .argument('<gun>', 'repository, or GUN:TAG')
+    .argument('[tag]', 'tag')
+    .option('-d, --digest <digest>', 'manifest digest, sha256:HEX')
+    .option('-s, --size <bytes>', 'manifest size in bytes', positiveInt)
+    .option('-m, --manifest <file>', 'compute digest and size from a manifest (or any file)')
+    .option(
+      '-b, --bulk <file>',
+      'sign many tags from a file (or - for stdin): lines "TAG sha256:HEX SIZE", or a JSON array',
+    )
+    .option('-r, --role <role>', 'sign into a delegated role')
+    .option('--custom <json>', 'custom metadata (a JSON object) for the target')
+    .description('sign tags and publish')
+    .action(act('sign', 'sign'));
+  program
+    .command('unsign')
+    .argument('<gun>', 'repository, or GUN:TAG')
+    .argument('[tag]', 'tag')
+    .option('-r, --role <role>', 'the delegated role the tag is in')
+    .description('remove a signed tag and publish')
+    .action(act('sign', 'unsign'));
+
+  const clientOptions = (c: Command) =>
+    c
+      .requiredOption('--server <url|dir>', 'where repositories are published (URL or directory)')
+      .option('--root <file>', 'root.json to pin trust to on first use')
+      .option('--unsafe-tofu', 'trust whatever root the server sends the first time (unsafe)')
+      .option(
+        '--header <header>',
+        'extra HTTP header, e.g. "Authorization: Bearer $TOKEN" (repeatable)',
+        collect,
+      )
+      .option('--ca <file>', 'extra CA certificates (PEM)');
+  clientOptions(
+    program
+      .command('verify')
+      .argument('<gun>', 'repository, or an image reference GUN:TAG[@sha256:HEX]')
+      .argument('[tag]', 'tag')
+      .option('-d, --digest <digest>', 'exit 0 only if the tag is signed with this digest'),
+  )
+    .description('verify a tag with the full TUF client workflow (the CI gate)')
+    .action(act('verify', 'verify'));
+  clientOptions(program.command('lookup').argument('<gun>').argument('[tag]'))
+    .description('show what a tag is signed as')
+    .action(act('verify', 'lookup'));
+  program
+    .command('list')
+    .argument('<gun>', 'repository')
+    .option(
+      '--server <url|dir>',
+      'list as a client of this server (verified), instead of the local repository',
+    )
+    .option('--root <file>', 'root.json to pin trust to on first use')
+    .option('--unsafe-tofu', 'trust whatever root the server sends the first time (unsafe)')
+    .option('--header <header>', 'extra HTTP header (repeatable)', collect)
+    .option('--ca <file>', 'extra CA certificates (PEM)')
+    .description('list signed tags')
+    .action(act('verify', 'list'));
+
+  const delegation = program.command('delegation').description('delegate tags to other keys');
+  delegation
+    .command('add')
+    .argument('<gun>')
+    .argument('<role>', 'delegated role name')
+    .requiredOption(
+      '-k, --key <ref>',
+      'key of the role: a key name, path, public key file or URI (repeatable)',
+      collect,
+    )
+    .option('--paths <pattern>', 'tag patterns the role may sign, shell-style (repeatable)', collect)
+    .option('--threshold <n>', 'signatures required', positiveInt, 1)
+    .option('--terminating', 'stop the search at this role')
+    .option('--delegator <role>', 'the delegating role', 'targets')
+    .description('add or update a delegated role')
+    .action(act('delegation', 'add'));
+  delegation
+    .command('remove')
+    .argument('<gun>')
+    .argument('<role>')
+    .option('--delegator <role>', 'the delegating role', 'targets')
+    .description('remove a delegated role')
+    .action(act('delegation', 'remove'));
+  delegation
+    .command('list')
+    .argument('<gun>')
+    .option('--delegator <role>', 'the delegating role', 'targets')
+    .description('list delegated roles')
+    .action(act('delegation', 'list'));
+
+  const root = program.command('root').description('offline root signing ceremonies');
+  root
+    .command('sign-request')
+    .argument('<gun>')
+    .requiredOption('-o, --out <file>', 'write the signing request here')
+    .option('--add-key <ref>', 'add a root key (repeatable)', collect)
+    .option('--remove-key <keyid>', 'remove a root key (repeatable)', collect)
+    .option('--threshold <n>', 'new root threshold', positiveInt)
+    .option('--root-key <ref>', 'sign now with this root key too (repeatable)', collect)
+    .description('create a request to sign the next root version')
+    .action(act('root', 'signRequest'));
+  root
+    .command('sign')
+    .argument('<request>', 'signing request file')
+    .requiredOption('-k, --key <ref>', 'the key to sign with')
+    .option('-o, --out <file>', 'write the signed request here (default: in place)')
+    .description('sign a request (on the offline machine)')
+    .action(act('root', 'sign'));
+  root
+    .command('merge')
+    .argument('<requests...>', 'signed copies of one request')
+    .requiredOption('-o, --out <file>', 'write the merged request here')
+    .description('merge signatures from several copies of a request')
+    .action(act('root', 'merge'));
+  root
+    .command('publish')
+    .argument('<gun>')
+    .argument('<request>')
+    .description('publish a fully signed request')
+    .action(act('root', 'publish'));
+
+  program
+    .command('status')
+    .argument('<gun>')
+    .option('--request <file>', 'show who signed a signing request instead')
+    .description('versions, expiry, thresholds and signatures of each role')
+    .action(act('status', 'status'));
+  program
+    .command('timestamp')
+    .argument('<gun>')
+    .description('re-sign timestamp (and snapshot if due); safe from cron')
+    .action(act('status', 'timestamp'));
+  program
+    .command('serve')
+    .argument('<dir>', 'publish root to serve')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port (0 picks a free one)', positiveInt, 8080)
+    .description('serve published repositories read-only over HTTP (local use, demos, CI)')
+    .action(act('serve', 'serve'));
+  return program;
+}
+
+export function renderError(e: unknown, out: Output, debug: boolean): number {
+  const err = e as { message?: string; code?: string; hint?: string; exitCode?: number; stack?: string };
+  let code: number;
+  if (e instanceof CliError) code = e.exitCode;
+  else if (e instanceof Error && typeof err.code === 'string' && err.code.length > 0 && e.name !== 'Error') {
+    code = exitCodeFor(err.code as never);
+  } else code = EXIT.FAILURE;
+  const message = (err?.message ?? String(e)).split('\n')[0];
+  if (out.json) {
+    process.stdout.write(
+      `${JSON.stringify({ tufa: 1, error: { message, code: err?.code ?? null, exitCode: code, hint: err?.hint ?? null } }, null, 2)}\n`,
+    );
+  }
+  process.stderr.write(`Error: ${message}\n`);
+  if (err?.hint) process.stderr.write(`Hint: ${err.hint}\n`);
+  if (debug && err?.stack) process.stderr.write(`${err.stack}\n`);
+  return code;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const debug = argv.includes('--debug');
+  const out = createOutput(json);
+  let pending: Promise<number | undefined> | undefined;
+  const program = buildProgram((handler, args) => {
+    pending = handler({ out, debug }, ...args);
+  });
+  program.exitOverride();
+  program.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+    outputError: (s, write) => write(s.startsWith('error:') ? `Error: ${s.slice(7)}` : s),
+  });
+  try {
+    await program.parseAsync(argv);
+    if (!pending) return EXIT.OK;
+    return (await pending) ?? EXIT.OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
+        return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    return renderError(e, out, debug);
+  }
+}

@@ -1,0 +1,69 @@
+/** Opening a GUN's repository with the signers its configuration names. */
+import { Repository, type Signer } from '@tufa/core';
+import { FsRepositoryStorage, type SecretCallback } from '@tufa/core/node';
+import { isCode } from './cli-error.js';
+import { publishedDir, type RepoConfig, readRepoConfig } from './home.js';
+import { loadSigner } from './keys.js';
+
+export interface OpenOptions {
+  /** Roles whose configured keys to load: 'targets', 'snapshot', 'timestamp' or a delegated role. */
+  roles: string[];
+  /** Extra key references (e.g. --root-key). */
+  extraKeys?: string[];
+  secrets: SecretCallback;
+}
+
+export async function loadSigners(config: RepoConfig, options: OpenOptions): Promise<Signer[]> {
+  const refs = new Set<string>();
+  for (const role of options.roles) {
+    const ref =
+      role in config.keys ? config.keys[role as keyof RepoConfig['keys']] : config.delegations[role];
+    if (ref) refs.add(ref);
+  }
+  for (const r of options.extraKeys ?? []) refs.add(r);
+  const signers: Signer[] = [];
+  for (const ref of refs) signers.push(await loadSigner(ref, options.secrets));
+  return signers;
+}
+
+export function storageFor(config: RepoConfig): FsRepositoryStorage {
+  return new FsRepositoryStorage(publishedDir(config.publishRoot, config.gun));
+}
+
+export async function openRepository(
+  gun: string,
+  options: OpenOptions,
+): Promise<{ repo: Repository; config: RepoConfig }> {
+  const config = await readRepoConfig(gun);
+  const signers = await loadSigners(config, options);
+  const repo = await Repository.open(storageFor(config), { signers });
+  return { repo, config };
+}
+
+/**
+ * Runs an edit-and-publish transaction; when another publisher got there first, opens the
+ * repository again and re-applies the edit (up to `attempts` times), so no tag is lost.
+ */
+export async function transaction<T>(
+  gun: string,
+  options: OpenOptions,
+  edit: (repo: Repository, config: RepoConfig) => Promise<T>,
+  attempts = 3,
+): Promise<{ result: T; written: string[]; versions: Map<string, number> }> {
+  const config = await readRepoConfig(gun);
+  const signers = await loadSigners(config, options);
+  for (let i = 1; ; i++) {
+    const repo = await Repository.open(storageFor(config), { signers });
+    const result = await edit(repo, config);
+    try {
+      const { written, versions } = await repo.publish();
+      return { result, written, versions };
+    } catch (e) {
+      if (i < attempts && isCode(e, 'CONFLICT')) {
+        await new Promise((r) => setTimeout(r, 50 * i + Math.floor(Math.random() * 50)));
+        continue;
+      }
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Passphrases and PINs: from the environment (`TUFA_PASSPHRASE_<KEYNAME>`, then
+ * `TUFA_PASSPHRASE`; `TUFA_PIN` for tokens) or a hidden prompt on a terminal. Never from argv.
+ * On a non-terminal with nothing in the environment, a clear error instead of a hang.
+ */
+import { basename } from 'node:path';
+import { KeyError } from '@tufa/core';
+import type { SecretCallback, SecretRequest } from '@tufa/core/node';
+
+/** `key file "/home/me/.tufa/keys/app-targets.json"` → `APP_TARGETS`. */
+export function envName(label: string): string {
+  const file = /^key file "(.+)"$/.exec(label)?.[1];
+  const name = file ? basename(file).replace(/\.(json|pem)$/, '') : label;
+  return name
+    .toUpperCase()
+    .replace(/[^A-Z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '');
+}
+
+function keyError(message: string, hint?: string): KeyError {
+  return Object.assign(new KeyError(message), hint ? { hint } : {});
+}
+
+/** Reads a line from the terminal without echoing it. */
+async function promptHidden(question: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(question);
+  return new Promise((resolve, reject) => {
+    let value = '';
+    const wasRaw = stdin.isRaw;
+    stdin.setRawMode?.(true);
+    stdin.resume();
+    stdin.setEncoding('utf8');
+    const done = (err?: Error) => {
+      stdin.setRawMode?.(wasRaw ?? false);
+      stdin.pause();
+      stdin.removeListener('data', onData);
+      process.stderr.write('\n');
+      if (err) reject(err);
+      else resolve(value);
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') return done();
+        if (ch === '\u0003') return done(keyError('interrupted'));
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+        else value += ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+export function secretsFromEnvironment(env: NodeJS.ProcessEnv = process.env): SecretCallback {
+  return async (request: SecretRequest) => {
+    const specific = request.kind === 'pin' ? 'TUFA_PIN' : `TUFA_PASSPHRASE_${envName(request.label)}`;
+    const general = request.kind === 'pin' ? 'TUFA_PIN' : 'TUFA_PASSPHRASE';
+    const fromEnv = env[specific] ?? env[general];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    if (!process.stdin.isTTY || !process.stderr.isTTY) {
+      throw keyError(
+        `no ${request.kind} for ${request.label} (not a terminal, and neither ${specific} nor ${general} is set)`,
+        `export ${general}=… (or ${specific}) and run the command again`,
+      );
+    }
+    const what = request.kind === 'pin' ? 'PIN' : 'Passphrase';
+    const first = await promptHidden(`${what} for ${request.label}: `);
+    if (request.confirm) {
+      const again = await promptHidden(`Repeat the ${what.toLowerCase()}: `);
+      if (again !== first) throw keyError(`the two ${what.toLowerCase()}s differ`);
+    }
+    return first;
+  };
+}
+
+/** A new passphrase: `TUFA_NEW_PASSPHRASE`, or asked twice on a terminal. */
+export async function newPassphrase(label: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const fromEnv = env.TUFA_NEW_PASSPHRASE;
+  if (fromEnv) return fromEnv;
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw keyError(
+      `no new passphrase for ${label} (not a terminal, and TUFA_NEW_PASSPHRASE is not set)`,
+      'export TUFA_NEW_PASSPHRASE=… and run the command again',
+    );
+  }
+  const first = await promptHidden(`New passphrase for ${label}: `);
+  const again = await promptHidden('Repeat the new passphrase: ');
+  if (again !== first) throw keyError('the two passphrases differ');
+  return first;
+}
