@@ -302,9 +302,9 @@ export class Repository {
     const byRole = new Map<string, TargetFile[]>();
     for (const t of targets) {
       const role = await this.roleForTarget(t.path, options.role);
-      let list = byRole.get(role);
-      if (!list) byRole.set(role, (list = []));
-      list.push(t);
+      const list = byRole.get(role);
+      if (list) list.push(t);
+      else byRole.set(role, [t]);
     }
     for (const [role, list] of byRole) {
       const current = await this.getTargets(role);
