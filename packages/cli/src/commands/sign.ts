@@ -18,6 +18,12 @@ interface SignOptions {
   custom?: string;
 }
 
+/** Tags per repository above which targets move into hash bins (TUFA_HASH_BIN_THRESHOLD). */
+function hashBinThreshold(): number {
+  const v = Number(process.env.TUFA_HASH_BIN_THRESHOLD);
+  return Number.isSafeInteger(v) && v > 0 ? v : 10_000;
+}
+
 function parseCustom(text: string | undefined): unknown {
   if (text === undefined) return undefined;
   let v: unknown;
@@ -129,6 +135,7 @@ export async function sign(
   }
   const roles = [opts.role ?? 'targets', 'snapshot', 'timestamp'];
   const bar = ctx.out.progress(`signing ${targets.length} tag(s)`, targets.length);
+  let binned = false;
   const {
     result: role,
     written,
@@ -136,8 +143,21 @@ export async function sign(
   } = await transaction(gun, { roles, secrets: secretsFromEnvironment() }, async (repo) => {
     await repo.addTargets(targets, opts.role ? { role: opts.role } : {});
     bar.update(targets.length);
-    return opts.role ?? 'targets';
+    // Above the threshold, move to TAP 15 hash bins signed by the targets key, so that signing
+    // one more tag re-signs one small bin instead of the whole list.
+    const top = await repo.getTargets('targets');
+    if (!opts.role && !top.delegations && top.targets.size > hashBinThreshold()) {
+      const role = repo.currentRoot.roles.get('targets');
+      const keys = (role?.keyids ?? [])
+        .map((id) => repo.currentRoot.keys.get(id))
+        .filter((k) => k !== undefined);
+      await repo.useHashBins({ keys, threshold: role?.threshold ?? 1 });
+      binned = true;
+    }
+    return opts.role ?? (await repo.roleForTarget((targets[0] as TargetFile).path));
   });
+  if (binned)
+    ctx.out.info(`${gun} has more than ${hashBinThreshold()} tags: moved them into hash bins (TAP 15)`);
   bar.end();
   ctx.out.result(
     {

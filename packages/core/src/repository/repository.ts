@@ -470,6 +470,38 @@ export class Repository {
     for (const bin of succinct.getRoles()) await this.ensureRole(bin);
   }
 
+  /**
+   * Moves every target of `targets` into TAP 15 hash bins (the layout for very large target
+   * sets: adding one target then re-signs one bin, not the whole list). `bitLength` defaults to
+   * a size that keeps bins near `targetsPerBin` entries.
+   */
+  async useHashBins(init: {
+    keys: Key[];
+    threshold?: number;
+    bitLength?: number;
+    namePrefix?: string;
+    targetsPerBin?: number;
+  }): Promise<string[]> {
+    const top = await this.getTargets('targets');
+    if (top.delegations)
+      throw new UsageError('targets already delegates; hash bins need a targets role without delegations');
+    const count = top.targets.size;
+    const bitLength =
+      init.bitLength ??
+      Math.min(16, Math.max(1, Math.ceil(Math.log2(Math.max(2, count / (init.targetsPerBin ?? 1000))))));
+    await this.setSuccinctDelegation('targets', {
+      keys: init.keys,
+      ...(init.threshold !== undefined ? { threshold: init.threshold } : {}),
+      bitLength,
+      namePrefix: init.namePrefix ?? 'bins',
+    });
+    const moved = [...top.targets.values()];
+    await this.edit('targets', (t) => copyTargets(t, { targets: new Map() }));
+    await this.addTargets(moved);
+    const succinct = (await this.getTargets('targets')).delegations?.succinctRoles;
+    return succinct ? [...succinct.getRoles()] : [];
+  }
+
   /** Creates an empty targets role if the repository does not have it yet. */
   private async ensureRole(name: string): Promise<void> {
     if (this.roles.has(name) || this.snapshot?.signed.roleMeta(name)) return;

@@ -348,3 +348,22 @@ describe('crash consistency', () => {
     expect(i).toBeGreaterThan(2);
   });
 });
+
+describe('converting to hash bins', () => {
+  it('moves every target into its bin and clients still find them', async () => {
+    const repo = await open();
+    await repo.addTargets(Array.from({ length: 3000 }, (_, i) => target(`img:${i}`, i + 1)));
+    await repo.publish();
+    const again = await open();
+    const bins = await again.useHashBins({ keys: [keys.targets.key] });
+    expect(bins).toHaveLength(4); // 3001 targets at ~1000 per bin
+    await again.publish();
+    expect((await (await open()).getTargets()).targets.size).toBe(0);
+    const { updater } = await client(storage, { now: NOW });
+    expect(await updater.getTargetInfo('img:2999')).toMatchObject({ role: expect.stringMatching(/^bins-/) });
+    expect(await updater.getTargetInfo('registry.example.com/team/app:1.0')).toBeDefined();
+    await expect((await open()).useHashBins({ keys: [keys.targets.key] })).rejects.toMatchObject({
+      code: 'USAGE',
+    });
+  });
+});
