@@ -7,13 +7,19 @@
  * (TrustedMetadataSet), and writes every new file first and `timestamp.json` last.
  */
 
-import { roleNameToUrlSegment } from '../client/names.js';
 import { TrustedMetadataSet } from '../client/trusted-set.js';
 import { hexDigest } from '../crypto/hash.js';
 import type { Key } from '../crypto/key.js';
 import { Signature } from '../crypto/signature.js';
 import type { Signer } from '../crypto/signer.js';
-import { ConflictError, NotFoundError, StateError, ThresholdError, UsageError } from '../errors.js';
+import {
+  ConflictError,
+  NotFoundError,
+  StateError,
+  ThresholdError,
+  UnsafeNameError,
+  UsageError,
+} from '../errors.js';
 import { MetaFile, type TargetFile } from '../metadata/files.js';
 import { Metadata, type VerificationResult, verifyThreshold } from '../metadata/metadata.js';
 import {
@@ -255,8 +261,12 @@ export class Repository {
     return this.snapshot;
   }
 
+  /**
+   * The storage path of a targets role. The role name is the file name as is (clients request it
+   * percent-encoded and servers decode it), so it must be one safe path segment.
+   */
   private roleFile(role: string, version: number): string {
-    const seg = roleNameToUrlSegment(role);
+    const seg = checkRoleFileName(role);
     return this.currentRoot.consistentSnapshot ? `metadata/${version}.${seg}.json` : `metadata/${seg}.json`;
   }
 
@@ -400,6 +410,7 @@ export class Repository {
 
   /** Adds (or replaces) a delegation from `delegator` to `role`, and creates the role if new. */
   async addDelegation(delegator: string, role: DelegatedRole, keys: Key[]): Promise<void> {
+    checkRoleFileName(role.name);
     const byId = new Map(keys.map((k) => [k.keyid(), k]));
     for (const id of role.keyids) {
       if (!byId.has(id))
@@ -665,10 +676,11 @@ export class Repository {
       files.push({ path: `metadata/${version}.root.json`, bytes, role: 'root', version });
     }
 
-    // A new targets key means targets must be signed again by it.
-    if (newRoot && keysChanged(oldRoot.signed, newRoot.signed, 'targets') && this.timestamp) {
-      await this.edit('targets', (t) => t);
-    }
+    // Top-level roles whose published version the root to be live does not accept (new keys,
+    // possibly from a publish that stopped after writing N.root.json) are signed again.
+    const liveRoot = newRoot ?? oldRoot;
+    const resign = this.timestamp ? await this.rolesNeedingResign(liveRoot) : new Set<string>();
+    if (resign.has('targets')) await this.edit('targets', (t) => t);
 
     // Targets roles that changed.
     const snapshotMeta = new Map(this.snapshot?.signed.meta ?? []);
@@ -698,6 +710,7 @@ export class Repository {
     const snapshotDue =
       this.changed.size > 0 ||
       options.forceSnapshot === true ||
+      resign.has('snapshot') ||
       !this.snapshot ||
       this.snapshot.signed.expires.getTime() <= later(now, this.expiry.timestamp).getTime() ||
       (newRoot !== undefined && keysChanged(oldRoot.signed, rootAfter, 'snapshot'));
@@ -732,7 +745,11 @@ export class Repository {
     }
 
     const timestampDue =
-      snapshotDue || newRoot !== undefined || options.forceTimestamp === true || !this.timestamp;
+      snapshotDue ||
+      newRoot !== undefined ||
+      options.forceTimestamp === true ||
+      resign.has('timestamp') ||
+      !this.timestamp;
     if (timestampDue && snapshotInfo) {
       const version = (this.timestamp?.signed.version ?? 0) + 1;
       const signed = new Timestamp({
@@ -770,6 +787,27 @@ export class Repository {
       );
     }
     return { files, pending, prepared };
+  }
+
+  /**
+   * The top-level roles whose published metadata `root` does not accept, checked only for roles
+   * not already being re-signed. Costs one verification each; the targets file is parsed only
+   * when targets is not already loaded for an edit.
+   */
+  private async rolesNeedingResign(root: Metadata<Root>): Promise<Set<string>> {
+    const out = new Set<string>();
+    const check = async (role: 'targets' | 'snapshot' | 'timestamp', md: () => Promise<Metadata>) => {
+      const r = await root.delegateStatus(role, await md(), { stopAtThreshold: true });
+      if (!r.verified) out.add(role);
+    };
+    if (this.timestamp) await check('timestamp', async () => this.timestamp as Metadata);
+    if (this.snapshot) await check('snapshot', async () => this.snapshot as Metadata);
+    if (!this.changed.has('targets') && this.snapshot?.signed.roleMeta('targets')) {
+      await check('targets', async () =>
+        Metadata.fromBytes(await this.publishedRoleBytes('targets'), 'targets'),
+      );
+    }
+    return out;
   }
 
   /** The signed part of an applied signing request for `role`, when it is the expected version. */
@@ -996,6 +1034,17 @@ export class Repository {
     this.presigned.clear();
     this.changed.clear();
   }
+}
+
+/** A role name that can be a file name on any static host: no separators, dots-only or control characters. */
+export function checkRoleFileName(role: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
+  if (role === '' || role === '.' || role === '..' || /[/\\\x00-\x1f\x7f]/.test(role) || role.length > 200) {
+    throw new UnsafeNameError(
+      `role name ${JSON.stringify(role)} cannot be published as a file (no "/", "\\", control characters, "." or ".."; at most 200 characters)`,
+    );
+  }
+  return role;
 }
 
 function pruneKeys(keys: ReadonlyMap<string, Key>, roles: readonly DelegatedRole[]): Map<string, Key> {

@@ -367,3 +367,24 @@ describe('converting to hash bins', () => {
     });
   });
 });
+
+describe('role names as file names', () => {
+  it('refuses delegated role names that cannot be one file name', async () => {
+    const repo = await open();
+    for (const name of ['a/b', '..', '.', 'x\\y', 'nl\nx', '']) {
+      await expect(
+        repo.addDelegation(
+          'targets',
+          new DelegatedRole({
+            name,
+            keyids: [keys.targets.keyid],
+            threshold: 1,
+            terminating: false,
+            paths: ['*'],
+          }),
+          [keys.targets.key],
+        ),
+      ).rejects.toMatchObject({ code: 'UNSAFE_NAME' });
+    }
+  });
+});

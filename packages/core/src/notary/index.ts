@@ -1,0 +1,46 @@
+/** Notary v1 (Docker Content Trust) reader: verify and list trust collections, read-only. */
+export {
+  decodeBase64,
+  type NotaryKey,
+  notaryKey,
+  notaryKeyId,
+  rawEcdsaToDer,
+  tufaSignatureHex,
+} from './keys.js';
+export {
+  type NotaryDelegation,
+  type NotaryEnvelope,
+  type NotaryFileMeta,
+  type NotaryRoleKeys,
+  type NotaryRoleType,
+  type NotaryRoot,
+  type NotarySignature,
+  type NotarySigned,
+  type NotarySnapshot,
+  type NotaryTargetEntry,
+  type NotaryTargets,
+  type NotaryTimestamp,
+  parseNotaryMetadata,
+} from './metadata.js';
+export {
+  type NotaryCertificateInfo,
+  type NotaryCollection,
+  type NotaryReadOptions,
+  type NotaryRoleFailure,
+  type NotaryRoleInfo,
+  type NotaryTarget,
+  type NotaryTrustOptions,
+  DCT_ROLES,
+  dctList,
+  dctLookup,
+  readNotaryCollection,
+} from './reader.js';
+export {
+  checkNotaryGun,
+  checkNotaryRoleName,
+  FetcherNotarySource,
+  type FetcherNotarySourceOptions,
+  type NotarySource,
+  notaryServerBaseUrl,
+} from './source.js';
+export { parseNotaryTime } from './time.js';
