@@ -177,6 +177,63 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
     .description('list signed tags')
     .action(act('verify', 'list'));
 
+  const notary = program
+    .command('notary')
+    .description('verify Notary v1 / Docker Content Trust data (read-only) and migrate it to tufa');
+  const notarySource = (c: Command) =>
+    c
+      .option('--server <url>', 'notary-server URL, e.g. https://notary.docker.io')
+      .option(
+        '--trust-dir <dir>',
+        'Notary/Docker trust directory, e.g. ~/.docker/trust (its cached root is trusted)',
+      )
+      .option('--root <file>', 'a Notary root.json to trust')
+      .option('--root-cert <file>', 'pin a root certificate, PEM (repeatable)', collect)
+      .option('--root-key-id <id>', 'pin a root key id, as notary trust_pinning.certs (repeatable)', collect)
+      .option('--unsafe-tofu', 'trust the oldest root the server sends (unsafe)')
+      .option('--as-of <time>', 'judge expiry and certificates at this RFC 3339 time instead of now')
+      .option(
+        '--header <header>',
+        'extra HTTP header, e.g. "Authorization: Bearer $TOKEN" (repeatable)',
+        collect,
+      )
+      .option('--ca <file>', 'extra CA certificates (PEM)')
+      .option(
+        '--username <user>',
+        'user for the registry token service (password from TUFA_REGISTRY_PASSWORD)',
+      );
+  notarySource(
+    notary
+      .command('verify')
+      .argument('<ref>', 'GUN, or GUN:TAG[@sha256:HEX]')
+      .option('-d, --digest <digest>', 'exit 0 only if the tag is signed with this digest'),
+  )
+    .description('verify a Notary trust collection, or what Docker Content Trust resolves a tag to')
+    .action(act('notary', 'verify'));
+  notarySource(
+    notary
+      .command('list')
+      .argument('<gun>')
+      .option('--all-roles', 'every verified (tag, role) pair, as notary list shows them'),
+  )
+    .description('list signed tags as Docker Content Trust sees them (targets/releases, then targets)')
+    .action(act('notary', 'list'));
+  notarySource(
+    notary
+      .command('migrate')
+      .argument('<gun>', 'the GUN in Notary and of the tufa repository (set up with tufa init)')
+      .option(
+        '--role-map <map>',
+        'NOTARY_ROLE=TUFA_ROLE, e.g. targets/releases=releases (repeatable)',
+        collect,
+      )
+      .option('--all-roles', 'also import tags from delegations Docker Content Trust ignores')
+      .option('--replace', 'replace tags tufa already signs with another digest')
+      .option('--dry-run', 'show what would be imported, publish nothing'),
+  )
+    .description('import every verified Notary tag into a tufa repository, with its provenance')
+    .action(act('notary', 'migrate'));
+
   const delegation = program.command('delegation').description('delegate tags to other keys');
   delegation
     .command('add')

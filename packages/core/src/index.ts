@@ -54,6 +54,7 @@ export {
   Timestamp,
 } from './metadata/signed.js';
 export { formatExpires, isExpiredAt, parseExpires } from './metadata/time.js';
+export * from './notary/index.js';
 export {
   type CreateOptions,
   DEFAULT_EXPIRY,

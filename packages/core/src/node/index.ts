@@ -3,6 +3,7 @@
  * metadata store on disk, HTTP(S) and file fetchers, atomic writes, and targets on disk.
  */
 
+export * from '../notary/node.js';
 export * from '../signers/index.js';
 export { ensureDir, TEMP_PREFIX, type WriteFileAtomicOptions, writeFileAtomic } from './atomic.js';
 export { FileFetcher, type FileFetcherOptions, fileBaseUrl, fileUrlToLocalPath } from './file-fetcher.js';

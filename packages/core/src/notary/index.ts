@@ -23,6 +23,9 @@ export {
   parseNotaryMetadata,
 } from './metadata.js';
 export {
+  DCT_ROLES,
+  dctList,
+  dctLookup,
   type NotaryCertificateInfo,
   type NotaryCollection,
   type NotaryReadOptions,
@@ -30,9 +33,6 @@ export {
   type NotaryRoleInfo,
   type NotaryTarget,
   type NotaryTrustOptions,
-  DCT_ROLES,
-  dctList,
-  dctLookup,
   readNotaryCollection,
 } from './reader.js';
 export {

@@ -5,6 +5,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { join, resolve } from 'node:path';
+import { rootCertificates } from 'node:tls';
 import { download, type Fetcher, type FetchRequest } from '../client/fetcher.js';
 import { FetchError, FormatError, UsageError } from '../errors.js';
 import { FileFetcher, fileBaseUrl } from '../node/file-fetcher.js';
@@ -81,7 +82,10 @@ export class DockerTokenFetcher implements Fetcher {
     this.#tried = true;
     const challenge = await this.#challenge(url, request.signal);
     if (challenge === undefined) {
-      throw new FetchError(`${url}: HTTP 401 without a Bearer challenge (give --header "Authorization: …")`, 401);
+      throw new FetchError(
+        `${url}: HTTP 401 without a Bearer challenge (give --header "Authorization: …")`,
+        401,
+      );
     }
     const token = await this.#token(challenge, request.signal);
     this.#inner = new HttpFetcher({
@@ -104,7 +108,8 @@ export class DockerTokenFetcher implements Fetcher {
           signal,
           headers: { 'User-Agent': this.#options.userAgent ?? 'tufa', ...(this.#options.headers ?? {}) },
           ...(u.protocol === 'https:' && ca !== undefined
-            ? { ca: [...(typeof ca === 'string' ? [ca] : ca), ...(require_tls_roots())] }
+            ? // Extra CAs are added to the bundled roots, as HttpFetcher does.
+              { ca: [...rootCertificates, ...(typeof ca === 'string' ? [ca] : ca)] }
             : {}),
         },
         (res) => {
@@ -115,7 +120,9 @@ export class DockerTokenFetcher implements Fetcher {
         },
       );
       req.setTimeout(this.#options.idleTimeoutMs ?? 30_000, () => req.destroy(new Error('timed out')));
-      req.on('error', (e) => reject(new FetchError(`${u.origin}: cannot read the authentication challenge (${e.message})`)));
+      req.on('error', (e) =>
+        reject(new FetchError(`${u.origin}: cannot read the authentication challenge (${e.message})`)),
+      );
       req.end();
     });
   }
@@ -159,13 +166,6 @@ export class DockerTokenFetcher implements Fetcher {
   }
 }
 
-function require_tls_roots(): string[] {
-  // Extra CAs are added to the bundled roots, as HttpFetcher does.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return [...tlsRoots];
-}
-import { rootCertificates as tlsRoots } from 'node:tls';
-
 export interface NotaryServerSourceOptions {
   /** Static request headers, e.g. `{ Authorization: 'Bearer …' }`. */
   headers?: Readonly<Record<string, string>>;
@@ -178,7 +178,11 @@ export interface NotaryServerSourceOptions {
 }
 
 /** A notary-server (`https://notary.docker.io`, or your own) as a `NotarySource`. */
-export function notaryServerSource(server: string, gun: string, options: NotaryServerSourceOptions = {}): NotarySource {
+export function notaryServerSource(
+  server: string,
+  gun: string,
+  options: NotaryServerSourceOptions = {},
+): NotarySource {
   const base = notaryServerBaseUrl(server, gun);
   const http: HttpFetcherOptions = {
     ...(options.headers ? { headers: options.headers } : {}),

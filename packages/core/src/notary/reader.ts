@@ -141,7 +141,8 @@ function certificateProblem(k: NotaryKey, gun: string, asOf: Date): string | und
   const c = k.certificate;
   if (c === undefined) return `key ${k.keyid} is a ${k.keytype} key, not a certificate`;
   const cn = commonName(c.subject);
-  if (cn !== gun) return `certificate ${k.keyid} is for ${JSON.stringify(cn ?? '')}, not ${JSON.stringify(gun)}`;
+  if (cn !== gun)
+    return `certificate ${k.keyid} is for ${JSON.stringify(cn ?? '')}, not ${JSON.stringify(gun)}`;
   const from = new Date(c.validFrom);
   const to = new Date(c.validTo);
   if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime()))
@@ -215,7 +216,9 @@ function checkFileMeta(what: string, bytes: Uint8Array, meta: NotaryFileMeta): v
     if (got !== hex) throw new LengthOrHashError(`${what}: ${alg} expected ${hex}, got ${got}`);
   }
   if (known === 0) {
-    throw new LengthOrHashError(`${what}: no sha256 or sha512 hash to check (${[...meta.hashes.keys()].join(', ')})`);
+    throw new LengthOrHashError(
+      `${what}: no sha256 or sha512 hash to check (${[...meta.hashes.keys()].join(', ')})`,
+    );
   }
 }
 
@@ -247,7 +250,7 @@ function matchesPin(root: NotaryRoot, opts: NotaryTrustOptions, pinMaterials: Se
 
 /** A delegated role may sign only names its delegation (and every one above it) allows. */
 function allowedBy(d: NotaryDelegation, name: string): boolean {
-  if (d.paths !== undefined && d.paths.some((p) => name.startsWith(p))) return true;
+  if (d.paths?.some((p) => name.startsWith(p))) return true;
   if (d.pathHashPrefixes !== undefined) {
     const h = hexDigest('sha256', new TextEncoder().encode(name));
     if (d.pathHashPrefixes.some((p) => h.startsWith(p))) return true;
@@ -273,7 +276,13 @@ function targetsOf(role: string, t: NotaryTargets, chain: readonly NotaryDelegat
 }
 
 function info(role: string, s: NotarySigned, keys: NotaryRoleKeys): NotaryRoleInfo {
-  return { role, version: s.version, expires: s.expires, keyids: [...keys.keyids], threshold: keys.threshold };
+  return {
+    role,
+    version: s.version,
+    expires: s.expires,
+    keyids: [...keys.keyids],
+    threshold: keys.threshold,
+  };
 }
 
 /** Loads and verifies the root chain; returns the current root and how it was anchored. */
@@ -324,11 +333,14 @@ async function loadRoot(
       try {
         m = Key.fromPublicKeyObject(new X509Certificate(pem).publicKey).materialId();
       } catch (e) {
-        throw new UsageError(`a pinned root certificate cannot be used (${e instanceof Error ? e.message : e})`);
+        throw new UsageError(
+          `a pinned root certificate cannot be used (${e instanceof Error ? e.message : e})`,
+        );
       }
       if (m !== undefined) pinMaterials.add(m);
     }
-    const pinned = (r: NotaryRoot) => opts.unsafeTrustOnFirstUse === true || matchesPin(r, opts, pinMaterials);
+    const pinned = (r: NotaryRoot) =>
+      opts.unsafeTrustOnFirstUse === true || matchesPin(r, opts, pinMaterials);
     for (let v = 1; v <= latest.signed.version && source.versionedRoots; v++) {
       const env = v === latest.signed.version ? latest : await fetchVersion(v);
       if (env === undefined) continue;
@@ -426,7 +438,8 @@ export async function readNotaryCollection(
 ): Promise<NotaryCollection> {
   const gun = checkNotaryGun(opts.gun);
   const asOf = opts.asOf;
-  if (!(asOf instanceof Date) || Number.isNaN(asOf.getTime())) throw new UsageError('asOf must be a valid Date');
+  if (!(asOf instanceof Date) || Number.isNaN(asOf.getTime()))
+    throw new UsageError('asOf must be a valid Date');
   const { root: rootEnv, versions, anchor } = await loadRoot(source, opts);
   const root = rootEnv.signed;
 
@@ -445,8 +458,12 @@ export async function readNotaryCollection(
       problem: certificateProblem(k, gun, asOf),
     });
   }
-  await checkThreshold(`root version ${root.version} at ${asOf.toISOString()}`, rootEnv, root.keys, rootRole, (k) =>
-    certificateProblem(k, gun, asOf),
+  await checkThreshold(
+    `root version ${root.version} at ${asOf.toISOString()}`,
+    rootEnv,
+    root.keys,
+    rootRole,
+    (k) => certificateProblem(k, gun, asOf),
   );
   checkExpiry('root', root, asOf);
 
@@ -484,7 +501,11 @@ export async function readNotaryCollection(
   const maxRoles = opts.maxRoles ?? 1000;
 
   // Pre-order walk of the delegations, as Notary's client walks them.
-  const walk = async (parent: string, t: NotaryTargets, chain: readonly NotaryDelegation[]): Promise<void> => {
+  const walk = async (
+    parent: string,
+    t: NotaryTargets,
+    chain: readonly NotaryDelegation[],
+  ): Promise<void> => {
     if (chain.length >= MAX_DELEGATION_DEPTH) return;
     for (const d of t.delegations) {
       if (seen.has(d.name)) continue;

@@ -1,0 +1,417 @@
+/**
+ * `tufa notary verify|list|migrate`: read Notary v1 (Docker Content Trust) trust collections
+ * from a notary-server or a client trust directory, verify them in full, and import what
+ * verifies into a tufa repository. Read-only towards Notary: nothing is ever written there.
+ */
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DCT_ROLES,
+  dctList,
+  dctLookup,
+  type NotaryCollection,
+  type NotaryReadOptions,
+  type NotaryTarget,
+  parseNotaryTime,
+  type Repository,
+  readNotaryCollection,
+  TargetFile,
+} from '@tufa/core';
+import { notaryServerSource, notaryTrustDirMetadata, notaryTrustDirSource } from '@tufa/core/node';
+import { CliError, usage } from '../cli-error.js';
+import { EXIT } from '../exit-codes.js';
+import { readRepoConfig } from '../home.js';
+import type { Context } from '../main.js';
+import { checkDigest, checkGun, checkTag, parseImageReference } from '../names.js';
+import { openRepository, transaction } from '../repo.js';
+import { secretsFromEnvironment } from '../secrets.js';
+
+export interface NotarySourceOptions {
+  /** notary-server URL, e.g. https://notary.docker.io */
+  server?: string;
+  /** A Notary/Docker trust directory, e.g. ~/.docker/trust */
+  trustDir?: string;
+  /** A root.json to trust (e.g. exported earlier). */
+  root?: string;
+  /** PEM root certificate files to pin (repeatable). */
+  rootCert?: string[];
+  /** Root key ids to pin (repeatable), as `notary` trust_pinning.certs takes them. */
+  rootKeyId?: string[];
+  /** Trust the oldest root the server has, as Notary does by default. */
+  unsafeTofu?: boolean;
+  /** Judge expiry and certificates at this time (RFC 3339), not now. */
+  asOf?: string;
+  header?: string[];
+  ca?: string;
+  /** User for Docker's token service; the password comes from TUFA_REGISTRY_PASSWORD. */
+  username?: string;
+  /** Every verified (tag, role) pair instead of what Docker Content Trust resolves. */
+  allRoles?: boolean;
+}
+
+export interface NotaryVerifyOptions extends NotarySourceOptions {
+  digest?: string;
+}
+
+export interface NotaryMigrateOptions extends NotarySourceOptions {
+  /** `NOTARY_ROLE=TUFA_ROLE` (repeatable), e.g. `targets/releases=releases`. */
+  roleMap?: string[];
+  /** Replace tags tufa already signs with another digest (default: refuse). */
+  replace?: boolean;
+  /** Show what would be imported without publishing. */
+  dryRun?: boolean;
+}
+
+function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p;
+}
+
+function parseAsOf(value: string | undefined): Date {
+  if (value === undefined) return new Date();
+  try {
+    return parseNotaryTime(value, '--as-of');
+  } catch {
+    throw usage(`--as-of takes an RFC 3339 time, e.g. 2026-12-01T00:00:00Z (found ${JSON.stringify(value)})`);
+  }
+}
+
+async function readArg(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(expandHome(path));
+  } catch {
+    throw new CliError(`cannot read ${what} ${path}`, EXIT.NOT_FOUND);
+  }
+}
+
+function parseHeaders(list: string[] | undefined): Record<string, string> {
+  const headers: Record<string, string> = Object.create(null);
+  for (const h of list ?? []) {
+    const i = h.indexOf(':');
+    if (i <= 0) throw usage('--header takes "Name: value"');
+    headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+  }
+  return headers;
+}
+
+/** Reads and verifies the collection for `gun` as the options say. */
+export async function loadCollection(gun: string, opts: NotarySourceOptions): Promise<NotaryCollection> {
+  if (!opts.server && !opts.trustDir) {
+    throw usage(
+      'give --server URL (a notary-server) or --trust-dir DIR (e.g. ~/.docker/trust)',
+      `tufa notary verify --trust-dir ~/.docker/trust ${gun}`,
+    );
+  }
+  if (!opts.server && (opts.header?.length || opts.ca || opts.username)) {
+    throw usage('--header, --ca and --username apply to --server only');
+  }
+  const asOf = parseAsOf(opts.asOf);
+  const trustDir = opts.trustDir ? expandHome(opts.trustDir) : undefined;
+  let source: ReturnType<typeof notaryTrustDirSource>;
+  if (opts.server) {
+    const password = process.env.TUFA_REGISTRY_PASSWORD;
+    if (opts.username && !password) {
+      throw new CliError(
+        `no password for ${opts.username} (TUFA_REGISTRY_PASSWORD is not set)`,
+        EXIT.KEY,
+        'export TUFA_REGISTRY_PASSWORD=… (a personal access token) and run the command again',
+      );
+    }
+    const ca = opts.ca ? (await readArg(opts.ca, '--ca')).toString('utf8') : undefined;
+    source = notaryServerSource(opts.server, gun, {
+      headers: parseHeaders(opts.header),
+      ...(ca ? { ca } : {}),
+      ...(opts.username ? { username: opts.username, password: password ?? '' } : {}),
+    });
+  } else {
+    source = notaryTrustDirSource(trustDir as string, gun);
+  }
+  const trust: Partial<NotaryReadOptions> = {};
+  const pins = (opts.rootCert?.length ?? 0) + (opts.rootKeyId?.length ?? 0);
+  if ([opts.root !== undefined, pins > 0, opts.unsafeTofu === true].filter(Boolean).length > 1) {
+    throw usage('give one of --root, --root-cert/--root-key-id and --unsafe-tofu');
+  }
+  if (opts.root) trust.trustedRoot = new Uint8Array(await readArg(opts.root, '--root'));
+  else if (pins > 0) {
+    const certs: string[] = [];
+    for (const f of opts.rootCert ?? []) certs.push((await readArg(f, '--root-cert')).toString('utf8'));
+    trust.rootCertificates = certs;
+    trust.rootKeyIds = opts.rootKeyId ?? [];
+  } else if (opts.unsafeTofu) {
+    trust.unsafeTrustOnFirstUse = true;
+    process.stderr.write(
+      `Warning: trusting the first root ${opts.server ?? trustDir} sends for ${gun} (--unsafe-tofu)\n`,
+    );
+  } else if (trustDir) {
+    // The root this machine's Docker/Notary client already trusts.
+    const cached = join(notaryTrustDirMetadata(trustDir, gun), 'root.json');
+    if (!existsSync(cached)) {
+      throw new CliError(
+        `no trusted root for ${gun} in ${trustDir}`,
+        EXIT.NOT_FOUND,
+        `docker trust inspect ${gun}  (or: tufa notary verify --server URL --root-cert ROOT.crt ${gun})`,
+      );
+    }
+    trust.trustedRoot = new Uint8Array(await readFile(cached));
+  } else {
+    throw usage(
+      `no trusted root for ${gun}: give --trust-dir (the root your Docker client trusts), --root, --root-cert or --root-key-id`,
+      `tufa notary verify --server ${opts.server} --trust-dir ~/.docker/trust ${gun}`,
+    );
+  }
+  return readNotaryCollection(source, { gun, asOf, ...trust });
+}
+
+function describe(t: NotaryTarget) {
+  return { tag: t.name, digest: t.digest ?? null, size: t.length, role: t.role };
+}
+
+function failureSummary(c: NotaryCollection) {
+  return c.failedRoles.map((f) => ({ role: f.role, code: f.error.code, message: f.error.message }));
+}
+
+function provenance(c: NotaryCollection) {
+  return {
+    source: c.source,
+    asOf: c.asOf.toISOString(),
+    trustAnchor: c.trustAnchor,
+    root: { version: c.root.version, keyIds: c.root.keyids, expires: c.root.expires.toISOString() },
+  };
+}
+
+function splitRef(ref: string): { gun: string; tag: string | undefined; digest: string | undefined } {
+  return parseImageReference(ref);
+}
+
+export async function verify(ctx: Context, ref: string, opts: NotaryVerifyOptions): Promise<number> {
+  const r = splitRef(ref);
+  const wanted = opts.digest ?? r.digest;
+  if (opts.digest && r.digest && opts.digest !== r.digest)
+    throw usage('the digest in the reference and --digest differ');
+  if (wanted) checkDigest(wanted);
+  if (wanted && r.tag === undefined) throw usage('--digest needs a tag: GUN:TAG');
+  const c = await loadCollection(r.gun, opts);
+  if (r.tag === undefined) {
+    const tags = dctList(c);
+    const failed = failureSummary(c);
+    ctx.out.result(
+      {
+        gun: r.gun,
+        verified: failed.length === 0,
+        ...provenance(c),
+        rootVersions: c.rootVersions,
+        roles: c.roles.map((x) => ({ role: x.role, version: x.version, expires: x.expires.toISOString() })),
+        tags: tags.length,
+        failedRoles: failed,
+      },
+      () =>
+        [
+          `${r.gun}: Notary trust collection verified (root v${c.root.version}, as of ${c.asOf.toISOString()})`,
+          ...c.roles.map((x) => `  ${x.role} v${x.version}, expires ${x.expires.toISOString()}`),
+          `  ${tags.length} signed tag(s) Docker Content Trust accepts`,
+        ].join('\n'),
+    );
+    if (failed.length > 0) {
+      throw new CliError(
+        `${failed.length} delegated role(s) did not verify: ${failed.map((f) => `${f.role} (${f.message})`).join('; ')}`,
+        EXIT.UNTRUSTED,
+      );
+    }
+    return EXIT.OK;
+  }
+  const tag = checkTag(r.tag);
+  const hit = dctLookup(c, tag);
+  if (!hit) {
+    throw new CliError(
+      `${r.gun}:${tag} is not signed by ${DCT_ROLES.join(' or ')}`,
+      EXIT.NOT_FOUND,
+      `tufa notary list ${opts.server ? `--server ${opts.server}` : `--trust-dir ${opts.trustDir}`} ${r.gun}`,
+    );
+  }
+  const d = describe(hit);
+  if (wanted && d.digest !== wanted) {
+    ctx.out.result({ gun: r.gun, verified: false, ...d, expected: wanted, ...provenance(c) }, () => '');
+    throw new CliError(
+      `digest mismatch for ${r.gun}:${tag} (expected the signed ${d.digest}, found ${wanted})`,
+      EXIT.DIGEST_MISMATCH,
+    );
+  }
+  ctx.out.result(
+    { gun: r.gun, verified: true, ...d, ...provenance(c) },
+    () =>
+      `${r.gun}:${tag} ${d.digest} ${d.size} bytes (signed by ${d.role}; Notary root v${c.root.version}, as of ${c.asOf.toISOString()})${wanted ? ' — digest matches' : ''}`,
+  );
+  return EXIT.OK;
+}
+
+function table(rows: { tag: string; digest: string | null; size: number; role: string }[]): string {
+  const header = ['NAME', 'DIGEST', 'SIZE (BYTES)', 'ROLE'];
+  const cells = rows.map((e) => [e.tag, (e.digest ?? '-').replace(/^sha256:/, ''), String(e.size), e.role]);
+  const width = header.map((h, i) => Math.max(h.length, ...cells.map((c) => [...(c[i] ?? '')].length)));
+  const line = (c: string[]) =>
+    c.map((v, i) => (i === c.length - 1 ? v : v + ' '.repeat((width[i] ?? 0) - [...v].length + 4))).join('');
+  return [line(header), line(header.map((h) => '-'.repeat(h.length))), ...cells.map(line)].join('\n');
+}
+
+export async function list(ctx: Context, gunArg: string, opts: NotarySourceOptions): Promise<number> {
+  const gun = checkGun(gunArg);
+  const c = await loadCollection(gun, opts);
+  const entries = (
+    opts.allRoles
+      ? [...c.targets].sort((a, b) =>
+          a.name < b.name ? -1 : a.name > b.name ? 1 : a.role < b.role ? -1 : a.role > b.role ? 1 : 0,
+        )
+      : dctList(c)
+  ).map(describe);
+  const failed = failureSummary(c);
+  ctx.out.result({ gun, tags: entries, failedRoles: failed, ...provenance(c) }, () =>
+    entries.length === 0 ? `no signed tags in ${gun}` : table(entries),
+  );
+  for (const f of failed) ctx.out.warn(`${f.role} did not verify and is left out: ${f.message}`);
+  return failed.length > 0 ? EXIT.UNTRUSTED : EXIT.OK;
+}
+
+function parseRoleMap(list: string[] | undefined): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const item of list ?? []) {
+    const i = item.indexOf('=');
+    if (i <= 0 || i === item.length - 1)
+      throw usage(`--role-map takes NOTARY_ROLE=TUFA_ROLE (found ${item})`);
+    m.set(item.slice(0, i), item.slice(i + 1));
+  }
+  return m;
+}
+
+/** Lower is preferred when two Notary roles sign one tag into the same tufa role (DCT order). */
+function rank(role: string): number {
+  const i = DCT_ROLES.indexOf(role);
+  return i >= 0 ? i : DCT_ROLES.length;
+}
+
+interface Planned {
+  target: NotaryTarget;
+  tufaRole: string;
+}
+
+export async function migrate(ctx: Context, gunArg: string, opts: NotaryMigrateOptions): Promise<number> {
+  const gun = checkGun(gunArg);
+  const roleMap = parseRoleMap(opts.roleMap);
+  const c = await loadCollection(gun, opts);
+  const failed = failureSummary(c);
+  const refused: { tag: string; role: string; reason: string }[] = [];
+  // Tags Docker Content Trust accepts (targets/releases, targets), or every verified role.
+  const candidates = c.targets.filter((t) => opts.allRoles || DCT_ROLES.includes(t.role));
+  const provenanceBase = {
+    rootKeyIds: c.root.keyids,
+    source: c.source,
+    asOf: c.asOf.toISOString(),
+  };
+  const secrets = secretsFromEnvironment();
+  const plan: Planned[] = [];
+  let skippedSame = 0;
+  const edit = async (repo: Repository): Promise<void> => {
+    plan.length = 0;
+    refused.length = 0;
+    skippedSame = 0;
+    const top = await repo.getTargets('targets');
+    const delegated = new Set((top.delegations?.roles ?? []).map((r) => r.name));
+    const tufaRoleFor = (notaryRole: string): string => {
+      const mapped = roleMap.get(notaryRole);
+      if (mapped !== undefined) return mapped;
+      if (notaryRole === 'targets') return 'targets';
+      if (delegated.has(notaryRole)) return notaryRole;
+      const short = notaryRole.replace(/^targets\//, '');
+      return delegated.has(short) ? short : 'targets';
+    };
+    const chosen = new Map<string, Planned>(); // `${tufaRole}\0${tag}` → entry
+    for (const t of candidates) {
+      try {
+        checkTag(t.name);
+      } catch (e) {
+        refused.push({ tag: t.name, role: t.role, reason: (e as Error).message });
+        continue;
+      }
+      if (t.hashes.get('sha256') === undefined) {
+        refused.push({ tag: t.name, role: t.role, reason: 'no sha256 digest' });
+        continue;
+      }
+      const tufaRole = tufaRoleFor(t.role);
+      const k = `${tufaRole}\0${t.name}`;
+      const prev = chosen.get(k);
+      if (prev && rank(prev.target.role) <= rank(t.role)) {
+        refused.push({ tag: t.name, role: t.role, reason: `shadowed by ${prev.target.role}` });
+        continue;
+      }
+      if (prev)
+        refused.push({ tag: prev.target.name, role: prev.target.role, reason: `shadowed by ${t.role}` });
+      chosen.set(k, { target: t, tufaRole });
+    }
+    const byRole = new Map<string, TargetFile[]>();
+    for (const p of chosen.values()) {
+      const existing = (await repo.getTargets(p.tufaRole)).targets.get(p.target.name);
+      const sha = p.target.hashes.get('sha256') as string;
+      if (existing && existing.hashes.get('sha256') === sha && existing.length === p.target.length) {
+        skippedSame++;
+        continue;
+      }
+      if (existing && !opts.replace) {
+        refused.push({
+          tag: p.target.name,
+          role: p.target.role,
+          reason: `tufa already signs it in ${p.tufaRole} with sha256:${existing.hashes.get('sha256')} (use --replace)`,
+        });
+        continue;
+      }
+      const notary: Record<string, unknown> = { ...provenanceBase, role: p.target.role };
+      if (p.target.custom !== undefined) notary['custom'] = p.target.custom;
+      const hashes = new Map([...p.target.hashes].filter(([a]) => a === 'sha256' || a === 'sha512'));
+      const extra: NonNullable<ConstructorParameters<typeof TargetFile>[3]> = Object.create(null);
+      extra['custom'] = { notary };
+      const list = byRole.get(p.tufaRole) ?? [];
+      list.push(new TargetFile(p.target.name, p.target.length, hashes, extra));
+      byRole.set(p.tufaRole, list);
+      plan.push(p);
+    }
+    for (const [role, list] of byRole) await repo.addTargets(list, role === 'targets' ? {} : { role });
+  };
+  let versions: Record<string, number> = {};
+  if (opts.dryRun) {
+    const { repo } = await openRepository(gun, { roles: [], secrets });
+    await edit(repo); // staged in memory only: never published
+  } else {
+    const config = await readRepoConfig(gun);
+    const roles = new Set(['targets', ...roleMap.values(), ...Object.keys(config.delegations)]);
+    const r = await transaction(gun, { roles: [...roles, 'snapshot', 'timestamp'], secrets }, edit);
+    versions = Object.fromEntries(r.versions);
+  }
+  const imported = plan.map((p) => ({ ...describe(p.target), tufaRole: p.tufaRole }));
+  ctx.out.result(
+    {
+      gun,
+      dryRun: opts.dryRun === true,
+      imported,
+      unchanged: skippedSame,
+      refused,
+      failedRoles: failed,
+      ...provenance(c),
+      versions,
+    },
+    () =>
+      [
+        `${opts.dryRun ? 'would import' : 'imported'} ${imported.length} tag(s) from ${c.source} into ${gun} (as of ${c.asOf.toISOString()})`,
+        ...imported.map((i) => `  ${i.tag} ${i.digest} ${i.size} bytes  ${i.role} -> ${i.tufaRole}`),
+        ...(skippedSame ? [`  ${skippedSame} tag(s) already signed the same way`] : []),
+        ...refused.map((x) => `  refused ${x.tag} (${x.role}): ${x.reason}`),
+      ].join('\n'),
+  );
+  for (const f of failed)
+    ctx.out.warn(`${f.role} did not verify; none of its tags were imported: ${f.message}`);
+  if (failed.length > 0) {
+    throw new CliError(
+      `${failed.length} Notary role(s) did not verify and were not imported: ${failed.map((f) => f.role).join(', ')}`,
+      EXIT.UNTRUSTED,
+    );
+  }
+  return EXIT.OK;
+}

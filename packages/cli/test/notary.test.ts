@@ -1,0 +1,263 @@
+/**
+ * `tufa notary verify|list|migrate` against a real notary-server (Debian's notary 0.7): a
+ * collection built with the `notary` CLI (scripts/notary/make-collection.sh: root rotation, a
+ * targets/releases delegation, names with `<`, `&` and non-ASCII characters), verified from the
+ * server and from the notary client's trust directory, migrated into a tufa repository and
+ * verified there with `tufa verify`. Tampering with the trust directory is detected.
+ *
+ * Runs the built CLI (npx tsc -b first). Skips when notary-server is missing, except under
+ * CI=true.
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(import.meta.dirname, '../../..');
+const DIST = join(ROOT, 'packages/cli/dist');
+const BIN = join(DIST, 'bin.js');
+const HAVE_NOTARY = existsSync('/usr/bin/notary-server') && existsSync('/usr/bin/notary');
+const GUN = 'example.com/migrate/app';
+const CA = join(ROOT, 'test-vectors/tls/ca.pem');
+
+if (!HAVE_NOTARY && process.env.CI === 'true') {
+  throw new Error('notary-server and notary are required under CI=true (apt-get install -y notary)');
+}
+
+let work = '';
+let serverUrl = '';
+let serverPid = 0;
+let tufaCli: string[] = [];
+let notaryCli: string[] = [];
+let env: NodeJS.ProcessEnv = {};
+
+function run(argv: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, argv, {
+    env: { ...env, ...extraEnv },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+const tufa = (...args: string[]) => run([...tufaCli, ...args]);
+const notary = (...args: string[]) => run([...notaryCli, ...args]);
+const json = (r: { stdout: string }) => JSON.parse(r.stdout);
+
+describe.skipIf(!HAVE_NOTARY)('tufa notary against notary-server', () => {
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'tufa-notary-'));
+    const started = spawnSync('bash', [join(ROOT, 'scripts/notary/start-server.sh'), join(work, 'server')], {
+      encoding: 'utf8',
+    });
+    if (started.status !== 0) throw new Error(`notary-server did not start: ${started.stderr}`);
+    [serverUrl, serverPid] = ((s) => [s[0] as string, Number(s[1])])(started.stdout.trim().split(' '));
+    const made = spawnSync(
+      'bash',
+      [join(ROOT, 'scripts/notary/make-collection.sh'), serverUrl, join(work, 'client'), GUN],
+      { encoding: 'utf8' },
+    );
+    if (made.status !== 0) throw new Error(`make-collection failed: ${made.stdout}${made.stderr}`);
+    env = { ...process.env, TUFA_HOME: join(work, 'home'), CI: '' };
+    tufaCli = [BIN];
+    notaryCli = [BIN];
+  }, 120_000);
+
+  afterAll(() => {
+    if (serverPid) process.kill(serverPid);
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  const trustDir = () => join(work, 'client/trust');
+
+  it('verifies a tag from the server, anchored in the notary client trust directory', () => {
+    const r = notary(
+      '--json',
+      'notary',
+      'verify',
+      '--server',
+      serverUrl,
+      '--ca',
+      CA,
+      '--trust-dir',
+      trustDir(),
+      `${GUN}:v1`,
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const out = json(r);
+    // DCT: targets/releases signs v1 too (999 bytes), and wins over targets.
+    expect(out).toMatchObject({ verified: true, tag: 'v1', size: 999, role: 'targets/releases' });
+    expect(out.root.version).toBe(2);
+  });
+
+  it('verifies from the server with a pinned root key id, walking the root chain', () => {
+    const root1 = JSON.parse(readFileSync(join(work, 'client/trust/tuf', GUN, 'metadata/root.json'), 'utf8'));
+    const keyId = root1.signed.roles.root.keyids[0];
+    const r = notary(
+      '--json',
+      'notary',
+      'verify',
+      '--server',
+      serverUrl,
+      '--ca',
+      CA,
+      '--root-key-id',
+      keyId,
+      GUN,
+    );
+    expect(r.code).toBe(0);
+    expect(json(r)).toMatchObject({ verified: true, trustAnchor: 'pinned-key', tags: 5 });
+    const tofu = notary(
+      '--json',
+      'notary',
+      'verify',
+      '--server',
+      serverUrl,
+      '--ca',
+      CA,
+      '--unsafe-tofu',
+      GUN,
+    );
+    expect(json(tofu).rootVersions).toEqual([1, 2]);
+    expect(tofu.stderr).toContain('--unsafe-tofu');
+  });
+
+  it('refuses a server without a trust anchor, and a wrong digest', () => {
+    const r = notary('notary', 'verify', '--server', serverUrl, '--ca', CA, GUN);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^Error: no trusted root/);
+    const d = notary('notary', 'verify', '--trust-dir', trustDir(), `${GUN}:v1@sha256:${'0'.repeat(64)}`);
+    expect(d.code).toBe(4);
+    const missing = notary('notary', 'verify', '--trust-dir', trustDir(), `${GUN}:nope`);
+    expect(missing.code).toBe(5);
+  });
+
+  it('lists tags like notary list (DCT view and every role), with odd names intact', () => {
+    const r = notary('notary', 'list', '--trust-dir', trustDir(), GUN);
+    expect(r.code).toBe(0);
+    const expected = readFileSync(join(work, 'client/expected.txt'), 'utf8');
+    for (const line of expected.trim().split('\n').slice(2)) {
+      const [name, digest, size, role] = line.split(/\s{2,}/);
+      if (name === 'v1') continue; // notary list shows targets' v1; Docker resolves targets/releases
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `^${name?.replace(/[.*+?^${}()|[\]\\<>&]/g, '\\$&')}\\s+${digest}\\s+${size}\\s+${role}$`,
+          'm',
+        ),
+      );
+    }
+    const all = json(
+      notary(
+        '--json',
+        'notary',
+        'list',
+        '--all-roles',
+        '--server',
+        serverUrl,
+        '--ca',
+        CA,
+        '--trust-dir',
+        trustDir(),
+        GUN,
+      ),
+    );
+    expect(
+      all.tags.filter((t: { tag: string }) => t.tag === 'v1').map((t: { role: string }) => t.role),
+    ).toEqual(['targets', 'targets/releases']);
+    expect(all.tags.map((t: { tag: string }) => t.tag)).toContain('ünïcode-✓');
+  });
+
+  it('judges expiry at --as-of', () => {
+    const r = notary('notary', 'verify', '--trust-dir', trustDir(), '--as-of', '2031-01-01T00:00:00Z', GUN);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/expired/);
+    expect(notary('notary', 'verify', '--trust-dir', trustDir(), '--as-of', 'yesterday', GUN).code).toBe(2);
+  });
+
+  it('detects tampering with the trust directory', () => {
+    const copy = join(work, 'tampered');
+    cpSync(trustDir(), copy, { recursive: true });
+    const f = join(copy, 'tuf', GUN, 'metadata/targets.json');
+    writeFileSync(f, readFileSync(f, 'utf8').replace('"length":1234', '"length":4321'));
+    const r = notary('notary', 'list', '--trust-dir', copy, GUN);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^Error: targets\.json: expected \d+ bytes|sha256 expected/m);
+    const rel = join(copy, 'tuf', GUN, 'metadata/targets/releases.json');
+    cpSync(join(trustDir(), 'tuf', GUN, 'metadata/targets.json'), f);
+    writeFileSync(rel, readFileSync(rel, 'utf8').replace('"length":999', '"length":998'));
+    const r2 = notary('--json', 'notary', 'verify', '--trust-dir', copy, GUN);
+    expect(r2.code).toBe(3);
+    expect(r2.stderr).toContain('targets/releases');
+  });
+
+  it('migrates into a tufa repository; tufa verify then accepts the tags', () => {
+    const publish = join(work, 'publish');
+    const init = tufa(
+      'init',
+      GUN,
+      '--publish-root',
+      publish,
+      '--root-key-out',
+      join(work, 'offline'),
+      '--unencrypted',
+    );
+    expect(init.stderr + init.stdout).not.toMatch(/^Error/m);
+    expect(init.code).toBe(0);
+    const dry = notary('--json', 'notary', 'migrate', GUN, '--trust-dir', trustDir(), '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(json(dry).imported).toHaveLength(5);
+    const m = notary(
+      '--json',
+      'notary',
+      'migrate',
+      GUN,
+      '--server',
+      serverUrl,
+      '--ca',
+      CA,
+      '--trust-dir',
+      trustDir(),
+    );
+    expect(m.stderr).toBe('');
+    expect(m.code).toBe(0);
+    const out = json(m);
+    expect(out.imported.map((i: { tag: string; role: string }) => `${i.tag} ${i.role}`).sort()).toEqual([
+      'a<b&c> targets',
+      'after-rotation targets',
+      'release-1 targets/releases',
+      'v1 targets/releases',
+      'ünïcode-✓ targets',
+    ]);
+    const rootFile = join(publish, GUN, 'metadata/1.root.json');
+    for (const [tag, size] of [
+      ['v1', 999],
+      ['a<b&c>', 1234],
+      ['ünïcode-✓', 42],
+    ] as const) {
+      const v = tufa('--json', 'verify', '--server', publish, '--root', rootFile, `${GUN}:${tag}`);
+      expect(v.stderr).toBe('');
+      expect(v.code).toBe(0);
+      const got = json(v);
+      expect(got.size).toBe(size);
+      expect(got.custom.notary).toMatchObject({
+        source: serverUrl,
+        rootKeyIds: out.root.keyIds,
+        role: tag === 'v1' ? 'targets/releases' : 'targets',
+      });
+      expect(got.custom.notary.asOf).toMatch(/^\d{4}-\d\d-\d\dT/);
+    }
+    // Running it again changes nothing.
+    const again = json(notary('--json', 'notary', 'migrate', GUN, '--trust-dir', trustDir()));
+    expect([again.imported.length, again.unchanged]).toEqual([0, 5]);
+  });
+
+  it('refuses to migrate from a tampered trust directory', () => {
+    const copy = join(work, 'tampered2');
+    cpSync(trustDir(), copy, { recursive: true });
+    const f = join(copy, 'tuf', GUN, 'metadata/snapshot.json');
+    writeFileSync(f, readFileSync(f, 'utf8').replace('"version":', '"version":1'));
+    const r = notary('notary', 'migrate', 'example.com/migrate/app', '--trust-dir', copy);
+    expect(r.code).toBe(3);
+  });
+});
