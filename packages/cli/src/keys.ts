@@ -53,8 +53,30 @@ function fileOf(uri: string): string | undefined {
   return uri.startsWith('file:') ? decodeURIComponent(uri.slice(5).replace(/^\/\/(?=\/)/, '')) : undefined;
 }
 
+/**
+ * Hardware keys: `pkcs11:` URIs are served by the optional @tufa/pkcs11 package, loaded only
+ * when such a key is used. A PIN written into the URI is refused: argv is visible to every user.
+ */
+export async function preparePkcs11(uri: string): Promise<typeof import('@tufa/pkcs11') | undefined> {
+  if (signerUriScheme(uri) !== 'pkcs11') return undefined;
+  const m = await import('@tufa/pkcs11');
+  if (m.uriHasPinValue(uri)) {
+    throw usage(
+      'a PIN in a pkcs11: URI (pin-value) is refused on the command line, where other users can see it',
+      'set TUFA_PIN, or add pin-source=file:/path/to/pin-file to the URI',
+    );
+  }
+  if (!pkcs11Registered) {
+    m.register();
+    pkcs11Registered = true;
+  }
+  return m;
+}
+let pkcs11Registered = false;
+
 export async function loadSigner(ref: string, secrets: SecretCallback): Promise<Signer> {
   const uri = toUri(ref);
+  await preparePkcs11(uri);
   const file = fileOf(uri);
   if (file !== undefined && !existsSync(file)) {
     throw new CliError(`key ${redactUri(ref)} not found (${file})`, EXIT.NOT_FOUND, 'tufa key list');
@@ -73,14 +95,18 @@ export async function loadPublicKey(ref: string, secrets: SecretCallback): Promi
     if (!existsSync(file))
       throw new CliError(`key ${ref} not found (${file})`, EXIT.NOT_FOUND, 'tufa key list');
     const text = await readFile(file, 'utf8');
-    if (text.includes('BEGIN PUBLIC KEY')) return keyFromPublicPem(text);
+    let json: unknown;
     try {
-      const o = JSON.parse(text);
-      if (o && typeof o === 'object' && 'keytype' in o) return Key.fromJSON(o, file);
+      json = JSON.parse(text);
     } catch {
-      // not JSON: fall through
+      json = undefined;
     }
-    if (!text.includes('PRIVATE KEY')) return (await readKeyFile(file)).key;
+    if (json && typeof json === 'object') {
+      if ('tufa_key' in json) return (await readKeyFile(file)).key; // public part, no passphrase
+      if ('keytype' in json) return Key.fromJSON(json, file);
+    } else if (text.includes('BEGIN PUBLIC KEY')) {
+      return keyFromPublicPem(text);
+    }
   }
   return (await loadSigner(ref, secrets)).key;
 }

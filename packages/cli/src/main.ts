@@ -39,7 +39,13 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
     .version(VERSION, '-V, --version')
     .option('--json', 'machine-readable output on stdout')
     .option('--debug', 'show stack traces on errors')
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // Set before any subcommand is created: commander copies these settings into subcommands.
+    .exitOverride()
+    .configureOutput({
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(s.startsWith('error:') ? `Error: ${s.slice(7)}` : s),
+    });
 
   const act =
     (module: string, fn: string) =>
@@ -116,6 +122,16 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
     .option('--unencrypted', 'store generated keys without a passphrase (not recommended)')
     .description('create a repository and its keys')
     .action(act('init', 'init'));
+
+  program
+    .command('attach')
+    .argument('<gun>', 'repository name')
+    .requiredOption('-p, --publish-root <dir>', 'directory the repository is published under')
+    .requiredOption('--targets-key <ref>', 'the targets key (a key name, path or URI such as env:VAR)')
+    .requiredOption('--snapshot-key <ref>', 'the snapshot key')
+    .requiredOption('--timestamp-key <ref>', 'the timestamp key')
+    .description('sign for a repository that was initialised elsewhere (e.g. from a CI job)')
+    .action(act('init', 'attach'));
 
   program
     .command('sign')
@@ -342,11 +358,6 @@ export async function main(argv: string[]): Promise<number> {
   let pending: Promise<number | undefined> | undefined;
   const program = buildProgram((handler, args) => {
     pending = handler({ out, debug }, ...args);
-  });
-  program.exitOverride();
-  program.configureOutput({
-    writeErr: (s) => process.stderr.write(s),
-    outputError: (s, write) => write(s.startsWith('error:') ? `Error: ${s.slice(7)}` : s),
   });
   try {
     await program.parseAsync(argv);

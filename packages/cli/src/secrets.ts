@@ -10,7 +10,8 @@ import type { SecretCallback, SecretRequest } from '@tufa/core/node';
 /** `key file "/home/me/.tufa/keys/app-targets.json"` → `APP_TARGETS`. */
 export function envName(label: string): string {
   const file = /^key file "(.+)"$/.exec(label)?.[1];
-  const name = file ? basename(file).replace(/\.(json|pem)$/, '') : label;
+  const envVar = /^environment variable (\S+)$/.exec(label)?.[1];
+  const name = file ? basename(file).replace(/\.(json|pem)$/, '') : (envVar ?? label);
   return name
     .toUpperCase()
     .replace(/[^A-Z0-9]+/g, '_')

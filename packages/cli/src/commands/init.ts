@@ -5,8 +5,8 @@ import { type Key, Repository, type Signer } from '@tufa/core';
 import { FsRepositoryStorage } from '@tufa/core/node';
 import { CliError, usage } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
-import { keyPath, publishedDir, repoConfigPath, writeRepoConfig } from '../home.js';
-import { generateKeyFile, generateNamedKey, keyKind, loadSigner, toUri } from '../keys.js';
+import { keyPath, publishedDir, type RepoConfig, repoConfigPath, writeRepoConfig } from '../home.js';
+import { generateKeyFile, generateNamedKey, keyKind, loadPublicKey, loadSigner, toUri } from '../keys.js';
 import type { Context } from '../main.js';
 import { checkGun } from '../names.js';
 import { secretsFromEnvironment } from '../secrets.js';
@@ -133,5 +133,58 @@ export async function init(ctx: Context, gunArg: string, opts: InitOptions): Pro
   for (const g of generated.filter((x) => x.role === 'root')) {
     ctx.out.warn(`the root key was written to ${g.path}: keep it offline; everyday signing never needs it`);
   }
+  return EXIT.OK;
+}
+
+interface AttachOptions {
+  publishRoot: string;
+  targetsKey: string;
+  snapshotKey: string;
+  timestampKey: string;
+}
+
+/** `tufa attach`: records the keys for a repository published elsewhere, after checking root authorises them. */
+export async function attach(ctx: Context, gunArg: string, opts: AttachOptions): Promise<number> {
+  const gun = checkGun(gunArg);
+  if (existsSync(repoConfigPath(gun))) {
+    throw new CliError(
+      `${gun} is already set up on this machine (${repoConfigPath(gun)})`,
+      EXIT.USAGE,
+      `tufa status ${gun}`,
+    );
+  }
+  const dir = publishedDir(opts.publishRoot, gun);
+  const repo = await Repository.open(new FsRepositoryStorage(dir)).catch(() => {
+    throw new CliError(
+      `no repository is published at ${dir}`,
+      EXIT.NOT_FOUND,
+      `tufa init ${gun} --publish-root …`,
+    );
+  });
+  const root = repo.currentRoot;
+  const secrets = secretsFromEnvironment();
+  const keys: Record<string, string> = {};
+  for (const role of ['targets', 'snapshot', 'timestamp'] as const) {
+    const ref = toUri(opts[`${role}Key`]);
+    const key = await loadPublicKey(ref, secrets);
+    const authorised = root.roles
+      .get(role)
+      ?.keyids.some((id) => root.keys.get(id)?.materialId() === key.materialId());
+    if (!authorised) {
+      throw new CliError(
+        `the key given for ${role} is not one of its keys in root version ${root.version}`,
+        EXIT.KEY,
+        `tufa status ${gun}`,
+      );
+    }
+    keys[role] = ref;
+  }
+  await writeRepoConfig({
+    gun,
+    publishRoot: resolve(opts.publishRoot),
+    keys: keys as RepoConfig['keys'],
+    delegations: {},
+  });
+  ctx.out.result({ gun, repository: dir, keys }, () => `attached ${gun} at ${dir}`);
   return EXIT.OK;
 }

@@ -2,11 +2,11 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { keyToPem, PrivateKeySigner } from '@tufa/core';
-import { changePassphrase, readKeyFile, resolveSigner, writeKeyFile } from '@tufa/core/node';
+import { changePassphrase, readKeyFile, redactUri, writeKeyFile } from '@tufa/core/node';
 import { CliError, usage } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import { keyPath, keysDir } from '../home.js';
-import { generateKeyFile, keyKind, loadPublicKey, scryptN, toUri } from '../keys.js';
+import { generateKeyFile, keyKind, loadPublicKey, preparePkcs11, scryptN, toUri } from '../keys.js';
 import type { Context } from '../main.js';
 import { newPassphrase, secretsFromEnvironment } from '../secrets.js';
 
@@ -20,11 +20,22 @@ interface GenerateOptions {
 export async function generate(ctx: Context, name: string, opts: GenerateOptions): Promise<number> {
   const secrets = secretsFromEnvironment();
   if (opts.pkcs11) {
-    // Hardware keys come from the optional @tufa/pkcs11 package, which registers the scheme.
-    const signer = await resolveSigner(opts.pkcs11, { secrets });
+    // Generated on the token: the private key never leaves it. Refer to it by the URI printed.
+    const m = await preparePkcs11(opts.pkcs11);
+    if (!m) throw usage(`--pkcs11 takes a pkcs11: URI, e.g. 'pkcs11:token=root;object=${name}'`);
+    const g = await m.generateKeyPairOnToken(opts.pkcs11, keyKind(opts.type), { secrets });
     ctx.out.result(
-      { key: { name, keyid: signer.keyid, keytype: signer.key.keytype, uri: opts.pkcs11 } },
-      () => `${signer.keyid}  ${signer.key.keytype}  ${opts.pkcs11}`,
+      {
+        key: {
+          name,
+          keyid: g.keyid,
+          keytype: g.key.keytype,
+          scheme: g.key.scheme,
+          uri: redactUri(g.uri),
+          onToken: true,
+        },
+      },
+      () => `${g.keyid}  ${g.key.keytype}/${g.key.scheme}  ${redactUri(g.uri)}`,
     );
     return EXIT.OK;
   }

@@ -1,4 +1,5 @@
 /** `tufa key rotate GUN ROLE`: new keys for a role, published (root signed by old and new root). */
+import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Signer } from '@tufa/core';
 import { usage } from '../cli-error.js';
@@ -27,12 +28,18 @@ export async function rotate(
 ): Promise<number> {
   const gun = checkGun(gunArg);
   const secrets = secretsFromEnvironment();
-  const config = await readRepoConfig(gun);
-  const { Repository } = await import('@tufa/core');
+  await readRepoConfig(gun); // fail early when the repository is not set up here
   const topLevel = ['root', 'targets', 'snapshot', 'timestamp'].includes(role);
+  if (topLevel && (opts.rootKey ?? []).length === 0) {
+    throw usage(
+      `rotating ${role} changes root, which the root key(s) must sign`,
+      `tufa key rotate ${gun} ${role} --root-key /media/OFFLINE-USB/root-….json`,
+    );
+  }
 
   // The new key: given, or generated (a new root key goes to offline media).
   let newRef: string;
+  let generatedPath: string | undefined;
   if (opts.key) newRef = toUri(opts.key);
   else if (role === 'root') {
     if (!opts.newRootKeyOut)
@@ -42,28 +49,42 @@ export async function rotate(
       );
     const path = resolve(opts.newRootKeyOut, `root-${slug(gun)}-${Date.now()}.json`);
     await generateKeyFile(path, `root-${slug(gun)}`, keyKind(opts.type), secrets);
+    generatedPath = path;
     newRef = toUri(path);
   } else {
     const name = `${slug(gun)}-${role.replace(/[^A-Za-z0-9]+/g, '-')}-${Date.now()}`;
-    await generateNamedKey(name, keyKind(opts.type), secrets);
+    generatedPath = (await generateNamedKey(name, keyKind(opts.type), secrets)).path;
     newRef = toUri(keyPath(name));
   }
+  try {
+    return await rotateTo(ctx, gun, role, newRef, opts, topLevel);
+  } catch (e) {
+    // A key generated for a rotation that did not happen is of no use: do not leave it behind.
+    if (generatedPath) await rm(generatedPath, { force: true });
+    throw e;
+  }
+}
+
+async function rotateTo(
+  ctx: Context,
+  gun: string,
+  role: string,
+  newRef: string,
+  opts: RotateOptions,
+  topLevel: boolean,
+): Promise<number> {
+  const secrets = secretsFromEnvironment();
+  const config = await readRepoConfig(gun);
+  const { Repository } = await import('@tufa/core');
   const newSigner: Signer = await loadSigner(newRef, secrets);
 
-  // Root changes need the root keys; everything needs snapshot and timestamp.
-  const rootKeys = opts.rootKey ?? [];
-  if (topLevel && rootKeys.length === 0) {
-    throw usage(
-      `rotating ${role} changes root, which the root key(s) must sign`,
-      `tufa key rotate ${gun} ${role} --root-key /media/OFFLINE-USB/root-….json`,
-    );
-  }
+  // The key being replaced is not needed (it may be lost or compromised): the role is signed by
+  // its new key. Root changes need the root keys; everything needs snapshot and timestamp.
+  const needed = ['targets', 'snapshot', 'timestamp', ...(topLevel ? [] : [opts.delegator])].filter(
+    (r) => r !== role,
+  );
   const signers = [
-    ...(await loadSigners(config, {
-      roles: ['targets', 'snapshot', 'timestamp', opts.delegator],
-      extraKeys: rootKeys,
-      secrets,
-    })),
+    ...(await loadSigners(config, { roles: needed, extraKeys: opts.rootKey ?? [], secrets })),
     newSigner,
   ];
   const repo = await Repository.open(storageFor(config), { signers });
@@ -71,7 +92,9 @@ export async function rotate(
   if (topLevel) {
     const current = repo.currentRoot.roles.get(role as 'root') as { keyids: readonly string[] };
     removed = current.keyids.filter((id) => id !== newSigner.keyid);
-    repo.rotateKeys(role as 'root', { add: [newSigner.key], remove: removed });
+    // All keys are replaced by the new one, so the threshold becomes 1 (raise it afterwards with
+    // an offline ceremony, `tufa root sign-request --add-key … --threshold N`).
+    repo.rotateKeys(role as 'root', { add: [newSigner.key], remove: removed, threshold: 1 });
   } else {
     const d = (await repo.getTargets(opts.delegator)).delegations?.roles?.find((r) => r.name === role);
     if (!d) throw usage(`${opts.delegator} does not delegate to ${role}`, `tufa delegation list ${gun}`);

@@ -121,13 +121,13 @@ export async function sign(
       bar.end();
       targets = [entry(ref.tag, m.hashes.get('sha256') as string, m.length, custom)];
     } else {
-      if (!opts.digest || opts.size === undefined) {
+      if (!(opts.digest ?? ref.digest) || opts.size === undefined) {
         throw usage(
           'give --digest sha256:HEX and --size BYTES (or --manifest FILE)',
           `tufa sign ${gun} ${ref.tag} --digest sha256:… --size …`,
         );
       }
-      const hex = checkDigest(ref.digest ?? opts.digest);
+      const hex = checkDigest((ref.digest ?? opts.digest) as string);
       if (ref.digest && opts.digest && ref.digest !== opts.digest)
         throw usage('the digest in the reference and --digest differ');
       targets = [entry(ref.tag, hex, opts.size, custom)];

@@ -65,6 +65,9 @@ async function fetcherFor(opts: ClientOptions) {
     return new FileFetcher();
   }
   const headers: Record<string, string> = {};
+  // A token in argv is visible to every user of the machine: TUFA_AUTH_TOKEN keeps it out.
+  const token = process.env.TUFA_AUTH_TOKEN;
+  if (token) headers['Authorization'] = `Bearer ${token}`;
   for (const h of opts.header ?? []) {
     const i = h.indexOf(':');
     if (i <= 0) throw usage('--header takes "Name: value"');
@@ -101,16 +104,27 @@ export async function clientFor(gun: string, opts: ClientOptions): Promise<Updat
       )
     : undefined;
 
-  if (await store.read('root')) {
+  // A --root given with a cache must be in the chain this machine trusts: checked now when the
+  // cache already reached its version, else after the refresh has walked the chain to it.
+  let checkGivenAfterRefresh = false;
+  const checkGiven = () => {
+    if (!given) return;
+    const v = String(Metadata.fromBytes(given, 'root').signed.version);
+    if (chain[v] !== sha256(given)) {
+      throw new CliError(
+        `the root given with --root (version ${v}) is not in the chain of trust this machine holds for ${gun} on ${serverId}`,
+        EXIT.UNTRUSTED,
+        `if the repository was re-created on purpose, remove ${dir} and run again with --root`,
+      );
+    }
+  };
+  const cached = await store.read('root');
+  if (cached) {
     if (given) {
-      const v = String(Metadata.fromBytes(given, 'root').signed.version);
-      if (chain[v] !== sha256(given)) {
-        throw new CliError(
-          `the root given with --root (version ${v}) is not in the chain of trust this machine holds for ${gun} on ${serverId}`,
-          EXIT.UNTRUSTED,
-          `if the repository was re-created on purpose, remove ${dir} and run again with --root`,
-        );
-      }
+      const newer =
+        Metadata.fromBytes(given, 'root').signed.version > Metadata.fromBytes(cached, 'root').signed.version;
+      if (newer) checkGivenAfterRefresh = true;
+      else checkGiven();
     }
   } else if (given) {
     // Pin on first use: the given root must at least be a valid, self-signed root.
@@ -152,6 +166,7 @@ export async function clientFor(gun: string, opts: ClientOptions): Promise<Updat
       mode: 0o600,
     });
   }
+  if (checkGivenAfterRefresh) checkGiven();
   return updater;
 }
 
@@ -191,9 +206,8 @@ export async function verify(
   const info = await lookupTag(ref.gun, ref.tag, opts);
   const d = describe(info);
   if (wanted && d.digest !== wanted) {
-    ctx.out.result({ gun: ref.gun, tag: ref.tag, verified: false, ...d, expected: wanted }, () => '');
     throw new CliError(
-      `digest mismatch for ${ref.gun}:${ref.tag} (expected the signed ${d.digest}, found ${wanted})`,
+      `the digest given for ${ref.gun}:${ref.tag} is not the signed one (expected ${d.digest}, found ${wanted})`,
       EXIT.DIGEST_MISMATCH,
     );
   }

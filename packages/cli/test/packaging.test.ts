@@ -1,0 +1,180 @@
+/**
+ * What users install: `npm pack` @tufa/core and @tufa/cli, install the two tarballs into an
+ * empty project (this reaches the npm registry for their dependencies), and run `npx tufa` from
+ * there: `--version`, then a real verify against a repository created and served by the
+ * repository's own built binary. Catches a missing `files` entry, a dependency that is only
+ * present in the workspace, a broken `bin`, or a command module left out of the tarball.
+ *
+ * Never skipped (it needs network access to the registry, like `npm ci`).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CLI_DIR,
+  digestOf,
+  expectExit,
+  metadataDir,
+  type RunResult,
+  Sandbox,
+  type Served,
+  show,
+  startServe,
+} from './helpers/cli.js';
+
+const REPO_ROOT = resolve(CLI_DIR, '..', '..');
+const CORE_DIR = join(REPO_ROOT, 'packages', 'core');
+const VERSION = (JSON.parse(readFileSync(join(CLI_DIR, 'package.json'), 'utf8')) as { version: string })
+  .version;
+const GUN = 'registry.example.com/packaging/app';
+const TIMEOUT = 120_000;
+
+/**
+ * The environment for npm and the installed tufa: no TUFA_* settings, and none of the
+ * npm_config_* / npm_package_* variables an outer `npm test` sets for its workspace (they would
+ * point npm at the repository), except those that say how to reach the registry.
+ */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const keep =
+    /^npm_config_(registry|cache|userconfig|globalconfig|proxy|https_proxy|noproxy|cafile|ca|strict_ssl)$/i;
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || k.startsWith('TUFA_') || k.startsWith('VITEST') || k === 'NODE_OPTIONS') continue;
+    if (/^npm_/i.test(k) && !keep.test(k)) continue;
+    env[k] = v;
+  }
+  return { ...env, NO_COLOR: '1', npm_config_audit: 'false', npm_config_fund: 'false', ...extra };
+}
+
+function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<RunResult> {
+  return new Promise((done, fail) => {
+    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
+    child.on('error', fail);
+    child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
+  });
+}
+
+interface Packed {
+  name: string;
+  filename: string;
+  files: { path: string }[];
+}
+
+describe('packaging: npm pack, npm install, npx tufa', () => {
+  const box = new Sandbox('tufa-packaging-');
+  const packDir = box.path('pack');
+  const project = box.path('project');
+  let packed: Packed[] = [];
+  let server: Served | undefined;
+
+  beforeAll(async () => {
+    for (const dir of [CLI_DIR, CORE_DIR]) {
+      if (!existsSync(join(dir, 'dist'))) throw new Error(`${dir}/dist is missing: run \`npx tsc -b\` first`);
+    }
+    mkdirSync(packDir, { recursive: true });
+    const r = await run(
+      'npm',
+      ['pack', '--json', '--pack-destination', packDir, '-w', 'packages/core', '-w', 'packages/cli'],
+      REPO_ROOT,
+      cleanEnv(),
+    );
+    expectExit(r, 0);
+    packed = JSON.parse(r.stdout) as Packed[];
+  }, TIMEOUT);
+
+  afterAll(async () => {
+    await server?.stop();
+    box.cleanup();
+  });
+
+  it('packs dist, package.json and nothing else', () => {
+    expect(packed.map((p) => p.name).sort()).toEqual(['@tufa/cli', '@tufa/core']);
+    const files = (name: string) => packed.find((p) => p.name === name)?.files.map((f) => f.path) ?? [];
+    expect(files('@tufa/core')).toEqual(
+      expect.arrayContaining(['package.json', 'dist/index.js', 'dist/node/index.js']),
+    );
+    expect(files('@tufa/cli')).toEqual(
+      expect.arrayContaining(['package.json', 'dist/bin.js', 'dist/main.js', 'dist/commands/verify.js']),
+    );
+    for (const p of packed) {
+      const stray = p.files.map((f) => f.path).filter((f) => f !== 'package.json' && !f.startsWith('dist/'));
+      expect(stray, `${p.name} packs files outside dist/`).toEqual([]);
+      expect(existsSync(join(packDir, p.filename)), p.filename).toBe(true);
+    }
+  });
+
+  it(
+    'installs from the tarballs; npx tufa --version and a real verify work there',
+    async () => {
+      mkdirSync(project, { recursive: true });
+      writeFileSync(
+        join(project, 'package.json'),
+        `${JSON.stringify({ name: 'tufa-packaging-check', version: '1.0.0', private: true }, null, 2)}\n`,
+      );
+      const tarballs = ['@tufa/core', '@tufa/cli'].map((name) => {
+        const p = packed.find((x) => x.name === name);
+        if (!p) throw new Error(`${name} was not packed`);
+        return join(packDir, p.filename);
+      });
+      const env = cleanEnv();
+      expectExit(await run('npm', ['install', '--prefix', project, ...tarballs], project, env), 0);
+
+      // Installed from the tarballs (real directories in the project), not linked to the workspace.
+      for (const name of ['@tufa/cli', '@tufa/core']) {
+        const real = realpathSync(join(project, 'node_modules', ...name.split('/')));
+        expect(real.startsWith(realpathSync(project) + sep), `${name} resolves to ${real}`).toBe(true);
+      }
+
+      const npxTufa = (args: string[], extra: Record<string, string> = {}) =>
+        run('npx', ['--no', '--', 'tufa', ...args], project, cleanEnv(extra));
+
+      const version = await npxTufa(['--version']);
+      expectExit(version, 0);
+      expect(version.stdout.trim()).toBe(VERSION);
+
+      // Publisher side, with the repository's own build: a repository with one signed tag, served.
+      const digest = digestOf('packaging manifest');
+      expectExit(
+        await box.tufa(['init', GUN, '--publish-root', './published', '--root-key-out', './usb']),
+        0,
+      );
+      expectExit(await box.tufa(['sign', `${GUN}:1.0`, '--digest', digest, '--size', '1234']), 0);
+      server = await startServe(box, './published');
+      const root = join(metadataDir(box.path('published'), GUN), '1.root.json');
+
+      // Client side, with the installed package.
+      const client = { TUFA_HOME: join(project, 'tufa-home') };
+      const ok = await npxTufa(
+        ['--json', 'verify', '--server', server.url, '--root', root, `${GUN}:1.0`, '--digest', digest],
+        client,
+      );
+      expectExit(ok, 0);
+      expect(JSON.parse(ok.stdout), show(ok)).toMatchObject({
+        tufa: 1,
+        gun: GUN,
+        tag: '1.0',
+        verified: true,
+        digest,
+        size: 1234,
+        role: 'targets',
+      });
+
+      const wrong = await npxTufa(
+        ['verify', '--server', server.url, `${GUN}:1.0`, '--digest', digestOf('another manifest')],
+        client,
+      );
+      expectExit(wrong, 4);
+      expect(wrong.stderr).toContain('Error: digest mismatch');
+    },
+    TIMEOUT,
+  );
+});
