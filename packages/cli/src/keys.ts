@@ -159,9 +159,15 @@ export async function signerIfPrivate(ref: string, secrets: SecretCallback): Pro
   const file = fileOf(uri);
   if (file !== undefined && existsSync(file)) {
     const text = await readFile(file, 'utf8');
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    // A tufa key file holds a private key (and its public key as PEM, so test the JSON first).
     const isPublic =
-      text.includes('BEGIN PUBLIC KEY') ||
-      (/"keytype"\s*:/.test(text.slice(0, 200)) && !text.includes('tufa_key'));
+      json && typeof json === 'object' ? !('tufa_key' in json) : text.includes('BEGIN PUBLIC KEY');
     if (isPublic) return undefined;
   }
   return loadSigner(ref, secrets);

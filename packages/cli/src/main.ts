@@ -313,7 +313,7 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
 
   program
     .command('status')
-    .argument('<gun>')
+    .argument('[gun]', 'repository (not needed with --request)')
     .option('--request <file>', 'show who signed a signing request instead')
     .description('versions, expiry, thresholds and signatures of each role')
     .action(act('status', 'status'));

@@ -83,7 +83,18 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
     mkdirSync(packDir, { recursive: true });
     const r = await run(
       'npm',
-      ['pack', '--json', '--pack-destination', packDir, '-w', 'packages/core', '-w', 'packages/cli'],
+      [
+        'pack',
+        '--json',
+        '--pack-destination',
+        packDir,
+        '-w',
+        'packages/core',
+        '-w',
+        'packages/pkcs11',
+        '-w',
+        'packages/cli',
+      ],
       REPO_ROOT,
       cleanEnv(),
     );
@@ -96,8 +107,8 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
     box.cleanup();
   });
 
-  it('packs dist, package.json and nothing else', () => {
-    expect(packed.map((p) => p.name).sort()).toEqual(['@tufa/cli', '@tufa/core']);
+  it('packs dist, the sources its maps point to, package.json and nothing else', () => {
+    expect(packed.map((p) => p.name).sort()).toEqual(['@tufa/cli', '@tufa/core', '@tufa/pkcs11']);
     const files = (name: string) => packed.find((p) => p.name === name)?.files.map((f) => f.path) ?? [];
     expect(files('@tufa/core')).toEqual(
       expect.arrayContaining(['package.json', 'dist/index.js', 'dist/node/index.js']),
@@ -106,8 +117,14 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
       expect.arrayContaining(['package.json', 'dist/bin.js', 'dist/main.js', 'dist/commands/verify.js']),
     );
     for (const p of packed) {
-      const stray = p.files.map((f) => f.path).filter((f) => f !== 'package.json' && !f.startsWith('dist/'));
-      expect(stray, `${p.name} packs files outside dist/`).toEqual([]);
+      const stray = p.files
+        .map((f) => f.path)
+        .filter(
+          (f) =>
+            !['package.json', 'README.md'].includes(f) && !f.startsWith('dist/') && !f.startsWith('src/'),
+        );
+      expect(stray, `${p.name} packs files outside dist/ and src/`).toEqual([]);
+      expect(p.files.map((f) => f.path)).not.toContain('dist/.tsbuildinfo');
       expect(existsSync(join(packDir, p.filename)), p.filename).toBe(true);
     }
   });
@@ -120,7 +137,7 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
         join(project, 'package.json'),
         `${JSON.stringify({ name: 'tufa-packaging-check', version: '1.0.0', private: true }, null, 2)}\n`,
       );
-      const tarballs = ['@tufa/core', '@tufa/cli'].map((name) => {
+      const tarballs = ['@tufa/core', '@tufa/pkcs11', '@tufa/cli'].map((name) => {
         const p = packed.find((x) => x.name === name);
         if (!p) throw new Error(`${name} was not packed`);
         return join(packDir, p.filename);
@@ -173,7 +190,7 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
         client,
       );
       expectExit(wrong, 4);
-      expect(wrong.stderr).toContain('Error: digest mismatch');
+      expect(wrong.stderr).toContain('is not the signed one');
     },
     TIMEOUT,
   );

@@ -115,6 +115,7 @@ export async function importKey(
     protection,
     n ? { scryptN: n } : {},
   );
+  if (opts.unencrypted) ctx.out.warn(`${path} holds an unencrypted private key`);
   ctx.out.result(
     { key: { name, keyid: signer.key.keyid(), keytype: signer.key.keytype, path } },
     () => `${signer.key.keyid()}  ${signer.key.keytype}  ${path}`,

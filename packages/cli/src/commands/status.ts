@@ -1,5 +1,6 @@
 /** `tufa status` (versions, expiry, thresholds, signatures) and `tufa timestamp` (cron). */
 import { type Metadata, Root, type VerificationResult } from '@tufa/core';
+import { usage } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import type { Context } from '../main.js';
 import { checkGun } from '../names.js';
@@ -7,12 +8,17 @@ import { openRepository } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 import { readRequest, requestSummary, summaryText } from './root.js';
 
-export async function status(ctx: Context, gunArg: string, opts: { request?: string }): Promise<number> {
+export async function status(
+  ctx: Context,
+  gunArg: string | undefined,
+  opts: { request?: string },
+): Promise<number> {
   if (opts.request) {
     const s = await requestSummary(await readRequest(opts.request));
     ctx.out.result({ request: opts.request, ...s }, () => summaryText(s));
     return EXIT.OK;
   }
+  if (gunArg === undefined) throw usage('name the repository (or give --request FILE)', 'tufa status GUN');
   const gun = checkGun(gunArg);
   const { repo } = await openRepository(gun, { roles: [], secrets: secretsFromEnvironment() });
   const root = repo.rootMetadata;

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Metadata, type MetadataStore, type TargetInfo, Updater } from '@tufa/core';
 import {
@@ -152,20 +152,29 @@ export async function clientFor(gun: string, opts: ClientOptions): Promise<Updat
       `tufa verify --server ${opts.server} --root ROOT.json ${gun} …  (ROOT.json from the publisher, e.g. its metadata/1.root.json)`,
     );
   }
+  // Trust pinned on this first use must not outlive a failed first refresh (a wrong --root).
+  const firstUse = !cached;
   const updater = new Updater({
     metadataBaseUrl: urls.metadata,
     targetBaseUrl: urls.targets,
     fetcher,
     store: new ChainRecordingStore(store, chain),
   });
+  const saveChain = async () => {
+    await ensureDir(dir, 0o700);
+    const bytes = new TextEncoder().encode(`${JSON.stringify(chain, null, 1)}\n`);
+    await writeFileAtomic(chainPath, bytes, { mode: 0o600 });
+  };
   try {
     await updater.refresh();
-  } finally {
-    await ensureDir(dir, 0o700);
-    await writeFileAtomic(chainPath, new TextEncoder().encode(`${JSON.stringify(chain, null, 1)}\n`), {
-      mode: 0o600,
-    });
+  } catch (e) {
+    // Roots the refresh verified stay trusted, except on a first use that failed: then nothing
+    // is pinned, so a run with the right --root starts afresh.
+    if (firstUse) await rm(dir, { recursive: true, force: true });
+    else await saveChain();
+    throw e;
   }
+  await saveChain();
   if (checkGivenAfterRefresh) checkGiven();
   return updater;
 }

@@ -1,0 +1,322 @@
+/**
+ * Harness for the CLI tests: runs the BUILT binary (`packages/cli/dist/bin.js`) in a child
+ * process with a hermetic environment, and offers helpers for the files it writes.
+ * Nothing here imports CLI modules.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+
+export const CLI_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = join(CLI_DIR, 'dist', 'bin.js');
+
+if (!existsSync(BIN)) {
+  throw new Error(`${BIN} is missing: build first with \`npx tsc -b\` in the repository root`);
+}
+
+/** Distinctive passphrases, so a leak into stdout/stderr is easy to spot. */
+export const PASSPHRASE = 'correct-Horse-battery-9137';
+export const OTHER_PASSPHRASE = 'Second-passphrase-5521';
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Variables added to (or, with undefined, removed from) the sandbox's base environment. */
+  env?: Record<string, string | undefined>;
+  /** Written to stdin, which is then closed (stdin is always a pipe: never a TTY). */
+  input?: string;
+  cwd?: string;
+}
+
+/** A temporary directory, with TUFA_HOME inside it, for one group of tests. */
+export class Sandbox {
+  readonly dir: string;
+  readonly home: string;
+  readonly env: Record<string, string | undefined>;
+
+  constructor(prefix = 'tufa-cli-') {
+    this.dir = mkdtempSync(join(tmpdir(), prefix));
+    this.home = join(this.dir, 'home');
+    this.env = { TUFA_HOME: this.home, TUFA_PASSPHRASE: PASSPHRASE };
+  }
+
+  path(...parts: string[]): string {
+    return join(this.dir, ...parts);
+  }
+
+  /** Runs `tufa ARGS` with this sandbox's environment (overridable per call). */
+  tufa(args: string[], options: RunOptions = {}): Promise<RunResult> {
+    return runTufa(args, { cwd: this.dir, ...options, env: { ...this.env, ...options.env } });
+  }
+
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined) continue;
+    if (k.startsWith('TUFA_') || k === 'CI' || k.startsWith('VITEST') || k === 'NODE_OPTIONS') continue;
+    env[k] = v;
+  }
+  env['TUFA_SCRYPT_N'] = '1024';
+  env['NO_COLOR'] = '1';
+  return env;
+}
+
+function secretsIn(env: Record<string, string | undefined>): string[] {
+  return Object.entries(env)
+    .filter(([k, v]) => /^TUFA_(NEW_)?PASSPHRASE/.test(k) && typeof v === 'string' && v.length >= 6)
+    .map(([, v]) => v as string);
+}
+
+/** Runs the built CLI. Every run is checked for leaked passphrases and stack traces. */
+export function runTufa(args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const env = { ...baseEnv(), ...options.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: options.cwd ?? process.cwd(),
+      env: env as NodeJS.ProcessEnv,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      stdout += c;
+    });
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      stderr += c;
+    });
+    child.on('error', fail);
+    child.on('close', (code, signal) => {
+      const result = { code, signal, stdout, stderr };
+      // Checked here (and turned into a rejection, not an exception thrown in an event handler).
+      try {
+        for (const secret of secretsIn(env)) {
+          expect(stdout, `passphrase leaked to stdout of tufa ${args.join(' ')}`).not.toContain(secret);
+          expect(stderr, `passphrase leaked to stderr of tufa ${args.join(' ')}`).not.toContain(secret);
+        }
+        if (!args.includes('--debug')) {
+          expect(stderr, `stack trace in stderr of tufa ${args.join(' ')}`).not.toMatch(/\n\s+at .+:\d+:\d+/);
+        }
+      } catch (e) {
+        fail(e);
+        return;
+      }
+      done(result);
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Shows a result in assertion messages. */
+export function show(r: RunResult): string {
+  return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
+}
+
+/** Asserts the exit code (with the output in the failure message) and returns the result. */
+export function expectExit(r: RunResult, code: number): RunResult {
+  expect(r.code, show(r)).toBe(code);
+  return r;
+}
+
+/** Asserts success and parses stdout as the one JSON document `--json` prints. */
+export function expectJson<T extends object = Record<string, unknown>>(
+  r: RunResult,
+  code = 0,
+): T & { tufa: number } {
+  expectExit(r, code);
+  const v = JSON.parse(r.stdout) as T & { tufa: number };
+  expect(v.tufa).toBe(1);
+  return v;
+}
+
+/** An `Error:` line (and optionally a `Hint:` line), without a stack trace. */
+export function expectError(
+  r: RunResult,
+  code: number,
+  message: RegExp | string,
+  hint?: RegExp | string,
+): void {
+  expectExit(r, code);
+  const lines = r.stderr.split('\n');
+  const err = lines.find((l) => l.startsWith('Error: '));
+  expect(err, show(r)).toBeDefined();
+  if (typeof message === 'string') expect(err).toContain(message);
+  else expect(err).toMatch(message);
+  if (hint !== undefined) {
+    const h = lines.find((l) => l.startsWith('Hint: '));
+    expect(h, show(r)).toBeDefined();
+    if (typeof hint === 'string') expect(h).toContain(hint);
+    else expect(h).toMatch(hint);
+  }
+}
+
+export const sha256hex = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
+
+/** `sha256:` and 64 hex digits derived from a seed. */
+export function digestOf(seed: string): string {
+  return `sha256:${sha256hex(seed)}`;
+}
+
+/** The directory a GUN is published in under a publish root. */
+export function metadataDir(publishRoot: string, gun: string): string {
+  return join(publishRoot, ...gun.split('/'), 'metadata');
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: parsed metadata and config files, read loosely in assertions
+export function readJson<T = Record<string, any>>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+/** The highest N of N.ROLE.json in a metadata directory. */
+export function newestVersion(dir: string, role: string): number {
+  let best = 0;
+  for (const f of readdirSync(dir)) {
+    const m = new RegExp(`^(\\d+)\\.${role.replace(/[.]/g, '\\.')}\\.json$`).exec(f);
+    if (m) best = Math.max(best, Number(m[1]));
+  }
+  return best;
+}
+
+/** Files of a directory tree (relative paths), sorted. */
+export function listFiles(dir: string, prefix = ''): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...listFiles(join(dir, e.name), rel));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+export function fileMode(path: string): number {
+  return statSync(path).mode & 0o777;
+}
+
+/** Every file under a directory tree: relative path → bytes (as a string). */
+export function snapshotTree(dir: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const f of listFiles(dir)) m.set(f, readFileSync(join(dir, f), 'latin1'));
+  return m;
+}
+
+/** The client caches: `$TUFA_HOME/trust/SERVER/GUN/metadata` directories. */
+export function trustMetadataDirs(home: string): string[] {
+  const trust = join(home, 'trust');
+  if (!existsSync(trust)) return [];
+  const out: string[] = [];
+  for (const server of readdirSync(trust)) {
+    for (const gun of readdirSync(join(trust, server))) {
+      const md = join(trust, server, gun, 'metadata');
+      if (existsSync(md)) out.push(md);
+    }
+  }
+  return out.sort();
+}
+
+/** `role.json` → version, for every file in a client cache directory. */
+export function cachedVersions(dir: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const f of readdirSync(dir)) {
+    const v = readJson(join(dir, f)) as { signed?: { version?: number } };
+    out[f] = v.signed?.version ?? -1;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// `tufa serve`
+
+export interface Served {
+  url: string;
+  dir: string;
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `tufa serve DIR --port 0` and waits for its `serving DIR at URL` line. */
+export function startServe(sandbox: Sandbox, dir: string, extra: string[] = []): Promise<Served> {
+  const env = { ...baseEnv(), ...sandbox.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const child = spawn(process.execPath, [BIN, 'serve', dir, '--port', '0', ...extra], {
+    cwd: sandbox.dir,
+    env: env as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return new Promise((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`tufa serve did not start:\n${out}\n${err}`)), 15_000);
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      err += c;
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`tufa serve exited with ${code}:\n${out}\n${err}`));
+    });
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      const m =
+        /^serving (.+) at (http:\/\/127\.0\.0\.1:\d+\/) \(read-only/m.exec(out) ??
+        /"url": "(http:\/\/127\.0\.0\.1:\d+\/)"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        const url = (m[2] ?? m[1]) as string;
+        done({
+          url,
+          dir,
+          child,
+          stdout: () => out,
+          stderr: () => err,
+          stop: async () => {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+            return exited;
+          },
+        });
+      }
+    });
+  });
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** An HTTP request with the path sent exactly as given (no `..` normalisation). */
+export function rawRequest(url: string, path: string, method = 'GET'): Promise<RawResponse> {
+  const u = new URL(url);
+  return new Promise((done, fail) => {
+    const req = request({ host: u.hostname, port: Number(u.port), path, method, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('latin1');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => done({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
