@@ -95,12 +95,7 @@ export async function loadPublicKey(ref: string, secrets: SecretCallback): Promi
     if (!existsSync(file))
       throw new CliError(`key ${ref} not found (${file})`, EXIT.NOT_FOUND, 'tufa key list');
     const text = await readFile(file, 'utf8');
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
+    const json = jsonOrUndefined(text);
     if (json && typeof json === 'object') {
       if ('tufa_key' in json) return (await readKeyFile(file)).key; // public part, no passphrase
       if ('keytype' in json) return Key.fromJSON(json, file);
@@ -153,18 +148,21 @@ export async function generateNamedKey(
   return generateKeyFile(keyPath(name), name, type, secrets, options);
 }
 
+function jsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A signer for a reference that holds a private key; undefined for a public key file. */
 export async function signerIfPrivate(ref: string, secrets: SecretCallback): Promise<Signer | undefined> {
   const uri = toUri(ref);
   const file = fileOf(uri);
   if (file !== undefined && existsSync(file)) {
     const text = await readFile(file, 'utf8');
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
+    const json = jsonOrUndefined(text);
     // A tufa key file holds a private key (and its public key as PEM, so test the JSON first).
     const isPublic =
       json && typeof json === 'object' ? !('tufa_key' in json) : text.includes('BEGIN PUBLIC KEY');

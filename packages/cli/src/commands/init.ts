@@ -23,6 +23,17 @@ interface InitOptions {
   unencrypted?: boolean;
 }
 
+/** One machine holds one configuration per GUN. */
+function refuseIfSetUp(gun: string): void {
+  if (existsSync(repoConfigPath(gun))) {
+    throw new CliError(
+      `${gun} is already set up on this machine (${repoConfigPath(gun)})`,
+      EXIT.USAGE,
+      `tufa status ${gun}`,
+    );
+  }
+}
+
 export function slug(gun: string): string {
   return gun.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '');
 }
@@ -31,13 +42,7 @@ export async function init(ctx: Context, gunArg: string, opts: InitOptions): Pro
   const gun = checkGun(gunArg);
   const secrets = secretsFromEnvironment();
   const kind = keyKind(opts.type);
-  if (existsSync(repoConfigPath(gun))) {
-    throw new CliError(
-      `${gun} is already set up on this machine (${repoConfigPath(gun)})`,
-      EXIT.USAGE,
-      `tufa status ${gun}`,
-    );
-  }
+  refuseIfSetUp(gun);
   const dir = publishedDir(opts.publishRoot, gun);
   if (existsSync(join(dir, 'metadata', 'timestamp.json'))) {
     throw new CliError(
@@ -146,13 +151,7 @@ interface AttachOptions {
 /** `tufa attach`: records the keys for a repository published elsewhere, after checking root authorises them. */
 export async function attach(ctx: Context, gunArg: string, opts: AttachOptions): Promise<number> {
   const gun = checkGun(gunArg);
-  if (existsSync(repoConfigPath(gun))) {
-    throw new CliError(
-      `${gun} is already set up on this machine (${repoConfigPath(gun)})`,
-      EXIT.USAGE,
-      `tufa status ${gun}`,
-    );
-  }
+  refuseIfSetUp(gun);
   const dir = publishedDir(opts.publishRoot, gun);
   const repo = await Repository.open(new FsRepositoryStorage(dir)).catch(() => {
     throw new CliError(

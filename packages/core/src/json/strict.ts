@@ -20,6 +20,16 @@ export const MAX_DEPTH = 64;
 
 const fatalDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/** `\/ \b \f \n \r \t`: the byte each stands for (written raw in the canonical form). */
+const SIMPLE_ESCAPES: Record<number, number> = {
+  47: 0x2f,
+  98: 0x08,
+  102: 0x0c,
+  110: 0x0a,
+  114: 0x0d,
+  116: 0x09,
+};
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
@@ -228,24 +238,6 @@ class CanonicalScanner {
           this.emit(e);
           escaped = true;
           break;
-        case 0x2f: // \/
-          this.emit(0x2f);
-          break;
-        case 0x62: // \b
-          this.emit(0x08);
-          break;
-        case 0x66: // \f
-          this.emit(0x0c);
-          break;
-        case 0x6e: // \n
-          this.emit(0x0a);
-          break;
-        case 0x72: // \r
-          this.emit(0x0d);
-          break;
-        case 0x74: // \t
-          this.emit(0x09);
-          break;
         case 0x75: {
           // \uXXXX
           let cp = this.hex4(p);
@@ -274,9 +266,14 @@ class CanonicalScanner {
           this.utf8(cp);
           break;
         }
-        default:
-          this.pos = p - 2;
-          this.fail('invalid escape in string');
+        default: {
+          const raw = e === undefined ? undefined : SIMPLE_ESCAPES[e];
+          if (raw === undefined) {
+            this.pos = p - 2;
+            this.fail('invalid escape in string');
+          }
+          this.emit(raw);
+        }
       }
     }
     this.emit(QUOTE);
