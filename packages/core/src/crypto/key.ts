@@ -76,6 +76,10 @@ function pemMaterial(algorithm: Algorithm, pem: string): Material | undefined {
     const bits = details?.modulusLength ?? 0;
     if (keyObject.asymmetricKeyType !== 'rsa' || bits < MIN_RSA_BITS) return undefined;
     const jwk = keyObject.export({ format: 'jwk' });
+    // With e = 1 a signature is its own message encoding: anyone could forge one. Like the
+    // small-order Ed25519 keys, such keys never count (an even e is not a valid RSA key either).
+    const e = BigInt(`0x${Buffer.from(jwk.e ?? '', 'base64url').toString('hex') || '0'}`);
+    if (e < 3n || e % 2n === 0n) return undefined;
     return { algorithm, keyObject, id: `rsa:${jwk.n}:${jwk.e}`, sigLength: Math.ceil(bits / 8) };
   }
   const curve = algorithm === 'ecdsa-p256' ? 'prime256v1' : 'secp384r1';

@@ -239,10 +239,10 @@ function roleKeys(root: NotaryRoot, name: string): NotaryRoleKeys {
   return r;
 }
 
-function matchesPin(root: NotaryRoot, opts: NotaryTrustOptions, pinMaterials: Set<string>): boolean {
-  const ids = roleKeys(root, 'root').keyids;
-  if (opts.rootKeyIds?.some((id) => ids.includes(id))) return true;
-  return ids.some((id) => {
+/** The root keyids of `root` that a pin names (by keyid or by the pinned certificate's key). */
+function pinnedKeyIds(root: NotaryRoot, opts: NotaryTrustOptions, pinMaterials: Set<string>): string[] {
+  return roleKeys(root, 'root').keyids.filter((id) => {
+    if (opts.rootKeyIds?.includes(id)) return true;
     const m = root.keys.get(id)?.key?.materialId();
     return m !== undefined && pinMaterials.has(m);
   });
@@ -340,10 +340,13 @@ async function loadRoot(
       if (m !== undefined) pinMaterials.add(m);
     }
     const pinned = (r: NotaryRoot) =>
-      opts.unsafeTrustOnFirstUse === true || matchesPin(r, opts, pinMaterials);
-    for (let v = 1; v <= latest.signed.version && source.versionedRoots; v++) {
+      opts.unsafeTrustOnFirstUse === true || pinnedKeyIds(r, opts, pinMaterials).length > 0;
+    // The version in root.json is unsigned until verified: search a bounded window, and stop at
+    // the first version the source does not have.
+    const last = Math.min(latest.signed.version, MAX_ROOT_VERSIONS);
+    for (let v = 1; v <= last && source.versionedRoots; v++) {
       const env = v === latest.signed.version ? latest : await fetchVersion(v);
-      if (env === undefined) continue;
+      if (env === undefined) break;
       if (pinned(env.signed)) {
         anchor = env;
         break;
@@ -360,6 +363,20 @@ async function loadRoot(
       : (opts.rootKeyIds?.length ?? 0) > 0
         ? 'pinned-key'
         : 'pinned-certificate';
+  }
+  // A pin anchors trust only through signatures by the pinned keys themselves: a root that
+  // merely lists a pinned key beside keys of its own choosing proves nothing.
+  if (kind === 'pinned-key' || kind === 'pinned-certificate') {
+    const pinMaterials = new Set<string>();
+    for (const pem of opts.rootCertificates ?? []) {
+      const m = Key.fromPublicKeyObject(new X509Certificate(pem).publicKey).materialId();
+      if (m !== undefined) pinMaterials.add(m);
+    }
+    const ids = pinnedKeyIds(anchor.signed, opts, pinMaterials);
+    await checkThreshold(`root version ${anchor.signed.version} (by its pinned keys)`, anchor, anchor.signed.keys, {
+      keyids: ids,
+      threshold: roleKeys(anchor.signed, 'root').threshold,
+    });
   }
   // The anchor must at least be a valid self-signed root.
   await checkThreshold(

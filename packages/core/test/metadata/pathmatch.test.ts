@@ -238,3 +238,13 @@ describe('DelegatedRole.isDelegatedPath', () => {
     expect(role({ pathHashPrefixes: [u.slice(0, 6)] }).isDelegatedPath('é/😀')).toBe(true);
   });
 });
+
+describe('no catastrophic backtracking', () => {
+  it('matches many-star patterns against long names in linear-ish time', () => {
+    const pattern = `releases/${'*?'.repeat(30)}!`;
+    const name = `releases/${'a'.repeat(4000)}`;
+    // A backtracking regular expression would not finish within the test timeout here.
+    expect(matchPathPattern(name, pattern)).toBe(false);
+    expect(matchPathPattern(`${name}!`, pattern)).toBe(true);
+  });
+});
