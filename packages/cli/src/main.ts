@@ -295,6 +295,10 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
     .command('sign')
     .argument('<request>', 'signing request file')
     .requiredOption('-k, --key <ref>', 'the key to sign with')
+    .option(
+      '--previous <root.json>',
+      'the root you trust now: show the changes against it and check its threshold',
+    )
     .option('-o, --out <file>', 'write the signed request here (default: in place)')
     .description('sign a request (on the offline machine)')
     .action(act('root', 'sign'));
@@ -315,6 +319,7 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
     .command('status')
     .argument('[gun]', 'repository (not needed with --request)')
     .option('--request <file>', 'show who signed a signing request instead')
+    .option('--previous <root.json>', 'with --request: the root it replaces, to check against')
     .description('versions, expiry, thresholds and signatures of each role')
     .action(act('status', 'status'));
   program

@@ -192,8 +192,10 @@ describe('tufa key rotate GUN root', () => {
       expect(lines[1]).toMatch(
         new RegExp(`^root version ${version} {2}\\(sha256 of what is signed: [0-9a-f]{64}\\)$`),
       );
-      expect(r.stdout).toContain(`  change: root: add key ${readJson(EXTRA).keyid} (ed25519)`);
-      expect(r.stdout).toContain('  change: root: threshold 1 -> 2');
+      expect(r.stdout).toContain(`    root: add key ${readJson(EXTRA).keyid} (ed25519)`);
+      expect(r.stdout).toContain('    root: threshold 1 -> 2');
+      // What is signed is read from the metadata: the new key and threshold, whatever the file claims.
+      expect(r.stdout).toContain(`root: threshold 2 of `);
       expect(lines.at(-1)).toBe('  more signatures needed');
       expect(existsSync(REQ)).toBe(true);
       // Nothing is published by a request.
@@ -259,7 +261,8 @@ describe('tufa key rotate GUN root', () => {
       const v = expectJson(json);
       expect(v).toMatchObject({ request: MERGED, role: 'root', version, complete: true });
       expect(v.signedSha256).toMatch(/^[0-9a-f]{64}$/);
-      expect(v.changes).toEqual(expect.arrayContaining(['root: threshold 1 -> 2']));
+      expect(v.claimedChanges).toEqual(expect.arrayContaining(['root: threshold 1 -> 2']));
+      expect(v.signing.join('\n')).toContain('root: threshold 2 of ');
       for (const t of v.thresholds as { met: boolean; missing: string[] }[]) {
         expect(t.met).toBe(true);
         expect(t.missing).toEqual([]);

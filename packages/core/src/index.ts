@@ -66,6 +66,7 @@ export {
 } from './repository/repository.js';
 export {
   describeChanges,
+  describeSigned,
   mergeSigningRequests,
   type RequiredSignatures,
   type SigningRequest,

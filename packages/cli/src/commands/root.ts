@@ -1,12 +1,17 @@
 /** Offline root ceremonies: `tufa root sign-request|sign|merge|publish`. */
 import { readFile, writeFile } from 'node:fs/promises';
 import {
+  describeChanges,
+  describeSigned,
+  Metadata,
   mergeSigningRequests,
+  type Root,
   type SigningRequest,
   signingRequestFromBytes,
   signingRequestStatus,
   signingRequestToBytes,
   signSigningRequest,
+  type Targets,
 } from '@tufa/core';
 import { writeFileAtomic } from '@tufa/core/node';
 import { CliError } from '../cli-error.js';
@@ -24,19 +29,37 @@ async function readRequest(file: string): Promise<SigningRequest> {
   return signingRequestFromBytes(new Uint8Array(bytes));
 }
 
-export async function requestSummary(r: SigningRequest) {
-  const status = await signingRequestStatus(r);
+/**
+ * What a request asks for. `signing` and the root thresholds are read from the metadata itself
+ * (and from `previous`, a root the signer trusts); `claimedChanges` is only what the request's
+ * author says, shown as such: a tampered request cannot hide what it changes.
+ */
+export async function requestSummary(r: SigningRequest, previousFile?: string) {
+  let previous: Root | undefined;
+  if (previousFile) {
+    const bytes = new Uint8Array(
+      await readFile(previousFile).catch(() => {
+        throw new CliError(`cannot read ${previousFile}`, EXIT.NOT_FOUND);
+      }),
+    );
+    previous = Metadata.fromBytes(bytes, 'root').signed;
+  }
+  const status = await signingRequestStatus(r, previous ? { previous } : {});
+  const signed = r.metadata.signed as Root | Targets;
   return {
     role: r.role,
     version: r.version,
     signedSha256: r.signedSha256,
-    changes: r.changes,
+    signing: describeSigned(signed),
+    changes: previous && signed.type === 'root' ? describeChanges(previous, signed) : null,
+    claimedChanges: r.changes,
     thresholds: status.map((s) => ({
       by: s.role,
       threshold: s.threshold,
       signed: s.signed,
       missing: s.unsigned,
       met: s.verified,
+      claimed: s.claimed,
     })),
     complete: status.every((s) => s.verified),
   };
@@ -45,10 +68,17 @@ export async function requestSummary(r: SigningRequest) {
 function summaryText(s: Awaited<ReturnType<typeof requestSummary>>): string {
   return [
     `${s.role} version ${s.version}  (sha256 of what is signed: ${s.signedSha256})`,
-    ...s.changes.map((c) => `  change: ${c}`),
+    '  what you sign:',
+    ...s.signing.map((c) => `    ${c}`),
+    ...(s.changes
+      ? ['  changes against the root you gave (--previous):', ...s.changes.map((c) => `    ${c}`)]
+      : [
+          '  changes as the request claims them (pass --previous ROOT.json to check):',
+          ...s.claimedChanges.map((c) => `    ${c}`),
+        ]),
     ...s.thresholds.map(
       (t) =>
-        `  ${t.by}: ${t.signed.length}/${t.threshold} ${t.met ? 'met' : 'NOT met'}; signed: ${t.signed.join(', ') || '-'}; missing: ${t.missing.join(', ') || '-'}`,
+        `  ${t.by}${t.claimed ? ' (as claimed)' : ''}: ${t.signed.length}/${t.threshold} ${t.met ? 'met' : 'NOT met'}; signed: ${t.signed.join(', ') || '-'}; missing: ${t.missing.join(', ') || '-'}`,
     ),
     s.complete ? '  ready to publish' : '  more signatures needed',
   ].join('\n');
@@ -86,13 +116,17 @@ export async function signRequest(ctx: Context, gunArg: string, opts: RequestOpt
   return EXIT.OK;
 }
 
-export async function sign(ctx: Context, file: string, opts: { key: string; out?: string }): Promise<number> {
+export async function sign(
+  ctx: Context,
+  file: string,
+  opts: { key: string; out?: string; previous?: string },
+): Promise<number> {
   const request = await readRequest(file);
   const signer = await loadSigner(opts.key, secretsFromEnvironment());
   const signed = await signSigningRequest(request, signer);
   const out = opts.out ?? file;
   await writeFile(out, signingRequestToBytes(signed));
-  const s = await requestSummary(signed);
+  const s = await requestSummary(signed, opts.previous);
   ctx.out.result(
     { request: out, ...s },
     () => `signed with ${signer.keyid}; wrote ${out}\n${summaryText(s)}`,
@@ -105,7 +139,7 @@ export async function merge(ctx: Context, files: string[], opts: { out: string }
   for (const f of files) requests.push(await readRequest(f));
   const [first, ...rest] = requests;
   if (!first) throw new CliError('no requests given', EXIT.USAGE);
-  const merged = mergeSigningRequests(first, ...rest);
+  const merged = await mergeSigningRequests(first, ...rest);
   await writeFile(opts.out, signingRequestToBytes(merged));
   const s = await requestSummary(merged);
   ctx.out.result(

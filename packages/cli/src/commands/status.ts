@@ -11,10 +11,10 @@ import { readRequest, requestSummary, summaryText } from './root.js';
 export async function status(
   ctx: Context,
   gunArg: string | undefined,
-  opts: { request?: string },
+  opts: { request?: string; previous?: string },
 ): Promise<number> {
   if (opts.request) {
-    const s = await requestSummary(await readRequest(opts.request));
+    const s = await requestSummary(await readRequest(opts.request), opts.previous);
     ctx.out.result({ request: opts.request, ...s }, () => summaryText(s));
     return EXIT.OK;
   }

@@ -31,6 +31,8 @@ export class TrustedMetadataSet {
   private trustedTargets: Metadata<Targets> | undefined;
   /** Delegated targets, keyed by the exact delegator metadata they were verified against. */
   private readonly delegated = new WeakMap<Metadata<Targets>, Map<string, Metadata<Targets>>>();
+  /** Every targets metadata this set verified: only these may delegate. */
+  private readonly verifiedTargets = new WeakSet<Metadata<Targets>>();
 
   private constructor(root: Metadata<Root>, referenceTime: Date) {
     this.trustedRoot = root;
@@ -185,6 +187,7 @@ export class TrustedMetadataSet {
   async updateTargets(bytes: Uint8Array, fromCache = false): Promise<Metadata<Targets>> {
     const md = await this.verifyTargets(bytes, 'targets', this.trustedRoot, fromCache);
     this.trustedTargets = md;
+    this.verifiedTargets.add(md);
     return md;
   }
 
@@ -199,7 +202,11 @@ export class TrustedMetadataSet {
     fromCache = false,
   ): Promise<Metadata<Targets>> {
     if (!this.trustedTargets) throw new StateError('targets must be loaded before delegated roles');
+    if (!this.verifiedTargets.has(delegator)) {
+      throw new StateError(`the delegator of ${role} was not verified by this trusted set`);
+    }
     const md = await this.verifyTargets(bytes, role, delegator, fromCache);
+    this.verifiedTargets.add(md);
     let byRole = this.delegated.get(delegator);
     if (!byRole) {
       byRole = new Map();

@@ -291,6 +291,11 @@ export class Updater {
         : (trusted.targets as Metadata<Targets>);
       for (const p of md.signed.targets.keys()) paths.add(p);
       const d = md.signed.delegations;
+      // Count before naming them: a bit_length of 32 would be four billion role names.
+      const count = d?.roles?.length ?? d?.succinctRoles?.numberOfBins ?? 0;
+      if (seen.size + stack.length + count > maxRoles) {
+        throw new TufError('STATE', `more than ${maxRoles} roles: listing stopped`);
+      }
       const children = d?.roles
         ? d.roles.map((r) => r.name)
         : d?.succinctRoles

@@ -373,10 +373,15 @@ async function loadRoot(
       if (m !== undefined) pinMaterials.add(m);
     }
     const ids = pinnedKeyIds(anchor.signed, opts, pinMaterials);
-    await checkThreshold(`root version ${anchor.signed.version} (by its pinned keys)`, anchor, anchor.signed.keys, {
-      keyids: ids,
-      threshold: roleKeys(anchor.signed, 'root').threshold,
-    });
+    await checkThreshold(
+      `root version ${anchor.signed.version} (by its pinned keys)`,
+      anchor,
+      anchor.signed.keys,
+      {
+        keyids: ids,
+        threshold: roleKeys(anchor.signed, 'root').threshold,
+      },
+    );
   }
   // The anchor must at least be a valid self-signed root.
   await checkThreshold(

@@ -7,6 +7,7 @@
  * (TrustedMetadataSet), and writes every new file first and `timestamp.json` last.
  */
 
+import { roleNameToFileStem } from '../client/names.js';
 import { TrustedMetadataSet } from '../client/trusted-set.js';
 import { hexDigest } from '../crypto/hash.js';
 import type { Key } from '../crypto/key.js';
@@ -42,6 +43,8 @@ import { describeChanges, newSigningRequest, type SigningRequest } from './signi
 import type { RepositoryStorage } from './storage.js';
 
 const DAY = 86_400;
+/** The most hash bins this repository creates or walks: 2^16 roles. */
+const MAX_BIT_LENGTH = 16;
 
 /** How long each role stays valid after it is signed, in seconds. */
 export interface ExpiryPolicy {
@@ -387,6 +390,11 @@ export class Repository {
       const t = await this.getTargets(role);
       for (const target of t.targets.values()) yield { role, target };
       const d = t.delegations;
+      if ((d?.succinctRoles?.bitLength ?? 0) > MAX_BIT_LENGTH) {
+        throw new UsageError(
+          `${role} delegates to ${d?.succinctRoles?.numberOfBins} hash bins: more than this repository handles`,
+        );
+      }
       const children = d?.roles
         ? d.roles.map((r) => r.name)
         : d?.succinctRoles
@@ -421,6 +429,7 @@ export class Repository {
         `delegation to ${role.name}: threshold ${role.threshold} exceeds its ${role.keyids.length} key(s)`,
       );
     }
+    const before = (await this.getTargets(delegator)).delegations?.roles?.find((r) => r.name === role.name);
     await this.edit(delegator, (t) => {
       if (t.delegations?.succinctRoles)
         throw new UsageError(`${delegator} delegates with hash bins; it cannot list roles too`);
@@ -439,6 +448,9 @@ export class Repository {
       });
     });
     await this.ensureRole(role.name);
+    // New keys or a new threshold: the role must be signed again to satisfy them.
+    const same = before && before.threshold === role.threshold && before.keyids.join() === role.keyids.join();
+    if (before && !same) await this.edit(role.name, (t) => t);
   }
 
   async removeDelegation(delegator: string, name: string): Promise<void> {
@@ -465,6 +477,11 @@ export class Repository {
     delegator: string,
     init: { keys: Key[]; threshold?: number; bitLength: number; namePrefix: string },
   ): Promise<void> {
+    if (init.bitLength > MAX_BIT_LENGTH) {
+      throw new UsageError(
+        `bit_length ${init.bitLength} would make ${2 ** init.bitLength} roles (at most ${MAX_BIT_LENGTH} bits here)`,
+      );
+    }
     const keyids = [...new Set(init.keys.map((k) => k.keyid()))];
     const succinct = new SuccinctRoles(keyids, init.threshold ?? 1, init.bitLength, init.namePrefix);
     const current = await this.getTargets(delegator);
@@ -610,10 +627,12 @@ export class Repository {
     for (const s of this.stagedSignatures.get(role) ?? []) md.signatures.set(s.keyid, s);
     for (const { role: r, keys } of authorisers) {
       for (const keyid of r.keyids) {
-        if (md.signatures.has(keyid)) continue;
         const material = keys.get(keyid)?.materialId();
         const signer = material === undefined ? undefined : this.signers.get(material);
         if (!signer) continue;
+        // Keep a signature that verifies; replace anything else (a junk or stale one).
+        const have = md.signatures.get(keyid);
+        if (have && (await signer.key.verify(md.signedBytes(), have.sig))) continue;
         const sig = await signer.sign(md.signedBytes());
         md.signatures.set(keyid, new Signature(keyid, sig.sig));
       }
@@ -969,21 +988,26 @@ export class Repository {
     await set.updateSnapshot(snBytes);
     const targetsBytes = byRole.get('targets') ?? (await this.publishedRoleBytes('targets'));
     const top = await set.updateTargets(targetsBytes);
-    // Delegated roles: verify each changed one against every delegator that names it.
+    // Delegated roles, each verified through the trusted set against every delegator that names
+    // it (each delegator verified first, the same way): the changed ones, and the roles listed by
+    // a changed delegator, whose keys may have changed.
     const verified = new Map<string, Metadata<Targets>>([['targets', top]]);
-    const load = async (name: string): Promise<Metadata<Targets>> => {
+    const bytesOf = async (name: string) => byRole.get(name) ?? (await this.publishedRoleBytes(name));
+    const verify = async (name: string): Promise<Metadata<Targets>> => {
       const known = verified.get(name);
       if (known) return known;
-      const bytes = byRole.get(name) ?? (await this.publishedRoleBytes(name));
-      const md = Metadata.fromBytes(bytes, 'targets');
+      let md: Metadata<Targets> | undefined;
+      for (const { name: delegator } of await this.delegatorsOf(name)) {
+        md = await set.updateDelegatedTargets(await bytesOf(name), name, await verify(delegator));
+      }
+      if (!md) throw new StateError(`no role delegates to ${JSON.stringify(name)}`);
       verified.set(name, md);
       return md;
     };
     for (const f of files) {
-      if (['root', 'timestamp', 'snapshot', 'targets'].includes(f.role)) continue;
-      for (const { name } of await this.delegatorsOf(f.role)) {
-        await set.updateDelegatedTargets(f.bytes, f.role, await load(name));
-      }
+      if (['root', 'timestamp', 'snapshot'].includes(f.role)) continue;
+      const md = await verify(f.role);
+      for (const child of md.signed.delegations?.roles ?? []) await verify(child.name);
     }
   }
 
@@ -1044,6 +1068,7 @@ export function checkRoleFileName(role: string): string {
       `role name ${JSON.stringify(role)} cannot be published as a file (no "/", "\\", control characters, "." or ".."; at most 200 characters)`,
     );
   }
+  roleNameToFileStem(role); // clients must be able to cache it too (their encoded names are longer)
   return role;
 }
 

@@ -160,7 +160,10 @@ export async function signSigningRequest(r: SigningRequest, signer: Signer): Pro
 }
 
 /** Merges the signatures of requests for the same metadata, in any order. */
-export function mergeSigningRequests(first: SigningRequest, ...rest: SigningRequest[]): SigningRequest {
+export async function mergeSigningRequests(
+  first: SigningRequest,
+  ...rest: SigningRequest[]
+): Promise<SigningRequest> {
   const md = new Metadata(
     first.metadata.signed,
     first.metadata.signatures.values(),
@@ -173,18 +176,84 @@ export function mergeSigningRequests(first: SigningRequest, ...rest: SigningRequ
       );
     }
     for (const [id, s] of r.metadata.signatures) {
+      // Keep the signature that verifies, so one bad copy cannot block a threshold.
       const have = md.signatures.get(id);
-      if (!have || have.sig === '') md.signatures.set(id, s);
+      const key = first.keys.get(id);
+      const haveOk =
+        have !== undefined && key !== undefined && (await key.verify(md.signedBytes(), have.sig));
+      if (!haveOk) md.signatures.set(id, s);
     }
   }
   return { ...first, metadata: md };
 }
 
-/** For each required threshold: who signed (with a signature that verifies), who is missing. */
-export async function signingRequestStatus(r: SigningRequest): Promise<VerificationResult[]> {
-  const out: VerificationResult[] = [];
+/**
+ * For each threshold the metadata must meet: who signed (with a signature that verifies), who
+ * is missing. For a root request the thresholds come from the metadata itself (its own root
+ * role) and from `previous`, a root the caller trusts (the one it replaces) — never from what
+ * the request file claims, which anyone could have edited. Other roles' thresholds are the
+ * request's claims (`claimed: true`), to be checked by publishing, which verifies them anew.
+ */
+export async function signingRequestStatus(
+  r: SigningRequest,
+  options: { previous?: Root } = {},
+): Promise<(VerificationResult & { claimed: boolean })[]> {
+  const out: (VerificationResult & { claimed: boolean })[] = [];
+  if (r.metadata.signed.type === 'root') {
+    const next = r.metadata.signed;
+    const prev = options.previous;
+    if (prev) {
+      const role = prev.roles.get('root') as Role;
+      out.push({
+        ...(await verifyThreshold(`root version ${prev.version}`, role, prev.keys, r.metadata)),
+        claimed: false,
+      });
+    } else {
+      // The old root's threshold, as claimed by the request (pass `previous` to check it).
+      for (const q of r.required.filter(
+        (q) => !q.by.endsWith('(new)') && q.by !== `root version ${next.version}`,
+      )) {
+        out.push({
+          ...(await verifyThreshold(q.by, new Role(q.keyids, q.threshold), r.keys, r.metadata)),
+          claimed: true,
+        });
+      }
+    }
+    const role = next.roles.get('root') as Role;
+    const by = `root version ${next.version}${prev || r.required.length > 1 ? ' (new)' : ''}`;
+    out.push({ ...(await verifyThreshold(by, role, next.keys, r.metadata)), claimed: false });
+    return out;
+  }
   for (const q of r.required) {
-    out.push(await verifyThreshold(q.by, new Role(q.keyids, q.threshold), r.keys, r.metadata));
+    out.push({
+      ...(await verifyThreshold(q.by, new Role(q.keyids, q.threshold), r.keys, r.metadata)),
+      claimed: true,
+    });
+  }
+  return out;
+}
+
+/** Everything a signer approves, read from the metadata itself (not from the request's claims). */
+export function describeSigned(signed: Root | Targets): string[] {
+  const out = [`${signed.type} version ${signed.version}, expires ${signed.expires.toISOString()}`];
+  if (signed.type === 'root') {
+    out.push(`consistent_snapshot: ${signed.consistentSnapshot}`);
+    for (const [name, role] of signed.roles) {
+      const keys = role.keyids.map((id) => `${id} (${signed.keys.get(id)?.keytype ?? 'unknown key'})`);
+      out.push(`${name}: threshold ${role.threshold} of ${keys.join(', ')}`);
+    }
+  } else {
+    out.push(`${signed.targets.size} target(s)`);
+    for (const r of signed.delegations?.roles ?? []) {
+      out.push(
+        `delegates ${(r.paths ?? r.pathHashPrefixes ?? []).join(' ')} to ${r.name}: threshold ${r.threshold} of ${r.keyids.join(', ')}`,
+      );
+    }
+    const bins = signed.delegations?.succinctRoles;
+    if (bins)
+      out.push(
+        `delegates to ${bins.numberOfBins} hash bins ${bins.namePrefix}-*: threshold ${bins.threshold} of ${bins.keyids.join(', ')}`,
+      );
   }
   return out;
 }

@@ -285,11 +285,15 @@ describe('weak RSA public exponents', () => {
     for (const e of ['AQ', 'Ag', 'BA']) {
       // e = 1, 2, 4
       const weak = createPublicKey({ key: { kty: 'RSA', n: jwk.n as string, e }, format: 'jwk' });
-      const key = new Key('rsa', 'rsassa-pss-sha256', { public: weak.export({ type: 'spki', format: 'pem' }) as string });
+      const key = new Key('rsa', 'rsassa-pss-sha256', {
+        public: weak.export({ type: 'spki', format: 'pem' }) as string,
+      });
       expect(key.supported).toBe(false);
       expect(await key.verify(new Uint8Array([1]), '00'.repeat(256))).toBe(false);
     }
-    const normal = new Key('rsa', 'rsassa-pss-sha256', { public: publicKey.export({ type: 'spki', format: 'pem' }) as string });
+    const normal = new Key('rsa', 'rsassa-pss-sha256', {
+      public: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+    });
     expect(normal.supported).toBe(true);
   });
 });

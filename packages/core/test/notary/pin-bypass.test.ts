@@ -18,21 +18,43 @@ function attackerCollection(rootKeyids: (kid: string) => string[]) {
   const kid = notaryKeyId('ecdsa-x509', pub);
   const exp = '2099-01-01T00:00:00Z';
   const env = (signed: object) => {
-    const sig = sign('sha256', canonicalBytes(signed), { key: priv, dsaEncoding: 'ieee-p1363' }).toString('base64');
-    return new Uint8Array(Buffer.from(JSON.stringify({ signed, signatures: [{ keyid: kid, method: 'ecdsa', sig }] })));
+    const sig = sign('sha256', canonicalBytes(signed), { key: priv, dsaEncoding: 'ieee-p1363' }).toString(
+      'base64',
+    );
+    return new Uint8Array(
+      Buffer.from(JSON.stringify({ signed, signatures: [{ keyid: kid, method: 'ecdsa', sig }] })),
+    );
   };
   const role = (ids: string[]) => ({ keyids: ids, threshold: 1 });
-  const fm = (b: Uint8Array) => ({ length: b.length, hashes: { sha256: createHash('sha256').update(b).digest('base64') } });
+  const fm = (b: Uint8Array) => ({
+    length: b.length,
+    hashes: { sha256: createHash('sha256').update(b).digest('base64') },
+  });
   const root = env({
     _type: 'Root',
     version: 1,
     expires: exp,
     consistent_snapshot: false,
     keys: { [kid]: { keytype: 'ecdsa-x509', keyval: { private: null, public: pub } } },
-    roles: { root: role(rootKeyids(kid)), targets: role([kid]), snapshot: role([kid]), timestamp: role([kid]) },
+    roles: {
+      root: role(rootKeyids(kid)),
+      targets: role([kid]),
+      snapshot: role([kid]),
+      timestamp: role([kid]),
+    },
   });
-  const targets = env({ _type: 'Targets', version: 1, expires: exp, targets: { latest: fm(Buffer.from('malware')) } });
-  const snapshot = env({ _type: 'Snapshot', version: 1, expires: exp, meta: { root: fm(root), targets: fm(targets) } });
+  const targets = env({
+    _type: 'Targets',
+    version: 1,
+    expires: exp,
+    targets: { latest: fm(Buffer.from('malware')) },
+  });
+  const snapshot = env({
+    _type: 'Snapshot',
+    version: 1,
+    expires: exp,
+    meta: { root: fm(root), targets: fm(targets) },
+  });
   const timestamp = env({ _type: 'Timestamp', version: 1, expires: exp, meta: { snapshot: fm(snapshot) } });
   const files = new Map([
     ['root.json', root],
@@ -41,14 +63,23 @@ function attackerCollection(rootKeyids: (kid: string) => string[]) {
     ['snapshot.json', snapshot],
     ['targets.json', targets],
   ]);
-  return { description: 'attacker', versionedRoots: true, hashedNames: false, read: async (n: string) => files.get(n) };
+  return {
+    description: 'attacker',
+    versionedRoots: true,
+    hashedNames: false,
+    read: async (n: string) => files.get(n),
+  };
 }
 
 describe('Notary trust pinning', () => {
   it('refuses a root that lists the pinned key but is signed only by another key', async () => {
     const source = attackerCollection((kid) => [PINNED, kid]);
     await expect(
-      readNotaryCollection(source, { gun: 'example.com/notary/app', asOf: new Date('2030-01-01T00:00:00Z'), rootKeyIds: [PINNED] }),
+      readNotaryCollection(source, {
+        gun: 'example.com/notary/app',
+        asOf: new Date('2030-01-01T00:00:00Z'),
+        rootKeyIds: [PINNED],
+      }),
     ).rejects.toMatchObject({ code: 'THRESHOLD' });
   });
 
@@ -56,7 +87,11 @@ describe('Notary trust pinning', () => {
     const source = attackerCollection((kid) => [kid]);
     const pub = readFileSync(new URL('evil.crt', dir)).toString('base64');
     const kid = notaryKeyId('ecdsa-x509', pub);
-    const c = await readNotaryCollection(source, { gun: 'example.com/notary/app', asOf: new Date('2030-01-01T00:00:00Z'), rootKeyIds: [kid] });
+    const c = await readNotaryCollection(source, {
+      gun: 'example.com/notary/app',
+      asOf: new Date('2030-01-01T00:00:00Z'),
+      rootKeyIds: [kid],
+    });
     expect(c.trustAnchor).toBe('pinned-key');
   });
 });

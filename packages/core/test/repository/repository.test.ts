@@ -293,6 +293,45 @@ describe('delegations', () => {
     expect(await updater.getTargetInfo('registry.example.com/team/none')).toBeUndefined();
   });
 
+  it('re-signs a delegated role whose keys the delegation replaces', async () => {
+    const next = fixedSigner(122);
+    const repo = await open([...Object.values(keys), releases, next]);
+    await repo.addTargets([target('registry.example.com/team/svc:3.0', 9)], { role: 'releases' });
+    await repo.publish();
+    const again = await open([...Object.values(keys), next]);
+    await again.addDelegation(
+      'targets',
+      new DelegatedRole({
+        name: 'releases',
+        keyids: [next.keyid],
+        threshold: 1,
+        terminating: true,
+        paths: ['registry.example.com/team/*'],
+      }),
+      [next.key],
+    );
+    const r = await again.publish();
+    expect(r.written).toEqual(
+      expect.arrayContaining(['metadata/3.targets.json', 'metadata/3.releases.json']),
+    );
+    const { updater } = await client(storage, { now: NOW });
+    expect(await updater.getTargetInfo('registry.example.com/team/svc:3.0')).toMatchObject({
+      role: 'releases',
+    });
+  });
+
+  it('refuses role names a client could not cache', async () => {
+    const repo = await open();
+    const name = 'A'.repeat(80); // 240 bytes once capitals are percent-encoded in a cache file name
+    await expect(
+      repo.addDelegation(
+        'targets',
+        new DelegatedRole({ name, keyids: [releases.keyid], threshold: 1, terminating: false, paths: ['*'] }),
+        [releases.key],
+      ),
+    ).rejects.toMatchObject({ code: 'UNSAFE_NAME' });
+  });
+
   it('removes a delegation', async () => {
     const repo = await open();
     await repo.removeDelegation('targets', 'releases');
@@ -386,5 +425,48 @@ describe('role names as file names', () => {
         ),
       ).rejects.toMatchObject({ code: 'UNSAFE_NAME' });
     }
+  });
+});
+
+describe('nested delegations', () => {
+  it('publishes and verifies a role delegated by a delegated role', async () => {
+    const [team, nested] = [fixedSigner(140), fixedSigner(141)];
+    const repo = await open([...Object.values(keys), team, nested]);
+    await repo.addDelegation(
+      'targets',
+      new DelegatedRole({
+        name: 'team',
+        keyids: [team.keyid],
+        threshold: 1,
+        terminating: false,
+        paths: ['team/*'],
+      }),
+      [team.key],
+    );
+    await repo.addDelegation(
+      'team',
+      new DelegatedRole({
+        name: 'nested',
+        keyids: [nested.keyid],
+        threshold: 1,
+        terminating: false,
+        paths: ['team/n*'],
+      }),
+      [nested.key],
+    );
+    await repo.addTargets([target('team/n1', 3)], { role: 'nested' });
+    await repo.publish();
+    const again = await open([...Object.values(keys), team, nested]);
+    await again.addTargets([target('team/n2', 4)], { role: 'nested' });
+    await again.publish();
+    const { updater } = await client(storage, { now: NOW });
+    expect(await updater.getTargetInfo('team/n2')).toMatchObject({ role: 'nested' });
+    // Re-keying the nested role in its delegator re-signs it, and the result verifies.
+    const other = fixedSigner(142);
+    const third = await open([...Object.values(keys), team, other]);
+    await third.rotateDelegatedKeys('team', 'nested', { add: [other.key], remove: [nested.keyid] });
+    await third.publish();
+    const fresh = await client(storage, { now: NOW });
+    expect(await fresh.updater.getTargetInfo('team/n1')).toMatchObject({ role: 'nested' });
   });
 });

@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { PrivateKeySigner } from '../../src/crypto/signer.js';
 import { Repository } from '../../src/repository/repository.js';
 import {
+  describeSigned,
   mergeSigningRequests,
   signingRequestFromBytes,
   signingRequestStatus,
@@ -55,10 +56,10 @@ describe('offline root signing ceremony', () => {
     // Three key holders sign copies of the same request, each offline.
     const byA = carry(await signSigningRequest(carry(request), A));
     const byD = carry(await signSigningRequest(carry(request), D));
-    const status1 = await signingRequestStatus(mergeSigningRequests(byD, byA));
+    const status1 = await signingRequestStatus(await mergeSigningRequests(byD, byA));
     expect(status1.map((s) => s.verified)).toEqual([false, true]);
     const byB = carry(await signSigningRequest(carry(request), B));
-    const merged = mergeSigningRequests(byB, byD, byA);
+    const merged = await mergeSigningRequests(byB, byD, byA);
     const status = await signingRequestStatus(merged);
     expect(status.map((s) => s.verified)).toEqual([true, true]);
     expect(status[0]?.signed.sort()).toEqual([A.keyid, B.keyid].sort());
@@ -82,6 +83,40 @@ describe('offline root signing ceremony', () => {
     await expect(publisher.publish()).rejects.toMatchObject({ code: 'THRESHOLD' });
   });
 
+  it('keeps a valid signature over a junk one when merging, in either order', async () => {
+    const repo = await Repository.open(storage, { signers: online, now: () => NOW });
+    const request = await repo.createSigningRequest('root');
+    const good = await signSigningRequest(carry(request), A);
+    const junk = carry(request);
+    const { Signature } = await import('../../src/crypto/signature.js');
+    junk.metadata.signatures.set(A.keyid, new Signature(A.keyid, 'ab'.repeat(64)));
+    for (const merged of [await mergeSigningRequests(junk, good), await mergeSigningRequests(good, junk)]) {
+      const [old] = await signingRequestStatus(merged);
+      expect(old?.signed).toContain(A.keyid);
+    }
+  });
+
+  it('reads what is signed from the metadata, not from the claims around it', async () => {
+    const repo = await Repository.open(storage, { signers: online, now: () => NOW });
+    repo.rotateKeys('root', { add: [D.key], remove: [C.keyid] });
+    const request = await repo.createSigningRequest('root');
+    // An attacker edits the unsigned parts of the file: the summary and who must sign.
+    const text = new TextDecoder()
+      .decode(signingRequestToBytes(request))
+      .replace(`"root: add key ${D.keyid} (ed25519)"`, '"nothing to see"')
+      .replace(/"threshold": 2,\n {3}"keyids"/, '"threshold": 1,\n   "keyids"');
+    const tampered = signingRequestFromBytes(new TextEncoder().encode(text));
+    expect(tampered.changes).not.toContain(`root: add key ${D.keyid} (ed25519)`);
+    expect(describeSigned(tampered.metadata.signed as never).join('\n')).toContain(D.keyid);
+    const previous = (await Repository.open(storage)).rootMetadata.signed;
+    const byA = await signSigningRequest(tampered, A);
+    const status = await signingRequestStatus(byA, { previous });
+    expect(status.map((s) => [s.role, s.threshold, s.verified, s.claimed])).toEqual([
+      ['root version 1', 2, false, false],
+      ['root version 2 (new)', 2, false, false],
+    ]);
+  });
+
   it('refuses a signer the request does not name', async () => {
     const repo = await Repository.open(storage, { signers: online, now: () => NOW });
     const request = await repo.createSigningRequest('root');
@@ -96,7 +131,7 @@ describe('offline root signing ceremony', () => {
     const r2 = await (
       await Repository.open(storage, { signers: online, now: () => later })
     ).createSigningRequest('root');
-    expect(() => mergeSigningRequests(r1, r2)).toThrow(expect.objectContaining({ code: 'BAD_VALUE' }));
+    await expect(mergeSigningRequests(r1, r2)).rejects.toMatchObject({ code: 'BAD_VALUE' });
   });
 
   it('detects a request whose metadata was altered after its hash was taken', async () => {
