@@ -12,8 +12,9 @@ import {
   readString,
   unrecognized,
 } from './fields.js';
-import { MetaFile, TargetFile } from './files.js';
+import { MetaFile, type TargetFile } from './files.js';
 import { Delegations, Role, TOP_LEVEL_ROLE_NAMES, type TopLevelRoleName } from './roles.js';
+import { TargetsMap } from './targets-map.js';
 import { formatExpires, isExpiredAt, parseExpires } from './time.js';
 
 /** The version of the TUF specification tufa writes; it reads any 1.x. */
@@ -256,10 +257,8 @@ export class Targets extends Signed {
     const o = readObject(v, path);
     const common = readCommon(o, 'targets', path);
     const targetsObj = readObject(readField(o, 'targets', path), `${path}.targets`);
-    const targets = new Map<string, TargetFile>();
-    for (const p of Object.keys(targetsObj)) {
-      targets.set(p, TargetFile.fromJSON(p, targetsObj[p], `${path}.targets.${p}`));
-    }
+    // Validated now, each TargetFile built when first read (see targets-map.ts).
+    const targets = new TargetsMap(targetsObj, `${path}.targets`);
     const delegations = Object.hasOwn(o, 'delegations')
       ? Delegations.fromJSON(o['delegations'], `${path}.delegations`)
       : undefined;

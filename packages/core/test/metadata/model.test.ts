@@ -1335,3 +1335,25 @@ describe('signatures', () => {
     expect((e as TufError).code).toBe('USAGE');
   });
 });
+
+describe('targets are validated when parsed, built when read', () => {
+  it('rejects a bad entry at parse time even if it is never read', async () => {
+    const { Targets } = await import('../../src/metadata/signed.js');
+    const base = { _type: 'targets', spec_version: '1.0.31', version: 1, expires: '2030-01-01T00:00:00Z' };
+    const good = { length: 1, hashes: { sha256: 'ab' } };
+    expect(() => Targets.fromJSON({ ...base, targets: { a: good, z: { length: -1, hashes: { sha256: 'ab' } } } })).toThrow(
+      /signed\.targets\.z\.length/,
+    );
+    expect(() => Targets.fromJSON({ ...base, targets: { a: good, z: { length: 1, hashes: {} } } })).toThrow(/hashes/);
+    expect(() => Targets.fromJSON({ ...base, targets: { a: good, z: { length: 1, hashes: { sha256: 'AB' } } } })).toThrow(
+      /lower-case hex/,
+    );
+    const t = Targets.fromJSON({ ...base, targets: { a: good, __proto__x: good } });
+    expect(t.targets.size).toBe(2);
+    expect(t.targets.get('a')?.length).toBe(1);
+    expect(t.targets.get('a')).toBe(t.targets.get('a'));
+    expect(t.targets.get('constructor')).toBeUndefined();
+    expect(t.targets.has('toString')).toBe(false);
+    expect([...t.targets.keys()]).toEqual(['a', '__proto__x']);
+  });
+});
