@@ -1,5 +1,6 @@
 /** Errors the CLI raises itself, carrying an exit code and an optional hint (an exact command). */
-import { TufError, type TufErrorCode } from '@tufa/core';
+// The errors module alone: loading all of @tufa/core here would slow every command's start.
+import { TufError, type TufErrorCode } from '@tufa/core/errors';
 import { EXIT } from './exit-codes.js';
 
 export class CliError extends Error {

@@ -2,7 +2,7 @@
  * Exit codes, documented in docs/cli.md. Scripts and CI jobs branch on these; they never change
  * meaning once released.
  */
-import type { TufErrorCode } from '@tufa/core';
+import type { TufErrorCode } from '@tufa/core/errors';
 
 export const EXIT = {
   OK: 0,

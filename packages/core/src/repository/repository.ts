@@ -719,7 +719,7 @@ export class Repository {
       }
       prepared.set(role, md);
       if (status.some((s) => !s.verified)) pending.push({ role, metadata: md, status });
-      const bytes = md.toBytes();
+      const bytes = fileBytes(md);
       files.push({ path: this.roleFile(role, version), bytes, role, version });
       snapshotMeta.set(`${role}.json`, sha256Meta(bytes, version));
     }
@@ -753,7 +753,7 @@ export class Repository {
       );
       prepared.set('snapshot', md);
       if (!st.verified) pending.push({ role: 'snapshot', metadata: md, status: [st] });
-      const bytes = md.toBytes();
+      const bytes = fileBytes(md);
       files.push({
         path: rootAfter.consistentSnapshot ? `metadata/${version}.snapshot.json` : 'metadata/snapshot.json',
         bytes,
@@ -909,7 +909,7 @@ export class Repository {
    * every new file first and `metadata/timestamp.json` last.
    */
   async publish(options: { forceTimestamp?: boolean; forceSnapshot?: boolean } = {}): Promise<PublishResult> {
-    const { files } = await this.prepare(options);
+    const { files, prepared } = await this.prepare(options);
     if (files.length === 0) return { written: [], versions: new Map() };
     const release = await this.storage.lock();
     try {
@@ -936,7 +936,7 @@ export class Repository {
         await this.storage.write(f.path, f.bytes);
         written.push(f.path);
       }
-      this.commit(files);
+      this.commit(files, prepared);
       return { written, versions: new Map(files.map((f) => [f.role, f.version])) };
     } finally {
       await release();
@@ -1041,15 +1041,16 @@ export class Repository {
   }
 
   /** After a successful publish, what was written becomes the published state. */
-  private commit(files: { bytes: Uint8Array; role: string }[]): void {
+  private commit(files: { bytes: Uint8Array; role: string }[], prepared: Map<string, Metadata>): void {
     for (const f of files) {
-      if (f.role === 'root') this.root = Metadata.fromBytes(f.bytes, 'root');
+      const md = prepared.get(f.role) as Metadata;
+      if (f.role === 'root') this.root = md as Metadata<Root>;
       else if (f.role === 'timestamp') {
-        this.timestamp = Metadata.fromBytes(f.bytes, 'timestamp');
+        this.timestamp = md as Metadata<Timestamp>;
         this.openedTimestamp = f.bytes;
-      } else if (f.role === 'snapshot') this.snapshot = Metadata.fromBytes(f.bytes, 'snapshot');
+      } else if (f.role === 'snapshot') this.snapshot = md as Metadata<Snapshot>;
       else {
-        this.roles.set(f.role, Metadata.fromBytes(f.bytes, 'targets').signed);
+        this.roles.set(f.role, md.signed as Targets);
         this.published.set(f.role, f.bytes);
       }
     }
@@ -1070,6 +1071,21 @@ export function checkRoleFileName(role: string): string {
   }
   roleNameToFileStem(role); // clients must be able to cache it too (their encoded names are longer)
   return role;
+}
+
+/**
+ * The file form of metadata: python-tuf's indented layout, except for roles with more than
+ * LARGE_ROLE entries, written compact: as canonical JSON when that is valid JSON (no raw control
+ * characters, which PEM keys would bring), since its signed part is the bytes already signed and
+ * writing 100k targets then costs no second encoding; else python-tuf's compact layout.
+ */
+const LARGE_ROLE = 1000;
+function fileBytes(md: Metadata): Uint8Array {
+  const s = md.signed;
+  const entries = s.type === 'targets' ? s.targets.size : s.type === 'snapshot' ? s.meta.size : 0;
+  if (entries <= LARGE_ROLE) return md.toBytes('pretty');
+  const canonical = md.toBytes('canonical');
+  return canonical.some((b) => b < 0x20) ? md.toBytes('compact') : canonical;
 }
 
 function pruneKeys(keys: ReadonlyMap<string, Key>, roles: readonly DelegatedRole[]): Map<string, Key> {

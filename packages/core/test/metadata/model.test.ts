@@ -1341,13 +1341,15 @@ describe('targets are validated when parsed, built when read', () => {
     const { Targets } = await import('../../src/metadata/signed.js');
     const base = { _type: 'targets', spec_version: '1.0.31', version: 1, expires: '2030-01-01T00:00:00Z' };
     const good = { length: 1, hashes: { sha256: 'ab' } };
-    expect(() => Targets.fromJSON({ ...base, targets: { a: good, z: { length: -1, hashes: { sha256: 'ab' } } } })).toThrow(
-      /signed\.targets\.z\.length/,
+    expect(() =>
+      Targets.fromJSON({ ...base, targets: { a: good, z: { length: -1, hashes: { sha256: 'ab' } } } }),
+    ).toThrow(/signed\.targets\.z\.length/);
+    expect(() => Targets.fromJSON({ ...base, targets: { a: good, z: { length: 1, hashes: {} } } })).toThrow(
+      /hashes/,
     );
-    expect(() => Targets.fromJSON({ ...base, targets: { a: good, z: { length: 1, hashes: {} } } })).toThrow(/hashes/);
-    expect(() => Targets.fromJSON({ ...base, targets: { a: good, z: { length: 1, hashes: { sha256: 'AB' } } } })).toThrow(
-      /lower-case hex/,
-    );
+    expect(() =>
+      Targets.fromJSON({ ...base, targets: { a: good, z: { length: 1, hashes: { sha256: 'AB' } } } }),
+    ).toThrow(/lower-case hex/);
     const t = Targets.fromJSON({ ...base, targets: { a: good, __proto__x: good } });
     expect(t.targets.size).toBe(2);
     expect(t.targets.get('a')?.length).toBe(1);

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { canonicalBytes } from '../../src/json/canonical.js';
 import { Metadata } from '../../src/metadata/metadata.js';
 import type { Root, Targets } from '../../src/metadata/signed.js';
 
@@ -73,5 +74,18 @@ describe('python-tuf repository vectors', () => {
     const text = new TextDecoder().decode(read('1.targets.json')).replace('"length": 9', '"length": 10');
     const tampered = Metadata.fromBytes(new TextEncoder().encode(text), 'targets');
     await expect(root.verifyDelegate('targets', tampered)).rejects.toMatchObject({ code: 'THRESHOLD' });
+  });
+});
+
+describe('canonical file bytes', () => {
+  it('splices the signed bytes exactly as encoding the whole envelope would', () => {
+    for (const f of files) {
+      const md = Metadata.fromBytes(read(f));
+      const canonical = md.toBytes('canonical');
+      expect(canonical).toEqual(canonicalBytes(md.toJSON()));
+      // Canonical JSON keeps control characters raw (PEM newlines): valid JSON only without them.
+      if (!canonical.some((b) => b < 0x20))
+        expect(Metadata.fromBytes(canonical).signedBytes()).toEqual(md.signedBytes());
+    }
   });
 });

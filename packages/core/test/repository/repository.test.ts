@@ -470,3 +470,29 @@ describe('nested delegations', () => {
     expect(await fresh.updater.getTargetInfo('team/n1')).toMatchObject({ role: 'nested' });
   });
 });
+
+describe('large roles', () => {
+  it('are written compact, still parse, and verify in a client (with a PEM key in the role)', async () => {
+    const ec = await (await import('../../src/crypto/keygen.js')).generateKeyPair('ecdsa-p256');
+    const repo = await open([...Object.values(keys), ec.signer]);
+    await repo.addDelegation(
+      'targets',
+      new DelegatedRole({
+        name: 'ec',
+        keyids: [ec.key.keyid()],
+        threshold: 1,
+        terminating: false,
+        paths: ['ec/*'],
+      }),
+      [ec.key],
+    );
+    await repo.addTargets(Array.from({ length: 1500 }, (_, i) => target(`big:${i}`, i + 1)));
+    const r = await repo.publish();
+    const file = storage.files.get(
+      r.written.find((p) => p.endsWith('.targets.json')) as string,
+    ) as Uint8Array;
+    expect(new TextDecoder().decode(file.subarray(0, 3))).toBe('{"s');
+    const { updater } = await client(storage, { now: NOW });
+    expect(await updater.getTargetInfo('big:1499')).toBeDefined();
+  });
+});
