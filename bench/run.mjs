@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/**
+ * Benchmark entry point: `node bench/run.mjs [core|client|repository|all]` (default `all`).
+ * `npm run bench` builds first, then runs every suite.
+ *
+ * A suite is a sibling module `bench/<name>.mjs` exporting `main()`, which measures (in child
+ * processes: bench/lib/harness.mjs runChild), prints its tables and writes its results (core
+ * rewrites its section of docs/performance.md with writeDocSection). To add one, write the
+ * module and list it in SUITES; a listed suite whose file is missing is skipped by `all`.
+ */
+import { existsSync } from 'node:fs';
+
+const SUITES = {
+  core: 'parse + verify of a signed targets.json (1k, 10k, 100k targets)',
+  client: 'client refresh + target look-up over HTTP (1k, 10k, 100k targets)',
+  repository: 'repository create/add/sign/publish (10k, 100k targets)',
+};
+// Not suites here: bench/crypto.mjs (crypto backends), bench/cli-notary.mjs (needs a local
+// notary-server) and bench/profile-core.mjs (a breakdown) are run directly.
+
+const arg = process.argv[2] ?? 'all';
+if (arg !== 'all' && !(arg in SUITES)) {
+  console.error(`usage: node bench/run.mjs [${[...Object.keys(SUITES), 'all'].join('|')}]`);
+  process.exit(2);
+}
+const names = arg === 'all' ? Object.keys(SUITES) : [arg];
+for (const name of names) {
+  const url = new URL(`./${name}.mjs`, import.meta.url);
+  if (!existsSync(url)) {
+    const msg = `bench/${name}.mjs does not exist yet: ${SUITES[name]}`;
+    if (arg !== 'all') {
+      console.error(msg);
+      process.exit(2);
+    }
+    console.log(`skipping ${name}: ${msg}\n`);
+    continue;
+  }
+  const suite = await import(url.href);
+  await suite.main();
+}
