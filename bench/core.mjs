@@ -37,7 +37,7 @@ const BUDGET_MS = 15_000; // stop taking samples after this much time in one pro
 function runsFor(n) {
   if (n <= 1000) return 15;
   if (n <= 10_000) return 7;
-  return 3;
+  return 5;
 }
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
@@ -309,8 +309,9 @@ fixed key seeds, so byte-identical on every machine) has N targets named like co
 (\`registry.example.com/team/app-<i>:v<i>\`) with a length and a sha256 each, one Ed25519
 signature, and python-tuf's layout (indent 1, sorted keys).
 
-- **tufa**: \`Metadata.fromBytes(bytes, 'targets')\` (strict parse, canonical bytes of
-  \`signed\` in the same pass, model construction) then \`root.verifyDelegate('targets', md)\`.
+- **tufa**: \`Metadata.fromBytes(bytes, 'targets')\` (strict parse with the canonical bytes
+  of \`signed\` from the same scan, every target entry checked, each \`TargetFile\` built
+  on first read) then \`root.verifyDelegate('targets', md)\`.
 - **@tufjs/models**: \`Metadata.fromJSON('targets', JSON.parse(text))\` then
   \`root.verifyDelegate('targets', md)\`.
 - **lean floor**: \`JSON.parse\`, canonical bytes of \`signed\` from the bench's byte-buffer
