@@ -733,6 +733,15 @@ export class Repository {
       !this.snapshot ||
       this.snapshot.signed.expires.getTime() <= later(now, this.expiry.timestamp).getTime() ||
       (newRoot !== undefined && keysChanged(oldRoot.signed, rootAfter, 'snapshot'));
+    // Snapshot and timestamp: signed by their keys in the root that will be live.
+    const signOnline = async <T extends Snapshot | Timestamp>(signed: T): Promise<Metadata<T>> => {
+      const authoriser = { role: rootAfter.roles.get(signed.type) as Role, keys: rootAfter.keys };
+      const md = await this.signRole(signed.type, signed, [authoriser]);
+      const st = await verifyThreshold(signed.type, authoriser.role, authoriser.keys, md);
+      prepared.set(signed.type, md);
+      if (!st.verified) pending.push({ role: signed.type, metadata: md, status: [st] });
+      return md;
+    };
     let snapshotInfo = this.timestamp?.signed.snapshotMeta;
     if (snapshotDue) {
       const version = (this.snapshot?.signed.version ?? 0) + 1;
@@ -742,17 +751,7 @@ export class Repository {
         expires: later(now, this.expiry.snapshot),
         meta: sortedMeta(snapshotMeta),
       });
-      const md = await this.signRole('snapshot', signed, [
-        { role: rootAfter.roles.get('snapshot') as Role, keys: rootAfter.keys },
-      ]);
-      const st = await verifyThreshold(
-        'snapshot',
-        rootAfter.roles.get('snapshot') as Role,
-        rootAfter.keys,
-        md,
-      );
-      prepared.set('snapshot', md);
-      if (!st.verified) pending.push({ role: 'snapshot', metadata: md, status: [st] });
+      const md = await signOnline(signed);
       const bytes = fileBytes(md);
       files.push({
         path: rootAfter.consistentSnapshot ? `metadata/${version}.snapshot.json` : 'metadata/snapshot.json',
@@ -777,17 +776,7 @@ export class Repository {
         expires: later(now, this.expiry.timestamp),
         snapshotMeta: snapshotInfo,
       });
-      const md = await this.signRole('timestamp', signed, [
-        { role: rootAfter.roles.get('timestamp') as Role, keys: rootAfter.keys },
-      ]);
-      const st = await verifyThreshold(
-        'timestamp',
-        rootAfter.roles.get('timestamp') as Role,
-        rootAfter.keys,
-        md,
-      );
-      prepared.set('timestamp', md);
-      if (!st.verified) pending.push({ role: 'timestamp', metadata: md, status: [st] });
+      const md = await signOnline(signed);
       files.push({ path: 'metadata/timestamp.json', bytes: md.toBytes(), role: 'timestamp', version });
     }
 
