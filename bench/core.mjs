@@ -178,6 +178,7 @@ export async function main({ log = console.log, writeDoc = !process.env.BENCH_NO
       'min',
       'runs',
       'of which parse',
+      'first run',
       'peak RSS',
       'RSS before run',
     ],
@@ -192,12 +193,13 @@ export async function main({ log = console.log, writeDoc = !process.env.BENCH_NO
           m.ok ? fmtMs(m.min) : '–',
           m.ok ? m.runs : '–',
           m.ok ? fmtMs(m.parse) : '–',
+          m.ok ? fmtMs(m.cold) : '–',
           rssCell(m),
           m.ok ? fmtMb(m.baselineRssKb) : '–',
         ];
       }),
     ),
-    ['r', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['r', 'r', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
   const ratioRows = SIZES.map((n) => {
     const { floor, tufa } = results[n].verify;
@@ -330,7 +332,8 @@ finished"; the RSS reached is then sampled from \`/proc\` by the parent). No for
 \`gc()\` makes V8 shrink the heap, and the next run then pays for major GCs it would not
 otherwise do (2–10× noise at 1k), so the GC work a run causes is part of its time. "Of which
 parse" is the time until the parsed metadata exists (for the floor, \`JSON.parse\` alone; for
-tufa it includes the canonical bytes). Memory: one more fresh process per implementation does a
+tufa it includes the canonical bytes). "First run" is the median over the processes of their
+first, cold run (JIT not warmed up: what a CLI or a short-lived job pays). Memory: one more fresh process per implementation does a
 single run; "peak RSS" is its high-water RSS (\`VmHWM\` from \`/proc/self/status\`, because
 \`process.resourceUsage().maxRSS\` is inherited across fork + exec and would report the
 parent's RSS), so it includes Node itself and the input bytes; "RSS before run" is
@@ -368,7 +371,7 @@ ${verdicts(results)}
 - The floor holds a parsed value and its canonical bytes and checks nothing. tufa also
   rejects what strict parsing rejects (the canonical bytes come out of that scan), checks every
   target entry's shape and digests, and keeps a model whose \`TargetFile\`s are built on first
-  read; see "Profile" below for where its extra time and memory go.`;
+  read; see "Notes on core" below for where its extra time and memory go.`;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -53,7 +53,12 @@ export function parseStrict(bytes: Uint8Array): StrictParseResult {
   } catch (e) {
     throw new FormatError('not valid UTF-8', undefined, { cause: e });
   }
-  const scanner = new CanonicalScanner(bytes);
+  // A plain Uint8Array view: subarray() of a Node Buffer allocates a Buffer each time.
+  const plain =
+    Object.getPrototypeOf(bytes) === Uint8Array.prototype
+      ? bytes
+      : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const scanner = new CanonicalScanner(plain);
   const canonical = scanner.run();
   // The scan has rejected everything JSON.parse would accept leniently (duplicates, big or
   // fractional numbers, lone surrogates), so the engine's fast parser now yields exact values.
