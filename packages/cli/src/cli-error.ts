@@ -18,11 +18,6 @@ export function usage(message: string, hint?: string): CliError {
   return new CliError(message, EXIT.USAGE, hint);
 }
 
-/** Adds a hint to a library error without losing its code. */
-export function withHint(e: TufError, hint: string): TufError & { hint: string } {
-  return Object.assign(e, { hint });
-}
-
 export function isCode(e: unknown, code: TufErrorCode): e is TufError {
   return e instanceof TufError && e.code === code;
 }

@@ -26,6 +26,13 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** `-t, --type`: the key types tufa generates (kept here, not imported: start-up stays lean). */
+function keyTypeOption(description: string): Option {
+  return new Option('-t, --type <type>', description)
+    .choices(['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa'])
+    .default('ed25519');
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 0 || !/^\d+$/.test(value))
@@ -57,11 +64,7 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
     .command('generate')
     .argument('<name>', 'key name (stored in $TUFA_HOME/keys/NAME.json)')
     .description('generate a key pair, encrypted at rest')
-    .addOption(
-      new Option('-t, --type <type>', 'key type')
-        .choices(['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa'])
-        .default('ed25519'),
-    )
+    .addOption(keyTypeOption('key type'))
     .option('-o, --out <path>', 'write the key file here instead of $TUFA_HOME/keys')
     .option('--pkcs11 <uri>', 'generate the key pair on a PKCS#11 token instead')
     .option('--unencrypted', 'store the private key without a passphrase (not recommended)')
@@ -90,11 +93,7 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
     .argument('<gun>', 'repository')
     .argument('<role>', 'root, targets, snapshot, timestamp or a delegated role')
     .option('-k, --key <ref>', 'the new key (default: generate one)')
-    .addOption(
-      new Option('-t, --type <type>', 'type of a generated key')
-        .choices(['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa'])
-        .default('ed25519'),
-    )
+    .addOption(keyTypeOption('type of a generated key'))
     .option('--root-key <ref>', 'a current root key (repeatable)', collect)
     .option('--new-root-key-out <dir>', 'where a generated root key is written (offline media)')
     .option('--delegator <role>', 'the role that delegates to a delegated role', 'targets')
@@ -114,11 +113,7 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
     .option('--targets-key <ref>', 'the targets key (default: generate GUN-targets)')
     .option('--snapshot-key <ref>', 'the snapshot key (default: generate)')
     .option('--timestamp-key <ref>', 'the timestamp key (default: generate)')
-    .addOption(
-      new Option('-t, --type <type>', 'type of generated keys')
-        .choices(['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa'])
-        .default('ed25519'),
-    )
+    .addOption(keyTypeOption('type of generated keys'))
     .option('--unencrypted', 'store generated keys without a passphrase (not recommended)')
     .description('create a repository and its keys')
     .action(act('init', 'init'));
@@ -156,9 +151,13 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
     .description('remove a signed tag and publish')
     .action(act('sign', 'unsign'));
 
-  const clientOptions = (c: Command) =>
-    c
-      .requiredOption('--server <url|dir>', 'where repositories are published (URL or directory)')
+  /** How a client reaches and pins a repository; `list` makes `--server` optional. */
+  const clientOptions = (
+    c: Command,
+    server = 'where repositories are published (URL or directory)',
+    required = true,
+  ) =>
+    (required ? c.requiredOption('--server <url|dir>', server) : c.option('--server <url|dir>', server))
       .option('--root <file>', 'root.json to pin trust to on first use')
       .option('--unsafe-tofu', 'trust whatever root the server sends the first time (unsafe)')
       .option(
@@ -179,17 +178,11 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
   clientOptions(program.command('lookup').argument('<gun>').argument('[tag]'))
     .description('show what a tag is signed as')
     .action(act('verify', 'lookup'));
-  program
-    .command('list')
-    .argument('<gun>', 'repository')
-    .option(
-      '--server <url|dir>',
-      'list as a client of this server (verified), instead of the local repository',
-    )
-    .option('--root <file>', 'root.json to pin trust to on first use')
-    .option('--unsafe-tofu', 'trust whatever root the server sends the first time (unsafe)')
-    .option('--header <header>', 'extra HTTP header (repeatable)', collect)
-    .option('--ca <file>', 'extra CA certificates (PEM)')
+  clientOptions(
+    program.command('list').argument('<gun>', 'repository'),
+    'list as a client of this server (verified), instead of the local repository',
+    false,
+  )
     .description('list signed tags')
     .action(act('verify', 'list'));
 

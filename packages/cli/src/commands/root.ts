@@ -22,7 +22,7 @@ import { checkGun } from '../names.js';
 import { openRepository } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 
-async function readRequest(file: string): Promise<SigningRequest> {
+export async function readRequest(file: string): Promise<SigningRequest> {
   const bytes = await readFile(file).catch(() => {
     throw new CliError(`cannot read ${file}`, EXIT.NOT_FOUND);
   });
@@ -65,7 +65,7 @@ export async function requestSummary(r: SigningRequest, previousFile?: string) {
   };
 }
 
-function summaryText(s: Awaited<ReturnType<typeof requestSummary>>): string {
+export function summaryText(s: Awaited<ReturnType<typeof requestSummary>>): string {
   return [
     `${s.role} version ${s.version}  (sha256 of what is signed: ${s.signedSha256})`,
     '  what you sign:',
@@ -172,5 +172,3 @@ export async function publish(ctx: Context, gunArg: string, file: string): Promi
   );
   return EXIT.OK;
 }
-
-export { readRequest, summaryText };

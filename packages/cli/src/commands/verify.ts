@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Metadata, type MetadataStore, type TargetInfo, Updater } from '@tufa/core';
+import { download, Metadata, type MetadataStore, type TargetInfo, Updater } from '@tufa/core';
 import {
   ensureDir,
   FileFetcher,
@@ -104,44 +104,40 @@ export async function clientFor(gun: string, opts: ClientOptions): Promise<Updat
       )
     : undefined;
 
+  const givenVersion = given ? Metadata.fromBytes(given, 'root').signed.version : undefined;
   // A --root given with a cache must be in the chain this machine trusts: checked now when the
   // cache already reached its version, else after the refresh has walked the chain to it.
   let checkGivenAfterRefresh = false;
   const checkGiven = () => {
     if (!given) return;
-    const v = String(Metadata.fromBytes(given, 'root').signed.version);
-    if (chain[v] !== sha256(given)) {
+    if (chain[String(givenVersion)] !== sha256(given)) {
       throw new CliError(
-        `the root given with --root (version ${v}) is not in the chain of trust this machine holds for ${gun} on ${serverId}`,
+        `the root given with --root (version ${givenVersion}) is not in the chain of trust this machine holds for ${gun} on ${serverId}`,
         EXIT.UNTRUSTED,
         `if the repository was re-created on purpose, remove ${dir} and run again with --root`,
       );
     }
   };
-  const cached = await store.read('root');
-  if (cached) {
-    if (given) {
-      const newer =
-        Metadata.fromBytes(given, 'root').signed.version > Metadata.fromBytes(cached, 'root').signed.version;
-      if (newer) checkGivenAfterRefresh = true;
-      else checkGiven();
-    }
-  } else if (given) {
-    // Pin on first use: the given root must at least be a valid, self-signed root.
-    const md = Metadata.fromBytes(given, 'root');
-    await md.verifyDelegate('root', md);
-    await FsMetadataStore.initialize(metadataDir, given);
-    chain[String(md.signed.version)] = sha256(given);
-  } else if (opts.unsafeTofu) {
-    const { download } = await import('@tufa/core');
-    const bytes = await download(fetcher, `${urls.metadata}1.root.json`, {
-      maxLength: 512_000,
-      timeoutMs: 60_000,
-    });
+  /** Pins trust on first use: the root must at least be a valid, self-signed root. */
+  const pin = async (bytes: Uint8Array) => {
     const md = Metadata.fromBytes(bytes, 'root');
     await md.verifyDelegate('root', md);
     await FsMetadataStore.initialize(metadataDir, bytes);
-    chain['1'] = sha256(bytes);
+    chain[String(md.signed.version)] = sha256(bytes);
+  };
+  const cached = await store.read('root');
+  if (cached) {
+    if (given) {
+      if ((givenVersion as number) > Metadata.fromBytes(cached, 'root').signed.version)
+        checkGivenAfterRefresh = true;
+      else checkGiven();
+    }
+  } else if (given) {
+    await pin(given);
+  } else if (opts.unsafeTofu) {
+    await pin(
+      await download(fetcher, `${urls.metadata}1.root.json`, { maxLength: 512_000, timeoutMs: 60_000 }),
+    );
     process.stderr.write(
       `Warning: trusting the root ${urls.metadata}1.root.json sent by the server (--unsafe-tofu)\n`,
     );
