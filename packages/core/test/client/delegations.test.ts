@@ -331,3 +331,17 @@ describe('targets', () => {
     expect(sim.requests).toEqual([]);
   });
 });
+
+describe('trusted set', () => {
+  it('lets only targets metadata it verified itself delegate', async () => {
+    sim.delegate('targets', 'A');
+    const u = await start();
+    const set = u.trustedSet!;
+    const forged = Metadata.fromBytes(sim.files.get('metadata/1.targets.json')!, 'targets');
+    const bytes = sim.files.get('metadata/1.A.json')!;
+    await expect(set.updateDelegatedTargets(bytes, 'A', forged as never)).rejects.toMatchObject({
+      code: 'STATE',
+    });
+    await expect(set.updateDelegatedTargets(bytes, 'A', set.targets!)).resolves.toBeDefined();
+  });
+});
