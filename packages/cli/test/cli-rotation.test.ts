@@ -262,7 +262,7 @@ describe('tufa key rotate GUN root', () => {
       expect(v).toMatchObject({ request: MERGED, role: 'root', version, complete: true });
       expect(v.signedSha256).toMatch(/^[0-9a-f]{64}$/);
       expect(v.claimedChanges).toEqual(expect.arrayContaining(['root: threshold 1 -> 2']));
-      expect(v.signing.join('\n')).toContain('root: threshold 2 of ');
+      expect((v.signing as string[]).join('\n')).toContain('root: threshold 2 of ');
       for (const t of v.thresholds as { met: boolean; missing: string[] }[]) {
         expect(t.met).toBe(true);
         expect(t.missing).toEqual([]);
