@@ -5,6 +5,16 @@
  */
 
 export {
+  BUILT_IN_REALM_HOSTS,
+  type CredentialDecision,
+  type CredentialGrant,
+  type CredentialPolicyInput,
+  type CredentialRefusal,
+  isLoopbackUrl,
+  mayReceiveCredentials,
+  normalizeRealmHost,
+} from './auth/credential-policy.js';
+export {
   boundedStream,
   type DownloadOptions,
   download,
