@@ -495,6 +495,17 @@ class BodyReader {
   }
 }
 
+/** What `HttpFetcher.probe` reports about the final answer to a GET. */
+export interface HttpProbe {
+  /** The URL that answered, after redirects (as sent). */
+  url: string;
+  status: number;
+  /** Whether a redirect went to another origin on the way (user headers were not sent from there). */
+  crossOriginRedirect: boolean;
+  /** Every `WWW-Authenticate` header of the answer, in order (RFC 9110 §11.6.1). */
+  wwwAuthenticate: string[];
+}
+
 /** One request and its answer, on its own connection. */
 interface Exchange {
   target: HttpUrl;
@@ -564,27 +575,12 @@ export class HttpFetcher implements Fetcher {
 
   async *fetch(url: string, request: FetchRequest): AsyncGenerator<Uint8Array> {
     const { signal, maxLength } = request;
-    let target = parseHttpUrl(url);
-    let sendUserHeaders = true;
-    let redirects = 0;
-    let exchange: Exchange;
-    for (;;) {
-      exchange = await this.requestWithRetries(target, sendUserHeaders, signal);
-      const status = exchange.res.statusCode ?? 0;
-      if (status >= 200 && status < 300) break;
-      const location = exchange.res.headers.location;
+    const { exchange } = await this.follow(url, signal);
+    const target = exchange.target;
+    const status = exchange.res.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
       exchange.close();
-      if (!REDIRECT_STATUSES.has(status)) throw new FetchError(`${target.href}: HTTP ${status}`, status);
-      if (location === undefined)
-        throw new FetchError(`${target.href}: HTTP ${status} without a Location header`, status);
-      if (redirects >= this.maxRedirects) {
-        throw new FetchError(`${url}: too many redirects (more than ${this.maxRedirects})`);
-      }
-      redirects++;
-      const next = resolveRedirect(target, location, status);
-      // Credentials are for the origin they were configured for (as browsers and curl do).
-      if (next.origin !== target.origin) sendUserHeaders = false;
-      target = next;
+      throw new FetchError(`${target.href}: HTTP ${status}`, status);
     }
     const href = target.href;
     let onAbort: (() => void) | undefined;
@@ -626,6 +622,57 @@ export class HttpFetcher implements Fetcher {
     } finally {
       if (onAbort) signal.removeEventListener('abort', onAbort);
       exchange.close();
+    }
+  }
+
+  /**
+   * Sends a GET as `fetch` does (proxy, CA, redirects, user headers, deadlines) and returns the
+   * final answer's status and authentication challenges without reading its body: what a token
+   * flow needs from a 401 (`HttpFetcher.fetch` reports the status only).
+   */
+  async probe(url: string, signal: AbortSignal): Promise<HttpProbe> {
+    const { exchange, crossedOrigin } = await this.follow(url, signal);
+    try {
+      return {
+        url: exchange.target.href,
+        status: exchange.res.statusCode ?? 0,
+        crossOriginRedirect: crossedOrigin,
+        wwwAuthenticate: [...(exchange.res.headersDistinct['www-authenticate'] ?? [])],
+      };
+    } finally {
+      exchange.close();
+    }
+  }
+
+  /**
+   * Sends the request and follows redirects; returns the first answer that is not a redirect,
+   * open, whatever its status. `crossedOrigin`: a redirect went to another origin on the way.
+   */
+  private async follow(
+    url: string,
+    signal: AbortSignal,
+  ): Promise<{ exchange: Exchange; crossedOrigin: boolean }> {
+    let target = parseHttpUrl(url);
+    let crossedOrigin = false;
+    let redirects = 0;
+    for (;;) {
+      // User headers (credentials) are for the origin they were configured for (as browsers
+      // and curl do), and are not sent again once a redirect has left it, even to a later hop
+      // back: the other origin chose where that hop goes.
+      const exchange = await this.requestWithRetries(target, !crossedOrigin, signal);
+      const status = exchange.res.statusCode ?? 0;
+      if (!REDIRECT_STATUSES.has(status)) return { exchange, crossedOrigin };
+      const location = exchange.res.headers.location;
+      exchange.close();
+      if (location === undefined)
+        throw new FetchError(`${target.href}: HTTP ${status} without a Location header`, status);
+      if (redirects >= this.maxRedirects) {
+        throw new FetchError(`${url}: too many redirects (more than ${this.maxRedirects})`);
+      }
+      redirects++;
+      const next = resolveRedirect(target, location, status);
+      if (next.origin !== target.origin) crossedOrigin = true;
+      target = next;
     }
   }
 

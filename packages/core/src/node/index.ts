@@ -12,6 +12,7 @@ export {
   DEFAULT_USER_AGENT,
   HttpFetcher,
   type HttpFetcherOptions,
+  type HttpProbe,
   matchesNoProxy,
   proxyForUrl,
   TUFA_VERSION,

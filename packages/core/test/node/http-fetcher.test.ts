@@ -399,6 +399,59 @@ describe('HttpFetcher: redirects', () => {
     }
   }, 10_000);
 
+  it('drops headers on a redirect to another host name of the same address and port', async () => {
+    // 127.0.0.1 and localhost reach the same server, but are two origins.
+    const f = new HttpFetcher({ env: {}, headers: { Authorization: SECRET, 'X-Api-Key': 'k3y' } });
+    const port = new URL(base).port;
+    const hop = http.createServer((q, s) => {
+      s.writeHead(302, { Location: `http://localhost:${port}/headers` }).end(JSON.stringify(q.headers));
+    });
+    const hopBase = await listen(hop);
+    try {
+      const got = JSON.parse(text(await collect(f.fetch(`${hopBase}/x`, req())))) as Record<string, string>;
+      expect(got['host']).toBe(`localhost:${port}`);
+      expect(got['authorization']).toBeUndefined();
+      expect(got['x-api-key']).toBeUndefined();
+      const probe = await f.probe(`${hopBase}/x`, new AbortController().signal);
+      expect(probe).toMatchObject({
+        url: `http://localhost:${port}/headers`,
+        status: 200,
+        crossOriginRedirect: true,
+      });
+    } finally {
+      await close(hop);
+    }
+  });
+
+  it('does not send headers again after a redirect away and back', async () => {
+    const f = new HttpFetcher({ env: {}, headers: { Authorization: SECRET } });
+    const atHome: (string | undefined)[] = [];
+    const atAway: (string | undefined)[] = [];
+    let awayBase = '';
+    const home = http.createServer((q, s) => {
+      atHome.push(q.headers.authorization);
+      if (q.url === '/start') s.writeHead(302, { Location: `${awayBase}/bounce` }).end();
+      else s.end('back');
+    });
+    const homeBase = await listen(home);
+    const away = http.createServer((q, s) => {
+      atAway.push(q.headers.authorization);
+      s.writeHead(302, { Location: `${homeBase}/back` }).end();
+    });
+    awayBase = await listen(away);
+    try {
+      // home → away → home: away chose the second request to home, which goes without the header.
+      expect(text(await collect(f.fetch(`${homeBase}/start`, req())))).toBe('back');
+      expect(atHome).toEqual([SECRET, undefined]);
+      expect(atAway).toEqual([undefined]);
+      const probe = await f.probe(`${homeBase}/start`, new AbortController().signal);
+      expect(probe).toMatchObject({ url: `${homeBase}/back`, status: 200, crossOriginRedirect: true });
+    } finally {
+      await close(home);
+      await close(away);
+    }
+  });
+
   it('refuses a redirect from https to http, and to other schemes', async () => {
     const tlsServer = https.createServer({ cert: tlsFixture.cert, key: tlsFixture.key }, (q, s) => {
       s.writeHead(302, { Location: q.url === '/file' ? 'file:///etc/passwd' : `${base}/hello` }).end();
@@ -426,6 +479,51 @@ describe('HttpFetcher: redirects', () => {
       expect(e.message).toContain('Location');
     } finally {
       await close(s);
+    }
+  });
+});
+
+describe('HttpFetcher.probe', () => {
+  it('reports the final status, URL and every WWW-Authenticate header without reading the body', async () => {
+    const s = http.createServer((q, r) => {
+      if (q.url === '/moved') {
+        r.writeHead(307, { Location: '/guarded' }).end();
+        return;
+      }
+      r.writeHead(401, [
+        ['WWW-Authenticate', 'Basic realm="x"'],
+        ['WWW-Authenticate', 'Bearer realm="https://auth.example.com/token",service="a, b"'],
+      ]);
+      r.write('x'); // never ends: probe must not wait for the body
+    });
+    const url = await listen(s);
+    try {
+      const f = new HttpFetcher({ env: {}, idleTimeoutMs: 60_000 });
+      expect(await f.probe(`${url}/moved`, new AbortController().signal)).toEqual({
+        url: `${url}/guarded`,
+        status: 401,
+        crossOriginRedirect: false,
+        wwwAuthenticate: ['Basic realm="x"', 'Bearer realm="https://auth.example.com/token",service="a, b"'],
+      });
+    } finally {
+      await close(s);
+    }
+  });
+
+  it('goes through the proxy like fetch', async () => {
+    const lines: string[] = [];
+    const proxy = http.createServer((q, s) => {
+      lines.push(`${q.method} ${q.url}`);
+      s.writeHead(401, { 'WWW-Authenticate': 'Bearer realm="https://proxy.example/"' }).end();
+    });
+    const proxyUrl = await listen(proxy);
+    try {
+      const f = new HttpFetcher({ env: { http_proxy: proxyUrl } });
+      const p = await f.probe('http://notary.example.com/v2/x', new AbortController().signal);
+      expect(p.wwwAuthenticate).toEqual(['Bearer realm="https://proxy.example/"']);
+      expect(lines).toEqual(['GET http://notary.example.com/v2/x']);
+    } finally {
+      await close(proxy);
     }
   });
 });
