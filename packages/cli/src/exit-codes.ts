@@ -16,7 +16,7 @@ export const EXIT = {
   DIGEST_MISMATCH: 4,
   /** No such tag, repository, key or file. */
   NOT_FOUND: 5,
-  /** A key, passphrase, PIN or token could not be used. */
+  /** A key, passphrase, PIN or token could not be used (or credentials were withheld from a token realm). */
   KEY: 6,
   /** Reading, writing or fetching failed (disk, network, timeout). */
   IO: 7,
@@ -37,6 +37,7 @@ const BY_CODE: Record<TufErrorCode, number> = {
   DOWNLOAD_LIMIT: EXIT.UNTRUSTED,
   UNSUPPORTED_KEY: EXIT.KEY,
   KEY: EXIT.KEY,
+  CREDENTIALS_REFUSED: EXIT.KEY,
   NOT_FOUND: EXIT.NOT_FOUND,
   FETCH: EXIT.IO,
   TIMEOUT: EXIT.IO,

@@ -22,6 +22,7 @@ export type TufErrorCode =
   | 'STORAGE' // a local file could not be read or written
   | 'KEY' // a private key could not be used (wrong passphrase, bad key file)
   | 'CONFLICT' // a concurrent writer changed what we opened
+  | 'CREDENTIALS_REFUSED' // credentials were not sent: the place asking for them is not trusted with them
   | 'USAGE'; // the caller passed something the API does not accept
 
 export class TufError extends Error {
@@ -144,6 +145,28 @@ export class KeyError extends TufError {
 export class ConflictError extends TufError {
   constructor(message: string) {
     super('CONFLICT', message);
+  }
+}
+
+/**
+ * Credentials were withheld from a token realm the credential policy refuses (DESIGN rule 12).
+ * The message names the realm's host and the server's host, never a secret.
+ */
+export class CredentialsRefusedError extends TufError {
+  /** A `CredentialRefusal` of the credential policy, e.g. `realm-host`. */
+  readonly refusal: string;
+  readonly serverHost: string | undefined;
+  readonly realmHost: string | undefined;
+  constructor(
+    message: string,
+    refusal: string,
+    serverHost: string | undefined,
+    realmHost: string | undefined,
+  ) {
+    super('CREDENTIALS_REFUSED', message);
+    this.refusal = refusal;
+    this.serverHost = serverHost;
+    this.realmHost = realmHost;
   }
 }
 

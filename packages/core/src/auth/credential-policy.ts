@@ -163,27 +163,27 @@ export function mayReceiveCredentials(input: CredentialPolicyInput): CredentialD
   if (input.crossOriginRedirect) {
     return refuse(
       'cross-origin-redirect',
-      `a redirect left ${server.origin} before the challenge (expected the challenge from ${server.origin} itself)`,
+      `expected the challenge from ${server.origin} itself, found a redirect to another origin before it`,
     );
   }
   if (challenge.origin !== server.origin) {
     return refuse(
       'cross-origin-redirect',
-      `the challenge came from ${challenge.origin} (expected ${server.origin})`,
+      `expected the challenge from ${server.origin}, found it from ${challenge.origin}`,
     );
   }
   // (a) Over plain http anyone on the path writes the challenge, and with it the realm.
   if (challenge.protocol !== 'https:' && !directLoopback(challenge)) {
     return refuse(
       'insecure-challenge',
-      `the challenge came over plain http from ${challenge.host} (expected https, or http on a loopback address without a proxy)`,
+      `expected the challenge over https (or http from a loopback address, without a proxy), found plain http from ${challenge.host}`,
     );
   }
   // (b) The credentials themselves must not cross the network in clear text.
   if (realm.protocol !== 'https:' && !directLoopback(realm)) {
     return refuse(
       'insecure-realm',
-      `the token realm on ${realm.host} is plain http (expected https, or http on a loopback address without a proxy)`,
+      `expected an https realm (or http on a loopback address, without a proxy), found plain http on ${realm.host}`,
     );
   }
   // (c) Only the server's own host, its known token service, or a host the user named.
@@ -200,10 +200,9 @@ export function mayReceiveCredentials(input: CredentialPolicyInput): CredentialD
   for (const entry of input.allowedRealmHosts ?? []) {
     if (normalizeRealmHost(entry) === r) return allowed('user-allowed');
   }
+  const pair = BUILT_IN_REALM_HOSTS.get(s);
   return refuse(
     'realm-host',
-    `the token realm is on ${realm.hostname}, another host than the server ${server.hostname} (expected ${server.hostname}${
-      BUILT_IN_REALM_HOSTS.has(s) ? ` or ${BUILT_IN_REALM_HOSTS.get(s)?.join(', ')}` : ''
-    }, or a host allowed explicitly)`,
+    `expected the realm on ${server.hostname}${pair ? `, ${pair.join(', ')}` : ''} or a host allowed explicitly, found ${realm.hostname}`,
   );
 }

@@ -2,14 +2,12 @@
  * Node adapters for the Notary reader: a notary-server over HTTP(S) with Docker's bearer-token
  * flow, and a client trust directory (`~/.notary`, `~/.docker/trust`) on disk.
  */
-import * as http from 'node:http';
-import * as https from 'node:https';
 import { join, resolve } from 'node:path';
-import { rootCertificates } from 'node:tls';
+import { isLoopbackUrl, mayReceiveCredentials, normalizeRealmHost } from '../auth/credential-policy.js';
 import { download, type Fetcher, type FetchRequest } from '../client/fetcher.js';
-import { FetchError, FormatError, UsageError } from '../errors.js';
+import { CredentialsRefusedError, FetchError, FormatError, UsageError } from '../errors.js';
 import { FileFetcher, fileBaseUrl } from '../node/file-fetcher.js';
-import { HttpFetcher, type HttpFetcherOptions } from '../node/http-fetcher.js';
+import { HttpFetcher, type HttpFetcherOptions, type HttpProbe, proxyForUrl } from '../node/http-fetcher.js';
 import { checkNotaryGun, FetcherNotarySource, type NotarySource, notaryServerBaseUrl } from './source.js';
 
 /** A parsed `WWW-Authenticate: Bearer realm=…,service=…,scope=…` challenge. */
@@ -41,114 +39,143 @@ export interface DockerTokenOptions {
   password?: string;
   /** Scope to ask for when the challenge names none. Default `repository:GUN:pull`. */
   defaultScope?: string;
+  /**
+   * Hosts, besides the server's own and Docker Hub's pairs, whose token realm may receive the
+   * credentials (see `mayReceiveCredentials`), e.g. `['auth.example.com']`.
+   */
+  tokenRealmHosts?: readonly string[];
 }
 
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '127.0.0.1' || host === '[::1]' || host === '::1';
+/** The origin of an absolute URL, or undefined (the fetcher then reports the bad URL itself). */
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * A `Fetcher` for a notary-server behind Docker's token authentication (Docker Hub's
  * notary.docker.io): requests go out with the static `headers`; on a 401 whose
- * `WWW-Authenticate` is a Bearer challenge, a token is fetched from the realm (with Basic
- * credentials when given) and the request is sent again with `Authorization: Bearer TOKEN`.
- * The token is kept for later requests. Credentials go only to an https realm (or a loopback
- * one, for tests); token values never appear in errors.
+ * `WWW-Authenticate` is a Bearer challenge, a token is fetched from the realm and the request is
+ * sent again with `Authorization: Bearer TOKEN`. The token is kept for later requests to the
+ * origin that asked for it, and for no other. Token values never appear in errors.
+ *
+ * The user name and password go to the realm only when the credential policy allows it (DESIGN
+ * rule 12: `mayReceiveCredentials`); otherwise nothing is sent and `CredentialsRefusedError`
+ * says why. Without credentials the token request is anonymous and carries no secret, so any
+ * https (or loopback) realm may answer it: a server can send the client to any https URL with a
+ * redirect just as well, and the token it returns goes only back to the server that asked.
  */
 export class DockerTokenFetcher implements Fetcher {
-  #inner: HttpFetcher;
-  #tried = false;
   readonly #options: HttpFetcherOptions;
+  readonly #plain: HttpFetcher;
+  /** Origin → a fetcher that sends the token that origin's challenge led to. */
+  readonly #authorized = new Map<string, HttpFetcher>();
+  /** Origins whose challenge was answered once already: a second 401 is final. */
+  readonly #tried = new Set<string>();
+  readonly #realmHosts: readonly string[];
 
   constructor(
     options: HttpFetcherOptions = {},
     private readonly token: DockerTokenOptions = {},
   ) {
     this.#options = options;
-    this.#inner = new HttpFetcher(options);
+    this.#plain = new HttpFetcher(options);
+    for (const h of token.tokenRealmHosts ?? []) {
+      if (normalizeRealmHost(h) === undefined) {
+        throw new UsageError(
+          `not a token realm host: ${JSON.stringify(h)} (expected a host name or IP address, without scheme, port or path)`,
+        );
+      }
+    }
+    this.#realmHosts = [...(token.tokenRealmHosts ?? [])];
   }
 
   async *fetch(url: string, request: FetchRequest): AsyncGenerator<Uint8Array> {
+    const origin = originOf(url);
+    const fetcher = (origin !== undefined && this.#authorized.get(origin)) || this.#plain;
     let started = false;
     try {
-      for await (const chunk of this.#inner.fetch(url, request)) {
+      for await (const chunk of fetcher.fetch(url, request)) {
         started = true;
         yield chunk;
       }
       return;
     } catch (e) {
-      if (started || !(e instanceof FetchError) || e.status !== 401 || this.#tried) throw e;
+      if (started || !(e instanceof FetchError) || e.status !== 401 || origin === undefined) throw e;
+      if (this.#tried.has(origin)) throw e;
     }
-    this.#tried = true;
-    const challenge = await this.#challenge(url, request.signal);
-    if (challenge === undefined) {
+    this.#tried.add(origin);
+    // The challenge goes through the same HTTP layer (proxy, CA, redirects, deadlines).
+    const probe = await this.#plain.probe(url, request.signal);
+    const challenge = probe.wwwAuthenticate
+      .map(parseBearerChallenge)
+      .find((c): c is BearerChallenge => c !== undefined);
+    if (probe.status !== 401 || challenge === undefined) {
       throw new FetchError(
         `${url}: HTTP 401 without a Bearer challenge (give --header "Authorization: …")`,
         401,
       );
     }
-    const token = await this.#token(challenge, request.signal);
-    this.#inner = new HttpFetcher({
+    const token = await this.#token(challenge, url, probe, request.signal);
+    const authorized = new HttpFetcher({
       ...this.#options,
       headers: { ...(this.#options.headers ?? {}), Authorization: `Bearer ${token}` },
     });
-    yield* this.#inner.fetch(url, request);
+    this.#authorized.set(origin, authorized);
+    yield* authorized.fetch(url, request);
   }
 
-  /** Asks `url` again, only for the headers of the 401 (HttpFetcher reports the status only). */
-  #challenge(url: string, signal: AbortSignal): Promise<BearerChallenge | undefined> {
-    return new Promise((resolvePromise, reject) => {
-      const u = new URL(url);
-      const mod = u.protocol === 'https:' ? https : http;
-      const ca = this.#options.ca;
-      const req = mod.request(
-        url,
-        {
-          method: 'GET',
-          signal,
-          headers: { 'User-Agent': this.#options.userAgent ?? 'tufa', ...(this.#options.headers ?? {}) },
-          ...(u.protocol === 'https:' && ca !== undefined
-            ? // Extra CAs are added to the bundled roots, as HttpFetcher does.
-              { ca: [...rootCertificates, ...(typeof ca === 'string' ? [ca] : ca)] }
-            : {}),
-        },
-        (res) => {
-          const h = res.headers['www-authenticate'];
-          res.destroy();
-          const value = Array.isArray(h) ? h.find((v) => /^\s*bearer/i.test(v)) : h;
-          resolvePromise(value === undefined ? undefined : parseBearerChallenge(value));
-        },
-      );
-      req.setTimeout(this.#options.idleTimeoutMs ?? 30_000, () => req.destroy(new Error('timed out')));
-      req.on('error', (e) =>
-        reject(new FetchError(`${u.origin}: cannot read the authentication challenge (${e.message})`)),
-      );
-      req.end();
-    });
+  /** Whether a request to `u` goes through a proxy (an unusable proxy setting counts as one). */
+  #viaProxy(u: URL): boolean {
+    try {
+      return proxyForUrl(u.href, this.#options.env ?? process.env) !== undefined;
+    } catch {
+      return true;
+    }
   }
 
-  async #token(c: BearerChallenge, signal: AbortSignal): Promise<string> {
+  async #token(c: BearerChallenge, url: string, probe: HttpProbe, signal: AbortSignal): Promise<string> {
+    const headers: Record<string, string> = {};
+    if (this.token.username !== undefined) {
+      const d = mayReceiveCredentials({
+        server: url,
+        challengeUrl: probe.url,
+        crossOriginRedirect: probe.crossOriginRedirect,
+        realm: c.realm,
+        allowedRealmHosts: this.#realmHosts,
+        viaProxy: (u) => this.#viaProxy(u),
+      });
+      if (!d.allowed) {
+        // Fail closed: neither an anonymous request nor the credentials go to this realm.
+        throw new CredentialsRefusedError(
+          `refusing to send the credentials for ${d.serverHost ?? 'the server'} to the token realm ${
+            d.realmHost === undefined ? 'it names' : `on ${d.realmHost}`
+          }: ${d.reason}`,
+          d.refusal,
+          d.serverHost,
+          d.realmHost,
+        );
+      }
+      const basic = Buffer.from(`${this.token.username}:${this.token.password ?? ''}`).toString('base64');
+      headers['Authorization'] = `Basic ${basic}`;
+    }
     let realm: URL;
     try {
       realm = new URL(c.realm);
     } catch {
-      throw new FetchError(`the token realm is not a URL: ${JSON.stringify(c.realm)}`);
+      throw new FetchError(`${new URL(probe.url).origin}: the token realm in the challenge is not a URL`);
     }
-    if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && isLoopback(realm.hostname))) {
+    if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && isLoopbackUrl(realm))) {
       throw new FetchError(`refusing to ask ${realm.origin} for a token over plain HTTP`);
     }
     if (c.service !== undefined) realm.searchParams.set('service', c.service);
     const scope = c.scope ?? this.token.defaultScope;
     if (scope !== undefined) realm.searchParams.set('scope', scope);
-    const headers: Record<string, string> = {};
-    if (this.token.username !== undefined) {
-      const basic = Buffer.from(`${this.token.username}:${this.token.password ?? ''}`).toString('base64');
-      headers['Authorization'] = `Basic ${basic}`;
-    }
-    const fetcher = new HttpFetcher({
-      ...this.#options,
-      headers,
-    });
+    // Only the token request's own header: the static headers are for the server, not the realm.
+    const fetcher = new HttpFetcher({ ...this.#options, headers });
     if (signal.aborted) throw new FetchError(`${realm.origin}: aborted`);
     const bytes = await download(fetcher, realm.href, { maxLength: 1 << 20, timeoutMs: 60_000 });
     let body: unknown;
@@ -174,7 +201,11 @@ export interface NotaryServerSourceOptions {
   /** Credentials for Docker's token service, used on a 401 Bearer challenge. */
   username?: string;
   password?: string;
+  /** Hosts whose token realm may receive the credentials besides the server's own (`DockerTokenOptions`). */
+  tokenRealmHosts?: readonly string[];
   timeoutMs?: number;
+  /** Where to read proxy settings from. Default `process.env`. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** A notary-server (`https://notary.docker.io`, or your own) as a `NotarySource`. */
@@ -187,10 +218,12 @@ export function notaryServerSource(
   const http: HttpFetcherOptions = {
     ...(options.headers ? { headers: options.headers } : {}),
     ...(options.ca !== undefined ? { ca: options.ca } : {}),
+    ...(options.env !== undefined ? { env: options.env } : {}),
   };
   const fetcher = new DockerTokenFetcher(http, {
     ...(options.username !== undefined ? { username: options.username } : {}),
     ...(options.password !== undefined ? { password: options.password } : {}),
+    ...(options.tokenRealmHosts !== undefined ? { tokenRealmHosts: options.tokenRealmHosts } : {}),
     defaultScope: `repository:${gun}:pull`,
   });
   return new FetcherNotarySource(fetcher, base, {
