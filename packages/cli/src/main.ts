@@ -210,6 +210,11 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
       .option(
         '--username <user>',
         'user for the registry token service (password from TUFA_REGISTRY_PASSWORD)',
+      )
+      .option(
+        '--token-realm-host <host>',
+        'also send the credentials to a token realm on this host (repeatable; see tokenRealmHosts in $TUFA_HOME/config.json)',
+        collect,
       );
   notarySource(
     notary

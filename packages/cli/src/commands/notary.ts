@@ -8,12 +8,15 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
+  CredentialsRefusedError,
   DCT_ROLES,
   dctList,
   dctLookup,
+  isLoopbackUrl,
   type NotaryCollection,
   type NotaryReadOptions,
   type NotaryTarget,
+  normalizeRealmHost,
   parseNotaryTime,
   type Repository,
   readNotaryCollection,
@@ -27,6 +30,7 @@ import type { Context } from '../main.js';
 import { checkDigest, checkGun, checkTag, parseImageReference } from '../names.js';
 import { openRepository, transaction } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
+import { readSettings, settingsPath } from '../settings.js';
 
 export interface NotarySourceOptions {
   /** notary-server URL, e.g. https://notary.docker.io */
@@ -47,6 +51,8 @@ export interface NotarySourceOptions {
   ca?: string;
   /** User for Docker's token service; the password comes from TUFA_REGISTRY_PASSWORD. */
   username?: string;
+  /** Hosts whose token realm may receive the credentials (repeatable), besides $TUFA_HOME/config.json's. */
+  tokenRealmHost?: string[];
   /** Every verified (tag, role) pair instead of what Docker Content Trust resolves. */
   allRoles?: boolean;
 }
@@ -103,8 +109,16 @@ export async function loadCollection(gun: string, opts: NotarySourceOptions): Pr
       `tufa notary verify --trust-dir ~/.docker/trust ${gun}`,
     );
   }
-  if (!opts.server && (opts.header?.length || opts.ca || opts.username)) {
-    throw usage('--header, --ca and --username apply to --server only');
+  if (!opts.server && (opts.header?.length || opts.ca || opts.username || opts.tokenRealmHost?.length)) {
+    throw usage('--header, --ca, --username and --token-realm-host apply to --server only');
+  }
+  for (const h of opts.tokenRealmHost ?? []) {
+    if (normalizeRealmHost(h) === undefined) {
+      throw usage(
+        `--token-realm-host takes a host name or IP address without scheme, port or path (found ${JSON.stringify(h)})`,
+        '--token-realm-host auth.example.com',
+      );
+    }
   }
   const asOf = parseAsOf(opts.asOf);
   const trustDir = opts.trustDir ? expandHome(opts.trustDir) : undefined;
@@ -119,10 +133,12 @@ export async function loadCollection(gun: string, opts: NotarySourceOptions): Pr
       );
     }
     const ca = opts.ca ? (await readArg(opts.ca, '--ca')).toString('utf8') : undefined;
+    const settings = await readSettings();
     source = notaryServerSource(opts.server, gun, {
       headers: parseHeaders(opts.header),
       ...(ca ? { ca } : {}),
       ...(opts.username ? { username: opts.username, password: password ?? '' } : {}),
+      tokenRealmHosts: [...settings.tokenRealmHosts, ...(opts.tokenRealmHost ?? [])],
     });
   } else {
     source = notaryTrustDirSource(trustDir as string, gun);
@@ -160,7 +176,27 @@ export async function loadCollection(gun: string, opts: NotarySourceOptions): Pr
       `tufa notary verify --server ${opts.server} --trust-dir ~/.docker/trust ${gun}`,
     );
   }
-  return readNotaryCollection(source, { gun, asOf, ...trust });
+  try {
+    return await readNotaryCollection(source, { gun, asOf, ...trust });
+  } catch (e) {
+    if (e instanceof CredentialsRefusedError) throw Object.assign(e, { hint: refusalHint(e) });
+    throw e;
+  }
+}
+
+/** What the user can do about a refusal to send credentials, if anything. */
+function refusalHint(e: CredentialsRefusedError): string | undefined {
+  const realm = e.realmHost;
+  const server = e.serverHost;
+  if (e.refusal === 'realm-host' && realm !== undefined) {
+    return `only if ${realm} is the token service of ${server}: add --token-realm-host ${realm} (or "tokenRealmHosts": ["${realm}"] in ${settingsPath()})`;
+  }
+  if (e.refusal === 'insecure-challenge' && server !== undefined) {
+    return isLoopbackUrl(new URL(`http://${server}/`))
+      ? `no_proxy=${server} (plain http to loopback counts only without a proxy)`
+      : `--server https://${server}`;
+  }
+  return undefined;
 }
 
 function describe(t: NotaryTarget) {
