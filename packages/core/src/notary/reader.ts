@@ -551,7 +551,8 @@ export async function readNotaryCollection(
         targets.push(...targetsOf(d.name, env.signed, sub));
         await walk(d.name, env.signed, sub);
       } catch (e) {
-        if (!(e instanceof TufError) || e.code === 'FETCH' || e.code === 'TIMEOUT') throw e;
+        // Transport failures, and credentials withheld from a token realm, are not the role's fault.
+        if (!(e instanceof TufError) || ['FETCH', 'TIMEOUT', 'CREDENTIALS_REFUSED'].includes(e.code)) throw e;
         failedRoles.push({ role: d.name, error: e });
       }
     }

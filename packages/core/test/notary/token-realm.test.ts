@@ -39,12 +39,15 @@ async function realmServer(): Promise<{ port: string; seen: (string | undefined)
 }
 
 /** A notary-server stand-in: the committed collection, behind a Bearer challenge naming `realm()`. */
-async function notaryServer(realm: () => string): Promise<{ port: string; seen: (string | undefined)[] }> {
+async function notaryServer(
+  realm: () => string,
+  guarded: (url: string) => boolean = () => true,
+): Promise<{ port: string; seen: (string | undefined)[] }> {
   const files = serverFiles();
   const seen: (string | undefined)[] = [];
   const { port } = await start((q, s) => {
     seen.push(q.headers.authorization);
-    if (q.headers.authorization !== `Bearer ${TOKEN}`) {
+    if (guarded(q.url ?? '') && q.headers.authorization !== `Bearer ${TOKEN}`) {
       s.writeHead(401, { 'www-authenticate': `Bearer realm="${realm()}",service="notary.test"` }).end();
       return;
     }
@@ -95,6 +98,18 @@ describe('Docker token flow: where the credentials go', () => {
   it('refuses a realm on another host, and sends nothing there', async () => {
     const realm = await realmServer();
     const notary = await notaryServer(() => `http://localhost:${realm.port}/token`);
+    const e = await read(`http://127.0.0.1:${notary.port}`, withCredentials).catch((x: unknown) => x);
+    expectRefused(e, 'realm-host', 'localhost', '127.0.0.1');
+    expect(realm.seen).toEqual([]);
+  });
+
+  it('a refusal on a delegated role fails the read, not just that role', async () => {
+    const realm = await realmServer();
+    // Only the delegation needs a token: the refusal comes in the middle of the walk.
+    const notary = await notaryServer(
+      () => `http://localhost:${realm.port}/token`,
+      (url) => url.includes('targets%2Freleases') || url.includes('targets/releases'),
+    );
     const e = await read(`http://127.0.0.1:${notary.port}`, withCredentials).catch((x: unknown) => x);
     expectRefused(e, 'realm-host', 'localhost', '127.0.0.1');
     expect(realm.seen).toEqual([]);
