@@ -86,3 +86,4 @@ export {
   signSigningRequest,
 } from './repository/signing-request.js';
 export { MemoryRepositoryStorage, type RepositoryStorage } from './repository/storage.js';
+export { safeJson, type VisibleOptions, visible } from './visible.js';
