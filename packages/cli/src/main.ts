@@ -1,4 +1,6 @@
 /** Parses the command line, runs one command, renders errors as `Error:` / `Hint:` lines. */
+import { TufError } from '@tufa/core/errors';
+import { safeJson, visible } from '@tufa/core/visible';
 import { Command, CommanderError, Option } from 'commander';
 import { CliError } from './cli-error.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
@@ -50,7 +52,9 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
     // Set before any subcommand is created: commander copies these settings into subcommands.
     .exitOverride()
     .configureOutput({
-      writeErr: (s) => process.stderr.write(s),
+      // Commander's messages quote the command line, which a script may have built from
+      // third-party names: escaped like every other output.
+      writeErr: (s) => process.stderr.write(visible(s, { keepLayout: true })),
       outputError: (s, write) => write(s.startsWith('error:') ? `Error: ${s.slice(7)}` : s),
     });
 
@@ -342,15 +346,19 @@ export function renderError(e: unknown, out: Output, debug: boolean): number {
   else if (e instanceof Error && typeof err.code === 'string' && err.code.length > 0 && e.name !== 'Error') {
     code = exitCodeFor(err.code as never);
   } else code = EXIT.FAILURE;
-  const message = (err?.message ?? String(e)).split('\n')[0];
+  const raw = err?.message ?? String(e);
+  // tufa's own messages may quote names from metadata, a server or a request: the whole message
+  // is kept and escaped, so a line feed in a name cannot end it early or start a line of its
+  // own. Anything else (a bug, a Node.js error) shows its first line.
+  const message = e instanceof TufError || e instanceof CliError ? raw : (raw.split('\n')[0] ?? '');
   if (out.json) {
     process.stdout.write(
-      `${JSON.stringify({ tufa: 1, error: { message, code: err?.code ?? null, exitCode: code, hint: err?.hint ?? null } }, null, 2)}\n`,
+      `${safeJson({ tufa: 1, error: { message, code: err?.code ?? null, exitCode: code, hint: err?.hint ?? null } })}\n`,
     );
   }
-  process.stderr.write(`Error: ${message}\n`);
-  if (err?.hint) process.stderr.write(`Hint: ${err.hint}\n`);
-  if (debug && err?.stack) process.stderr.write(`${err.stack}\n`);
+  process.stderr.write(`Error: ${visible(message)}\n`);
+  if (err?.hint) process.stderr.write(`Hint: ${visible(err.hint)}\n`);
+  if (debug && err?.stack) process.stderr.write(`${visible(err.stack, { keepLayout: true })}\n`);
   return code;
 }
 

@@ -4,7 +4,7 @@
  * On a non-terminal with nothing in the environment, a clear error instead of a hang.
  */
 import { basename } from 'node:path';
-import { KeyError } from '@tufa/core';
+import { KeyError, visible } from '@tufa/core';
 import type { SecretCallback, SecretRequest } from '@tufa/core/node';
 
 /** `key file "/home/me/.tufa/keys/app-targets.json"` → `APP_TARGETS`. */
@@ -25,7 +25,7 @@ function keyError(message: string, hint?: string): KeyError {
 /** Reads a line from the terminal without echoing it. */
 async function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(question);
+  process.stderr.write(visible(question));
   return new Promise((resolve, reject) => {
     let value = '';
     const wasRaw = stdin.isRaw;

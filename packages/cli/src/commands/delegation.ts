@@ -1,5 +1,5 @@
 /** `tufa delegation add|remove|list`. */
-import { DelegatedRole } from '@tufa/core';
+import { DelegatedRole, visible } from '@tufa/core';
 import { usage } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import { readRepoConfig, writeRepoConfig } from '../home.js';
@@ -75,7 +75,7 @@ export async function add(ctx: Context, gunArg: string, role: string, opts: AddO
       written,
     },
     () =>
-      `delegated ${paths.join(', ')} in ${gun} to ${role} (${keyids.length} key(s), threshold ${opts.threshold})`,
+      `delegated ${visible(paths.join(', '))} in ${gun} to ${visible(role)} (${keyids.length} key(s), threshold ${opts.threshold})`,
   );
   return EXIT.OK;
 }
@@ -95,7 +95,7 @@ export async function remove(
   const config = await readRepoConfig(gun);
   delete config.delegations[role];
   await writeRepoConfig(config);
-  ctx.out.result({ gun, removed: role, written }, () => `removed delegation ${role} from ${gun}`);
+  ctx.out.result({ gun, removed: role, written }, () => `removed delegation ${visible(role)} from ${gun}`);
   return EXIT.OK;
 }
 
@@ -124,9 +124,9 @@ export async function list(ctx: Context, gunArg: string, opts: { delegator: stri
       [
         ...roles.map(
           (r) =>
-            `${r.role}\tthreshold ${r.threshold}\t${r.terminating ? 'terminating' : ''}\t${(r.paths ?? r.pathHashPrefixes ?? []).join(' ')}`,
+            `${visible(r.role)}\tthreshold ${r.threshold}\t${r.terminating ? 'terminating' : ''}\t${visible((r.paths ?? r.pathHashPrefixes ?? []).join(' '))}`,
         ),
-        ...(bins ? [`hash bins ${bins.namePrefix}-* (${2 ** bins.bitLength} bins)`] : []),
+        ...(bins ? [`hash bins ${visible(bins.namePrefix)}-* (${2 ** bins.bitLength} bins)`] : []),
       ].join('\n') || `${opts.delegator} delegates nothing`,
   );
   return EXIT.OK;

@@ -1,7 +1,7 @@
 /** `tufa key generate|list|import|export|passwd`. */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { keyToPem, PrivateKeySigner } from '@tufa/core';
+import { keyToPem, PrivateKeySigner, visible } from '@tufa/core';
 import { changePassphrase, readKeyFile, redactUri, writeKeyFile } from '@tufa/core/node';
 import { CliError, usage } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
@@ -35,7 +35,7 @@ export async function generate(ctx: Context, name: string, opts: GenerateOptions
           onToken: true,
         },
       },
-      () => `${g.keyid}  ${g.key.keytype}/${g.key.scheme}  ${redactUri(g.uri)}`,
+      () => `${g.keyid}  ${visible(`${g.key.keytype}/${g.key.scheme}`)}  ${visible(redactUri(g.uri))}`,
     );
     return EXIT.OK;
   }
@@ -86,7 +86,10 @@ export async function list(ctx: Context): Promise<number> {
     keys.length === 0
       ? 'no keys (tufa key generate NAME)'
       : keys
-          .map((k) => `${k.name.padEnd(24)} ${k.keyid}  ${k.keytype}${k.encrypted ? '' : '  (unencrypted)'}`)
+          .map(
+            (k) =>
+              `${visible(k.name).padEnd(24)} ${visible(k.keyid)}  ${visible(k.keytype)}${k.encrypted ? '' : '  (unencrypted)'}`,
+          )
           .join('\n'),
   );
   return EXIT.OK;

@@ -21,6 +21,7 @@ import {
   type Repository,
   readNotaryCollection,
   TargetFile,
+  visible,
 } from '@tufa/core';
 import { notaryServerSource, notaryTrustDirMetadata, notaryTrustDirSource } from '@tufa/core/node';
 import { CliError, usage } from '../cli-error.js';
@@ -157,7 +158,7 @@ export async function loadCollection(gun: string, opts: NotarySourceOptions): Pr
   } else if (opts.unsafeTofu) {
     trust.unsafeTrustOnFirstUse = true;
     process.stderr.write(
-      `Warning: trusting the first root ${opts.server ?? trustDir} sends for ${gun} (--unsafe-tofu)\n`,
+      `Warning: trusting the first root ${visible(String(opts.server ?? trustDir))} sends for ${gun} (--unsafe-tofu)\n`,
     );
   } else if (trustDir) {
     // The root this machine's Docker/Notary client already trusts.
@@ -244,13 +245,13 @@ export async function verify(ctx: Context, ref: string, opts: NotaryVerifyOption
       () =>
         [
           `${r.gun}: Notary trust collection verified (root v${c.root.version}, as of ${c.asOf.toISOString()})`,
-          ...c.roles.map((x) => `  ${x.role} v${x.version}, expires ${x.expires.toISOString()}`),
+          ...c.roles.map((x) => `  ${visible(x.role)} v${x.version}, expires ${x.expires.toISOString()}`),
           `  ${tags.length} signed tag(s) Docker Content Trust accepts`,
         ].join('\n'),
     );
     if (failed.length > 0) {
       throw new CliError(
-        `${failed.length} delegated role(s) did not verify: ${failed.map((f) => `${f.role} (${f.message})`).join('; ')}`,
+        `${failed.length} delegated role(s) did not verify: ${failed.map((f) => `${visible(f.role)} (${visible(f.message)})`).join('; ')}`,
         EXIT.UNTRUSTED,
       );
     }
@@ -260,7 +261,7 @@ export async function verify(ctx: Context, ref: string, opts: NotaryVerifyOption
   const hit = dctLookup(c, tag);
   if (!hit) {
     throw new CliError(
-      `${r.gun}:${tag} is not signed by ${DCT_ROLES.join(' or ')}`,
+      `${r.gun}:${visible(tag)} is not signed by ${DCT_ROLES.join(' or ')}`,
       EXIT.NOT_FOUND,
       `tufa notary list ${opts.server ? `--server ${opts.server}` : `--trust-dir ${opts.trustDir}`} ${r.gun}`,
     );
@@ -269,21 +270,24 @@ export async function verify(ctx: Context, ref: string, opts: NotaryVerifyOption
   if (wanted && d.digest !== wanted) {
     ctx.out.result({ gun: r.gun, verified: false, ...d, expected: wanted, ...provenance(c) }, () => '');
     throw new CliError(
-      `digest mismatch for ${r.gun}:${tag} (expected the signed ${d.digest}, found ${wanted})`,
+      `digest mismatch for ${r.gun}:${visible(tag)} (expected the signed ${visible(String(d.digest))}, found ${wanted})`,
       EXIT.DIGEST_MISMATCH,
     );
   }
   ctx.out.result(
     { gun: r.gun, verified: true, ...d, ...provenance(c) },
     () =>
-      `${r.gun}:${tag} ${d.digest} ${d.size} bytes (signed by ${d.role}; Notary root v${c.root.version}, as of ${c.asOf.toISOString()})${wanted ? ' — digest matches' : ''}`,
+      `${r.gun}:${visible(tag)} ${visible(String(d.digest))} ${d.size} bytes (signed by ${visible(d.role)}; Notary root v${c.root.version}, as of ${c.asOf.toISOString()})${wanted ? ' — digest matches' : ''}`,
   );
   return EXIT.OK;
 }
 
 function table(rows: { tag: string; digest: string | null; size: number; role: string }[]): string {
   const header = ['NAME', 'DIGEST', 'SIZE (BYTES)', 'ROLE'];
-  const cells = rows.map((e) => [e.tag, (e.digest ?? '-').replace(/^sha256:/, ''), String(e.size), e.role]);
+  // Escaped before the widths are measured, so the columns line up on what is shown.
+  const cells = rows.map((e) =>
+    [e.tag, (e.digest ?? '-').replace(/^sha256:/, ''), String(e.size), e.role].map((v) => visible(v)),
+  );
   const width = header.map((h, i) => Math.max(h.length, ...cells.map((c) => [...(c[i] ?? '')].length)));
   const line = (c: string[]) =>
     c.map((v, i) => (i === c.length - 1 ? v : v + ' '.repeat((width[i] ?? 0) - [...v].length + 4))).join('');
@@ -304,7 +308,8 @@ export async function list(ctx: Context, gunArg: string, opts: NotarySourceOptio
   ctx.out.result({ gun, tags: entries, failedRoles: failed, ...provenance(c) }, () =>
     entries.length === 0 ? `no signed tags in ${gun}` : table(entries),
   );
-  for (const f of failed) ctx.out.warn(`${f.role} did not verify and is left out: ${f.message}`);
+  for (const f of failed)
+    ctx.out.warn(`${visible(f.role)} did not verify and is left out: ${visible(f.message)}`);
   return failed.length > 0 ? EXIT.UNTRUSTED : EXIT.OK;
 }
 
@@ -435,17 +440,20 @@ export async function migrate(ctx: Context, gunArg: string, opts: NotaryMigrateO
     },
     () =>
       [
-        `${opts.dryRun ? 'would import' : 'imported'} ${imported.length} tag(s) from ${c.source} into ${gun} (as of ${c.asOf.toISOString()})`,
-        ...imported.map((i) => `  ${i.tag} ${i.digest} ${i.size} bytes  ${i.role} -> ${i.tufaRole}`),
+        `${opts.dryRun ? 'would import' : 'imported'} ${imported.length} tag(s) from ${visible(c.source)} into ${gun} (as of ${c.asOf.toISOString()})`,
+        ...imported.map(
+          (i) =>
+            `  ${visible(i.tag)} ${visible(String(i.digest))} ${i.size} bytes  ${visible(i.role)} -> ${visible(i.tufaRole)}`,
+        ),
         ...(skippedSame ? [`  ${skippedSame} tag(s) already signed the same way`] : []),
-        ...refused.map((x) => `  refused ${x.tag} (${x.role}): ${x.reason}`),
+        ...refused.map((x) => `  refused ${visible(x.tag)} (${visible(x.role)}): ${visible(x.reason)}`),
       ].join('\n'),
   );
   for (const f of failed)
-    ctx.out.warn(`${f.role} did not verify; none of its tags were imported: ${f.message}`);
+    ctx.out.warn(`${visible(f.role)} did not verify; none of its tags were imported: ${visible(f.message)}`);
   if (failed.length > 0) {
     throw new CliError(
-      `${failed.length} Notary role(s) did not verify and were not imported: ${failed.map((f) => f.role).join(', ')}`,
+      `${failed.length} Notary role(s) did not verify and were not imported: ${visible(failed.map((f) => f.role).join(', '))}`,
       EXIT.UNTRUSTED,
     );
   }

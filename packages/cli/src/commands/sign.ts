@@ -1,7 +1,7 @@
 /** `tufa sign` and `tufa unsign`: one transaction, published atomically. */
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { measure, TargetFile } from '@tufa/core';
+import { measure, TargetFile, visible } from '@tufa/core';
 import { CliError, usage } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import type { Context } from '../main.js';
@@ -173,8 +173,8 @@ export async function sign(
     },
     () =>
       targets.length === 1
-        ? `signed ${gun}:${targets[0]?.path} sha256:${targets[0]?.hashes.get('sha256')} (${targets[0]?.length} bytes) in ${role}`
-        : `signed ${targets.length} tags in ${gun} (${role})`,
+        ? `signed ${gun}:${visible(String(targets[0]?.path))} sha256:${targets[0]?.hashes.get('sha256')} (${targets[0]?.length} bytes) in ${visible(role)}`
+        : `signed ${targets.length} tags in ${gun} (${visible(role)})`,
   );
   return EXIT.OK;
 }
@@ -190,6 +190,6 @@ export async function unsign(
   const { written } = await transaction(gun, { roles, secrets: secretsFromEnvironment() }, (repo) =>
     repo.removeTarget(tag, opts.role ? { role: opts.role } : {}),
   );
-  ctx.out.result({ gun, unsigned: tag, written }, () => `removed ${gun}:${tag}`);
+  ctx.out.result({ gun, unsigned: tag, written }, () => `removed ${gun}:${visible(tag)}`);
   return EXIT.OK;
 }

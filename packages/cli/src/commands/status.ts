@@ -1,5 +1,5 @@
 /** `tufa status` (versions, expiry, thresholds, signatures) and `tufa timestamp` (cron). */
-import { type Metadata, Root, type VerificationResult } from '@tufa/core';
+import { type Metadata, Root, type VerificationResult, visible } from '@tufa/core';
 import { usage } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import type { Context } from '../main.js';
@@ -60,7 +60,7 @@ export async function status(
       `${gun}`,
       ...roles.map(
         (r) =>
-          `  ${r.role.padEnd(12)} v${String(r.version).padEnd(5)} expires ${r.expires}${r.expired ? ' (EXPIRED)' : ''}  ${r.signed.length}/${r.threshold} signatures${r.verified ? '' : ' (threshold NOT met)'}${r.missing.length ? `; missing ${r.missing.join(', ')}` : ''}`,
+          `  ${visible(r.role).padEnd(12)} v${String(r.version).padEnd(5)} expires ${r.expires}${r.expired ? ' (EXPIRED)' : ''}  ${r.signed.length}/${r.threshold} signatures${r.verified ? '' : ' (threshold NOT met)'}${r.missing.length ? `; missing ${visible(r.missing.join(', '))}` : ''}`,
       ),
     ].join('\n'),
   );

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { download, Metadata, type MetadataStore, type TargetInfo, Updater } from '@tufa/core';
+import { download, Metadata, type MetadataStore, type TargetInfo, Updater, visible } from '@tufa/core';
 import {
   ensureDir,
   FileFetcher,
@@ -139,7 +139,7 @@ export async function clientFor(gun: string, opts: ClientOptions): Promise<Updat
       await download(fetcher, `${urls.metadata}1.root.json`, { maxLength: 512_000, timeoutMs: 60_000 }),
     );
     process.stderr.write(
-      `Warning: trusting the root ${urls.metadata}1.root.json sent by the server (--unsafe-tofu)\n`,
+      `Warning: trusting the root ${visible(urls.metadata)}1.root.json sent by the server (--unsafe-tofu)\n`,
     );
   } else {
     throw new CliError(
@@ -190,7 +190,7 @@ async function lookupTag(gun: string, tag: string, opts: ClientOptions): Promise
   const info = await updater.getTargetInfo(tag);
   if (!info)
     throw new CliError(
-      `${gun}:${tag} is not signed`,
+      `${gun}:${visible(tag)} is not signed`,
       EXIT.NOT_FOUND,
       `tufa list ${gun} --server ${opts.server}`,
     );
@@ -212,14 +212,14 @@ export async function verify(
   const d = describe(info);
   if (wanted && d.digest !== wanted) {
     throw new CliError(
-      `the digest given for ${ref.gun}:${ref.tag} is not the signed one (expected ${d.digest}, found ${wanted})`,
+      `the digest given for ${ref.gun}:${visible(ref.tag)} is not the signed one (expected ${visible(String(d.digest))}, found ${wanted})`,
       EXIT.DIGEST_MISMATCH,
     );
   }
   ctx.out.result(
     { gun: ref.gun, tag: ref.tag, verified: true, ...d },
     () =>
-      `${ref.gun}:${ref.tag} ${d.digest} ${d.size} bytes (signed by ${d.role})${wanted ? ' — digest matches' : ''}`,
+      `${ref.gun}:${visible(ref.tag)} ${visible(String(d.digest))} ${d.size} bytes (signed by ${visible(d.role)})${wanted ? ' — digest matches' : ''}`,
   );
   return EXIT.OK;
 }
@@ -232,9 +232,12 @@ export async function lookup(
 ): Promise<number> {
   const ref = gunAndTag(first, second);
   const d = describe(await lookupTag(ref.gun, ref.tag, opts));
-  ctx.out.result(
-    { gun: ref.gun, tag: ref.tag, ...d },
-    () => `${ref.gun}:${ref.tag} ${d.digest} ${d.size} bytes (${d.role})`,
+  ctx.out.result({ gun: ref.gun, tag: ref.tag, ...d }, () =>
+    [
+      `${ref.gun}:${visible(ref.tag)} ${visible(String(d.digest))} ${d.size} bytes (${visible(d.role)})`,
+      // `custom` is whatever the signer put there: shown as JSON, escaped.
+      ...(d.custom === null ? [] : [`  custom: ${visible(JSON.stringify(d.custom))}`]),
+    ].join('\n'),
   );
   return EXIT.OK;
 }
@@ -259,7 +262,9 @@ export async function list(ctx: Context, gunArg: string, opts: Partial<ClientOpt
   ctx.out.result({ gun, tags: entries }, () =>
     entries.length === 0
       ? `no signed tags in ${gun}`
-      : entries.map((e) => `${e.tag}\t${e.digest}\t${e.size}\t${e.role}`).join('\n'),
+      : entries
+          .map((e) => `${visible(e.tag)}\t${visible(String(e.digest))}\t${e.size}\t${visible(e.role)}`)
+          .join('\n'),
   );
   return EXIT.OK;
 }
