@@ -75,6 +75,14 @@ export {
   type RepositoryOptions,
 } from './repository/repository.js';
 export {
+  type RootComparison,
+  type RootKeyChange,
+  type RootKeySummary,
+  type RootRoleSummary,
+  type RootSummary,
+  summarizeRoot,
+} from './repository/root-summary.js';
+export {
   describeChanges,
   describeSigned,
   mergeSigningRequests,
