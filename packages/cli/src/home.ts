@@ -4,7 +4,8 @@
  * verified client cache per server and GUN).
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ensureDir, writeFileAtomic } from '@tufa/core/node';
@@ -75,6 +76,21 @@ export async function writeRepoConfig(c: RepoConfig): Promise<void> {
 export function trustDir(server: string, gun: string): string {
   const id = createHash('sha256').update(server).digest('hex').slice(0, 16);
   return join(tufaHome(), 'trust', id, gunDir(gun));
+}
+
+/**
+ * The root files of this machine's client cache for `gun`, one per server it was verified from
+ * (each the newest root the update workflow accepted there).
+ */
+export async function trustedRootFiles(gun: string): Promise<string[]> {
+  const trust = join(tufaHome(), 'trust');
+  const servers = await readdir(trust).catch(() => [] as string[]);
+  const out: string[] = [];
+  for (const server of servers.sort()) {
+    const file = join(trust, server, gunDir(gun), 'metadata', 'root.json');
+    if (existsSync(file)) out.push(file);
+  }
+  return out;
 }
 
 /** The directory a GUN is published in under a publish root. */

@@ -299,10 +299,15 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
     .requiredOption('-k, --key <ref>', 'the key to sign with')
     .option(
       '--previous <root.json>',
-      'the root you trust now: show the changes against it and check its threshold',
+      'the root the request replaces, which you trust: show the changes against it and check its threshold',
     )
+    .option(
+      '--gun <gun>',
+      'compare with the root this machine last verified (or publishes) for this repository',
+    )
+    .option('-y, --yes', 'sign without asking (after reviewing what the command prints)')
     .option('-o, --out <file>', 'write the signed request here (default: in place)')
-    .description('sign a request (on the offline machine)')
+    .description('review a root signing request and sign it (on the offline machine)')
     .action(act('root', 'sign'));
   root
     .command('merge')
@@ -321,7 +326,10 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
     .command('status')
     .argument('[gun]', 'repository (not needed with --request)')
     .option('--request <file>', 'show who signed a signing request instead')
-    .option('--previous <root.json>', 'with --request: the root it replaces, to check against')
+    .option(
+      '--previous <root.json>',
+      'with --request: the root it replaces, to check against (else the root this machine trusts for GUN)',
+    )
     .description('versions, expiry, thresholds and signatures of each role')
     .action(act('status', 'status'));
   program

@@ -207,9 +207,11 @@ describe('tufa key rotate GUN root', () => {
       copyFileSync(REQ, B);
       const current = readJson(newRootKey).keyid;
       const extra = readJson(EXTRA).keyid;
-      const a = expectExit(await sandbox.tufa(['root', 'sign', A, '--key', newRootKey]), 0);
+      const a = expectExit(await sandbox.tufa(['root', 'sign', A, '--key', newRootKey, '--yes']), 0);
       expect(a.stdout.split('\n')[0]).toBe(`signed with ${current}; wrote ${A}`);
-      const b = expectJson(await sandbox.tufa(['--json', 'root', 'sign', B, '--key', EXTRA, '-o', B_SIGNED]));
+      const b = expectJson(
+        await sandbox.tufa(['--json', 'root', 'sign', B, '--key', EXTRA, '-o', B_SIGNED, '--yes']),
+      );
       expect(b).toMatchObject({ request: B_SIGNED, role: 'root', version, complete: false });
       expect(readFileSync(B, 'utf8')).toBe(readFileSync(REQ, 'utf8'));
       const thresholds = b.thresholds as {
@@ -229,7 +231,7 @@ describe('tufa key rotate GUN root', () => {
 
     it('a wrong passphrase for root sign is exit 6 and the copy is unchanged', async () => {
       const before = readFileSync(A, 'utf8');
-      const r = await sandbox.tufa(['root', 'sign', A, '--key', EXTRA], {
+      const r = await sandbox.tufa(['root', 'sign', A, '--key', EXTRA, '--yes'], {
         env: { TUFA_PASSPHRASE: 'not-the-passphrase-x' },
       });
       expectError(r, 6, 'wrong passphrase');

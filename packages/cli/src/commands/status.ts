@@ -4,6 +4,7 @@ import { usage } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import type { Context } from '../main.js';
 import { checkGun } from '../names.js';
+import { trustedPreviousRoot } from '../previous-root.js';
 import { openRepository } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 import { readRequest, requestSummary, summaryText } from './root.js';
@@ -14,7 +15,16 @@ export async function status(
   opts: { request?: string; previous?: string },
 ): Promise<number> {
   if (opts.request) {
-    const s = await requestSummary(await readRequest(opts.request), opts.previous);
+    const request = await readRequest(opts.request);
+    // Compared with --previous, or with the root this machine trusts for GUN when one is named.
+    const previous =
+      request.metadata.signed.type === 'root'
+        ? await trustedPreviousRoot(request.version, request.signedSha256, {
+            previous: opts.previous,
+            gun: gunArg === undefined ? undefined : checkGun(gunArg),
+          })
+        : { unavailable: 'only root requests are compared', notes: [] };
+    const s = await requestSummary(request, previous);
     ctx.out.result({ request: opts.request, ...s }, () => summaryText(s));
     return EXIT.OK;
   }
