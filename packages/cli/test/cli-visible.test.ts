@@ -7,12 +7,14 @@
  * (valid signatures, as a delegated signer or a compromised CI job could produce them), not
  * through tufa's signing commands, which may refuse such names.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalBytes, type Signer } from '@tufa/core';
 import { loadKeyFileSigner } from '@tufa/core/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  CLI_DIR,
   digestOf,
   expectError,
   expectExit,
@@ -234,5 +236,80 @@ describe('the last line of defence: the writers escape what a command left raw',
     expectExit(r, 0);
     expect(r.stderr).not.toMatch(RAW);
     expect(r.stderr).toMatch(/^Warning: evil\\x1b\[2J\\u202e\.json: /);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Notary tag names, from a collection the real `notary` CLI signed.
+
+const HAVE_NOTARY = existsSync('/usr/bin/notary-server') && existsSync('/usr/bin/notary');
+if (!HAVE_NOTARY && process.env.CI === 'true') {
+  throw new Error('notary-server and notary are required under CI=true (apt-get install -y notary)');
+}
+
+describe.skipIf(!HAVE_NOTARY)('tufa notary list and verify escape Notary tag names', () => {
+  const REPO = join(CLI_DIR, '..', '..');
+  const NOTARY_GUN = 'example.com/visible/app';
+  // Notary's Go JSON encoder refuses raw C0 controls; the 8-bit CSI, DEL and U+202E pass.
+  const NOTARY_TAG = 'n\u009b2J\x7f\u202etag';
+  const NOTARY_TAG_SHOWN = 'n\\x9b2J\\x7f\\u202etag';
+  const work = sandbox.path('notary');
+  let serverPid = 0;
+
+  beforeAll(() => {
+    const started = spawnSync('bash', [join(REPO, 'scripts/notary/start-server.sh'), join(work, 'server')], {
+      encoding: 'utf8',
+    });
+    if (started.status !== 0) throw new Error(`notary-server did not start: ${started.stderr}`);
+    const [url, pid] = started.stdout.trim().split(' ');
+    serverPid = Number(pid);
+    const config = join(work, 'config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        trust_dir: join(work, 'trust'),
+        remote_server: { url, root_ca: join(REPO, 'test-vectors/tls/ca.pem') },
+      }),
+    );
+    const env = {
+      ...process.env,
+      NOTARY_ROOT_PASSPHRASE: 'test-only-root',
+      NOTARY_TARGETS_PASSPHRASE: 'test-only-targets',
+      NOTARY_SNAPSHOT_PASSPHRASE: 'test-only-snapshot',
+    };
+    for (const args of [
+      ['init', NOTARY_GUN],
+      ['addhash', NOTARY_GUN, NOTARY_TAG, '3', '--sha256', DIGEST.slice(7)],
+      ['publish', NOTARY_GUN],
+      ['list', NOTARY_GUN], // fetches the whole collection into the trust directory
+    ]) {
+      const r = spawnSync('notary', ['-c', config, ...args], { env, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`notary ${args[0]} failed: ${r.stdout}${r.stderr}`);
+    }
+  }, 120_000);
+  afterAll(() => {
+    if (serverPid) process.kill(serverPid);
+  });
+
+  it('list and verify: the tag escaped in text, exact in --json', async () => {
+    const trust = join(work, 'trust');
+    const list = expectExit(await sandbox.tufa(['notary', 'list', '--trust-dir', trust, NOTARY_GUN]), 0);
+    expect(list.stdout).not.toMatch(RAW);
+    // The columns line up on what is shown.
+    const lines = list.stdout.trimEnd().split('\n');
+    expect(lines[2]?.indexOf(DIGEST.slice(7))).toBe(lines[0]?.indexOf('DIGEST'));
+    expect(lines[2]?.split(/ {4,}/)).toEqual([NOTARY_TAG_SHOWN, DIGEST.slice(7), '3', 'targets']);
+    const verify = expectExit(
+      await sandbox.tufa(['notary', 'verify', '--trust-dir', trust, `${NOTARY_GUN}:${NOTARY_TAG}`]),
+      0,
+    );
+    expect(verify.stdout).not.toMatch(RAW);
+    expect(verify.stdout).toContain(
+      `${NOTARY_GUN}:${NOTARY_TAG_SHOWN} ${DIGEST} 3 bytes (signed by targets;`,
+    );
+    const json = expectJson(
+      await sandbox.tufa(['--json', 'notary', 'list', '--trust-dir', trust, NOTARY_GUN]),
+    );
+    expect((json.tags as { tag: string }[]).map((t) => t.tag)).toEqual([NOTARY_TAG]);
   });
 });
