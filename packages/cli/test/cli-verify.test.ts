@@ -255,7 +255,9 @@ describe('tufa lookup and tufa list --server', () => {
 
   it('lookup: what a tag is signed as (text and JSON)', async () => {
     const text = await c.tufa(['lookup', '--server', served.url, '--root', ROOT, GUN, '2.0']);
-    expect(expectExit(text, 0).stdout).toBe(`${GUN}:2.0 ${digestOf('app 2.0')} 2000 bytes (targets)\n`);
+    expect(expectExit(text, 0).stdout).toBe(
+      `${GUN}:2.0 ${digestOf('app 2.0')} 2000 bytes (targets)\n  custom: {"git":"abc123"}\n`,
+    );
     const v = expectJson(await c.tufa(['--json', 'lookup', '--server', served.url, `${GUN}:2.0`]));
     expect(v).toEqual({
       tufa: 1,
