@@ -176,6 +176,33 @@ export class UsageError extends TufError {
   }
 }
 
+/** Which rule of the tag-name policy (`checkTagName`) a name breaks. */
+export type TagNameRule =
+  | 'empty'
+  | 'too-long' // more than 255 bytes of UTF-8
+  | 'leading-slash'
+  | 'backslash'
+  | 'dot-segment' // a `.` or `..` segment between slashes
+  | 'control-character' // C0 (U+0000–U+001F), DEL or C1 (U+0080–U+009F)
+  | 'format-character' // Unicode category Cf: bidi overrides and isolates, zero-width characters
+  | 'line-separator' // U+2028, U+2029: line breaks to a terminal
+  | 'lone-surrogate'; // not a Unicode string at all
+
+/**
+ * A tag (target name) that signing refuses. `rule` names the rule broken; `position` is the
+ * 1-based character (code point) position of the offending character, when there is one.
+ * The message shows the name with every invisible or control character escaped, never raw.
+ */
+export class TagNameError extends UsageError {
+  readonly rule: TagNameRule;
+  readonly position: number | undefined;
+  constructor(rule: TagNameRule, message: string, position?: number) {
+    super(message);
+    this.rule = rule;
+    this.position = position;
+  }
+}
+
 export function isTufError(e: unknown): e is TufError {
   return e instanceof TufError;
 }

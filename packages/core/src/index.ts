@@ -67,6 +67,7 @@ export { formatExpires, isExpiredAt, parseExpires } from './metadata/time.js';
 export * from './notary/index.js';
 export {
   type CreateOptions,
+  checkRoleFileName,
   DEFAULT_EXPIRY,
   type ExpiryPolicy,
   type PendingRole,
@@ -94,4 +95,12 @@ export {
   signSigningRequest,
 } from './repository/signing-request.js';
 export { MemoryRepositoryStorage, type RepositoryStorage } from './repository/storage.js';
+export {
+  type CheckTagNameOptions,
+  checkTagName,
+  MAX_TAG_BYTES,
+  OCI_TAG,
+  showTagName,
+  type TagNameWarning,
+} from './repository/tag-name.js';
 export { safeJson, type VisibleOptions, visible } from './visible.js';

@@ -41,6 +41,7 @@ import {
 } from '../metadata/signed.js';
 import { describeChanges, newSigningRequest, type SigningRequest } from './signing-request.js';
 import type { RepositoryStorage } from './storage.js';
+import { checkTagName } from './tag-name.js';
 
 const DAY = 86_400;
 /** The most hash bins this repository creates or walks: 2^16 roles. */
@@ -307,10 +308,22 @@ export class Repository {
   /**
    * Adds or replaces targets (one call for tens of thousands: each role is copied once).
    * A target outside a delegated role's `paths` is refused: clients would never find it there.
+   * So is a name the tag-name policy refuses (`checkTagName`: TagNameError), before anything is
+   * staged; names already signed are never checked again, so a repository that holds one can
+   * still be edited and re-signed.
    */
   async addTargets(
     targets: Iterable<TargetFile>,
     options: { role?: string; replace?: boolean } = {},
+  ): Promise<void> {
+    const list = [...targets];
+    for (const t of list) checkTagName(t.path);
+    await this.stageTargets(list, options);
+  }
+
+  private async stageTargets(
+    targets: readonly TargetFile[],
+    options: { role?: string; replace?: boolean },
   ): Promise<void> {
     const byRole = new Map<string, TargetFile[]>();
     for (const t of targets) {
@@ -525,7 +538,7 @@ export class Repository {
     });
     const moved = [...top.targets.values()];
     await this.edit('targets', (t) => copyTargets(t, { targets: new Map() }));
-    await this.addTargets(moved);
+    await this.stageTargets(moved, {}); // names already signed: not checked again
     const succinct = (await this.getTargets('targets')).delegations?.succinctRoles;
     return succinct ? [...succinct.getRoles()] : [];
   }
