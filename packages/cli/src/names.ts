@@ -3,6 +3,7 @@
  * references, parsed like Docker does: `host:5000/team/app:1.0` splits at the last `:` after the
  * last `/`; `@sha256:` names a digest.
  */
+import { showTagName } from '@tufa/core';
 import { usage } from './cli-error.js';
 
 const GUN_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
@@ -43,9 +44,13 @@ export function parseImageReference(ref: string): ImageReference {
   return { gun: checkGun(rest), tag: tag === undefined ? undefined : checkTag(tag), digest };
 }
 
+/**
+ * A tag as the command line takes it, for every command (looking up included): 1 to 255
+ * characters without white space. Signing applies core's stricter `checkTagName` as well.
+ */
 export function checkTag(tag: string): string {
   if (tag.length === 0 || tag.length > 255 || /[\s\0]/.test(tag)) {
-    throw usage(`not a tag: ${JSON.stringify(tag)}`);
+    throw usage(`not a tag: ${showTagName(tag)} (expected 1 to 255 characters without white space)`);
   }
   return tag;
 }

@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   CredentialsRefusedError,
+  checkTagName,
   DCT_ROLES,
   dctList,
   dctLookup,
@@ -368,6 +369,9 @@ export async function migrate(ctx: Context, gunArg: string, opts: NotaryMigrateO
     const chosen = new Map<string, Planned>(); // `${tufaRole}\0${tag}` → entry
     for (const t of candidates) {
       try {
+        // The tag-name policy for signing (core), then the command line's rule: names a
+        // Notary server sends are as untrusted as any.
+        checkTagName(t.name);
         checkTag(t.name);
       } catch (e) {
         refused.push({ tag: t.name, role: t.role, reason: (e as Error).message });

@@ -1,7 +1,7 @@
 /** `tufa sign` and `tufa unsign`: one transaction, published atomically. */
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { measure, TargetFile, visible } from '@tufa/core';
+import { checkTagName, measure, type TagNameWarning, TargetFile, visible } from '@tufa/core';
 import { CliError, usage } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import type { Context } from '../main.js';
@@ -36,7 +36,20 @@ function parseCustom(text: string | undefined): unknown {
   return v;
 }
 
-function entry(tag: string, hex: string, size: number, custom: unknown): TargetFile {
+/**
+ * A target for one tag. Every tag signed goes through here: the tag-name policy of core
+ * (`checkTagName`: refusals throw, warnings are collected), then the command line's own rule
+ * (no white space, which the bulk format could not carry).
+ */
+function entry(
+  tag: string,
+  hex: string,
+  size: number,
+  custom: unknown,
+  warnings: TagNameWarning[],
+  source?: string,
+): TargetFile {
+  warnings.push(...checkTagName(tag, source === undefined ? {} : { source }));
   const extra: Record<string, unknown> = Object.create(null);
   if (custom !== undefined) extra['custom'] = custom;
   return new TargetFile(checkTag(tag), size, new Map([['sha256', hex]]), extra);
@@ -48,7 +61,7 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function readBulk(source: string, custom: unknown): Promise<TargetFile[]> {
+async function readBulk(source: string, custom: unknown, warnings: TagNameWarning[]): Promise<TargetFile[]> {
   const text =
     source === '-'
       ? await readStdin()
@@ -63,8 +76,14 @@ async function readBulk(source: string, custom: unknown): Promise<TargetFile[]> 
     } catch {
       throw usage(`${source}: not a JSON array`);
     }
-    for (const [i, it] of (items as Record<string, unknown>[]).entries()) {
-      const { tag, digest, size } = it;
+    if (!Array.isArray(items)) throw usage(`${source}: not a JSON array`);
+    for (const [i, it] of items.entries()) {
+      const item: Record<string, unknown> =
+        typeof it === 'object' && it !== null && !Array.isArray(it) ? it : Object.create(null);
+      const own = (k: string) => (Object.hasOwn(item, k) ? item[k] : undefined);
+      const tag = own('tag');
+      const digest = own('digest');
+      const size = own('size');
       if (
         typeof tag !== 'string' ||
         typeof digest !== 'string' ||
@@ -74,7 +93,7 @@ async function readBulk(source: string, custom: unknown): Promise<TargetFile[]> 
       ) {
         throw usage(`${source}[${i}]: expected {"tag", "digest": "sha256:…", "size"}`);
       }
-      out.push(entry(tag, checkDigest(digest), size, it.custom ?? custom));
+      out.push(entry(tag, checkDigest(digest), size, own('custom') ?? custom, warnings, `${source}[${i}]`));
     }
     return out;
   }
@@ -85,9 +104,17 @@ async function readBulk(source: string, custom: unknown): Promise<TargetFile[]> 
     if (!tag || !digest || !size || extra !== undefined || !/^\d+$/.test(size)) {
       throw usage(`${source}:${n + 1}: expected "TAG sha256:HEX SIZE"`);
     }
-    out.push(entry(tag, checkDigest(digest), Number(size), custom));
+    out.push(entry(tag, checkDigest(digest), Number(size), custom, warnings, `${source}:${n + 1}`));
   }
   return out;
+}
+
+/** Warnings about tags, on stderr: a few, then how many more (a bulk file may hold thousands). */
+function warnAboutTags(ctx: Context, warnings: TagNameWarning[]): void {
+  const SHOWN = 5;
+  for (const w of warnings.slice(0, SHOWN)) ctx.out.warn(w.message);
+  if (warnings.length > SHOWN)
+    ctx.out.warn(`${warnings.length - SHOWN} more tag(s) are not OCI image tags (--json lists them all)`);
 }
 
 export async function sign(
@@ -97,13 +124,14 @@ export async function sign(
   opts: SignOptions,
 ): Promise<number> {
   const custom = parseCustom(opts.custom);
+  const warnings: TagNameWarning[] = [];
   let gun: string;
   let targets: TargetFile[];
   if (opts.bulk) {
     if (second !== undefined || opts.digest || opts.manifest)
       throw usage('--bulk takes the tags from the file: give only GUN');
     gun = parseImageReference(first).gun;
-    targets = await readBulk(opts.bulk, custom);
+    targets = await readBulk(opts.bulk, custom, warnings);
     if (targets.length === 0) throw usage(`${opts.bulk} lists no tags`);
   } else {
     const ref = gunAndTag(first, second);
@@ -119,7 +147,7 @@ export async function sign(
       const bar = ctx.out.progress(`hashing ${opts.manifest}`, size);
       const m = await measure(createReadStream(opts.manifest), ['sha256'], (n) => bar.update(n));
       bar.end();
-      targets = [entry(ref.tag, m.hashes.get('sha256') as string, m.length, custom)];
+      targets = [entry(ref.tag, m.hashes.get('sha256') as string, m.length, custom, warnings)];
     } else {
       if (!(opts.digest ?? ref.digest) || opts.size === undefined) {
         throw usage(
@@ -130,9 +158,10 @@ export async function sign(
       const hex = checkDigest((ref.digest ?? opts.digest) as string);
       if (ref.digest && opts.digest && ref.digest !== opts.digest)
         throw usage('the digest in the reference and --digest differ');
-      targets = [entry(ref.tag, hex, opts.size, custom)];
+      targets = [entry(ref.tag, hex, opts.size, custom, warnings)];
     }
   }
+  warnAboutTags(ctx, warnings);
   const roles = [opts.role ?? 'targets', 'snapshot', 'timestamp'];
   const bar = ctx.out.progress(`signing ${targets.length} tag(s)`, targets.length);
   let binned = false;
@@ -170,6 +199,7 @@ export async function sign(
       })),
       versions: Object.fromEntries(versions),
       written,
+      warnings: warnings.map((w) => w.message),
     },
     () =>
       targets.length === 1
