@@ -8,9 +8,11 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { CorruptStateError } from '@tufa/core/errors';
 import { ensureDir, writeFileAtomic } from '@tufa/core/node';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
+import { parseRepoConfig, type RepoConfig, repoConfigToBytes } from './repo-config.js';
 
 export function tufaHome(): string {
   return resolve(process.env.TUFA_HOME || join(homedir(), '.tufa'));
@@ -38,22 +40,18 @@ function gunDir(gun: string): string {
   return encodeURIComponent(gun).replace(/\./g, '%2E');
 }
 
-export interface RepoConfig {
-  gun: string;
-  publishRoot: string;
-  /** Signer references for the online roles, and for delegated roles by name. */
-  keys: { targets: string; snapshot: string; timestamp: string };
-  delegations: Record<string, string>;
-}
+export type { RepoConfig } from './repo-config.js';
 
 export function repoConfigPath(gun: string): string {
   return join(tufaHome(), 'repos', gunDir(gun), 'config.json');
 }
 
+/** The configuration of `gun`, validated (see repo-config.ts); CorruptStateError, with a Hint, if it is not as tufa writes it. */
 export async function readRepoConfig(gun: string): Promise<RepoConfig> {
-  let text: string;
+  const file = repoConfigPath(gun);
+  let bytes: Uint8Array;
   try {
-    text = await readFile(repoConfigPath(gun), 'utf8');
+    bytes = await readFile(file);
   } catch {
     throw new CliError(
       `no repository ${gun} is set up on this machine`,
@@ -61,15 +59,22 @@ export async function readRepoConfig(gun: string): Promise<RepoConfig> {
       `tufa init ${gun} --publish-root DIR …`,
     );
   }
-  const c = JSON.parse(text) as RepoConfig;
-  c.delegations ??= {};
-  return c;
+  try {
+    return parseRepoConfig(bytes, file, gun);
+  } catch (e) {
+    if (e instanceof CorruptStateError) {
+      throw Object.assign(e, {
+        hint: `correct ${file}, or remove it and run: tufa attach ${gun} --publish-root DIR --targets-key KEY --snapshot-key KEY --timestamp-key KEY`,
+      });
+    }
+    throw e;
+  }
 }
 
 export async function writeRepoConfig(c: RepoConfig): Promise<void> {
   const p = repoConfigPath(c.gun);
   await ensureDir(join(p, '..'), 0o700);
-  await writeFileAtomic(p, new TextEncoder().encode(`${JSON.stringify(c, null, 2)}\n`), { mode: 0o600 });
+  await writeFileAtomic(p, repoConfigToBytes(c), { mode: 0o600 });
 }
 
 /** The client cache for one server and GUN. */

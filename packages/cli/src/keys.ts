@@ -19,17 +19,18 @@ import { CliError, usage } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 import { checkKeyName, keyPath, keysDir } from './home.js';
 
-export const KEY_TYPES: Record<string, KeyKind> = {
-  ed25519: 'ed25519',
-  'ecdsa-p256': 'ecdsa-p256',
-  'ecdsa-p384': 'ecdsa-p384',
-  rsa: 'rsa',
-};
+/** By the name `-t` takes (a Map: `constructor` is not a key type). */
+export const KEY_TYPES: ReadonlyMap<string, KeyKind> = new Map<string, KeyKind>([
+  ['ed25519', 'ed25519'],
+  ['ecdsa-p256', 'ecdsa-p256'],
+  ['ecdsa-p384', 'ecdsa-p384'],
+  ['rsa', 'rsa'],
+]);
 
 export function keyKind(type: string): KeyKind {
-  const k = KEY_TYPES[type];
+  const k = KEY_TYPES.get(type);
   if (!k)
-    throw usage(`unknown key type ${JSON.stringify(type)} (expected ${Object.keys(KEY_TYPES).join(', ')})`);
+    throw usage(`unknown key type ${JSON.stringify(type)} (expected ${[...KEY_TYPES.keys()].join(', ')})`);
   return k;
 }
 

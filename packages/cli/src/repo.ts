@@ -4,6 +4,7 @@ import { FsRepositoryStorage, type SecretCallback } from '@tufa/core/node';
 import { isCode } from './cli-error.js';
 import { publishedDir, type RepoConfig, readRepoConfig } from './home.js';
 import { loadSigner } from './keys.js';
+import { signerRefFor } from './repo-config.js';
 
 export interface OpenOptions {
   /** Roles whose configured keys to load: 'targets', 'snapshot', 'timestamp' or a delegated role. */
@@ -16,8 +17,7 @@ export interface OpenOptions {
 export async function loadSigners(config: RepoConfig, options: OpenOptions): Promise<Signer[]> {
   const refs = new Set<string>();
   for (const role of options.roles) {
-    const ref =
-      role in config.keys ? config.keys[role as keyof RepoConfig['keys']] : config.delegations[role];
+    const ref = signerRefFor(config, role);
     if (ref) refs.add(ref);
   }
   for (const r of options.extraKeys ?? []) refs.add(r);

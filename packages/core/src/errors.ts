@@ -203,6 +203,21 @@ export class TagNameError extends UsageError {
   }
 }
 
+/**
+ * A file tufa keeps for itself (a repository's `config.json`, the trust pins under
+ * `$TUFA_HOME/trust`) is not in the form tufa writes: edited by hand, truncated or planted.
+ * `file` is its path and `field` the JSON path of what is wrong (`""` for the whole file).
+ */
+export class CorruptStateError extends StorageError {
+  readonly file: string;
+  readonly field: string;
+  constructor(file: string, field: string, message: string, options?: { cause?: unknown }) {
+    super(`${file}${field ? ` (${field})` : ''}: ${message}`, options);
+    this.file = file;
+    this.field = field;
+  }
+}
+
 export function isTufError(e: unknown): e is TufError {
   return e instanceof TufError;
 }

@@ -57,8 +57,8 @@ export async function add(ctx: Context, gunArg: string, role: string, opts: AddO
   // Remember a signing key for the role when one was given as a private key reference.
   const config = await readRepoConfig(gun);
   const ref = privateRefs[0];
-  if (ref && !config.delegations[role]) {
-    config.delegations[role] = toUri(ref);
+  if (ref && !config.delegations.has(role)) {
+    config.delegations.set(role, toUri(ref));
     await writeRepoConfig(config);
   }
   ctx.out.result(
@@ -93,7 +93,7 @@ export async function remove(
     (repo) => repo.removeDelegation(opts.delegator, role),
   );
   const config = await readRepoConfig(gun);
-  delete config.delegations[role];
+  config.delegations.delete(role);
   await writeRepoConfig(config);
   ctx.out.result({ gun, removed: role, written }, () => `removed delegation ${visible(role)} from ${gun}`);
   return EXIT.OK;

@@ -105,7 +105,7 @@ export async function init(ctx: Context, gunArg: string, opts: InitOptions): Pro
     gun,
     publishRoot: resolve(opts.publishRoot),
     keys: { targets: online.targets.ref, snapshot: online.snapshot.ref, timestamp: online.timestamp.ref },
-    delegations: {},
+    delegations: new Map(),
   });
   const rootPath = join(dir, 'metadata', '1.root.json');
   ctx.out.result(
@@ -182,7 +182,7 @@ export async function attach(ctx: Context, gunArg: string, opts: AttachOptions):
     gun,
     publishRoot: resolve(opts.publishRoot),
     keys: keys as RepoConfig['keys'],
-    delegations: {},
+    delegations: new Map(),
   });
   ctx.out.result({ gun, repository: dir, keys }, () => `attached ${gun} at ${dir}`);
   return EXIT.OK;

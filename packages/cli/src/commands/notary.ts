@@ -426,7 +426,7 @@ export async function migrate(ctx: Context, gunArg: string, opts: NotaryMigrateO
     await edit(repo); // staged in memory only: never published
   } else {
     const config = await readRepoConfig(gun);
-    const roles = new Set(['targets', ...roleMap.values(), ...Object.keys(config.delegations)]);
+    const roles = new Set(['targets', ...roleMap.values(), ...config.delegations.keys()]);
     const r = await transaction(gun, { roles: [...roles, 'snapshot', 'timestamp'], secrets }, edit);
     versions = Object.fromEntries(r.versions);
   }

@@ -107,7 +107,7 @@ async function rotateTo(
   }
   const { written, versions } = await repo.publish();
   if (role === 'targets' || role === 'snapshot' || role === 'timestamp') config.keys[role] = newRef;
-  else if (!topLevel) config.delegations[role] = newRef;
+  else if (!topLevel) config.delegations.set(role, newRef);
   await writeRepoConfig(config);
   ctx.out.result(
     {

@@ -1,0 +1,138 @@
+/**
+ * A repository's configuration on this machine, `$TUFA_HOME/repos/GUN/config.json`: where it is
+ * published and which key signs which role. Parsed strictly when read (DESIGN rules 2 and 4):
+ * the file is ours, so anything tufa does not write there (a missing or mistyped field, an
+ * unknown one, a duplicate key) is refused with the file, the field, what was expected and what
+ * was found, rather than half-used. Delegated role names are keys of a `Map`, so `constructor`,
+ * `__proto__` or `0` are names like any other.
+ */
+import { isAbsolute } from 'node:path';
+import {
+  CorruptStateError,
+  checkRoleFileName,
+  parseJson,
+  showTagName,
+  TOP_LEVEL_ROLE_NAMES,
+  TufError,
+} from '@tufa/core';
+
+/** The online roles whose keys a configuration names (root keys never go there). */
+export const ONLINE_ROLES = ['targets', 'snapshot', 'timestamp'] as const;
+export type OnlineRole = (typeof ONLINE_ROLES)[number];
+
+export interface RepoConfig {
+  gun: string;
+  publishRoot: string;
+  /** Signer references (URIs) for the online roles. */
+  keys: Record<OnlineRole, string>;
+  /** Signer references for delegated roles, by role name. */
+  delegations: Map<string, string>;
+}
+
+const FIELDS = ['gun', 'publishRoot', 'keys', 'delegations'];
+
+function isOnlineRole(role: string): role is OnlineRole {
+  return (ONLINE_ROLES as readonly string[]).includes(role);
+}
+
+/** The configured signer reference for `role` (an online or a delegated role), if any. */
+export function signerRefFor(config: RepoConfig, role: string): string | undefined {
+  return isOnlineRole(role) ? config.keys[role] : config.delegations.get(role);
+}
+
+/** A value as the error shows it: its JSON type, and short scalars themselves (escaped). */
+function found(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return v.length > 80 ? 'a long string' : `the string ${showTagName(v)}`;
+  return `${typeof v} ${String(v)}`;
+}
+
+/** Parses and validates the bytes of `file`, the configuration of `gun`. */
+export function parseRepoConfig(bytes: Uint8Array, file: string, gun: string): RepoConfig {
+  const corrupt = (field: string, expected: string, value: unknown): never => {
+    throw new CorruptStateError(file, field, `expected ${expected}, found ${found(value)}`);
+  };
+  let doc: unknown;
+  try {
+    doc = parseJson(bytes);
+  } catch (e) {
+    throw new CorruptStateError(file, '', `not valid JSON (${e instanceof Error ? e.message : String(e)})`, {
+      cause: e,
+    });
+  }
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(doc)) return corrupt('', 'a JSON object', doc);
+  for (const k of Object.keys(doc)) {
+    if (!FIELDS.includes(k)) {
+      throw new CorruptStateError(file, showTagName(k), `unknown field (expected only ${FIELDS.join(', ')})`);
+    }
+  }
+  const field = (k: string): unknown => (Object.hasOwn(doc, k) ? doc[k] : undefined);
+  const nonEmptyString = (v: unknown, path: string, what: string): string => {
+    if (typeof v !== 'string' || v.length === 0) return corrupt(path, what, v);
+    return v;
+  };
+
+  const gunField = nonEmptyString(field('gun'), 'gun', `the GUN ${JSON.stringify(gun)}`);
+  if (gunField !== gun) corrupt('gun', `the GUN ${JSON.stringify(gun)}`, gunField);
+  const publishRoot = nonEmptyString(field('publishRoot'), 'publishRoot', 'an absolute directory path');
+  if (!isAbsolute(publishRoot)) corrupt('publishRoot', 'an absolute directory path', publishRoot);
+
+  const keysField = field('keys');
+  if (!isObject(keysField)) return corrupt('keys', `an object with ${ONLINE_ROLES.join(', ')}`, keysField);
+  for (const k of Object.keys(keysField)) {
+    if (!isOnlineRole(k)) {
+      throw new CorruptStateError(
+        file,
+        `keys.${showTagName(k)}`,
+        `unknown role (expected only ${ONLINE_ROLES.join(', ')}; delegated roles go in delegations)`,
+      );
+    }
+  }
+  const keys = {} as Record<OnlineRole, string>;
+  for (const role of ONLINE_ROLES) {
+    keys[role] = nonEmptyString(
+      Object.hasOwn(keysField, role) ? keysField[role] : undefined,
+      `keys.${role}`,
+      'a key reference (a string)',
+    );
+  }
+
+  // Configurations written before delegations existed have none.
+  const delegationsField = Object.hasOwn(doc, 'delegations') ? doc['delegations'] : {};
+  if (!isObject(delegationsField)) {
+    return corrupt('delegations', 'an object of role name → key reference', delegationsField);
+  }
+  const delegations = new Map<string, string>();
+  for (const role of Object.keys(delegationsField)) {
+    const path = `delegations.${showTagName(role)}`;
+    if ((TOP_LEVEL_ROLE_NAMES as readonly string[]).includes(role)) {
+      corrupt(path, 'a delegated role name, not a top-level role', role);
+    }
+    try {
+      checkRoleFileName(role);
+    } catch (e) {
+      if (!(e instanceof TufError)) throw e;
+      corrupt(path, 'a role name tufa can publish (no "/", "\\", control characters, "." or "..")', role);
+    }
+    delegations.set(role, nonEmptyString(delegationsField[role], path, 'a key reference (a string)'));
+  }
+  return { gun: gunField, publishRoot, keys, delegations };
+}
+
+/** The file form: a JSON object in a fixed field order, delegations sorted by name. */
+export function repoConfigToBytes(c: RepoConfig): Uint8Array {
+  // Object.fromEntries defines own properties, so a role named `__proto__` stays a field.
+  const delegations = Object.fromEntries([...c.delegations].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const doc = {
+    gun: c.gun,
+    publishRoot: c.publishRoot,
+    keys: { targets: c.keys.targets, snapshot: c.keys.snapshot, timestamp: c.keys.timestamp },
+    delegations,
+  };
+  return new TextEncoder().encode(`${JSON.stringify(doc, null, 2)}\n`);
+}
