@@ -4,7 +4,7 @@
  * is not as tufa writes it is refused (exit 7, the file and field named, a Hint), never
  * half-used and never an internal error.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -173,5 +173,55 @@ describe('a config.json that is not as tufa writes it (exit 7, file and field na
     } finally {
       writeFileSync(CONFIG, good);
     }
+  });
+});
+
+describe('trust pins that are not as tufa writes them (exit 7, the file named, a Hint to pin again)', () => {
+  const CLIENT = sandbox.path('client-home');
+  const client = (args: string[]) =>
+    sandbox.tufa(args, { env: { TUFA_HOME: CLIENT, TUFA_PASSPHRASE: undefined } });
+  let trust = '';
+
+  beforeAll(async () => {
+    expectExit(await sandbox.tufa(['sign', `${GUN}:pinned`, '-d', digestOf('p'), '-s', '1']), 0);
+    const r = await client(['verify', '--server', PUB, '--root', join(MD, '1.root.json'), `${GUN}:pinned`]);
+    expectExit(r, 0);
+    trust = join(
+      CLIENT,
+      'trust',
+      readdirSync(join(CLIENT, 'trust'))[0] as string,
+      encodeURIComponent(GUN).replace(/\./g, '%2E'),
+    );
+  });
+
+  const sha = 'a'.repeat(64);
+  const cases: [string, string, string][] = [
+    ['chain.json', 'null', ': expected a JSON object of root version → sha256, found null'],
+    ['chain.json', `["${sha}"]`, ': expected a JSON object of root version → sha256, found an array'],
+    ['chain.json', `{"constructor":"${sha}"}`, ' ("constructor"): expected a root version'],
+    ['chain.json', `{"__proto__":"${sha}"}`, ' ("__proto__"): expected a root version'],
+    [
+      'chain.json',
+      '{"1":5}',
+      ' (1): expected the sha256 of a root file (64 lower-case hex digits), found number',
+    ],
+    ['chain.json', '{"1":"', ': not valid JSON'],
+    ['metadata/root.json', '{"signed":{}}', ': not root metadata'],
+  ];
+
+  it.each(cases)('%s holding %s', async (file, content, message) => {
+    const path = join(trust, file);
+    const good = readFileSync(path);
+    try {
+      writeFileSync(path, content);
+      for (const root of [[], ['--root', join(MD, '1.root.json')]]) {
+        const r = await client(['verify', '--server', PUB, ...root, `${GUN}:pinned`]);
+        expectError(r, 7, `${path}${message}`, `remove ${trust} and run again with --root ROOT.json`);
+      }
+      expect(readFileSync(path, 'latin1')).toBe(content); // left for a person to look at
+    } finally {
+      writeFileSync(path, good);
+    }
+    expectExit(await client(['verify', '--server', PUB, `${GUN}:pinned`]), 0);
   });
 });

@@ -4,10 +4,19 @@
  * root the cache accepts is recorded, so a later `--root` outside that chain is refused.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { download, Metadata, type MetadataStore, type TargetInfo, Updater, visible } from '@tufa/core';
+import {
+  CorruptStateError,
+  download,
+  Metadata,
+  type MetadataStore,
+  StorageError,
+  type TargetInfo,
+  TufError,
+  Updater,
+  visible,
+} from '@tufa/core';
 import {
   ensureDir,
   FileFetcher,
@@ -23,6 +32,7 @@ import type { Context } from '../main.js';
 import { checkDigest, checkGun, gunAndTag } from '../names.js';
 import { openRepository } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
+import { parseTrustChain, type TrustChain, trustChainToBytes } from '../trust-chain.js';
 
 interface ClientOptions {
   server: string;
@@ -32,26 +42,52 @@ interface ClientOptions {
   ca?: string;
 }
 
-/** Root versions this machine has trusted for a server and GUN: version → sha256 of the root file. */
-type Chain = Record<string, string>;
-
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** Records every root the updater persists, so the chain of trust is known later. */
 class ChainRecordingStore implements MetadataStore {
   constructor(
     private readonly inner: FsMetadataStore,
-    readonly chain: Chain,
+    readonly chain: TrustChain,
   ) {}
   read(role: string) {
     return this.inner.read(role);
   }
   async write(role: string, bytes: Uint8Array) {
-    if (role === 'root') this.chain[String(Metadata.fromBytes(bytes, 'root').signed.version)] = sha256(bytes);
+    if (role === 'root') this.chain.set(Metadata.fromBytes(bytes, 'root').signed.version, sha256(bytes));
     return this.inner.write(role, bytes);
   }
   remove(role: string) {
     return this.inner.remove(role);
+  }
+}
+
+/** The trust pins of a cache (none yet: empty); a corrupt file is refused with `hint`. */
+async function readTrustChain(path: string, hint: string): Promise<TrustChain> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ENOENT') return new Map();
+    throw new StorageError(`cannot read ${path} (${String(code)})`, { cause: e });
+  }
+  try {
+    return parseTrustChain(bytes, path);
+  } catch (e) {
+    throw e instanceof CorruptStateError ? Object.assign(e, { hint }) : e;
+  }
+}
+
+/** The version of the cached trusted root; a file that is not root metadata is refused with `hint`. */
+function cachedRootVersion(bytes: Uint8Array, path: string, hint: string): number {
+  try {
+    return Metadata.fromBytes(bytes, 'root').signed.version;
+  } catch (e) {
+    if (!(e instanceof TufError)) throw e;
+    throw Object.assign(new CorruptStateError(path, '', `not root metadata (${e.message})`, { cause: e }), {
+      hint,
+    });
   }
 }
 
@@ -95,7 +131,8 @@ export async function clientFor(gun: string, opts: ClientOptions): Promise<Updat
   const urls = baseUrls(opts.server, gun);
   const fetcher = await fetcherFor(opts);
   const store = new FsMetadataStore(metadataDir);
-  const chain: Chain = existsSync(chainPath) ? JSON.parse(await readFile(chainPath, 'utf8')) : {};
+  const repin = `remove ${dir} and run again with --root ROOT.json (the root you trust, from the publisher)`;
+  const chain = await readTrustChain(chainPath, repin);
   const given = opts.root
     ? new Uint8Array(
         await readFile(opts.root).catch(() => {
@@ -110,7 +147,7 @@ export async function clientFor(gun: string, opts: ClientOptions): Promise<Updat
   let checkGivenAfterRefresh = false;
   const checkGiven = () => {
     if (!given) return;
-    if (chain[String(givenVersion)] !== sha256(given)) {
+    if (chain.get(givenVersion as number) !== sha256(given)) {
       throw new CliError(
         `the root given with --root (version ${givenVersion}) is not in the chain of trust this machine holds for ${gun} on ${serverId}`,
         EXIT.UNTRUSTED,
@@ -123,13 +160,13 @@ export async function clientFor(gun: string, opts: ClientOptions): Promise<Updat
     const md = Metadata.fromBytes(bytes, 'root');
     await md.verifyDelegate('root', md);
     await FsMetadataStore.initialize(metadataDir, bytes);
-    chain[String(md.signed.version)] = sha256(bytes);
+    chain.set(md.signed.version, sha256(bytes));
   };
   const cached = await store.read('root');
+  const cachedVersion = cached ? cachedRootVersion(cached, store.pathFor('root'), repin) : undefined;
   if (cached) {
     if (given) {
-      if ((givenVersion as number) > Metadata.fromBytes(cached, 'root').signed.version)
-        checkGivenAfterRefresh = true;
+      if ((givenVersion as number) > (cachedVersion as number)) checkGivenAfterRefresh = true;
       else checkGiven();
     }
   } else if (given) {
@@ -158,8 +195,7 @@ export async function clientFor(gun: string, opts: ClientOptions): Promise<Updat
   });
   const saveChain = async () => {
     await ensureDir(dir, 0o700);
-    const bytes = new TextEncoder().encode(`${JSON.stringify(chain, null, 1)}\n`);
-    await writeFileAtomic(chainPath, bytes, { mode: 0o600 });
+    await writeFileAtomic(chainPath, trustChainToBytes(chain), { mode: 0o600 });
   };
   try {
     await updater.refresh();
