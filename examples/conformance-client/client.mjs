@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Updater } from '@tufa/core';
-import { downloadTargetToFile, FsMetadataStore, HttpFetcher, localTargetPath } from '@tufa/core/node';
+import { downloadTarget, FsMetadataStore, HttpFetcher } from '@tufa/core/node';
 
 async function main(argv) {
   const { values, positionals } = parseArgs({
@@ -58,7 +58,7 @@ async function main(argv) {
     for (const name of values['target-name'] ?? []) {
       const info = await updater.getTargetInfo(name);
       if (!info) throw new Error(`target ${JSON.stringify(name)} is not signed by any trusted role`);
-      await downloadTargetToFile(updater, info.target, localTargetPath(targetDir, name));
+      await downloadTarget(updater, info.target, targetDir);
     }
     return;
   }

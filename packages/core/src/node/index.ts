@@ -19,8 +19,10 @@ export {
 } from './http-fetcher.js';
 export { FsRepositoryStorage, LOCK_FILE } from './repository-storage.js';
 export {
+  type DownloadTargetOptions,
   type DownloadTargetToFileOptions,
   type DownloadTargetToFileResult,
+  downloadTarget,
   downloadTargetToFile,
   type LocalTargetPathOptions,
   localTargetPath,

@@ -1,16 +1,19 @@
 /**
  * Targets on disk. `localTargetPath` maps a signed target path to a file under a directory and
  * refuses anything that could leave it or mean something else on some file system (DESIGN rule
- * 9). `downloadTargetToFile` streams a target into a temporary file next to its destination and
- * renames it into place only after the Updater has checked length and hashes: a partial or
- * mismatching download never sits under the target's name (DESIGN rules 10 and 11).
+ * 9). `downloadTarget` / `downloadTargetToFile` stream a target into a temporary file next to
+ * its destination and rename it into place only after the Updater has checked length and
+ * hashes: a partial or mismatching download never sits under the target's name (DESIGN rules
+ * 10 and 11). Nothing is written through a symbolic link below the target directory (DESIGN
+ * rule 14): a link planted there (`app -> /etc`) is refused, not followed.
  */
 import { constants } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, rm } from 'node:fs/promises';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { type FileHandle, lstat, open, rename, rm } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { TufError, UnsafeNameError } from '../errors.js';
 import type { TargetFile } from '../metadata/files.js';
-import { commitTempFile, openTempFile, storageError, writeAll } from './atomic.js';
+import { fsyncDir, openTempFile, storageError, writeAll } from './atomic.js';
+import { checkDirChain, type DirChain, ensureDirBelow, refuseLinkAt } from './below.js';
 
 /** DOS device names, reserved in every directory and with any extension (`CON.txt`, `com1.tar.gz`). */
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|conin\$|conout\$|clock\$|com[0-9¹²³]|lpt[0-9¹²³])$/i;
@@ -79,6 +82,12 @@ export interface DownloadTargetToFileOptions {
   onProgress?: (received: number) => void;
   /** Permission bits of a newly written file, set exactly. Default: 0o666 narrowed by the umask. */
   mode?: number;
+  /**
+   * The directory `destPath` is under (the one it was derived in with `localTargetPath`): no
+   * directory below it, and not the file itself, may be a symbolic link. Default: the
+   * destination's own directory, so only the file itself is checked. `downloadTarget` sets it.
+   */
+  targetDir?: string;
 }
 
 export interface DownloadTargetToFileResult {
@@ -87,7 +96,8 @@ export interface DownloadTargetToFileResult {
   cached: boolean;
 }
 
-const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+/** Never through a link at the file itself (O_NOFOLLOW), never blocking on a FIFO planted there. */
+const READ_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0);
 
 /**
  * Whether `path` is a regular file whose length and hashes match `target`. A missing or
@@ -127,6 +137,10 @@ async function fileMatchesTarget(path: string, target: TargetFile): Promise<bool
  * (creating it if needed) and, only once the stream ended without error, fsyncs and renames it
  * over `destPath`. On any failure the temporary file is removed and the error rethrown: the
  * previous file at `destPath`, if any, stays as it was.
+ *
+ * Below `options.targetDir` (default: the destination's directory) every directory is created
+ * or checked without following links, and a link at `destPath` itself is refused
+ * (UnsafeNameError), so nothing is read or written outside that directory.
  */
 export async function downloadTargetToFile(
   updater: TargetStreamer,
@@ -134,14 +148,18 @@ export async function downloadTargetToFile(
   destPath: string,
   options: DownloadTargetToFileOptions = {},
 ): Promise<DownloadTargetToFileResult> {
-  if (await fileMatchesTarget(destPath, target)) return { path: destPath, cached: true };
-  const parent = dirname(resolve(destPath));
-  try {
-    await mkdir(parent, { recursive: true }); // 0o777 narrowed by the umask, as any new directory
-  } catch (e) {
-    throw storageError('create directory', parent, e);
+  const dest = resolve(destPath);
+  const parent = dirname(dest);
+  const root = resolve(options.targetDir ?? parent);
+  const rel = relative(root, dest);
+  if (rel === '' || isAbsolute(rel) || rel.split(sep)[0] === '..') {
+    throw new UnsafeNameError(`${JSON.stringify(destPath)} is not below ${JSON.stringify(root)}`);
   }
-  const { handle, tempPath } = await openTempFile(destPath, options.mode);
+  const chain = await ensureDirBelow(root, parent);
+  await refuseLinkAt(root, dest);
+  if (await fileMatchesTarget(dest, target)) return { path: destPath, cached: true };
+  // 'wx' (O_CREAT | O_EXCL) never opens through a link, even a dangling one.
+  const { handle, tempPath } = await openTempFile(dest, options.mode);
   try {
     for await (const chunk of updater.streamTarget(target, options.onProgress)) {
       try {
@@ -155,6 +173,57 @@ export async function downloadTargetToFile(
     await rm(tempPath, { force: true }).catch(() => {});
     throw e;
   }
-  await commitTempFile(handle, tempPath, destPath);
+  await commitBelow(handle, tempPath, dest, chain);
   return { path: destPath, cached: false };
+}
+
+/**
+ * fsync and close the temporary file, check the directories again (the race noted in
+ * below.ts: a directory swapped for a link since it was checked, or the temporary file no
+ * longer the one written), then rename it over `dest` and fsync the directory.
+ */
+async function commitBelow(
+  handle: FileHandle,
+  tempPath: string,
+  dest: string,
+  chain: DirChain,
+): Promise<void> {
+  try {
+    let written: { dev: number; ino: number };
+    try {
+      await handle.sync();
+      written = await handle.stat();
+    } finally {
+      await handle.close();
+    }
+    await checkDirChain(chain);
+    await refuseLinkAt(chain.root, dest);
+    const st = await lstat(tempPath);
+    if (st.dev !== written.dev || st.ino !== written.ino) {
+      throw new UnsafeNameError(`${JSON.stringify(tempPath)} was replaced while it was being written`);
+    }
+    await rename(tempPath, dest);
+  } catch (e) {
+    await rm(tempPath, { force: true }).catch(() => {});
+    throw e instanceof TufError ? e : storageError('write', dest, e);
+  }
+  await fsyncDir(dirname(dest));
+}
+
+export interface DownloadTargetOptions
+  extends Omit<DownloadTargetToFileOptions, 'targetDir'>,
+    LocalTargetPathOptions {}
+
+/**
+ * Downloads `target` into `targetDir` under its own path (`localTargetPath`), verified, with
+ * no symbolic link followed below `targetDir`. The safe way to write targets to a directory.
+ */
+export async function downloadTarget(
+  updater: TargetStreamer,
+  target: TargetFile,
+  targetDir: string,
+  options: DownloadTargetOptions = {},
+): Promise<DownloadTargetToFileResult> {
+  const dest = localTargetPath(targetDir, target.path, options);
+  return downloadTargetToFile(updater, target, dest, { ...options, targetDir });
 }

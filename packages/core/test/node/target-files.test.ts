@@ -1,9 +1,21 @@
-import { mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import {
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FetchError } from '../../src/errors.js';
 import { TargetFile } from '../../src/metadata/files.js';
 import {
+  downloadTarget,
   downloadTargetToFile,
   localTargetPath,
   type TargetStreamer,
@@ -185,5 +197,129 @@ describe('downloadTargetToFile', () => {
 
   it('temporary files never keep the target name', () => {
     expect(TEMP_PREFIX).toBe('.tufa-tmp-');
+  });
+});
+
+describe('symbolic links below the target directory (DESIGN rule 14)', () => {
+  let targets: string;
+  let outside: string;
+  beforeEach(async () => {
+    targets = join(dir, 'targets');
+    outside = join(dir, 'outside');
+    await mkdir(targets);
+    await mkdir(outside);
+  });
+
+  /** Both ways of writing into a target directory. */
+  const writers: [string, (u: TargetStreamer, t: TargetFile) => Promise<unknown>][] = [
+    ['downloadTarget', (u, t) => downloadTarget(u, t, targets)],
+    [
+      'downloadTargetToFile with targetDir',
+      (u, t) => downloadTargetToFile(u, t, localTargetPath(targets, t.path), { targetDir: targets }),
+    ],
+  ];
+
+  it.each(writers)('%s: a symlinked directory is refused; nothing is written outside', async (_, write) => {
+    await symlink(outside, join(targets, 'app'));
+    const updater = new FakeUpdater(content);
+    const e = await rejection((async () => write(updater, target))());
+    expect(e.code).toBe('UNSAFE_NAME');
+    expect(e.message).toContain(`symbolic link ${JSON.stringify(join(targets, 'app'))}`);
+    expect(updater.calls).toBe(0);
+    expect(await tree(outside)).toEqual([]);
+    expect(await tree(targets)).toEqual(['app']);
+  });
+
+  it.each(writers)('%s: missing directories are not created through a link', async (_, write) => {
+    await symlink(outside, join(targets, 'a'));
+    const deep = await TargetFile.fromData('a/b/c/file.bin', content, ['sha256']);
+    const e = await rejection((async () => write(new FakeUpdater(content), deep))());
+    expect(e.code).toBe('UNSAFE_NAME');
+    expect(await tree(outside)).toEqual([]);
+  });
+
+  it.each(writers)(
+    '%s: a link deeper down (and one pointing back inside) is refused too',
+    async (_, write) => {
+      await mkdir(join(targets, 'app'));
+      await symlink(targets, join(targets, 'app', 'loop'));
+      const deep = await TargetFile.fromData('app/loop/x.bin', content, ['sha256']);
+      const e = await rejection((async () => write(new FakeUpdater(content), deep))());
+      expect(e.code).toBe('UNSAFE_NAME');
+      expect(await tree(targets)).toEqual(['app/', 'app/loop']);
+    },
+  );
+
+  it.each(writers)('%s: a symlinked final file is refused, even one that matches', async (_, write) => {
+    await mkdir(join(targets, 'app'));
+    const victim = join(outside, 'victim');
+    for (const [name, before] of [
+      ['other content', 'something else'],
+      ['the same content', 'the artifact, version 1'], // would otherwise be reported as cached
+    ] as const) {
+      await writeFile(victim, before);
+      await symlink(victim, join(targets, 'app', 'v1.tar.gz'));
+      const updater = new FakeUpdater(content);
+      const e = await rejection((async () => write(updater, target))());
+      expect([name, e.code]).toEqual([name, 'UNSAFE_NAME']);
+      expect(updater.calls).toBe(0);
+      expect(await readFile(victim, 'utf8')).toBe(before);
+      expect(await readlink(join(targets, 'app', 'v1.tar.gz'))).toBe(victim);
+      await rm(join(targets, 'app', 'v1.tar.gz'));
+    }
+    // A dangling link: nothing is created where it points.
+    await symlink(join(outside, 'created'), join(targets, 'app', 'v1.tar.gz'));
+    expect((await rejection((async () => write(new FakeUpdater(content), target))())).code).toBe(
+      'UNSAFE_NAME',
+    );
+    expect(await tree(outside)).toEqual(['victim']);
+  });
+
+  it('without targetDir, a link at the file itself is still refused', async () => {
+    await symlink(join(outside, 'x'), join(targets, 'v1.tar.gz'));
+    const e = await rejection(
+      downloadTargetToFile(new FakeUpdater(content), target, join(targets, 'v1.tar.gz')),
+    );
+    expect(e.code).toBe('UNSAFE_NAME');
+    expect(await tree(outside)).toEqual([]);
+  });
+
+  it('a directory swapped for a link while the target streams in is caught before the rename', async () => {
+    // The directory is moved outside and a link to it put in its place mid-download: a rename
+    // through the link would land outside. The re-check before the rename refuses it.
+    await mkdir(join(targets, 'app'));
+    class Swapping extends FakeUpdater {
+      override async *streamTarget(t: TargetFile, onProgress?: (n: number) => void) {
+        let first = true;
+        for await (const c of super.streamTarget(t, onProgress)) {
+          if (first) {
+            await rename(join(targets, 'app'), join(outside, 'app'));
+            await symlink(join(outside, 'app'), join(targets, 'app'));
+            first = false;
+          }
+          yield c;
+        }
+      }
+    }
+    const e = await rejection(downloadTarget(new Swapping(content), target, targets));
+    expect(e.code).toBe('UNSAFE_NAME');
+    expect(e.message).toContain(`symbolic link ${JSON.stringify(join(targets, 'app'))}`);
+    expect(await tree(outside)).toEqual(['app/']); // no target, no temporary file
+  });
+
+  it('the target directory itself may be a link (the caller chose it); real directories below it work', async () => {
+    await symlink(targets, join(dir, 'via-link'));
+    const r = await downloadTarget(new FakeUpdater(content), target, join(dir, 'via-link'));
+    expect(r.cached).toBe(false);
+    expect(await tree(targets)).toEqual(['app/', 'app/v1.tar.gz']);
+    expect((await downloadTarget(new FakeUpdater(content), target, join(dir, 'via-link'))).cached).toBe(true);
+  });
+
+  it('refuses a destination outside targetDir', async () => {
+    const e = await rejection(
+      downloadTargetToFile(new FakeUpdater(content), target, join(outside, 'x'), { targetDir: targets }),
+    );
+    expect(e.code).toBe('UNSAFE_NAME');
+    expect(await tree(outside)).toEqual([]);
   });
 });
