@@ -38,6 +38,12 @@ const FORMAT = /\p{Cf}/u;
 const LINE_SEPARATOR = /[\p{Zl}\p{Zp}]/u;
 /** What a person cannot see as itself: escaped when a name is shown. */
 const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}]|(?! )\p{Zs}/u;
+/** Anything `showTagName` escapes; without it a name is shown as it is. */
+const NEEDS_ESCAPE = /["\\\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}]|(?! )\p{Zs}/u;
+/** A `.` or `..` segment somewhere (where is found only then). */
+const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
+/** Any character a refusal rule is about; without one, only the length and segments matter. */
+const REFUSED_CHARACTER = /[\\\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
 
 function hex(cp: number, width: number): string {
   return cp.toString(16).padStart(width, '0');
@@ -59,6 +65,7 @@ const SHOW_MAX = 80;
  * longer than 80 characters cut with `…`.
  */
 export function showTagName(name: string): string {
+  if (name.length <= SHOW_MAX && !NEEDS_ESCAPE.test(name)) return `"${name}"`;
   let out = '"';
   let n = 0;
   for (const ch of name) {
@@ -84,13 +91,13 @@ export function checkTagName(name: string, options: CheckTagNameOptions = {}): T
     throw new TagNameError(rule, `${where}tag ${showTagName(name)} ${why}`, position);
   };
   if (name.length === 0) refuse('empty', 'is empty (expected 1 to 255 bytes)');
-  const bytes = encoder.encode(name).length;
+  const bytes = name.length * 3 <= MAX_TAG_BYTES ? 0 : encoder.encode(name).length;
   if (bytes > MAX_TAG_BYTES) {
     refuse('too-long', `is too long (expected at most ${MAX_TAG_BYTES} bytes of UTF-8, found ${bytes})`);
   }
   if (name.startsWith('/')) refuse('leading-slash', 'starts with "/" (expected a relative name)', 1);
   let position = 0;
-  for (const ch of name) {
+  for (const ch of REFUSED_CHARACTER.test(name) ? name : '') {
     position++;
     const at = `at position ${position}`;
     const cp = ch.codePointAt(0) as number;
@@ -118,7 +125,7 @@ export function checkTagName(name: string, options: CheckTagNameOptions = {}): T
     }
   }
   position = 1;
-  for (const segment of name.split('/')) {
+  for (const segment of DOT_SEGMENT.test(name) ? name.split('/') : []) {
     if (segment === '.' || segment === '..') {
       refuse(
         'dot-segment',
