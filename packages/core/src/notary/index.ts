@@ -24,8 +24,15 @@ export {
 } from './metadata.js';
 export {
   DCT_ROLES,
+  type DctResolution,
   dctList,
   dctLookup,
+  dctResolve,
+  dctResolveAll,
+  notaryCopies,
+  notaryLookup,
+} from './dct.js';
+export {
   type NotaryCertificateInfo,
   type NotaryCollection,
   type NotaryReadOptions,

@@ -572,32 +572,3 @@ export async function readNotaryCollection(
     unpublishedRoles,
   };
 }
-
-/** The roles Docker Content Trust trusts for a tag, in the order it asks them. */
-export const DCT_ROLES: readonly string[] = ['targets/releases', 'targets'];
-
-/**
- * What `docker pull` with DOCKER_CONTENT_TRUST=1 resolves `tag` to: the entry signed by
- * `targets/releases`, else by `targets`. Throws the role's error when `targets/releases`
- * exists but did not verify (Docker fails then too); `undefined` when neither signs the tag.
- */
-export function dctLookup(collection: NotaryCollection, tag: string): NotaryTarget | undefined {
-  for (const role of DCT_ROLES) {
-    const failed = collection.failedRoles.find((f) => f.role === role);
-    if (failed) throw failed.error;
-    const hit = collection.targets.find((t) => t.role === role && t.name === tag);
-    if (hit) return hit;
-  }
-  return undefined;
-}
-
-/** Every tag Docker Content Trust would accept, one entry per tag (DCT order), sorted by name. */
-export function dctList(collection: NotaryCollection): NotaryTarget[] {
-  const failed = collection.failedRoles.find((f) => DCT_ROLES.includes(f.role));
-  if (failed) throw failed.error;
-  const byName = new Map<string, NotaryTarget>();
-  for (const role of DCT_ROLES) {
-    for (const t of collection.targets) if (t.role === role && !byName.has(t.name)) byName.set(t.name, t);
-  }
-  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
