@@ -1,7 +1,8 @@
 /**
  * `$TUFA_HOME` (default ~/.tufa): `keys/NAME.json` (encrypted key files), `repos/GUN/config.json`
  * (which keys sign which role of a repository, and where it is published), `trust/…` (the
- * verified client cache per server and GUN).
+ * verified client cache per server and GUN), `trust/notary/…` (the Notary role versions last
+ * verified per notary-server and GUN).
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -96,6 +97,30 @@ export async function trustedRootFiles(gun: string): Promise<string[]> {
     if (existsSync(file)) out.push(file);
   }
   return out;
+}
+
+/**
+ * A notary-server URL as one identity: scheme, host (lower case, default port dropped) and path
+ * without trailing slashes, so `https://Notary.example.com:443/` and `https://notary.example.com`
+ * share one record.
+ */
+export function notaryServerId(server: string): string {
+  let u: URL;
+  try {
+    u = new URL(server);
+  } catch {
+    throw new CliError(
+      `not a URL: ${JSON.stringify(server)} (expected e.g. https://notary.docker.io)`,
+      EXIT.USAGE,
+    );
+  }
+  return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+/** The Notary role versions last verified from `server` for `gun` (see `tufa notary`). */
+export function notaryRecordsPath(server: string, gun: string): string {
+  const id = createHash('sha256').update(notaryServerId(server)).digest('hex').slice(0, 16);
+  return join(tufaHome(), 'trust', 'notary', id, gunDir(gun), 'versions.json');
 }
 
 /** The directory a GUN is published in under a publish root. */

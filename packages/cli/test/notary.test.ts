@@ -8,8 +8,10 @@
  * Runs the built CLI (npx tsc -b first). Skips when notary-server is missing, except under
  * CI=true.
  */
-import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +42,66 @@ function run(argv: string[], extraEnv: NodeJS.ProcessEnv = {}) {
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+/** `run` without blocking this process (a server in this process must keep answering). */
+function runAsync(argv: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolvePromise) => {
+    const child = spawn(process.execPath, argv, { env: { ...env, ...extraEnv } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * An HTTP front for the notary-server that records every answer, and can be switched to replay
+ * the answers it recorded earlier: a server (or anyone on the path) sending an older collection.
+ */
+class ReplayingProxy {
+  readonly recorded = new Map<string, { status: number; body: Buffer }>();
+  replay: Map<string, { status: number; body: Buffer }> | undefined;
+  #server: Server | undefined;
+  url = '';
+
+  async start(upstream: string): Promise<void> {
+    const ca = readFileSync(CA);
+    this.#server = createServer((req, res) => {
+      const path = req.url ?? '/';
+      const answer = (a: { status: number; body: Buffer }) => {
+        res.writeHead(a.status, { 'content-length': a.body.length });
+        res.end(a.body);
+      };
+      if (this.replay) {
+        answer(this.replay.get(path) ?? { status: 404, body: Buffer.alloc(0) });
+        return;
+      }
+      httpsRequest(`${upstream}${path}`, { ca }, (up) => {
+        const chunks: Buffer[] = [];
+        up.on('data', (c: Buffer) => chunks.push(c));
+        up.on('end', () => {
+          const a = { status: up.statusCode ?? 502, body: Buffer.concat(chunks) };
+          this.recorded.set(path, a);
+          answer(a);
+        });
+      })
+        .on('error', () => answer({ status: 502, body: Buffer.alloc(0) }))
+        .end();
+    });
+    await new Promise<void>((r) => this.#server?.listen(0, '127.0.0.1', r));
+    const address = this.#server.address();
+    this.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => (this.#server ? this.#server.close(() => r()) : r()));
+  }
+}
+
 const tufa = (...args: string[]) => run([...tufaCli, ...args]);
 const notary = (...args: string[]) => run([...notaryCli, ...args]);
 const json = (r: { stdout: string }) => JSON.parse(r.stdout);
@@ -251,6 +313,110 @@ describe.skipIf(!HAVE_NOTARY)('tufa notary against notary-server', () => {
     const again = json(notary('--json', 'notary', 'migrate', GUN, '--trust-dir', trustDir()));
     expect([again.imported.length, again.unchanged]).toEqual([0, 5]);
   });
+
+  it('refuses an older collection after a newer one was verified from the same server', async () => {
+    // A GUN of its own: the collection is changed (one more publish) during the test.
+    const gun2 = 'example.com/replay/app';
+    const client2 = join(work, 'client-replay');
+    const made = spawnSync(
+      'bash',
+      [join(ROOT, 'scripts/notary/make-collection.sh'), serverUrl, client2, gun2],
+      { encoding: 'utf8' },
+    );
+    expect(made.status).toBe(0);
+    const proxy = new ReplayingProxy();
+    await proxy.start(serverUrl);
+    try {
+      const home = join(work, 'home-replay');
+      const verify = (extra: NodeJS.ProcessEnv = {}) =>
+        runAsync(
+          [
+            ...tufaCli,
+            '--json',
+            'notary',
+            'verify',
+            '--server',
+            proxy.url,
+            '--trust-dir',
+            join(client2, 'trust'),
+            gun2,
+          ],
+          { TUFA_HOME: home, ...extra },
+        );
+      const first = await verify();
+      expect(first.stderr).toBe('');
+      expect(first.code).toBe(0);
+      const old = new Map(proxy.recorded);
+      const oldVersions = json(first).roles as { role: string; version: number }[];
+
+      // The publisher signs one more tag: every signed role but root moves on.
+      const pub = spawnSync(
+        'bash',
+        [
+          '-c',
+          `notary -c "$1/config.json" addhash "$2" replay-new 3 --sha256 ${'ab'.repeat(32)} && notary -c "$1/config.json" publish "$2"`,
+          'publish',
+          client2,
+          gun2,
+        ],
+        {
+          encoding: 'utf8',
+          env: {
+            ...process.env,
+            NOTARY_ROOT_PASSPHRASE: 'test-only-root',
+            NOTARY_TARGETS_PASSPHRASE: 'test-only-targets',
+            NOTARY_SNAPSHOT_PASSPHRASE: 'test-only-snapshot',
+          },
+        },
+      );
+      expect(pub.stderr + pub.stdout).not.toMatch(/error/i);
+      expect(pub.status).toBe(0);
+      const second = await verify();
+      expect(second.code).toBe(0);
+      const newVersions = json(second).roles as { role: string; version: number }[];
+      const v = (list: { role: string; version: number }[], role: string) =>
+        list.find((r) => r.role === role)?.version ?? 0;
+      expect(v(newVersions, 'timestamp')).toBeGreaterThan(v(oldVersions, 'timestamp'));
+      expect(v(newVersions, 'targets')).toBeGreaterThan(v(oldVersions, 'targets'));
+
+      // What was verified is recorded under $TUFA_HOME, private to the user.
+      const stateFiles = spawnSync('find', [join(home, 'trust'), '-name', 'versions.json'], {
+        encoding: 'utf8',
+      })
+        .stdout.trim()
+        .split('\n')
+        .filter(Boolean);
+      expect(stateFiles).toHaveLength(1);
+      const stateFile = stateFiles[0] as string;
+      expect(statSync(stateFile).mode & 0o777).toBe(0o600);
+      expect(statSync(join(stateFile, '..')).mode & 0o777).toBe(0o700);
+      const recorded = readFileSync(stateFile, 'utf8');
+
+      // The server now replays the older collection: still validly signed and not expired.
+      proxy.replay = old;
+      const replayed = await verify();
+      expect(replayed.code).toBe(3);
+      expect(replayed.stderr).toMatch(
+        new RegExp(
+          `^Error: timestamp version ${v(oldVersions, 'timestamp')} is older than version ${v(newVersions, 'timestamp')}`,
+          'm',
+        ),
+      );
+      expect(replayed.stderr).toMatch(/^Hint: /m);
+      expect(readFileSync(stateFile, 'utf8')).toBe(recorded);
+
+      // The same replay on a machine that verified nothing before is accepted: the attack is
+      // only visible against what was recorded.
+      const fresh = await verify({ TUFA_HOME: join(work, 'home-replay-fresh') });
+      expect(fresh.code).toBe(0);
+
+      // The live server again: accepted, nothing was lowered.
+      proxy.replay = undefined;
+      expect((await verify()).code).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
 
   it('refuses to migrate from a tampered trust directory', () => {
     const copy = join(work, 'tampered2');

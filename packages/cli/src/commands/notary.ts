@@ -25,11 +25,12 @@ import {
   visible,
 } from '@tufa/core';
 import { notaryServerSource, notaryTrustDirMetadata, notaryTrustDirSource } from '@tufa/core/node';
-import { CliError, usage } from '../cli-error.js';
+import { CliError, isCode, usage } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import { readRepoConfig } from '../home.js';
 import type { Context } from '../main.js';
 import { checkDigest, checkGun, checkTag, parseImageReference } from '../names.js';
+import { readNotaryRecords, replayHint, writeNotaryRecords } from '../notary-records.js';
 import { openRepository, transaction } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 import { readSettings, settingsPath } from '../settings.js';
@@ -178,12 +179,19 @@ export async function loadCollection(gun: string, opts: NotarySourceOptions): Pr
       `tufa notary verify --server ${opts.server} --trust-dir ~/.docker/trust ${gun}`,
     );
   }
+  // Rollback protection across runs, for what a server sends (see notary-records.ts).
+  const server = opts.server;
+  const recorded = server ? await readNotaryRecords(server, gun) : undefined;
+  let c: NotaryCollection;
   try {
-    return await readNotaryCollection(source, { gun, asOf, ...trust });
+    c = await readNotaryCollection(source, { gun, asOf, ...trust, ...(recorded ? { recorded } : {}) });
   } catch (e) {
+    if (server && isCode(e, 'ROLLBACK')) throw Object.assign(e, { hint: replayHint(server, gun) });
     if (e instanceof CredentialsRefusedError) throw Object.assign(e, { hint: refusalHint(e) });
     throw e;
   }
+  if (server) await writeNotaryRecords(server, gun, c.records);
+  return c;
 }
 
 /** What the user can do about a refusal to send credentials, if anything. */

@@ -1,4 +1,15 @@
 /** Notary v1 (Docker Content Trust) reader: verify and list trust collections, read-only. */
+
+export {
+  DCT_ROLES,
+  type DctResolution,
+  dctList,
+  dctLookup,
+  dctResolve,
+  dctResolveAll,
+  notaryCopies,
+  notaryLookup,
+} from './dct.js';
 export {
   decodeBase64,
   type NotaryKey,
@@ -23,16 +34,6 @@ export {
   parseNotaryMetadata,
 } from './metadata.js';
 export {
-  DCT_ROLES,
-  type DctResolution,
-  dctList,
-  dctLookup,
-  dctResolve,
-  dctResolveAll,
-  notaryCopies,
-  notaryLookup,
-} from './dct.js';
-export {
   type NotaryCertificateInfo,
   type NotaryCollection,
   type NotaryReadOptions,
@@ -50,4 +51,13 @@ export {
   type NotarySource,
   notaryServerBaseUrl,
 } from './source.js';
+export {
+  checkNotaryRecord,
+  forgetRotatedRecords,
+  type NotaryRecords,
+  type NotaryRoleRecord,
+  notaryRecord,
+  parseNotaryRecords,
+  serializeNotaryRecords,
+} from './state.js';
 export { parseNotaryTime } from './time.js';

@@ -39,6 +39,13 @@ import {
   parseNotaryMetadata,
 } from './metadata.js';
 import { checkNotaryGun, checkNotaryRoleName, type NotarySource } from './source.js';
+import {
+  checkNotaryRecord,
+  forgetRotatedRecords,
+  type NotaryRecords,
+  type NotaryRoleRecord,
+  notaryRecord,
+} from './state.js';
 
 /** How the first root is trusted. Exactly one is needed (or `unsafeTrustOnFirstUse`). */
 export interface NotaryTrustOptions {
@@ -61,6 +68,11 @@ export interface NotaryReadOptions extends NotaryTrustOptions {
   maxTimestampLength?: number;
   /** Delegated roles to visit at most. Default 1000. */
   maxRoles?: number;
+  /**
+   * What was verified from this same source before (`records` of an earlier collection): no
+   * role may go back from it (see state.ts). Without it, nothing is compared.
+   */
+  recorded?: NotaryRecords;
 }
 
 export interface NotaryCertificateInfo {
@@ -115,6 +127,12 @@ export interface NotaryCollection {
   failedRoles: NotaryRoleFailure[];
   /** Delegations the metadata names that the snapshot does not list (never published). */
   unpublishedRoles: string[];
+  /**
+   * What to record for the next read from this source (`NotaryReadOptions.recorded`): every role
+   * verified now; for a role that did not verify, what was recorded before (never lowered);
+   * removed delegations forgotten.
+   */
+  records: Map<string, NotaryRoleRecord>;
 }
 
 const DEFAULT_MAX_ROOT = 1 << 20;
@@ -464,6 +482,16 @@ export async function readNotaryCollection(
     throw new UsageError('asOf must be a valid Date');
   const { root: rootEnv, versions, anchor } = await loadRoot(source, opts);
   const root = rootEnv.signed;
+  // 5.3.11: a rotated timestamp or snapshot key starts both afresh (the fast-forward recovery).
+  const recorded = forgetRotatedRecords(opts.recorded ?? new Map(), (r) => roleKeys(root, r));
+  const records = new Map<string, NotaryRoleRecord>();
+  /** Compares a verified role with what was recorded, and records it (see state.ts). */
+  const record = (role: string, env: NotaryEnvelope<NotarySigned>, keys: NotaryRoleKeys) => {
+    const now = notaryRecord(role, env.signed.version, hexDigest('sha256', env.signedBytes), keys);
+    checkNotaryRecord(recorded.get(role), now, source.description);
+    records.set(role, now);
+  };
+  record('root', rootEnv, roleKeys(root, 'root'));
 
   // The current root: certificates (CN = GUN, valid at asOf) and threshold with those only.
   const rootRole = roleKeys(root, 'root');
@@ -494,6 +522,7 @@ export async function readNotaryCollection(
   if (tsBytes === undefined) throw new NotFoundError(`${source.description}: no timestamp.json`);
   const ts = parseAs('timestamp.json', tsBytes, 'Timestamp');
   await checkThreshold('timestamp', ts, root.keys, roleKeys(root, 'timestamp'));
+  record('timestamp', ts, roleKeys(root, 'timestamp'));
   checkExpiry('timestamp', ts.signed, asOf);
   const snapMeta = ts.signed.meta.get('snapshot');
   if (snapMeta === undefined) throw new FormatError('timestamp.json does not name snapshot');
@@ -501,6 +530,7 @@ export async function readNotaryCollection(
   const snapBytes = await readByMeta(source, 'snapshot', snapMeta);
   const snap = parseAs('snapshot.json', snapBytes, 'Snapshot');
   await checkThreshold('snapshot', snap, root.keys, roleKeys(root, 'snapshot'));
+  record('snapshot', snap, roleKeys(root, 'snapshot'));
   checkExpiry('snapshot', snap.signed, asOf);
   const rootMeta = snap.signed.meta.get('root');
   if (rootMeta !== undefined) checkFileMeta('root.json (as the snapshot names it)', rootEnv.raw, rootMeta);
@@ -509,6 +539,7 @@ export async function readNotaryCollection(
   if (targetsMeta === undefined) throw new FormatError('snapshot.json does not name targets');
   const targetsEnv = parseAs('targets.json', await readByMeta(source, 'targets', targetsMeta), 'Targets');
   await checkThreshold('targets', targetsEnv, root.keys, roleKeys(root, 'targets'));
+  record('targets', targetsEnv, roleKeys(root, 'targets'));
   checkExpiry('targets', targetsEnv.signed, asOf);
 
   const roles: NotaryRoleInfo[] = [
@@ -521,6 +552,8 @@ export async function readNotaryCollection(
   const unpublishedRoles: string[] = [];
   const seen = new Set<string>(['targets']);
   const maxRoles = opts.maxRoles ?? 1000;
+  /** Delegations listed by each role that verified: tells a removed delegation from a failed one. */
+  const delegatedBy = new Map<string, Set<string>>();
 
   // Pre-order walk of the delegations, as Notary's client walks them.
   const walk = async (
@@ -528,6 +561,7 @@ export async function readNotaryCollection(
     t: NotaryTargets,
     chain: readonly NotaryDelegation[],
   ): Promise<void> => {
+    delegatedBy.set(parent, new Set(t.delegations.map((d) => d.name)));
     if (chain.length >= MAX_DELEGATION_DEPTH) return;
     for (const d of t.delegations) {
       if (seen.has(d.name)) continue;
@@ -540,11 +574,19 @@ export async function readNotaryCollection(
         if (seen.size > maxRoles) throw new UsageError(`more than ${maxRoles} delegated roles`);
         const meta = snap.signed.meta.get(d.name);
         if (meta === undefined) {
+          const before = recorded.get(d.name);
+          if (before !== undefined) {
+            // Still delegated, once published, now hidden (spec 5.5.5; see state.ts).
+            throw new RollbackError(
+              `${d.name} (version ${before.version} verified from ${source.description} before) is still delegated by ${parent} but no longer listed in snapshot version ${snap.signed.version}`,
+            );
+          }
           unpublishedRoles.push(d.name);
           continue;
         }
         const env = parseAs(`${d.name}.json`, await readByMeta(source, d.name, meta), 'Targets');
         await checkThreshold(d.name, env, t.delegationKeys, d);
+        record(d.name, env, d);
         checkExpiry(d.name, env.signed, asOf);
         roles.push(info(d.name, env.signed, d));
         const sub = [...chain, d];
@@ -559,6 +601,17 @@ export async function readNotaryCollection(
   };
   await walk('targets', targetsEnv.signed, []);
 
+  // Roles recorded before that did not verify now keep their record (never lowered), unless
+  // their delegator verified now and no longer lists them (removed), or was itself forgotten.
+  const earlier = [...recorded.values()].sort((a, b) => a.role.split('/').length - b.role.split('/').length);
+  for (const r of earlier) {
+    if (records.has(r.role) || !r.role.startsWith('targets/')) continue;
+    const parent = r.role.slice(0, r.role.lastIndexOf('/'));
+    const listed = delegatedBy.get(parent);
+    const removed = listed !== undefined ? !listed.has(r.role) : !records.has(parent);
+    if (!removed) records.set(r.role, r);
+  }
+
   return {
     gun,
     source: source.description,
@@ -570,5 +623,6 @@ export async function readNotaryCollection(
     targets,
     failedRoles,
     unpublishedRoles,
+    records,
   };
 }
