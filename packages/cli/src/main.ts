@@ -245,11 +245,19 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
         'NOTARY_ROLE=TUFA_ROLE, e.g. targets/releases=releases (repeatable)',
         collect,
       )
-      .option('--all-roles', 'also import tags from delegations Docker Content Trust ignores')
-      .option('--replace', 'replace tags tufa already signs with another digest')
+      .option(
+        '--all-roles',
+        'also import tags Docker Content Trust does not resolve, as notary lookup resolves them',
+      )
+      .option(
+        '--replace',
+        'replace tags tufa already signs with another digest, also where clients would find them first',
+      )
       .option('--dry-run', 'show what would be imported, publish nothing'),
   )
-    .description('import every verified Notary tag into a tufa repository, with its provenance')
+    .description(
+      'import what Docker Content Trust resolves each tag to into a tufa repository, with its provenance',
+    )
     .action(act('notary', 'migrate'));
 
   const delegation = program.command('delegation').description('delegate tags to other keys');

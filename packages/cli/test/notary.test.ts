@@ -314,6 +314,119 @@ describe.skipIf(!HAVE_NOTARY)('tufa notary against notary-server', () => {
     expect([again.imported.length, again.unchanged]).toEqual([0, 5]);
   });
 
+  it('with --role-map, every tag resolves in tufa to the digest Docker Content Trust resolves', () => {
+    // v1 is signed in targets and, with another digest, in targets/releases: DCT resolves the
+    // targets/releases copy. A TUF client searches targets first (spec 5.6.7), so importing both
+    // copies live would resolve v1 to the targets digest.
+    const home = { TUFA_HOME: join(work, 'home-rolemap') };
+    const publish = join(work, 'publish-rolemap');
+    const t = (...args: string[]) => run([...tufaCli, ...args], home);
+    expect(
+      t('init', GUN, '--publish-root', publish, '--root-key-out', join(work, 'offline2'), '--unencrypted')
+        .code,
+    ).toBe(0);
+    expect(t('key', 'generate', 'rel', '--unencrypted').code).toBe(0);
+    expect(t('delegation', 'add', GUN, 'releases', '--key', 'rel').code).toBe(0);
+    const m = t(
+      '--json',
+      'notary',
+      'migrate',
+      GUN,
+      '--trust-dir',
+      trustDir(),
+      '--role-map',
+      'targets/releases=releases',
+    );
+    expect(m.stderr).toBe('');
+    expect(m.code).toBe(0);
+    const dct = json(t('--json', 'notary', 'list', '--trust-dir', trustDir(), GUN)).tags as {
+      tag: string;
+      digest: string;
+      size: number;
+      role: string;
+    }[];
+    expect(dct.map((d) => d.tag).sort()).toEqual([
+      'a<b&c>',
+      'after-rotation',
+      'release-1',
+      'v1',
+      'ünïcode-✓',
+    ]);
+    const all = json(t('--json', 'notary', 'list', '--all-roles', '--trust-dir', trustDir(), GUN)).tags as {
+      tag: string;
+      digest: string;
+      size: number;
+      role: string;
+    }[];
+    const shadowedV1 = all.find((x) => x.tag === 'v1' && x.role === 'targets');
+    expect(shadowedV1?.digest).not.toBe(dct.find((d) => d.tag === 'v1')?.digest);
+    const rootFile = join(publish, GUN, 'metadata/1.root.json');
+    for (const d of dct) {
+      const v = t('--json', 'verify', '--server', publish, '--root', rootFile, `${GUN}:${d.tag}`);
+      expect(v.stderr).toBe('');
+      expect(v.code).toBe(0);
+      const got = json(v);
+      expect([d.tag, got.digest, got.size]).toEqual([d.tag, d.digest, d.size]);
+      expect(got.role).toBe(d.role === 'targets/releases' ? 'releases' : 'targets');
+      expect(got.custom.notary.role).toBe(d.role);
+    }
+    // The copy DCT never resolves is kept as provenance, not as a live target.
+    const v1 = json(t('--json', 'verify', '--server', publish, '--root', rootFile, `${GUN}:v1`));
+    expect(v1.custom.notary.shadowed).toEqual([
+      { role: 'targets', digest: shadowedV1?.digest, length: shadowedV1?.size },
+    ]);
+    // The publisher's view of every role: no live copy of the shadowed digest anywhere.
+    const live = json(t('--json', 'list', GUN)).tags as { tag: string; digest: string }[];
+    expect(live.filter((x) => x.tag === 'v1').map((x) => x.digest)).toEqual([
+      dct.find((d) => d.tag === 'v1')?.digest,
+    ]);
+
+    // A repository where targets signs the copy Docker never resolved (as an earlier migration
+    // left it): migrate refuses v1 until --replace removes that copy.
+    const wrong = shadowedV1 as { digest: string; size: number };
+    const signed = t('sign', `${GUN}:v1`, '--digest', wrong.digest, '--size', String(wrong.size));
+    expect(signed.stderr + signed.stdout).not.toMatch(/^Error/m);
+    const resolvesWrong = json(t('--json', 'verify', '--server', publish, '--root', rootFile, `${GUN}:v1`));
+    expect(resolvesWrong.digest).toBe(wrong.digest);
+    const again = json(
+      t(
+        '--json',
+        'notary',
+        'migrate',
+        GUN,
+        '--trust-dir',
+        trustDir(),
+        '--role-map',
+        'targets/releases=releases',
+      ),
+    );
+    expect(again.refused).toEqual([
+      {
+        tag: 'v1',
+        role: 'targets/releases',
+        reason: expect.stringMatching(
+          /resolve it to .* in targets, which it searches before releases \(use --replace/,
+        ),
+      },
+    ]);
+    const replaced = json(
+      t(
+        '--json',
+        'notary',
+        'migrate',
+        GUN,
+        '--trust-dir',
+        trustDir(),
+        '--role-map',
+        'targets/releases=releases',
+        '--replace',
+      ),
+    );
+    expect(replaced.removed).toEqual([{ tag: 'v1', tufaRole: 'targets', digest: wrong.digest }]);
+    const fixed = json(t('--json', 'verify', '--server', publish, '--root', rootFile, `${GUN}:v1`));
+    expect([fixed.digest, fixed.role]).toEqual([dct.find((d) => d.tag === 'v1')?.digest, 'releases']);
+  });
+
   it('refuses an older collection after a newer one was verified from the same server', async () => {
     // A GUN of its own: the collection is changed (one more publish) during the test.
     const gun2 = 'example.com/replay/app';

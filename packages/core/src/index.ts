@@ -51,6 +51,7 @@ export {
   TOP_LEVEL_ROLE_NAMES,
   type TopLevelRoleName,
 } from './metadata/roles.js';
+export { type SearchResult, searchTargets, type TargetsGraph } from './metadata/search.js';
 export { pythonJson } from './metadata/serialize.js';
 export {
   type AnySigned,

@@ -15,13 +15,16 @@ import {
   dctLookup,
   isLoopbackUrl,
   type NotaryCollection,
+  type NotaryMigrationPlan,
   type NotaryReadOptions,
   type NotaryTarget,
   normalizeRealmHost,
   parseNotaryTime,
+  planNotaryMigration,
   type Repository,
   readNotaryCollection,
-  TargetFile,
+  type TargetFile,
+  type TargetsGraph,
   visible,
 } from '@tufa/core';
 import { notaryServerSource, notaryTrustDirMetadata, notaryTrustDirSource } from '@tufa/core/node';
@@ -333,15 +336,12 @@ function parseRoleMap(list: string[] | undefined): Map<string, string> {
   return m;
 }
 
-/** Lower is preferred when two Notary roles sign one tag into the same tufa role (DCT order). */
-function rank(role: string): number {
-  const i = DCT_ROLES.indexOf(role);
-  return i >= 0 ? i : DCT_ROLES.length;
-}
-
-interface Planned {
-  target: NotaryTarget;
-  tufaRole: string;
+/** The repository as the migration planner reads it (staged edits included). */
+function targetsGraph(repo: Repository): TargetsGraph {
+  return {
+    target: async (role, path) => (await repo.getTargets(role)).targets.get(path),
+    delegations: async (role) => (await repo.getTargets(role)).delegations,
+  };
 }
 
 export async function migrate(ctx: Context, gunArg: string, opts: NotaryMigrateOptions): Promise<number> {
@@ -349,84 +349,44 @@ export async function migrate(ctx: Context, gunArg: string, opts: NotaryMigrateO
   const roleMap = parseRoleMap(opts.roleMap);
   const c = await loadCollection(gun, opts);
   const failed = failureSummary(c);
-  const refused: { tag: string; role: string; reason: string }[] = [];
-  // Tags Docker Content Trust accepts (targets/releases, targets), or every verified role.
-  const candidates = c.targets.filter((t) => opts.allRoles || DCT_ROLES.includes(t.role));
-  const provenanceBase = {
-    rootKeyIds: c.root.keyids,
-    source: c.source,
-    asOf: c.asOf.toISOString(),
-  };
   const secrets = secretsFromEnvironment();
-  const plan: Planned[] = [];
-  let skippedSame = 0;
+  let plan: NotaryMigrationPlan = { imports: [], removals: [], unchanged: [], refused: [] };
+  // One live copy per tag, where every TUF client resolves it to Docker's digest
+  // (core notary/migrate.ts); the edit is re-planned if the transaction runs it again.
   const edit = async (repo: Repository): Promise<void> => {
-    plan.length = 0;
-    refused.length = 0;
-    skippedSame = 0;
     const top = await repo.getTargets('targets');
     const delegated = new Set((top.delegations?.roles ?? []).map((r) => r.name));
-    const tufaRoleFor = (notaryRole: string): string => {
+    const tufaRoleFor = async (notaryRole: string, tag: string): Promise<string> => {
       const mapped = roleMap.get(notaryRole);
-      if (mapped !== undefined) return mapped;
-      if (notaryRole === 'targets') return 'targets';
-      if (delegated.has(notaryRole)) return notaryRole;
-      const short = notaryRole.replace(/^targets\//, '');
-      return delegated.has(short) ? short : 'targets';
+      if (mapped !== undefined && mapped !== 'targets') return mapped;
+      if (mapped === undefined && notaryRole !== 'targets') {
+        if (delegated.has(notaryRole)) return notaryRole;
+        const short = notaryRole.replace(/^targets\//, '');
+        if (delegated.has(short)) return short;
+      }
+      return repo.roleForTarget(tag); // targets, or its hash bin for this tag
     };
-    const chosen = new Map<string, Planned>(); // `${tufaRole}\0${tag}` → entry
-    for (const t of candidates) {
-      try {
-        // The tag-name policy for signing (core), then the command line's rule: names a
-        // Notary server sends are as untrusted as any.
-        checkTagName(t.name);
-        checkTag(t.name);
-      } catch (e) {
-        refused.push({ tag: t.name, role: t.role, reason: (e as Error).message });
-        continue;
-      }
-      if (t.hashes.get('sha256') === undefined) {
-        refused.push({ tag: t.name, role: t.role, reason: 'no sha256 digest' });
-        continue;
-      }
-      const tufaRole = tufaRoleFor(t.role);
-      const k = `${tufaRole}\0${t.name}`;
-      const prev = chosen.get(k);
-      if (prev && rank(prev.target.role) <= rank(t.role)) {
-        refused.push({ tag: t.name, role: t.role, reason: `shadowed by ${prev.target.role}` });
-        continue;
-      }
-      if (prev)
-        refused.push({ tag: prev.target.name, role: prev.target.role, reason: `shadowed by ${t.role}` });
-      chosen.set(k, { target: t, tufaRole });
-    }
+    plan = await planNotaryMigration(c, {
+      allRoles: opts.allRoles === true,
+      replace: opts.replace === true,
+      tufaRoleFor,
+      checkName: (name) => {
+        try {
+          // The tag-name policy for signing (core), then the command line's rule: names a
+          // Notary server sends are as untrusted as any.
+          checkTagName(name);
+          checkTag(name);
+          return undefined;
+        } catch (e) {
+          return (e as Error).message;
+        }
+      },
+      repository: targetsGraph(repo),
+    });
+    for (const r of plan.removals) await repo.removeTarget(r.tag, { role: r.tufaRole });
     const byRole = new Map<string, TargetFile[]>();
-    for (const p of chosen.values()) {
-      const existing = (await repo.getTargets(p.tufaRole)).targets.get(p.target.name);
-      const sha = p.target.hashes.get('sha256') as string;
-      if (existing && existing.hashes.get('sha256') === sha && existing.length === p.target.length) {
-        skippedSame++;
-        continue;
-      }
-      if (existing && !opts.replace) {
-        refused.push({
-          tag: p.target.name,
-          role: p.target.role,
-          reason: `tufa already signs it in ${p.tufaRole} with sha256:${existing.hashes.get('sha256')} (use --replace)`,
-        });
-        continue;
-      }
-      const notary: Record<string, unknown> = { ...provenanceBase, role: p.target.role };
-      if (p.target.custom !== undefined) notary['custom'] = p.target.custom;
-      const hashes = new Map([...p.target.hashes].filter(([a]) => a === 'sha256' || a === 'sha512'));
-      const extra: NonNullable<ConstructorParameters<typeof TargetFile>[3]> = Object.create(null);
-      extra['custom'] = { notary };
-      const list = byRole.get(p.tufaRole) ?? [];
-      list.push(new TargetFile(p.target.name, p.target.length, hashes, extra));
-      byRole.set(p.tufaRole, list);
-      plan.push(p);
-    }
-    for (const [role, list] of byRole) await repo.addTargets(list, role === 'targets' ? {} : { role });
+    for (const p of plan.imports) byRole.set(p.tufaRole, [...(byRole.get(p.tufaRole) ?? []), p.target]);
+    for (const [role, list] of byRole) await repo.addTargets(list, { role });
   };
   let versions: Record<string, number> = {};
   if (opts.dryRun) {
@@ -438,14 +398,20 @@ export async function migrate(ctx: Context, gunArg: string, opts: NotaryMigrateO
     const r = await transaction(gun, { roles: [...roles, 'snapshot', 'timestamp'], secrets }, edit);
     versions = Object.fromEntries(r.versions);
   }
-  const imported = plan.map((p) => ({ ...describe(p.target), tufaRole: p.tufaRole }));
+  const imported = plan.imports.map((p) => ({
+    ...describe(p.source),
+    tufaRole: p.tufaRole,
+    shadowed: p.shadowed.map(describe),
+  }));
+  const removed = plan.removals.map((r) => ({ tag: r.tag, tufaRole: r.tufaRole, digest: r.digest }));
   ctx.out.result(
     {
       gun,
       dryRun: opts.dryRun === true,
       imported,
-      unchanged: skippedSame,
-      refused,
+      removed,
+      unchanged: plan.unchanged.length,
+      refused: plan.refused,
       failedRoles: failed,
       ...provenance(c),
       versions,
@@ -455,10 +421,16 @@ export async function migrate(ctx: Context, gunArg: string, opts: NotaryMigrateO
         `${opts.dryRun ? 'would import' : 'imported'} ${imported.length} tag(s) from ${visible(c.source)} into ${gun} (as of ${c.asOf.toISOString()})`,
         ...imported.map(
           (i) =>
-            `  ${visible(i.tag)} ${visible(String(i.digest))} ${i.size} bytes  ${visible(i.role)} -> ${visible(i.tufaRole)}`,
+            `  ${visible(i.tag)} ${visible(String(i.digest))} ${i.size} bytes  ${visible(i.role)} -> ${visible(i.tufaRole)}${i.shadowed.length ? ` (shadows ${i.shadowed.map((x) => `${visible(x.role)} ${visible(String(x.digest))}`).join(', ')})` : ''}`,
         ),
-        ...(skippedSame ? [`  ${skippedSame} tag(s) already signed the same way`] : []),
-        ...refused.map((x) => `  refused ${visible(x.tag)} (${visible(x.role)}): ${visible(x.reason)}`),
+        ...removed.map(
+          (x) =>
+            `  ${opts.dryRun ? 'would remove' : 'removed'} ${visible(x.tag)} ${visible(String(x.digest))} from ${visible(x.tufaRole)}: clients found it there before the Notary copy`,
+        ),
+        ...(plan.unchanged.length
+          ? [`  ${plan.unchanged.length} tag(s) already resolve to the same digest`]
+          : []),
+        ...plan.refused.map((x) => `  refused ${visible(x.tag)} (${visible(x.role)}): ${visible(x.reason)}`),
       ].join('\n'),
   );
   for (const f of failed)

@@ -34,6 +34,12 @@ export {
   parseNotaryMetadata,
 } from './metadata.js';
 export {
+  type NotaryMigrationOptions,
+  type NotaryMigrationPlan,
+  type PlannedImport,
+  planNotaryMigration,
+} from './migrate.js';
+export {
   type NotaryCertificateInfo,
   type NotaryCollection,
   type NotaryReadOptions,
