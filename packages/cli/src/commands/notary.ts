@@ -12,7 +12,7 @@ import {
   checkTagName,
   DCT_ROLES,
   dctList,
-  dctLookup,
+  dctResolve,
   isLoopbackUrl,
   type NotaryCollection,
   type NotaryMigrationPlan,
@@ -270,10 +270,13 @@ export async function verify(ctx: Context, ref: string, opts: NotaryVerifyOption
     return EXIT.OK;
   }
   const tag = checkTag(r.tag);
-  const hit = dctLookup(c, tag);
+  const resolution = dctResolve(c, tag);
+  const hit = resolution.target;
   if (!hit) {
     throw new CliError(
-      `${r.gun}:${visible(tag)} is not signed by ${DCT_ROLES.join(' or ')}`,
+      resolution.refusal
+        ? `Docker Content Trust refuses ${r.gun}:${visible(tag)}: ${visible(resolution.refusal)}`
+        : `${r.gun}:${visible(tag)} is not signed by ${DCT_ROLES.join(' or ')}`,
       EXIT.NOT_FOUND,
       `tufa notary list ${opts.server ? `--server ${opts.server}` : `--trust-dir ${opts.trustDir}`} ${r.gun}`,
     );
