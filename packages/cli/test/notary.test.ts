@@ -461,6 +461,9 @@ describe.skipIf(!HAVE_NOTARY)('tufa notary against notary-server', () => {
       expect(first.code).toBe(0);
       const old = new Map(proxy.recorded);
       const oldVersions = json(first).roles as { role: string; version: number }[];
+      // The client's trust directory as it is now: an archive of the older collection.
+      const archive = join(work, 'archive-replay');
+      cpSync(join(client2, 'trust'), archive, { recursive: true });
 
       // The publisher signs one more tag: every signed role but root moves on.
       const pub = spawnSync(
@@ -526,6 +529,20 @@ describe.skipIf(!HAVE_NOTARY)('tufa notary against notary-server', () => {
       // The live server again: accepted, nothing was lowered.
       proxy.replay = undefined;
       expect((await verify()).code).toBe(0);
+
+      // An archive is the user's own data: verified as it is, whatever was recorded.
+      const fromArchive = await runAsync([...tufaCli, 'notary', 'verify', '--trust-dir', archive, gun2], {
+        TUFA_HOME: home,
+      });
+      expect(fromArchive.stderr).toBe('');
+      expect(fromArchive.code).toBe(0);
+
+      // A record that is not one is refused, not ignored.
+      writeFileSync(stateFile, readFileSync(stateFile, 'utf8').replace('"version": ', '"version": -'));
+      const corrupt = await verify();
+      expect(corrupt.code).toBe(3);
+      expect(corrupt.stderr).toMatch(/^Error: .*versions\.json: not a Notary version record/m);
+      expect(corrupt.stderr).toMatch(/^Hint: restore .*versions\.json from a backup/m);
     } finally {
       await proxy.close();
     }
