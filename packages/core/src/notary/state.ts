@@ -48,12 +48,13 @@ export interface NotaryRoleRecord {
 /** Records by role name. */
 export type NotaryRecords = ReadonlyMap<string, NotaryRoleRecord>;
 
-function sameKeys(a: NotaryRoleRecord, b: NotaryRoleRecord): boolean {
-  return (
-    a.threshold === b.threshold &&
-    a.keyids.length === b.keyids.length &&
-    a.keyids.every((k, i) => k === b.keyids[i])
-  );
+type RoleKeys = { keyids: readonly string[]; threshold: number };
+
+/** The same keys (in any order) and threshold. */
+function sameKeys(a: RoleKeys, b: RoleKeys): boolean {
+  const x = [...a.keyids].sort();
+  const y = [...b.keyids].sort();
+  return a.threshold === b.threshold && x.length === y.length && x.every((k, i) => k === y[i]);
 }
 
 /**
@@ -85,11 +86,11 @@ export function checkNotaryRecord(
  */
 export function forgetRotatedRecords(
   recorded: NotaryRecords,
-  rootKeys: (role: 'timestamp' | 'snapshot') => { keyids: readonly string[]; threshold: number },
+  rootKeys: (role: 'timestamp' | 'snapshot') => RoleKeys,
 ): NotaryRecords {
   const rotated = (['timestamp', 'snapshot'] as const).some((role) => {
     const before = recorded.get(role);
-    return before !== undefined && !sameKeys(before, notaryRecord(role, 1, '', rootKeys(role)));
+    return before !== undefined && !sameKeys(before, rootKeys(role));
   });
   if (!rotated) return recorded;
   const out = new Map(recorded);
@@ -103,7 +104,7 @@ export function notaryRecord(
   role: string,
   version: number,
   signedSha256: string,
-  keys: { keyids: readonly string[]; threshold: number },
+  keys: RoleKeys,
 ): NotaryRoleRecord {
   return { role, version, signedSha256, keyids: [...keys.keyids].sort(), threshold: keys.threshold };
 }
