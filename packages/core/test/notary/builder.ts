@@ -111,7 +111,7 @@ export function buildCollection(spec: CollectionSpec): MemorySource {
   const targetsKey = keyOf('targets');
   const files = new Map<string, Uint8Array>();
   const rootVersion = spec.rootVersion ?? 1;
-  let rootBytes = new Uint8Array();
+  let rootBytes: Uint8Array = new Uint8Array();
   for (let v = 1; v <= rootVersion; v++) {
     const role = (k: NotaryTestKey) => ({ keyids: [k.keyid], threshold: 1 });
     rootBytes = envelope(
