@@ -22,6 +22,7 @@ export type TufErrorCode =
   | 'STORAGE' // a local file could not be read or written
   | 'KEY' // a private key could not be used (wrong passphrase, bad key file)
   | 'CONFLICT' // a concurrent writer changed what we opened
+  | 'ROOT_NOT_IN_CHAIN' // a root given out of band is not one this client cache ever accepted
   | 'CREDENTIALS_REFUSED' // credentials were not sent: the place asking for them is not trusted with them
   | 'USAGE'; // the caller passed something the API does not accept
 
@@ -208,6 +209,16 @@ export class TagNameError extends UsageError {
  * `$TUFA_HOME/trust`) is not in the form tufa writes: edited by hand, truncated or planted.
  * `file` is its path and `field` the JSON path of what is wrong (`""` for the whole file).
  */
+/**
+ * A root obtained out of band (`--root`) is not in the chain of roots a pinned client cache
+ * accepted: another repository, or one re-created since. Never resolved by trusting it.
+ */
+export class RootNotInChainError extends TufError {
+  constructor(message: string) {
+    super('ROOT_NOT_IN_CHAIN', message);
+  }
+}
+
 export class CorruptStateError extends StorageError {
   readonly file: string;
   readonly field: string;

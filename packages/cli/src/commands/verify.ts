@@ -3,36 +3,17 @@
  * `--root` (never from the server unless `--unsafe-tofu`) and cached per server and GUN; every
  * root the cache accepts is recorded, so a later `--root` outside that chain is refused.
  */
-import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import {
-  CorruptStateError,
-  download,
-  Metadata,
-  type MetadataStore,
-  StorageError,
-  type TargetInfo,
-  TufError,
-  Updater,
-  visible,
-} from '@tufa/core';
-import {
-  ensureDir,
-  FileFetcher,
-  FsMetadataStore,
-  fileBaseUrl,
-  HttpFetcher,
-  writeFileAtomic,
-} from '@tufa/core/node';
-import { CliError, usage } from '../cli-error.js';
+import { CorruptStateError, RootNotInChainError, type TargetInfo, type Updater, visible } from '@tufa/core';
+import { FileFetcher, fileBaseUrl, HttpFetcher, PinnedTrust } from '@tufa/core/node';
+import { CliError, isCode, usage } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import { trustDir } from '../home.js';
 import type { Context } from '../main.js';
 import { checkDigest, checkGun, gunAndTag } from '../names.js';
 import { openRepository } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
-import { parseTrustChain, type TrustChain, trustChainToBytes } from '../trust-chain.js';
 
 interface ClientOptions {
   server: string;
@@ -40,55 +21,6 @@ interface ClientOptions {
   unsafeTofu?: boolean;
   header?: string[];
   ca?: string;
-}
-
-const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-
-/** Records every root the updater persists, so the chain of trust is known later. */
-class ChainRecordingStore implements MetadataStore {
-  constructor(
-    private readonly inner: FsMetadataStore,
-    readonly chain: TrustChain,
-  ) {}
-  read(role: string) {
-    return this.inner.read(role);
-  }
-  async write(role: string, bytes: Uint8Array) {
-    if (role === 'root') this.chain.set(Metadata.fromBytes(bytes, 'root').signed.version, sha256(bytes));
-    return this.inner.write(role, bytes);
-  }
-  remove(role: string) {
-    return this.inner.remove(role);
-  }
-}
-
-/** The trust pins of a cache (none yet: empty); a corrupt file is refused with `hint`. */
-async function readTrustChain(path: string, hint: string): Promise<TrustChain> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    if (code === 'ENOENT') return new Map();
-    throw new StorageError(`cannot read ${path} (${String(code)})`, { cause: e });
-  }
-  try {
-    return parseTrustChain(bytes, path);
-  } catch (e) {
-    throw e instanceof CorruptStateError ? Object.assign(e, { hint }) : e;
-  }
-}
-
-/** The version of the cached trusted root; a file that is not root metadata is refused with `hint`. */
-function cachedRootVersion(bytes: Uint8Array, path: string, hint: string): number {
-  try {
-    return Metadata.fromBytes(bytes, 'root').signed.version;
-  } catch (e) {
-    if (!(e instanceof TufError)) throw e;
-    throw Object.assign(new CorruptStateError(path, '', `not root metadata (${e.message})`, { cause: e }), {
-      hint,
-    });
-  }
 }
 
 function isUrl(server: string): boolean {
@@ -100,7 +32,8 @@ async function fetcherFor(opts: ClientOptions) {
     if (opts.header?.length || opts.ca) throw usage('--header and --ca apply to an HTTP(S) server only');
     return new FileFetcher();
   }
-  const headers: Record<string, string> = {};
+  // Header names come from the command line: no prototype to reach (`__proto__`, DESIGN rule 4).
+  const headers: Record<string, string> = Object.create(null);
   // A token in argv is visible to every user of the machine: TUFA_AUTH_TOKEN keeps it out.
   const token = process.env.TUFA_AUTH_TOKEN;
   if (token) headers['Authorization'] = `Bearer ${token}`;
@@ -122,17 +55,17 @@ function baseUrls(server: string, gun: string): { metadata: string; targets: str
   return { metadata: fileBaseUrl(join(dir, 'metadata')), targets: fileBaseUrl(join(dir, 'targets')) };
 }
 
-/** A refreshed updater for `gun` on `server`, with trust pinned as described above. */
+/**
+ * A refreshed updater for `gun` on `server`, with trust pinned per server and GUN in
+ * `$TUFA_HOME/trust/…` by core's PinnedTrust (ADR 0009): the CLI only names the directory,
+ * reads `--root` and words the errors.
+ */
 export async function clientFor(gun: string, opts: ClientOptions): Promise<Updater> {
   const serverId = isUrl(opts.server) ? opts.server.replace(/\/+$/, '') : resolve(opts.server);
   const dir = trustDir(serverId, gun);
-  const chainPath = join(dir, 'chain.json');
-  const metadataDir = join(dir, 'metadata');
   const urls = baseUrls(opts.server, gun);
   const fetcher = await fetcherFor(opts);
-  const store = new FsMetadataStore(metadataDir);
   const repin = `remove ${dir} and run again with --root ROOT.json (the root you trust, from the publisher)`;
-  const chain = await readTrustChain(chainPath, repin);
   const given = opts.root
     ? new Uint8Array(
         await readFile(opts.root).catch(() => {
@@ -140,75 +73,39 @@ export async function clientFor(gun: string, opts: ClientOptions): Promise<Updat
         }),
       )
     : undefined;
-
-  const givenVersion = given ? Metadata.fromBytes(given, 'root').signed.version : undefined;
-  // A --root given with a cache must be in the chain this machine trusts: checked now when the
-  // cache already reached its version, else after the refresh has walked the chain to it.
-  let checkGivenAfterRefresh = false;
-  const checkGiven = () => {
-    if (!given) return;
-    if (chain.get(givenVersion as number) !== sha256(given)) {
+  try {
+    const trust = await PinnedTrust.open(dir);
+    const { updater, rootSource } = await trust.refresh({
+      metadataBaseUrl: urls.metadata,
+      targetBaseUrl: urls.targets,
+      fetcher,
+      ...(given ? { root: given } : {}),
+      unsafeTrustOnFirstUse: opts.unsafeTofu === true,
+    });
+    if (rootSource === 'unsafe-first-use') {
+      process.stderr.write(
+        `Warning: trusting the root ${visible(urls.metadata)}1.root.json sent by the server (--unsafe-tofu)\n`,
+      );
+    }
+    return updater;
+  } catch (e) {
+    if (e instanceof CorruptStateError) throw Object.assign(e, { hint: repin });
+    if (e instanceof RootNotInChainError) {
       throw new CliError(
-        `the root given with --root (version ${givenVersion}) is not in the chain of trust this machine holds for ${gun} on ${serverId}`,
+        `the root given with --root is not in the chain of trust this machine holds for ${gun} on ${serverId} (${e.message})`,
         EXIT.UNTRUSTED,
         `if the repository was re-created on purpose, remove ${dir} and run again with --root`,
       );
     }
-  };
-  /** Pins trust on first use: the root must at least be a valid, self-signed root. */
-  const pin = async (bytes: Uint8Array) => {
-    const md = Metadata.fromBytes(bytes, 'root');
-    await md.verifyDelegate('root', md);
-    await FsMetadataStore.initialize(metadataDir, bytes);
-    chain.set(md.signed.version, sha256(bytes));
-  };
-  const cached = await store.read('root');
-  const cachedVersion = cached ? cachedRootVersion(cached, store.pathFor('root'), repin) : undefined;
-  if (cached) {
-    if (given) {
-      if ((givenVersion as number) > (cachedVersion as number)) checkGivenAfterRefresh = true;
-      else checkGiven();
+    if (isCode(e, 'USAGE') && !given && !opts.unsafeTofu) {
+      throw new CliError(
+        `no trusted root for ${gun} on ${serverId}`,
+        EXIT.USAGE,
+        `tufa verify --server ${opts.server} --root ROOT.json ${gun} …  (ROOT.json from the publisher, e.g. its metadata/1.root.json)`,
+      );
     }
-  } else if (given) {
-    await pin(given);
-  } else if (opts.unsafeTofu) {
-    await pin(
-      await download(fetcher, `${urls.metadata}1.root.json`, { maxLength: 512_000, timeoutMs: 60_000 }),
-    );
-    process.stderr.write(
-      `Warning: trusting the root ${visible(urls.metadata)}1.root.json sent by the server (--unsafe-tofu)\n`,
-    );
-  } else {
-    throw new CliError(
-      `no trusted root for ${gun} on ${serverId}`,
-      EXIT.USAGE,
-      `tufa verify --server ${opts.server} --root ROOT.json ${gun} …  (ROOT.json from the publisher, e.g. its metadata/1.root.json)`,
-    );
-  }
-  // Trust pinned on this first use must not outlive a failed first refresh (a wrong --root).
-  const firstUse = !cached;
-  const updater = new Updater({
-    metadataBaseUrl: urls.metadata,
-    targetBaseUrl: urls.targets,
-    fetcher,
-    store: new ChainRecordingStore(store, chain),
-  });
-  const saveChain = async () => {
-    await ensureDir(dir, 0o700);
-    await writeFileAtomic(chainPath, trustChainToBytes(chain), { mode: 0o600 });
-  };
-  try {
-    await updater.refresh();
-  } catch (e) {
-    // Roots the refresh verified stay trusted, except on a first use that failed: then nothing
-    // is pinned, so a run with the right --root starts afresh.
-    if (firstUse) await rm(dir, { recursive: true, force: true });
-    else await saveChain();
     throw e;
   }
-  await saveChain();
-  if (checkGivenAfterRefresh) checkGiven();
-  return updater;
 }
 
 function describe(info: TargetInfo) {

@@ -17,6 +17,15 @@ export {
   proxyForUrl,
   TUFA_VERSION,
 } from './http-fetcher.js';
+export {
+  type PinnedRefreshOptions,
+  type PinnedRefreshResult,
+  PinnedTrust,
+  parseTrustChain,
+  type RootSource,
+  type TrustChain,
+  trustChainToBytes,
+} from './pinned-trust.js';
 export { FsRepositoryStorage, LOCK_FILE } from './repository-storage.js';
 export {
   type DownloadTargetOptions,

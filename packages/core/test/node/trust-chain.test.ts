@@ -2,9 +2,10 @@
  * The trust pins of a client cache (`chain.json`) as data: versions are Map keys, and anything
  * tufa does not write there is refused naming the file and the entry.
  */
-import { CorruptStateError } from '@tufa/core';
+
 import { describe, expect, it } from 'vitest';
-import { parseTrustChain, trustChainToBytes } from '../src/trust-chain.js';
+import { CorruptStateError } from '../../src/errors.js';
+import { parseTrustChain, trustChainToBytes } from '../../src/node/pinned-trust.js';
 
 const FILE = '/home/me/.tufa/trust/0123456789abcdef/example.com%2Fapp/chain.json';
 const A = 'a'.repeat(64);

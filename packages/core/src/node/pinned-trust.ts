@@ -1,0 +1,299 @@
+/**
+ * Trust pinning for a client cache on disk (ADR 0009): how the first root is trusted, the chain of
+ * every root accepted since, and refusing a root from outside that chain. `tufa verify` and any
+ * library user (a registry's client, a CI plugin) get the same rules from one call.
+ *
+ * Layout of the directory (one per server and repository; the caller chooses it):
+ *   DIR/metadata/*.json   the trusted metadata (an FsMetadataStore)
+ *   DIR/chain.json        root version → sha256 of the exact root file accepted, written last on a
+ *                         first use: a directory with metadata but no chain is an unfinished first
+ *                         use, cleared before pinning again.
+ */
+import { readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { download, type Fetcher } from '../client/fetcher.js';
+import type { MetadataStore } from '../client/store.js';
+import { DEFAULT_LIMITS, Updater, type UpdaterLimits } from '../client/updater.js';
+import { hexDigest } from '../crypto/hash.js';
+import { CorruptStateError, RootNotInChainError, TufError, UsageError } from '../errors.js';
+import { parseJson } from '../json/strict.js';
+import { Metadata } from '../metadata/metadata.js';
+import { showTagName } from '../repository/tag-name.js';
+import { ensureDir, errorCode, storageError, writeFileAtomic } from './atomic.js';
+import { FsMetadataStore } from './fs-store.js';
+
+/** Root version → lower-case hex sha256 of the root file as received. */
+export type TrustChain = ReadonlyMap<number, string>;
+
+/** How the trusted root of this refresh came to be trusted. */
+export type RootSource =
+  /** Pinned on an earlier use of this directory. */
+  | 'pinned'
+  /** Pinned now, from the root the caller obtained out of band. */
+  | 'given'
+  /** Pinned now, from the server's own `1.root.json` (the caller asked for unsafe first use). */
+  | 'unsafe-first-use';
+
+export interface PinnedRefreshOptions {
+  metadataBaseUrl: string;
+  targetBaseUrl?: string;
+  fetcher: Fetcher;
+  /** A root obtained out of band (e.g. `--root`): pins trust on first use, else must be in the chain. */
+  root?: Uint8Array;
+  /**
+   * With nothing pinned and no `root`, trust the server's `1.root.json`. Anyone who controls the
+   * server or the network on this first use chooses what is trusted from then on.
+   */
+  unsafeTrustOnFirstUse?: boolean;
+  limits?: Partial<UpdaterLimits>;
+  now?: () => Date;
+}
+
+export interface PinnedRefreshResult {
+  /** An updater whose `refresh()` has completed (spec 5.3–5.6), ready for `getTargetInfo`. */
+  updater: Updater;
+  /** True when trust was pinned by this call. */
+  firstUse: boolean;
+  rootSource: RootSource;
+}
+
+const VERSION = /^[1-9][0-9]{0,15}$/;
+const SHA256 = /^[0-9a-f]{64}$/;
+const enc = new TextEncoder();
+
+function describeJson(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `the string ${showTagName(v.slice(0, 80))}`;
+  return typeof v;
+}
+
+/**
+ * Parses `chain.json` strictly into a Map (versions are never properties of a plain object,
+ * DESIGN rule 4); anything else is a CorruptStateError naming the file and the entry.
+ */
+export function parseTrustChain(bytes: Uint8Array, file: string): Map<number, string> {
+  let doc: unknown;
+  try {
+    doc = parseJson(bytes);
+  } catch (e) {
+    throw new CorruptStateError(file, '', `not valid JSON (${e instanceof Error ? e.message : String(e)})`, {
+      cause: e,
+    });
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new CorruptStateError(
+      file,
+      '',
+      `expected a JSON object of root version → sha256, found ${Array.isArray(doc) ? 'an array' : doc === null ? 'null' : typeof doc}`,
+    );
+  }
+  const chain = new Map<number, string>();
+  for (const key of Object.keys(doc)) {
+    const version = Number(key);
+    if (!VERSION.test(key) || !Number.isSafeInteger(version)) {
+      throw new CorruptStateError(file, showTagName(key), 'expected a root version (a whole number from 1)');
+    }
+    const value = (doc as Record<string, unknown>)[key];
+    if (typeof value !== 'string' || !SHA256.test(value)) {
+      throw new CorruptStateError(
+        file,
+        key,
+        `expected the sha256 of a root file (64 lower-case hex digits), found ${describeJson(value)}`,
+      );
+    }
+    chain.set(version, value);
+  }
+  return chain;
+}
+
+/** The file form of a chain: versions in ascending order. */
+export function trustChainToBytes(chain: TrustChain): Uint8Array {
+  const doc = Object.fromEntries([...chain].sort(([a], [b]) => a - b).map(([v, h]) => [String(v), h]));
+  return enc.encode(`${JSON.stringify(doc, null, 1)}\n`);
+}
+
+/** Records every root the updater persists, so the chain of trust is known later. */
+class ChainRecordingStore implements MetadataStore {
+  constructor(
+    private readonly inner: FsMetadataStore,
+    private readonly chain: Map<number, string>,
+  ) {}
+  read(role: string) {
+    return this.inner.read(role);
+  }
+  async write(role: string, bytes: Uint8Array) {
+    // Recorded before the write: a root on disk is always in the chain written after it.
+    if (role === 'root')
+      this.chain.set(Metadata.fromBytes(bytes, 'root').signed.version, hexDigest('sha256', bytes));
+    return this.inner.write(role, bytes);
+  }
+  remove(role: string) {
+    return this.inner.remove(role);
+  }
+}
+
+export class PinnedTrust {
+  /** The directory, absolute. */
+  readonly dir: string;
+  readonly #chain: Map<number, string>;
+  /** Whether chain.json existed when opened (a pinned directory always has one). */
+  readonly #hasChain: boolean;
+  readonly #store: FsMetadataStore;
+
+  private constructor(dir: string, chain: Map<number, string>, hasChain: boolean) {
+    this.dir = dir;
+    this.#chain = chain;
+    this.#hasChain = hasChain;
+    this.#store = new FsMetadataStore(join(dir, 'metadata'));
+  }
+
+  /** Opens `dir` (reading only): a corrupt `chain.json` is a CorruptStateError, never an empty chain. */
+  static async open(dir: string): Promise<PinnedTrust> {
+    const abs = resolve(dir);
+    const path = join(abs, 'chain.json');
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = new Uint8Array(await readFile(path));
+    } catch (e) {
+      if (errorCode(e) !== 'ENOENT') throw storageError('read', path, e);
+    }
+    return new PinnedTrust(abs, bytes ? parseTrustChain(bytes, path) : new Map(), bytes !== undefined);
+  }
+
+  /** Every root version accepted here → sha256 of its bytes. */
+  get chain(): TrustChain {
+    return this.#chain;
+  }
+
+  /** The file holding the chain. */
+  get chainPath(): string {
+    return join(this.dir, 'chain.json');
+  }
+
+  /** The metadata store of the pinned client cache. */
+  get store(): FsMetadataStore {
+    return this.#store;
+  }
+
+  /**
+   * Pins trust if this is the first use, refreshes (spec 5.3–5.6) and records every root
+   * accepted. Throws RootNotInChainError for a given root this directory never accepted,
+   * UsageError when nothing is pinned and no root is given, and whatever the refresh throws.
+   */
+  async refresh(options: PinnedRefreshOptions): Promise<PinnedRefreshResult> {
+    const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    const given = options.root;
+    const givenVersion = given ? Metadata.fromBytes(given, 'root').signed.version : undefined;
+    let cached = this.#hasChain ? await this.#store.read('root') : undefined;
+    if (cached) this.#cachedRootVersion(cached);
+    else await this.#clear(); // an unfinished first use (or nothing): start clean
+
+    let rootSource: RootSource = 'pinned';
+    let checkGivenAfterRefresh = false;
+    if (cached) {
+      if (given && givenVersion !== undefined) {
+        // A root given with a cache must be in the chain this directory holds: checked now when
+        // the chain already reached its version, else after the refresh has walked to it.
+        if (givenVersion > this.#newestVersion()) checkGivenAfterRefresh = true;
+        else this.#checkInChain(given, givenVersion);
+      }
+    } else if (given) {
+      await this.#pin(given);
+      rootSource = 'given';
+    } else if (options.unsafeTrustOnFirstUse === true) {
+      const bytes = await download(options.fetcher, `${options.metadataBaseUrl}1.root.json`, {
+        maxLength: limits.rootMaxLength,
+        timeoutMs: limits.timeoutMs,
+      });
+      await this.#pin(bytes);
+      rootSource = 'unsafe-first-use';
+    } else {
+      throw new UsageError(
+        `no trusted root is pinned in ${this.dir} (expected a root obtained out of band for the first use, found none)`,
+      );
+    }
+    const firstUse = rootSource !== 'pinned';
+    cached = undefined;
+
+    const updater = new Updater({
+      metadataBaseUrl: options.metadataBaseUrl,
+      ...(options.targetBaseUrl !== undefined ? { targetBaseUrl: options.targetBaseUrl } : {}),
+      fetcher: options.fetcher,
+      store: new ChainRecordingStore(this.#store, this.#chain),
+      limits,
+      ...(options.now ? { now: options.now } : {}),
+    });
+    try {
+      await updater.refresh();
+    } catch (e) {
+      // Roots the refresh verified stay trusted (DESIGN principle 3), except on a first use that
+      // failed: then nothing stays pinned, so a run with the right root starts afresh.
+      if (firstUse) await this.#clear();
+      else await this.#saveChain();
+      throw e;
+    }
+    await this.#saveChain();
+    if (checkGivenAfterRefresh && given && givenVersion !== undefined)
+      this.#checkInChain(given, givenVersion);
+    return { updater, firstUse, rootSource };
+  }
+
+  #newestVersion(): number {
+    let n = 0;
+    for (const v of this.#chain.keys()) n = Math.max(n, v);
+    return n;
+  }
+
+  #checkInChain(given: Uint8Array, version: number): void {
+    const recorded = this.#chain.get(version);
+    const found = hexDigest('sha256', given);
+    if (recorded !== found) {
+      throw new RootNotInChainError(
+        `the given root (version ${version}) is not in the chain of trust pinned in ${this.dir} (expected ${
+          recorded
+            ? `sha256 ${recorded}`
+            : `a root version this directory accepted (1 to ${this.#newestVersion()})`
+        }, found sha256 ${found})`,
+      );
+    }
+  }
+
+  /** The cached root must be root metadata; anything else is corrupt local state. */
+  #cachedRootVersion(bytes: Uint8Array): number {
+    try {
+      return Metadata.fromBytes(bytes, 'root').signed.version;
+    } catch (e) {
+      if (!(e instanceof TufError)) throw e;
+      throw new CorruptStateError(this.#store.pathFor('root'), '', `not root metadata (${e.message})`, {
+        cause: e,
+      });
+    }
+  }
+
+  /** First use: the root must parse strictly and meet its own root threshold (spec 5.2). */
+  async #pin(bytes: Uint8Array): Promise<void> {
+    const md = Metadata.fromBytes(bytes, 'root');
+    await md.verifyDelegate('root', md);
+    await FsMetadataStore.initialize(this.#store.dir, bytes, { overwrite: true });
+    this.#chain.clear();
+    this.#chain.set(md.signed.version, hexDigest('sha256', bytes));
+  }
+
+  async #saveChain(): Promise<void> {
+    await ensureDir(this.dir, 0o700);
+    await writeFileAtomic(this.chainPath, trustChainToBytes(this.#chain), { mode: 0o600 });
+  }
+
+  /** Removes what a first use writes (the chain first, so a crash leaves an unfinished first use). */
+  async #clear(): Promise<void> {
+    this.#chain.clear();
+    for (const path of [this.chainPath, this.#store.dir]) {
+      try {
+        await rm(path, { recursive: true, force: true });
+      } catch (e) {
+        throw storageError('remove', path, e);
+      }
+    }
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Trust pinning (ADR 0009) against the in-memory repository: first use, the recorded chain,
+ * roots given later, a failed first use, unsafe first use, and nothing to trust.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hexDigest } from '../../src/crypto/hash.js';
+import { PinnedTrust } from '../../src/node/pinned-trust.js';
+import { METADATA_URL, newSigner, Simulator, TARGETS_URL } from '../helpers/simulator.js';
+
+let dir: string;
+let sim: Simulator;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tufa-pin-'));
+  sim = new Simulator();
+  await sim.publishRoot();
+  await sim.addTarget('app/1.0', 'one');
+  await sim.publish();
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const sha = (b: Uint8Array) => hexDigest('sha256', b);
+
+async function refresh(options: { root?: Uint8Array; unsafeTrustOnFirstUse?: boolean } = {}) {
+  const trust = await PinnedTrust.open(dir);
+  return {
+    trust,
+    result: await trust.refresh({
+      metadataBaseUrl: METADATA_URL,
+      targetBaseUrl: TARGETS_URL,
+      fetcher: sim,
+      ...options,
+    }),
+  };
+}
+
+/** Publishes root version N+1 with the same keys. */
+async function rotateRoot(): Promise<Uint8Array> {
+  sim.root.version += 1;
+  return sim.publishRoot();
+}
+
+function chainOnDisk(): Record<string, string> {
+  return JSON.parse(readFileSync(join(dir, 'chain.json'), 'utf8'));
+}
+
+describe('first use', () => {
+  it('pins a given root, refreshes and records it', async () => {
+    const { trust, result } = await refresh({ root: sim.rootBytes(1) });
+    expect(result.firstUse).toBe(true);
+    expect(result.rootSource).toBe('given');
+    expect(await result.updater.getTargetInfo('app/1.0')).toBeDefined();
+    expect([...trust.chain]).toEqual([[1, sha(sim.rootBytes(1))]]);
+    expect(chainOnDisk()).toEqual({ 1: sha(sim.rootBytes(1)) });
+  });
+
+  it('refuses a root that is not signed by its own keys, and writes nothing', async () => {
+    const forged = await sim.sign(sim.root, [newSigner()]);
+    await expect(refresh({ root: forged })).rejects.toMatchObject({ code: 'THRESHOLD' });
+    expect(existsSync(join(dir, 'chain.json'))).toBe(false);
+    expect(existsSync(join(dir, 'metadata'))).toBe(false);
+  });
+
+  it('leaves nothing pinned when the first refresh fails, so the right root works next', async () => {
+    const other = new Simulator();
+    const foreign = await other.publishRoot(); // a valid root of another repository
+    await expect(refresh({ root: foreign })).rejects.toMatchObject({ code: 'THRESHOLD' });
+    expect(existsSync(join(dir, 'chain.json'))).toBe(false);
+    expect(existsSync(join(dir, 'metadata', 'root.json'))).toBe(false);
+    const { result } = await refresh({ root: sim.rootBytes(1) });
+    expect(result.firstUse).toBe(true);
+  });
+
+  it('needs a root: a UsageError before any request', async () => {
+    await expect(refresh()).rejects.toMatchObject({ code: 'USAGE' });
+    expect(sim.requests).toEqual([]);
+  });
+
+  it('trusts the served 1.root.json only when asked to, and says so', async () => {
+    const { result } = await refresh({ unsafeTrustOnFirstUse: true });
+    expect(result.rootSource).toBe('unsafe-first-use');
+    expect(sim.requests[0]).toBe('metadata/1.root.json');
+    expect(chainOnDisk()).toEqual({ 1: sha(sim.rootBytes(1)) });
+  });
+
+  it('clears an unfinished first use (metadata without a chain) before pinning again', async () => {
+    await refresh({ root: sim.rootBytes(1) });
+    rmSync(join(dir, 'chain.json'));
+    // Without a chain the directory is not pinned: a root is needed again …
+    await expect(refresh()).rejects.toMatchObject({ code: 'USAGE' });
+    expect(existsSync(join(dir, 'metadata', 'timestamp.json'))).toBe(false);
+    // … and the one given now is pinned afresh.
+    const { result } = await refresh({ root: sim.rootBytes(1) });
+    expect(result.rootSource).toBe('given');
+  });
+});
+
+describe('later uses', () => {
+  beforeEach(async () => {
+    await refresh({ root: sim.rootBytes(1) });
+  });
+
+  it('refresh without a root, and record each root the update accepts', async () => {
+    const v2 = await rotateRoot();
+    const v3 = await rotateRoot();
+    await sim.publish();
+    const { trust, result } = await refresh();
+    expect(result).toMatchObject({ firstUse: false, rootSource: 'pinned' });
+    expect([...trust.chain]).toEqual([
+      [1, sha(sim.rootBytes(1))],
+      [2, sha(v2)],
+      [3, sha(v3)],
+    ]);
+    expect(Object.keys(chainOnDisk())).toEqual(['1', '2', '3']);
+  });
+
+  it('accept a given root that is in the chain', async () => {
+    const { result } = await refresh({ root: sim.rootBytes(1) });
+    expect(result.rootSource).toBe('pinned');
+  });
+
+  it('refuse a foreign root of a version already reached, before any request', async () => {
+    const other = new Simulator();
+    const foreign = await other.publishRoot();
+    sim.requests.length = 0;
+    await expect(refresh({ root: foreign })).rejects.toMatchObject({
+      code: 'ROOT_NOT_IN_CHAIN',
+      message: expect.stringContaining(`found sha256 ${sha(foreign)}`),
+    });
+    expect(sim.requests).toEqual([]);
+  });
+
+  it('accept a newer given root once the refresh has walked the chain to it', async () => {
+    const v2 = await rotateRoot();
+    await sim.publish();
+    const { trust } = await refresh({ root: v2 });
+    expect(trust.chain.get(2)).toBe(sha(v2));
+  });
+
+  it('refuse a newer given root that the chain does not reach', async () => {
+    await rotateRoot();
+    await sim.publish();
+    const fork = structuredClone(sim.root);
+    fork.expires = '2099-01-01T00:00:00Z';
+    const forged = await sim.sign(fork, sim.signers.get('root') ?? []);
+    // version 2 exists in the chain after the refresh, with other bytes
+    await expect(refresh({ root: forged })).rejects.toMatchObject({ code: 'ROOT_NOT_IN_CHAIN' });
+    expect(Object.keys(chainOnDisk())).toEqual(['1', '2']);
+  });
+
+  it('keep what a failed refresh verified (the chain is saved), and keep the pin', async () => {
+    const v2 = await rotateRoot();
+    sim.files.set('metadata/timestamp.json', new TextEncoder().encode('{"garbage":'));
+    await expect(refresh()).rejects.toMatchObject({ code: 'FORMAT' });
+    expect(chainOnDisk()).toEqual({ 1: sha(sim.rootBytes(1)), 2: sha(v2) });
+    expect(existsSync(join(dir, 'metadata', 'root.json'))).toBe(true);
+  });
+
+  it('ignore the unsafe first-use option', async () => {
+    const { result } = await refresh({ unsafeTrustOnFirstUse: true });
+    expect(result.rootSource).toBe('pinned');
+  });
+});
+
+describe('corrupt local state', () => {
+  it.each([
+    ['chain.json', '{"1":"not a hash"}', /chain\.json \(1\): expected the sha256/],
+    ['chain.json', '{"__proto__":"x"}', /expected a root version/],
+    ['metadata/root.json', '{"signed":{}}', /root\.json: not root metadata/],
+  ])('%s holding %s is a CorruptStateError, never an empty pin', async (file, content, message) => {
+    await refresh({ root: sim.rootBytes(1) });
+    writeFileSync(join(dir, file), content);
+    await expect(refresh({ root: sim.rootBytes(1) })).rejects.toMatchObject({ code: 'STORAGE', message });
+    expect(readFileSync(join(dir, file), 'utf8')).toBe(content);
+  });
+});
