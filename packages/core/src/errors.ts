@@ -1,6 +1,18 @@
 /**
  * The one error tree of tufa. Every package re-exports these; only the CLI turns them into
- * exit codes and prose. Each error carries a stable string `code` that callers may switch on.
+ * exit codes and prose. Each error carries a stable string `code` that callers may switch on,
+ * and a `category` that says what kind of failure it is without a table of codes:
+ *
+ * - `untrusted`: data was refused by verification (signatures, versions, hashes, expiry,
+ *   format, unsafe names). Never retry it into acceptance; report it.
+ * - `transport`: the data could not be obtained (network, timeout, a server error, credentials
+ *   withheld from a token realm). Retrying later may help; nothing was trusted.
+ * - `not-found`: the server has no such file, or no trusted role signs such a target.
+ * - `local`: this machine's state (files, keys, locks, a concurrent writer).
+ * - `usage`: the caller passed something the API does not accept.
+ *
+ * Every class constructs exactly one code (its `code` and `instanceof` agree); construct the
+ * specific class, never `new TufError(code, …)` for a code that has one.
  */
 
 export type TufErrorCode =
@@ -26,8 +38,45 @@ export type TufErrorCode =
   | 'CREDENTIALS_REFUSED' // credentials were not sent: the place asking for them is not trusted with them
   | 'USAGE'; // the caller passed something the API does not accept
 
+export type ErrorCategory = 'untrusted' | 'transport' | 'not-found' | 'local' | 'usage';
+
+const CATEGORY: Readonly<Record<TufErrorCode, ErrorCategory>> = {
+  FORMAT: 'untrusted',
+  BAD_VALUE: 'untrusted',
+  THRESHOLD: 'untrusted',
+  EXPIRED: 'untrusted',
+  ROLLBACK: 'untrusted',
+  VERSION_MISMATCH: 'untrusted',
+  LENGTH_OR_HASH: 'untrusted',
+  // Metadata whose keys or hashes tufa cannot check cannot be trusted either.
+  UNSUPPORTED_KEY: 'untrusted',
+  UNSUPPORTED_HASH: 'untrusted',
+  DOWNLOAD_LIMIT: 'untrusted',
+  UNSAFE_NAME: 'untrusted',
+  ROOT_NOT_IN_CHAIN: 'untrusted',
+  FETCH: 'transport',
+  TIMEOUT: 'transport',
+  CREDENTIALS_REFUSED: 'transport',
+  NOT_FOUND: 'not-found',
+  STATE: 'local',
+  STORAGE: 'local',
+  KEY: 'local',
+  CONFLICT: 'local',
+  USAGE: 'usage',
+};
+
+/** The category of an error code (see the top of this module). */
+export function errorCategory(code: TufErrorCode): ErrorCategory {
+  return CATEGORY[code];
+}
+
 export class TufError extends Error {
   readonly code: TufErrorCode;
+
+  /** What kind of failure this is: untrusted data, transport, not found, local state or usage. */
+  get category(): ErrorCategory {
+    return CATEGORY[this.code];
+  }
 
   constructor(code: TufErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -99,18 +148,38 @@ export class DownloadLimitError extends TufError {
   }
 }
 
+/** The transport failed: no connection, a cut-short body, an HTTP error other than not-found. */
 export class FetchError extends TufError {
   readonly status: number | undefined;
   constructor(message: string, status?: number, options?: { cause?: unknown }) {
-    super(status === 404 || status === 403 || status === 410 ? 'NOT_FOUND' : 'FETCH', message, options);
+    super('FETCH', message, options);
     this.status = status;
   }
 }
 
+/** The server has no such file (`status` set), or no trusted role signs such a target. */
 export class NotFoundError extends TufError {
-  constructor(message: string) {
-    super('NOT_FOUND', message);
+  readonly status: number | undefined;
+  constructor(message: string, options?: { status?: number; cause?: unknown }) {
+    super('NOT_FOUND', message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.status = options?.status;
   }
+}
+
+/**
+ * The error for an HTTP answer that is not a success: NotFoundError for 404 and 410, and for 403,
+ * which object stores (S3, GCS) send for a missing object when the reader may not list the
+ * bucket — so a missing `N.root.json` behind such a store still ends the root walk (spec 5.3.3).
+ * FetchError for anything else.
+ */
+export function httpStatusError(message: string, status: number, options?: { cause?: unknown }): TufError {
+  if (status === 404 || status === 410 || status === 403) {
+    return new NotFoundError(message, {
+      status,
+      ...(options?.cause !== undefined ? { cause: options.cause } : {}),
+    });
+  }
+  return new FetchError(message, status, options);
 }
 
 export class TimeoutError extends TufError {

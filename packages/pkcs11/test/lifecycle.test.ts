@@ -7,13 +7,13 @@
  * v1 -> v2 rotation and the top-level roles (not v3: tuf-js is known wrong on P-384).
  */
 import {
-  FetchError,
   type Fetcher,
   type FetchRequest,
   generateKeyPair,
   MemoryMetadataStore,
   MemoryRepositoryStorage,
   Metadata,
+  NotFoundError,
   Repository,
   TargetFile,
   Updater,
@@ -34,7 +34,7 @@ class StorageFetcher implements Fetcher {
   constructor(private readonly storage: MemoryRepositoryStorage) {}
   async *fetch(url: string, _request: FetchRequest): AsyncIterable<Uint8Array> {
     const bytes = this.storage.files.get(decodeURIComponent(url.slice(BASE.length)));
-    if (bytes === undefined) throw new FetchError(`${url}: 404`, 404);
+    if (bytes === undefined) throw new NotFoundError(`${url}: 404`, { status: 404 });
     yield bytes;
   }
 }

@@ -10,9 +10,9 @@
  */
 import {
   ExpiredError,
+  NotFoundError,
   RollbackError,
   StateError,
-  TufError,
   UsageError,
   VersionMismatchError,
 } from '../errors.js';
@@ -230,7 +230,7 @@ export class TrustedMetadataSet {
     const sn = this.checkSnapshotFinal();
     const meta = sn.signed.roleMeta(role);
     if (!meta) {
-      throw new TufError('NOT_FOUND', `snapshot version ${sn.signed.version} does not list ${role}.json`);
+      throw new NotFoundError(`snapshot version ${sn.signed.version} does not list ${role}.json`);
     }
     if (!fromCache) await meta.verifyLengthAndHashes(bytes, role); // 5.6.2
     const next = Metadata.fromBytes(bytes, 'targets');

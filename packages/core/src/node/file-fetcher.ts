@@ -9,7 +9,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Fetcher, FetchRequest } from '../client/fetcher.js';
-import { DownloadLimitError, FetchError, UnsafeNameError, UsageError } from '../errors.js';
+import { DownloadLimitError, FetchError, NotFoundError, UnsafeNameError, UsageError } from '../errors.js';
 import { errorCode } from './atomic.js';
 
 export interface FileFetcherOptions {
@@ -79,7 +79,7 @@ export class FileFetcher implements Fetcher {
     } catch (e) {
       const code = errorCode(e);
       if (code === 'ENOENT' || code === 'ENOTDIR')
-        throw new FetchError(`${url}: no such file`, 404, { cause: e });
+        throw new NotFoundError(`${url}: no such file`, { status: 404, cause: e });
       throw new FetchError(`${url}: cannot open ${JSON.stringify(path)} (${code ?? String(e)})`, undefined, {
         cause: e,
       });

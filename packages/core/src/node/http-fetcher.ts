@@ -20,7 +20,14 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Fetcher, FetchRequest } from '../client/fetcher.js';
-import { DownloadLimitError, FetchError, TimeoutError, TufError, UsageError } from '../errors.js';
+import {
+  DownloadLimitError,
+  FetchError,
+  httpStatusError,
+  TimeoutError,
+  TufError,
+  UsageError,
+} from '../errors.js';
 
 /** The package version, sent as `User-Agent: tufa/<version>` (a test keeps it equal to package.json). */
 export const TUFA_VERSION = '0.1.0';
@@ -580,7 +587,7 @@ export class HttpFetcher implements Fetcher {
     const status = exchange.res.statusCode ?? 0;
     if (status < 200 || status >= 300) {
       exchange.close();
-      throw new FetchError(`${target.href}: HTTP ${status}`, status);
+      throw httpStatusError(`${target.href}: HTTP ${status}`, status);
     }
     const href = target.href;
     let onAbort: (() => void) | undefined;

@@ -6,7 +6,7 @@
  */
 import type { Fetcher, FetchRequest } from '../../src/client/fetcher.js';
 import type { PrivateKeySigner } from '../../src/crypto/signer.js';
-import { FetchError } from '../../src/errors.js';
+import { FetchError, NotFoundError } from '../../src/errors.js';
 import { canonicalBytes } from '../../src/json/canonical.js';
 import { fixedSigner } from './keys.js';
 
@@ -201,7 +201,7 @@ export class Simulator implements Fetcher {
       for (;;) yield chunk;
     }
     const bytes = this.files.get(path);
-    if (!bytes) throw new FetchError(`${url}: 404`, 404);
+    if (!bytes) throw new NotFoundError(`${url}: 404`, { status: 404 });
     yield bytes;
   }
 }

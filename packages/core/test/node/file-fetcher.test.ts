@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { download } from '../../src/client/fetcher.js';
+import { NotFoundError } from '../../src/errors.js';
 import { FileFetcher, fileBaseUrl, fileUrlToLocalPath } from '../../src/node/index.js';
 import { collect, rejection, req, tempDir, text } from './helpers.js';
 
@@ -52,9 +53,10 @@ describe('FileFetcher', () => {
     expect(text(await collect(fetcher.fetch(`${fileBaseUrl(odd)}f`, req())))).toBe('odd');
   });
 
-  it('a missing file is a 404 FetchError (NOT_FOUND)', async () => {
+  it('a missing file is a NotFoundError with status 404', async () => {
     for (const name of ['missing.json', 'root.json/child']) {
       const e = await rejection(collect(fetcher.fetch(`${fileBaseUrl(join(dir, 'repo'))}${name}`, req())));
+      expect(e).toBeInstanceOf(NotFoundError);
       expect(e.code).toBe('NOT_FOUND');
       expect((e as { status?: number }).status).toBe(404);
     }

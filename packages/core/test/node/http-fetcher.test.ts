@@ -3,7 +3,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { download } from '../../src/client/fetcher.js';
-import { TufError } from '../../src/errors.js';
+import { FetchError, NotFoundError, type TufError } from '../../src/errors.js';
 import {
   DEFAULT_USER_AGENT,
   HttpFetcher,
@@ -158,22 +158,26 @@ describe('HttpFetcher: answers', () => {
     expect(headers['accept-encoding']).toBeUndefined();
   });
 
-  it('404, 403 and 410 are NOT_FOUND with the status', async () => {
+  it('404, 403 and 410 are NotFoundError (NOT_FOUND, category not-found) with the status', async () => {
     for (const [path, status, code] of [
       ['/missing', 404, 'NOT_FOUND'],
       ['/forbidden', 403, 'NOT_FOUND'],
       ['/gone', 410, 'NOT_FOUND'],
     ] as const) {
       const e = await rejection(collect(fetcher.fetch(`${base}${path}`, req())));
-      expect(e).toBeInstanceOf(TufError);
+      expect(e).toBeInstanceOf(NotFoundError);
+      expect(e).not.toBeInstanceOf(FetchError);
       expect(e.code).toBe(code);
+      expect(e.category).toBe('not-found');
       expect((e as TufError & { status?: number }).status).toBe(status);
     }
   });
 
-  it('500 is FETCH with the status', async () => {
+  it('500 is a FetchError (FETCH, category transport) with the status', async () => {
     const e = await rejection(collect(fetcher.fetch(`${base}/error`, req())));
+    expect(e).toBeInstanceOf(FetchError);
     expect(e.code).toBe('FETCH');
+    expect(e.category).toBe('transport');
     expect((e as TufError & { status?: number }).status).toBe(500);
     expect(e.message).toContain('HTTP 500');
   });

@@ -1,7 +1,7 @@
 import type { Fetcher, FetchRequest } from '../../src/client/fetcher.js';
 import { MemoryMetadataStore } from '../../src/client/store.js';
 import { Updater } from '../../src/client/updater.js';
-import { FetchError } from '../../src/errors.js';
+import { NotFoundError } from '../../src/errors.js';
 import type { MemoryRepositoryStorage } from '../../src/repository/storage.js';
 
 export const BASE = 'https://repo.test/';
@@ -14,7 +14,7 @@ export class StorageFetcher implements Fetcher {
     const path = decodeURIComponent(url.slice(BASE.length));
     this.requests.push(path);
     const b = this.storage.files.get(path);
-    if (!b) throw new FetchError(`${url}: 404`, 404);
+    if (!b) throw new NotFoundError(`${url}: 404`, { status: 404 });
     yield b;
   }
 }
