@@ -240,6 +240,21 @@ export class CredentialsRefusedError extends TufError {
   }
 }
 
+/**
+ * A repository's publish lock is held: by a running publisher (`running`), or by one whose state
+ * cannot be checked from this process (`unknown`: another host or boot, no /proc); only a person
+ * may remove the latter.
+ */
+export class PublishLockedError extends ConflictError {
+  readonly lockPath: string;
+  readonly holderState: 'running' | 'unknown';
+  constructor(message: string, lockPath: string, holderState: 'running' | 'unknown') {
+    super(message);
+    this.lockPath = lockPath;
+    this.holderState = holderState;
+  }
+}
+
 export class UsageError extends TufError {
   constructor(message: string) {
     super('USAGE', message);

@@ -26,7 +26,14 @@ export {
   type TrustChain,
   trustChainToBytes,
 } from './pinned-trust.js';
-export { FsRepositoryStorage, LOCK_FILE } from './repository-storage.js';
+export {
+  describeHolder,
+  type LockHolder,
+  type LockHolderState,
+  type LockInstance,
+  type PublishLockInfo,
+} from './publish-lock.js';
+export { FsRepositoryStorage, type FsRepositoryStorageOptions, LOCK_FILE } from './repository-storage.js';
 export {
   type DownloadTargetOptions,
   type DownloadTargetToFileOptions,

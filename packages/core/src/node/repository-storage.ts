@@ -1,11 +1,15 @@
 /**
  * A repository in a directory: `metadata/…` and `targets/…` under `dir`, as any static HTTP
  * server or object store can serve it. Writes are atomic; a lock file keeps two publishers
- * from interleaving.
+ * from interleaving (./publish-lock.ts).
+ *
+ * Every file tufa keeps beside the repository starts with `.tufa-` (the lock, claims on a stale
+ * lock, temporary files of atomic writes): dot files are never part of a repository, and
+ * `tufa serve` never serves them.
  */
-import { open, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { ConflictError, UnsafeNameError } from '../errors.js';
+import { UnsafeNameError } from '../errors.js';
 import type { RepositoryStorage } from '../repository/storage.js';
 import {
   commitTempFile,
@@ -16,22 +20,53 @@ import {
   writeAll,
   writeFileAtomic,
 } from './atomic.js';
+import {
+  acquirePublishLock,
+  breakPublishLock,
+  inspectPublishLock,
+  LOCK_FILE,
+  ProcessProbe,
+  type PublishLockInfo,
+  removeStrayTempFiles,
+} from './publish-lock.js';
 
-export const LOCK_FILE = '.tufa-publish.lock';
+export { LOCK_FILE };
+
+/** The prefix of every file tufa keeps beside a repository; no repository file may use it. */
+const RESERVED_PREFIX = '.tufa-';
+
+export interface FsRepositoryStorageOptions {
+  /**
+   * Told when `lock()` takes over the lock of a publisher that is gone (same host and boot, pid
+   * gone or reused), to name the old holder to the user.
+   */
+  onLockTakeover?: (previous: PublishLockInfo) => void;
+  /** Where procfs is mounted (default `/proc`); tests point it at a directory without one. */
+  procRoot?: string;
+}
 
 export class FsRepositoryStorage implements RepositoryStorage {
   readonly dir: string;
+  private readonly probe: ProcessProbe;
+  private readonly onLockTakeover: ((previous: PublishLockInfo) => void) | undefined;
 
-  constructor(dir: string) {
+  constructor(dir: string, options: FsRepositoryStorageOptions = {}) {
     this.dir = resolve(dir);
+    this.probe = new ProcessProbe(options.procRoot);
+    this.onLockTakeover = options.onLockTakeover;
   }
 
-  /** The local path of a repository path; never outside `dir`. */
+  /** The local path of a repository path; never outside `dir`, never one of tufa's own files. */
   private local(path: string): string {
     const segments = path.split('/');
     if (segments.some((s) => s === '' || s === '.' || s === '..' || s.includes('\\') || s.includes('\0'))) {
       throw new UnsafeNameError(
         `repository path ${JSON.stringify(path)} could escape the repository directory`,
+      );
+    }
+    if (segments.some((s) => s.startsWith(RESERVED_PREFIX))) {
+      throw new UnsafeNameError(
+        `repository path ${JSON.stringify(path)} uses the prefix ${RESERVED_PREFIX} of tufa's lock and temporary files`,
       );
     }
     const p = join(this.dir, ...segments);
@@ -74,24 +109,33 @@ export class FsRepositoryStorage implements RepositoryStorage {
     await rm(this.local(path), { force: true });
   }
 
+  /**
+   * Takes the publish lock (`.tufa-publish.lock`), taking over the lock of a publisher that is
+   * gone (see ./publish-lock.ts); removes the temporary files interrupted writes left. Throws
+   * PublishLockedError while another publisher runs, or when a lock's holder cannot be checked
+   * from here (another host or boot): `breakLock` then removes it, on a person's word.
+   */
   async lock(): Promise<() => Promise<void>> {
     await ensureDir(this.dir);
-    const p = join(this.dir, LOCK_FILE);
-    try {
-      const h = await open(p, 'wx', 0o644);
-      await h.writeFile(`${process.pid} ${new Date().toISOString()}\n`);
-      await h.close();
-    } catch (e) {
-      if (errorCode(e) === 'EEXIST') {
-        const holder = await readFile(p, 'utf8').catch(() => '?');
-        throw new ConflictError(
-          `another publish is in progress (lock ${p} held by ${holder.trim()}); if none is running, remove the lock file`,
-        );
-      }
-      throw storageError('create the lock', p, e);
-    }
-    return async () => {
-      await rm(p, { force: true });
-    };
+    const release = await acquirePublishLock(this.dir, {
+      probe: this.probe,
+      onTakeover: this.onLockTakeover,
+    });
+    await removeStrayTempFiles(this.dir);
+    return release;
+  }
+
+  /** The publish lock and the state of its holder, or undefined when the repository is not locked. */
+  async inspectLock(): Promise<PublishLockInfo | undefined> {
+    return inspectPublishLock(join(this.dir, LOCK_FILE), this.probe);
+  }
+
+  /**
+   * Removes the lock `info` describes (from `inspectLock`), and no other: refuses while its
+   * holder runs on this host, or when the lock changed since. For a person who checked that the
+   * publish it names is over, e.g. on another host.
+   */
+  async breakLock(info: PublishLockInfo): Promise<void> {
+    await breakPublishLock(this.dir, info, this.probe);
   }
 }

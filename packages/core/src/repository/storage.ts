@@ -15,7 +15,9 @@ export interface RepositoryStorage {
   remove(path: string): Promise<void>;
   /**
    * Takes an exclusive lock for a publish, so two publishers never interleave; resolves to
-   * the function that releases it. Throws a ConflictError when another publisher holds it.
+   * the function that releases it. Throws a ConflictError when another publisher holds it. A
+   * lock whose holder is known to be gone may be taken over (FsRepositoryStorage: a process of
+   * this host and boot that no longer runs); one whose holder cannot be checked never is.
    */
   lock(): Promise<() => Promise<void>>;
 }

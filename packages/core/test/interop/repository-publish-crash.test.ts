@@ -3,7 +3,8 @@
  * directory (FsRepositoryStorage) read by a client through FileFetcher:
  *  - a publish that stops at any write leaves clients on the previous version, releases the
  *    lock, and running the same change again completes it;
- *  - a lock file left behind by a killed publisher blocks the next publish until removed;
+ *  - a lock held by a running publisher blocks the next publish (a lock left by a killed one is
+ *    taken over: test/node/publish-lock.test.ts);
  *  - a key rotation done in two phases (add the new key, publish; remove the old key, publish)
  *    keeps clients working even when a publish stops just before `timestamp.json`;
  *  - without consistent snapshots, a client that sees a new snapshot.json with an old
@@ -130,16 +131,16 @@ describe('an interrupted publish', () => {
     }
   });
 
-  it('a lock left behind blocks the next publish with CONFLICT until it is removed', async () => {
+  it('a lock held by a running publisher blocks the next publish with CONFLICT until released', async () => {
     const storage = await copyOfBaseline();
-    await storage.lock(); // never released: the publisher was killed
+    const release = await storage.lock(); // held by this (running) process
     const repo = await open(storage);
     await repo.addTargets([image('registry.example.com/team/app:3.0', 3)]);
     await expect(repo.publish()).rejects.toMatchObject({
       code: 'CONFLICT',
       message: expect.stringContaining(LOCK_FILE),
     });
-    await rm(join(storage.dir, LOCK_FILE));
+    await release();
     await repo.publish();
     const client = await freshClient(storage);
     await client.refresh();
