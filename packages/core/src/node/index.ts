@@ -17,6 +17,7 @@ export {
   proxyForUrl,
   TUFA_VERSION,
 } from './http-fetcher.js';
+export { interruptPublishing } from './interrupt.js';
 export {
   type PinnedRefreshOptions,
   type PinnedRefreshResult,

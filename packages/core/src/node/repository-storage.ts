@@ -1,7 +1,8 @@
 /**
  * A repository in a directory: `metadata/…` and `targets/…` under `dir`, as any static HTTP
  * server or object store can serve it. Writes are atomic; a lock file keeps two publishers
- * from interleaving (./publish-lock.ts).
+ * from interleaving (./publish-lock.ts), and a signal handler can stop a publish between two
+ * writes (./interrupt.ts).
  *
  * Every file tufa keeps beside the repository starts with `.tufa-` (the lock, claims on a stale
  * lock, temporary files of atomic writes): dot files are never part of a repository, and
@@ -11,15 +12,8 @@ import { readFile, rm } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { UnsafeNameError } from '../errors.js';
 import type { RepositoryStorage } from '../repository/storage.js';
-import {
-  commitTempFile,
-  ensureDir,
-  errorCode,
-  openTempFile,
-  storageError,
-  writeAll,
-  writeFileAtomic,
-} from './atomic.js';
+import { commitTempFile, ensureDir, errorCode, openTempFile, storageError, writeAll } from './atomic.js';
+import { dropLock, holdLock, uninterrupted } from './interrupt.js';
 import {
   acquirePublishLock,
   breakPublishLock,
@@ -29,6 +23,7 @@ import {
   type PublishLockInfo,
   removeStrayTempFiles,
 } from './publish-lock.js';
+import { testKillPoint } from './test-kill-point.js';
 
 export { LOCK_FILE };
 
@@ -85,28 +80,48 @@ export class FsRepositoryStorage implements RepositoryStorage {
     }
   }
 
+  /**
+   * Atomically creates or replaces a file. Once the process is being interrupted
+   * (`interruptPublishing`) no write starts, and the interruption waits for this one to finish.
+   */
   async write(path: string, bytes: Uint8Array): Promise<void> {
     const p = this.local(path);
-    await ensureDir(dirname(p));
-    await writeFileAtomic(p, bytes);
+    await testKillPoint('write-begin');
+    await uninterrupted(`write ${path}`, async () => {
+      await ensureDir(dirname(p));
+      const { handle, tempPath } = await openTempFile(p, 0o644);
+      try {
+        await writeAll(handle, bytes);
+        await testKillPoint('write-temp');
+      } catch (e) {
+        await handle.close().catch(() => {});
+        await rm(tempPath, { force: true }).catch(() => {});
+        throw storageError('write', p, e);
+      }
+      await commitTempFile(handle, tempPath, p);
+    });
+    await testKillPoint('write-done');
   }
 
   async writeStream(path: string, chunks: AsyncIterable<Uint8Array>): Promise<void> {
     const p = this.local(path);
-    await ensureDir(dirname(p));
-    const { handle, tempPath } = await openTempFile(p, 0o644);
-    try {
-      for await (const c of chunks) await writeAll(handle, c);
-    } catch (e) {
-      await handle.close().catch(() => {});
-      await rm(tempPath, { force: true }).catch(() => {});
-      throw e;
-    }
-    await commitTempFile(handle, tempPath, p);
+    await uninterrupted(`write ${path}`, async () => {
+      await ensureDir(dirname(p));
+      const { handle, tempPath } = await openTempFile(p, 0o644);
+      try {
+        for await (const c of chunks) await writeAll(handle, c);
+      } catch (e) {
+        await handle.close().catch(() => {});
+        await rm(tempPath, { force: true }).catch(() => {});
+        throw e;
+      }
+      await commitTempFile(handle, tempPath, p);
+    });
   }
 
   async remove(path: string): Promise<void> {
-    await rm(this.local(path), { force: true });
+    const p = this.local(path);
+    await uninterrupted(`remove ${path}`, () => rm(p, { force: true }));
   }
 
   /**
@@ -116,13 +131,23 @@ export class FsRepositoryStorage implements RepositoryStorage {
    * from here (another host or boot): `breakLock` then removes it, on a person's word.
    */
   async lock(): Promise<() => Promise<void>> {
-    await ensureDir(this.dir);
-    const release = await acquirePublishLock(this.dir, {
-      probe: this.probe,
-      onTakeover: this.onLockTakeover,
+    await testKillPoint('lock-begin');
+    const release = await uninterrupted('take the publish lock', async () => {
+      await ensureDir(this.dir);
+      const r = await acquirePublishLock(this.dir, { probe: this.probe, onTakeover: this.onLockTakeover });
+      holdLock(r);
+      await removeStrayTempFiles(this.dir);
+      return r;
     });
-    await removeStrayTempFiles(this.dir);
-    return release;
+    await testKillPoint('lock-acquired');
+    return async () => {
+      await testKillPoint('lock-release');
+      try {
+        await release();
+      } finally {
+        dropLock(release);
+      }
+    };
   }
 
   /** The publish lock and the state of its holder, or undefined when the repository is not locked. */
