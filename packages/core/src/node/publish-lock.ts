@@ -70,6 +70,16 @@ export interface PublishLockInfo {
   instance: LockInstance;
 }
 
+/** null, or a string of the given shape: nothing from the file reaches a terminal unchecked but the hostname. */
+const nullOr =
+  (shape: RegExp) =>
+  (v: unknown): v is string | null =>
+    v === null || (typeof v === 'string' && shape.test(v));
+const bootIdShape = nullOr(/^[0-9a-f-]{16,64}$/);
+const pidNamespaceShape = nullOr(/^pid:\[\d{1,20}\]$/);
+const startTimeShape = nullOr(/^\d{1,20}$/);
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
+
 /** The facts about processes and this host that the lock needs; `/proc` on Linux. */
 export class ProcessProbe {
   private me: Promise<Omit<LockHolder, 'since'>> | undefined;
@@ -87,8 +97,8 @@ export class ProcessProbe {
       const start = await this.startTimeOf(process.pid);
       return {
         host: hostname(),
-        bootId: /^[0-9a-f-]{16,64}$/.test(boot.trim()) ? boot.trim() : null,
-        pidNamespace: /^pid:\[\d+\]$/.test(ns) ? ns : null,
+        bootId: boot.trim() !== '' && bootIdShape(boot.trim()) ? boot.trim() : null,
+        pidNamespace: ns !== '' && pidNamespaceShape(ns) ? ns : null,
         pid: process.pid,
         startTime: start === 'gone' ? null : (start ?? null),
       };
@@ -144,9 +154,6 @@ function encodeRecord(holder: LockHolder): Uint8Array {
   return new TextEncoder().encode(`${JSON.stringify(record)}\n`);
 }
 
-const nullableString = (v: unknown): v is string | null =>
-  v === null || (typeof v === 'string' && v.length > 0 && v.length <= 256);
-
 /** The holder a lock file names, or undefined when it is not a lock record tufa wrote. */
 export function parseRecord(bytes: Uint8Array): LockHolder | undefined {
   let v: unknown;
@@ -162,13 +169,14 @@ export function parseRecord(bytes: Uint8Array): LockHolder | undefined {
     typeof r.host !== 'string' ||
     r.host.length === 0 ||
     r.host.length > 256 ||
-    !nullableString(r.bootId) ||
-    !nullableString(r.pidNamespace) ||
-    !nullableString(r.startTime) ||
+    !bootIdShape(r.bootId) ||
+    !pidNamespaceShape(r.pidNamespace) ||
+    !startTimeShape(r.startTime) ||
     typeof r.pid !== 'number' ||
     !Number.isSafeInteger(r.pid) ||
     r.pid <= 0 ||
     typeof r.since !== 'string' ||
+    !ISO_TIME.test(r.since) ||
     Number.isNaN(Date.parse(r.since))
   ) {
     return undefined;

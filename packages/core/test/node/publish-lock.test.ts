@@ -163,6 +163,10 @@ describe.runIf(linux)('FsRepositoryStorage.lock', () => {
     ['an old-style record', '48121 2026-03-02T09:14:03.512Z\n'],
     ['an empty file', ''],
     ['JSON of another shape', '{"format":"tufa-publish-lock/1","pid":-1}'],
+    [
+      'a record with an escape sequence where a boot id belongs',
+      `{"format":"tufa-publish-lock/1","host":"h","bootId":"\\u001b[2J","pidNamespace":null,"pid":7,"startTime":null,"since":"2030-01-01T00:00:00Z"}`,
+    ],
   ])('never takes over %s', async (_, text) => {
     await writeFile(lockPath(), text);
     const e = await rejection(new FsRepositoryStorage(dir).lock());
@@ -316,6 +320,14 @@ describe.runIf(linux)('taking over one stale lock from several processes at once
 });
 
 describe.runIf(linux)('FsRepositoryStorage.inspectLock and breakLock', () => {
+  it('shows a hostname with control characters and bidi overrides escaped', async () => {
+    await plantLock({ host: 'evil\u001b[2J\u202ehost' });
+    const e = await rejection(new FsRepositoryStorage(dir).lock());
+    expect(e.message).toContain('on host "evil\\u{1b}[2J\\u{202e}host"');
+    expect(e.message).not.toContain('\u001b');
+    expect(e.message).not.toContain('\u202e');
+  });
+
   it('inspectLock: undefined without a lock; holder, state and reason with one', async () => {
     const storage = new FsRepositoryStorage(dir);
     expect(await storage.inspectLock()).toBeUndefined();
