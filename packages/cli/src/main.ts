@@ -346,6 +346,12 @@ export function buildProgram(run: (h: ReturnType<typeof lazy>, args: unknown[]) 
     .description('re-sign timestamp (and snapshot if due); safe from cron')
     .action(act('status', 'timestamp'));
   program
+    .command('unlock')
+    .argument('<gun>', 'repository')
+    .option('-y, --yes', 'remove the lock without asking (the holder must be gone)')
+    .description('remove a publish lock left by a publish that is gone (e.g. on another host)')
+    .action(act('unlock', 'unlock'));
+  program
     .command('serve')
     .argument('<dir>', 'publish root to serve')
     .option('--host <host>', 'address to listen on', '127.0.0.1')

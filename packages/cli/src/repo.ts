@@ -1,6 +1,6 @@
 /** Opening a GUN's repository with the signers its configuration names. */
-import { Repository, type Signer } from '@tufa/core';
-import { FsRepositoryStorage, type SecretCallback } from '@tufa/core/node';
+import { PublishLockedError, Repository, type Signer } from '@tufa/core';
+import { describeHolder, FsRepositoryStorage, type SecretCallback } from '@tufa/core/node';
 import { isCode } from './cli-error.js';
 import { publishedDir, type RepoConfig, readRepoConfig } from './home.js';
 import { loadSigner } from './keys.js';
@@ -26,8 +26,42 @@ export async function loadSigners(config: RepoConfig, options: OpenOptions): Pro
   return signers;
 }
 
+/**
+ * A GUN's published directory. Taking over the lock of a publisher that is gone is said on
+ * stderr, naming it; a lock whose holder cannot be checked from here gets the hint to remove it.
+ */
+class GunStorage extends FsRepositoryStorage {
+  constructor(
+    dir: string,
+    private readonly gun: string,
+  ) {
+    super(dir, {
+      onLockTakeover: (previous) =>
+        process.stderr.write(
+          `Warning: took over the publish lock ${previous.path} of ${describeHolder(previous.holder)}: ${previous.reason}\n`,
+        ),
+    });
+  }
+
+  override async lock(): Promise<() => Promise<void>> {
+    try {
+      return await super.lock();
+    } catch (e) {
+      if (e instanceof PublishLockedError && e.holderState === 'unknown') {
+        Object.assign(e, { hint: `tufa unlock ${this.gun}` });
+      }
+      throw e;
+    }
+  }
+}
+
+/** The storage of a GUN published in `dir`. */
+export function publishStorage(dir: string, gun: string): FsRepositoryStorage {
+  return new GunStorage(dir, gun);
+}
+
 export function storageFor(config: RepoConfig): FsRepositoryStorage {
-  return new FsRepositoryStorage(publishedDir(config.publishRoot, config.gun));
+  return publishStorage(publishedDir(config.publishRoot, config.gun), config.gun);
 }
 
 export async function openRepository(
@@ -59,7 +93,9 @@ export async function transaction<T>(
       const { written, versions } = await repo.publish();
       return { result, written, versions };
     } catch (e) {
-      if (i < attempts && isCode(e, 'CONFLICT')) {
+      // A lock whose holder cannot be checked stays until a person removes it: no retry.
+      const stuck = e instanceof PublishLockedError && e.holderState === 'unknown';
+      if (i < attempts && isCode(e, 'CONFLICT') && !stuck) {
         await new Promise((r) => setTimeout(r, 50 * i + Math.floor(Math.random() * 50)));
         continue;
       }

@@ -33,6 +33,7 @@ describe.concurrent('tufa: version, help and usage errors', () => {
       'root',
       'status',
       'timestamp',
+      'unlock',
       'serve',
     ]) {
       expect(r.stdout).toMatch(new RegExp(`^  ${c}\\b`, 'm'));

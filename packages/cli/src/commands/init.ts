@@ -2,13 +2,13 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Key, Repository, type Signer } from '@tufa/core';
-import { FsRepositoryStorage } from '@tufa/core/node';
 import { CliError, usage } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import { keyPath, publishedDir, type RepoConfig, repoConfigPath, writeRepoConfig } from '../home.js';
 import { generateKeyFile, generateNamedKey, keyKind, loadPublicKey, loadSigner, toUri } from '../keys.js';
 import type { Context } from '../main.js';
 import { checkGun } from '../names.js';
+import { publishStorage } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 
 interface InitOptions {
@@ -90,7 +90,7 @@ export async function init(ctx: Context, gunArg: string, opts: InitOptions): Pro
   }
 
   const keyOf = (s: Signer): Key => s.key;
-  const repo = await Repository.create(new FsRepositoryStorage(dir), {
+  const repo = await Repository.create(publishStorage(dir, gun), {
     keys: {
       root: rootSigners.map(keyOf),
       targets: [online.targets.signer.key],
@@ -153,7 +153,7 @@ export async function attach(ctx: Context, gunArg: string, opts: AttachOptions):
   const gun = checkGun(gunArg);
   refuseIfSetUp(gun);
   const dir = publishedDir(opts.publishRoot, gun);
-  const repo = await Repository.open(new FsRepositoryStorage(dir)).catch(() => {
+  const repo = await Repository.open(publishStorage(dir, gun)).catch(() => {
     throw new CliError(
       `no repository is published at ${dir}`,
       EXIT.NOT_FOUND,
