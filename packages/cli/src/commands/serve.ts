@@ -9,6 +9,7 @@ import { resolve, sep } from 'node:path';
 import { CliError } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import type { Context } from '../main.js';
+import { onInterrupt } from '../signals.js';
 
 export async function serve(
   ctx: Context,
@@ -62,9 +63,7 @@ export async function serve(
     () => `serving ${root} at http://${host}:${port}/ (read-only; Ctrl-C to stop)`,
   );
   await new Promise<void>((done) => {
-    const stop = () => server.close(() => done());
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    onInterrupt(() => server.close(() => done()));
   });
   return EXIT.OK;
 }
