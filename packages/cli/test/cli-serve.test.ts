@@ -1,10 +1,18 @@
-/** `tufa serve`: read-only static HTTP for a publish root; GET/HEAD only, nothing outside DIR. */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+/**
+ * `tufa serve`: read-only static HTTP for a publish root; GET/HEAD only, nothing outside DIR
+ * (symlinks resolved), no dot files (the publish lock, temporary files), and a file that cannot
+ * be read answers 500 without stopping the server.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectError, expectExit, rawRequest, Sandbox, type Served, startServe } from './helpers/cli.js';
 
 const sandbox = new Sandbox('tufa-serve-');
+/** Larger than what the server reads before it answers: the rest is streamed. */
+const BIG = Buffer.from(Array.from({ length: 200_001 }, (_, i) => (i * 7919) % 256));
 const SECRET = 'top-secret-outside-the-served-directory';
+const LOCK = '{"format":"tufa-publish-lock/1","host":"publisher-7"}';
 let served: Served;
 
 beforeAll(async () => {
@@ -12,9 +20,24 @@ beforeAll(async () => {
   writeFileSync(sandbox.path('www', 'repo', 'metadata', 'timestamp.json'), '{"signed":{}}\n');
   writeFileSync(sandbox.path('www', 'repo', 'metadata', '1.root.json'), '{"root":1}\n');
   writeFileSync(sandbox.path('www', 'blob.bin'), Buffer.from([0, 1, 2, 255]));
+  writeFileSync(sandbox.path('www', 'big.bin'), BIG);
   // Files beside and above the served directory must never be served.
   writeFileSync(sandbox.path('secret.txt'), SECRET);
   writeFileSync(sandbox.path('www-other'), SECRET);
+  // What a publish keeps beside the repository, and other dot files.
+  writeFileSync(sandbox.path('www', 'repo', '.tufa-publish.lock'), LOCK);
+  writeFileSync(sandbox.path('www', 'repo', 'metadata', '.tufa-tmp-0123abcd'), LOCK);
+  mkdirSync(sandbox.path('www', '.git'));
+  writeFileSync(sandbox.path('www', '.git', 'config'), LOCK);
+  // Symlinks: out of the served directory (a file, a directory), and within it.
+  mkdirSync(sandbox.path('outside'));
+  writeFileSync(sandbox.path('outside', 'secret.txt'), SECRET);
+  symlinkSync(sandbox.path('secret.txt'), sandbox.path('www', 'repo', 'leak.json'));
+  symlinkSync('../../secret.txt', sandbox.path('www', 'repo', 'relative-leak.json'));
+  symlinkSync(sandbox.path('outside'), sandbox.path('www', 'repo', 'outside-dir'));
+  symlinkSync('../blob.bin', sandbox.path('www', 'repo', 'blob-link.bin'));
+  // A FIFO, which must not hang the server.
+  execFileSync('mkfifo', [sandbox.path('www', 'repo', 'fifo.json')]);
   served = await startServe(sandbox, sandbox.path('www'));
 });
 
@@ -48,6 +71,10 @@ describe('tufa serve', () => {
     expect(blob.status).toBe(200);
     expect(Buffer.from(blob.body, 'latin1')).toEqual(Buffer.from([0, 1, 2, 255]));
     expect(blob.headers['content-type']).toBe('application/octet-stream');
+    const big = await rawRequest(served.url, '/big.bin');
+    expect(big.status).toBe(200);
+    expect(big.headers['content-length']).toBe(String(BIG.length));
+    expect(Buffer.from(big.body, 'latin1').equals(BIG)).toBe(true);
     // A query string is ignored.
     expect((await rawRequest(served.url, '/repo/metadata/timestamp.json?x=1')).status).toBe(200);
   });
@@ -99,9 +126,76 @@ describe('tufa serve', () => {
       expect(r.body).not.toContain(SECRET);
       expect(r.body).not.toContain('root:');
     }
-    // A path that only looks like a traversal but stays inside DIR is fine.
-    expect((await rawRequest(served.url, '/repo/./metadata/timestamp.json')).status).toBe(200);
   });
+
+  it('404 for any path segment starting with a dot: the publish lock, temporary files, .git, `.`', async () => {
+    const paths = [
+      '/repo/.tufa-publish.lock',
+      '/repo/%2etufa-publish.lock',
+      '/repo/%2Etufa-publish.lock',
+      '/repo/metadata/.tufa-tmp-0123abcd',
+      '/repo/metadata/%2etufa-tmp-0123abcd',
+      '/.git/config',
+      '/%2egit/config',
+      '/repo/./metadata/timestamp.json',
+      '/repo/%2e/metadata/timestamp.json',
+      '/repo/metadata/./timestamp.json',
+    ];
+    const results = await Promise.all(paths.map((p) => rawRequest(served.url, p)));
+    for (const [i, r] of results.entries()) {
+      expect(r.status, paths[i]).toBe(404);
+      expect(r.body).toBe('');
+    }
+    expect((await rawRequest(served.url, '/repo/metadata/timestamp.json')).status).toBe(200);
+  });
+
+  it('follows a symlink only to a file inside DIR', async () => {
+    for (const p of ['/repo/leak.json', '/repo/relative-leak.json', '/repo/outside-dir/secret.txt']) {
+      const r = await rawRequest(served.url, p);
+      expect(r.status, p).toBe(404);
+      expect(r.body).not.toContain(SECRET);
+    }
+    const inside = await rawRequest(served.url, '/repo/blob-link.bin');
+    expect(inside.status).toBe(200);
+    expect(Buffer.from(inside.body, 'latin1')).toEqual(Buffer.from([0, 1, 2, 255]));
+  });
+
+  it('serves a DIR that is itself reached through a symlink', async () => {
+    symlinkSync(sandbox.path('www'), sandbox.path('www-link'));
+    const s = await startServe(sandbox, sandbox.path('www-link'));
+    try {
+      expect((await rawRequest(s.url, '/blob.bin')).status).toBe(200);
+      expect((await rawRequest(s.url, '/repo/leak.json')).status).toBe(404);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('answers 404 for a FIFO at once, and goes on serving', async () => {
+    expect((await rawRequest(served.url, '/repo/fifo.json')).status).toBe(404);
+    expect((await rawRequest(served.url, '/repo/fifo.json', 'HEAD')).status).toBe(404);
+    expect((await rawRequest(served.url, '/blob.bin')).status).toBe(200);
+  });
+
+  it.runIf(process.platform === 'linux')(
+    'answers 500 for a file that fails to read after it is opened, and goes on serving',
+    async () => {
+      // The server's own /proc directory: `mem` is a regular file whose read at offset 0 fails
+      // (EIO), as a file on a failing disk would.
+      const s = await startServe(sandbox, '/proc/self');
+      try {
+        for (const method of ['GET', 'HEAD', 'GET']) {
+          const r = await rawRequest(s.url, '/mem', method);
+          expect(r.status, method).toBe(500);
+          expect(r.body).toBe('');
+        }
+        expect((await rawRequest(s.url, '/status')).status).toBe(200);
+        expect(s.child.exitCode).toBeNull();
+      } finally {
+        expect(await s.stop()).toBe(0);
+      }
+    },
+  );
 
   it('405 with Allow: GET, HEAD for POST, PUT and DELETE', async () => {
     for (const method of ['POST', 'PUT', 'DELETE']) {
