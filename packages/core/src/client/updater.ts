@@ -11,6 +11,7 @@ import type { Metadata } from '../metadata/metadata.js';
 import type { Targets } from '../metadata/signed.js';
 import { boundedStream, download, type Fetcher } from './fetcher.js';
 import { roleNameToUrlSegment, targetPathToUrlPath } from './names.js';
+import { timestampOrSnapshotKeysRotated } from './rotation.js';
 import type { MetadataStore } from './store.js';
 import { TrustedMetadataSet } from './trusted-set.js';
 
@@ -121,15 +122,25 @@ export class Updater {
     for (let v = first + 1; v <= first + this.limits.maxRootRotations; v++) {
       const bytes = await this.fetchMetadata(`${v}.root.json`, this.limits.rootMaxLength, true);
       if (!bytes) break;
+      const previous = trusted.root.signed;
       await trusted.updateRoot(bytes);
+      // 5.3.11: a rotated timestamp or snapshot key means the cached timestamp and snapshot may
+      // be an attacker's fast-forwarded versions; they stop being rollback references. Checked at
+      // every step and done before the new root is persisted, so that a refresh which stops
+      // later (an expired final root, a bad next root, a crash) cannot leave a stored root whose
+      // predecessor's rotation was never acted on.
+      if (timestampOrSnapshotKeysRotated(previous, trusted.root.signed)) {
+        await this.options.store.remove('timestamp');
+        await this.options.store.remove('snapshot');
+      }
       await this.options.store.write('root', bytes);
     }
     trusted.checkRootNotExpired(); // 5.3.10
   }
 
   private async updateTimestamp(trusted: TrustedMetadataSet): Promise<void> {
-    // A cached timestamp is the rollback reference (5.4.3); if it no longer verifies (its keys
-    // rotated: 5.3.11 fast-forward recovery) or is expired, it simply does not count.
+    // A cached timestamp is the rollback reference (5.4.3); if it does not verify or is expired,
+    // it does not count. After a timestamp or snapshot key rotation there is none (5.3.11).
     await this.tryCached(() => this.loadCached('timestamp', (b) => trusted.updateTimestamp(b)));
     const bytes = await this.fetchMetadata('timestamp.json', this.limits.timestampMaxLength);
     if (!bytes) throw new NotFoundError('timestamp.json is missing from the repository');
