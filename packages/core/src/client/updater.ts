@@ -70,8 +70,16 @@ export class Updater {
   private readonly options: UpdaterOptions;
   private readonly limits: UpdaterLimits;
   private trusted: TrustedMetadataSet | undefined;
-  /** Verified delegated-role bytes fetched during this session, by role name. */
-  private readonly fetchedBytes = new Map<string, Uint8Array>();
+  /** The refresh under way, shared by every caller until it settles. */
+  private inflight: Promise<TrustedMetadataSet> | undefined;
+  /**
+   * Verified delegated-role bytes fetched during a session (one refresh and the look-ups on its
+   * trusted set), by role name. Kept per trusted set, so a look-up still walking the previous
+   * set never picks up bytes fetched for a newer one.
+   */
+  private readonly fetchedBytes = new WeakMap<TrustedMetadataSet, Map<string, Uint8Array>>();
+  /** Delegated roles being loaded, per delegator and role, so concurrent look-ups fetch each once. */
+  private readonly loading = new WeakMap<Metadata<Targets>, Map<string, Promise<Metadata<Targets>>>>();
 
   constructor(options: UpdaterOptions) {
     if (!options.offline && !options.metadataBaseUrl.endsWith('/')) {
@@ -94,8 +102,28 @@ export class Updater {
   /**
    * Runs the top-level client workflow (spec 5.1–5.6): root rotation, timestamp, snapshot,
    * targets. Throws a TufError saying which role failed and why.
+   *
+   * Calls made while a refresh is under way (from `refresh`, `getTargetInfo`, `listTargets`)
+   * share it: one run of the workflow, one set of requests and store writes, and every caller
+   * gets its result or its error. Once it has settled, the next call starts a new refresh (so a
+   * failed one can be retried).
    */
   async refresh(): Promise<void> {
+    await this.sharedRefresh();
+  }
+
+  private sharedRefresh(): Promise<TrustedMetadataSet> {
+    if (this.inflight) return this.inflight;
+    const run = this.runRefresh();
+    this.inflight = run;
+    const settled = () => {
+      if (this.inflight === run) this.inflight = undefined;
+    };
+    run.then(settled, settled);
+    return run;
+  }
+
+  private async runRefresh(): Promise<TrustedMetadataSet> {
     const now = (this.options.now ?? (() => new Date()))();
     const rootBytes = await this.options.store.read('root');
     if (!rootBytes)
@@ -103,17 +131,18 @@ export class Updater {
         'STATE',
         'no trusted root in the metadata store: initialise it with a root you trust',
       );
-    this.fetchedBytes.clear();
     const trusted = await TrustedMetadataSet.create(rootBytes, now);
+    this.fetchedBytes.set(trusted, new Map());
     this.trusted = trusted;
     if (this.options.offline) {
       await this.loadOffline(trusted);
-      return;
+      return trusted;
     }
     await this.updateRoot(trusted);
     await this.updateTimestamp(trusted);
     await this.updateSnapshot(trusted);
     await this.updateTargets(trusted);
+    return trusted;
   }
 
   private async updateRoot(trusted: TrustedMetadataSet): Promise<void> {
@@ -238,11 +267,15 @@ export class Updater {
     }
   }
 
+  /**
+   * The trusted set to answer from: the one being refreshed (waiting for it), else the last
+   * complete one, else a new refresh. Each caller keeps the set it got, whatever refreshes later.
+   */
   private async ensureRefreshed(): Promise<TrustedMetadataSet> {
-    if (!this.trusted?.targets) await this.refresh();
+    if (this.inflight) return this.inflight;
     const t = this.trusted;
-    if (!t?.targets) throw new TufError('STATE', 'refresh did not complete');
-    return t;
+    if (t?.targets) return t;
+    return this.sharedRefresh();
   }
 
   /**
@@ -320,17 +353,47 @@ export class Updater {
     }
   }
 
-  /** A delegated role verified against `delegator`, from this session, the store, or the repository. */
-  private async loadDelegated(
+  /**
+   * A delegated role verified against `delegator`, from this session, the store, or the
+   * repository. Concurrent look-ups needing the same role of the same delegator share one load.
+   */
+  private loadDelegated(
     trusted: TrustedMetadataSet,
     role: string,
     delegator: Metadata<Targets>,
   ): Promise<Metadata<Targets>> {
     const known = trusted.getDelegated(role, delegator);
-    if (known) return known;
+    if (known) return Promise.resolve(known);
+    let byRole = this.loading.get(delegator);
+    if (!byRole) {
+      byRole = new Map();
+      this.loading.set(delegator, byRole);
+    }
+    const pending = byRole.get(role);
+    if (pending) return pending;
+    const load = this.loadDelegatedOnce(trusted, role, delegator);
+    byRole.set(role, load);
+    // Once settled, the trusted set answers (success) or a later look-up tries again (failure).
+    const settled = () => {
+      if (byRole.get(role) === load) byRole.delete(role);
+    };
+    load.then(settled, settled);
+    return load;
+  }
+
+  private async loadDelegatedOnce(
+    trusted: TrustedMetadataSet,
+    role: string,
+    delegator: Metadata<Targets>,
+  ): Promise<Metadata<Targets>> {
+    let session = this.fetchedBytes.get(trusted);
+    if (!session) {
+      session = new Map();
+      this.fetchedBytes.set(trusted, session);
+    }
     // Bytes fetched earlier in this session are the repository's only copy of this version:
     // if they fail against this delegator, fetching again would not help.
-    const fetched = this.fetchedBytes.get(role);
+    const fetched = session.get(role);
     if (fetched) return trusted.updateDelegatedTargets(fetched, role, delegator);
     if (this.options.offline) {
       const b = await this.options.store.read(role);
@@ -347,7 +410,7 @@ export class Updater {
     if (md) return md;
     const bytes = await this.fetchRole(trusted, role);
     md = await trusted.updateDelegatedTargets(bytes, role, delegator);
-    this.fetchedBytes.set(role, bytes);
+    session.set(role, bytes);
     await this.options.store.write(role, bytes);
     return md;
   }
