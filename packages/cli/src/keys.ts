@@ -15,7 +15,7 @@ import {
   signerUriScheme,
   writeKeyFile,
 } from '@tufa/core/node';
-import { CliError, usage } from './cli-error.js';
+import { CliError, isCode, usage } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 import { checkKeyName, keyPath, keysDir } from './home.js';
 
@@ -86,6 +86,25 @@ export async function loadSigner(ref: string, secrets: SecretCallback): Promise<
 }
 
 /**
+ * Runs `read` (which reads the PEM key in `file`); an UNSUPPORTED_KEY error becomes exit 6 with a
+ * hint naming the key kinds tufa takes and how to re-encode an EC key given with explicit curve
+ * parameters (the same key, named curve form).
+ */
+export function withUnsupportedKeyHint<T>(file: string, isPublic: boolean, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (!isCode(e, 'UNSUPPORTED_KEY')) throw e;
+    const reencode = `openssl pkey ${isPublic ? '-pubin -pubout ' : ''}-in ${file} -ec_param_enc named_curve -out named.pem`;
+    throw new CliError(
+      e.message,
+      EXIT.KEY,
+      `tufa takes Ed25519, ECDSA P-256 or P-384 on a named curve, and RSA of 2048 bits or more; an EC key with explicit curve parameters is re-encoded with: ${reencode}`,
+    );
+  }
+}
+
+/**
  * The public key of a reference, without unlocking it where possible: a tufa key file (public
  * part), a TUF key JSON file, a PEM public key; otherwise the signer is loaded.
  */
@@ -101,7 +120,7 @@ export async function loadPublicKey(ref: string, secrets: SecretCallback): Promi
       if ('tufa_key' in json) return (await readKeyFile(file)).key; // public part, no passphrase
       if ('keytype' in json) return Key.fromJSON(json, file);
     } else if (text.includes('BEGIN PUBLIC KEY')) {
-      return keyFromPublicPem(text);
+      return withUnsupportedKeyHint(file, true, () => keyFromPublicPem(text));
     }
   }
   return (await loadSigner(ref, secrets)).key;

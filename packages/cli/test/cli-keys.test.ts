@@ -246,6 +246,23 @@ describe.concurrent('tufa key import', () => {
     expect(existsSync(keyFile('x2'))).toBe(false);
   });
 
+  it('refuses an ECDSA key with explicit curve parameters (6): named curves only', async () => {
+    const explicit = new URL('../../../test-vectors/explicit-curve/p256-explicit.pkcs8.pem', import.meta.url);
+    writeFileSync(sandbox.path('explicit.pem'), readFileSync(explicit));
+    const r = await sandbox.tufa(['key', 'import', 'x-explicit', 'explicit.pem']);
+    expectError(r, 6, 'explicit curve parameters', /-ec_param_enc named_curve/);
+    expect(existsSync(keyFile('x-explicit'))).toBe(false);
+    // The public half, wherever a PEM public key is read (here: key export FILE).
+    const pub = new URL('../../../test-vectors/explicit-curve/p256-explicit.pub.pem', import.meta.url);
+    writeFileSync(sandbox.path('explicit.pub.pem'), readFileSync(pub));
+    expectError(
+      await sandbox.tufa(['key', 'export', './explicit.pub.pem']),
+      6,
+      'explicit curve parameters',
+      /-pubin -pubout/,
+    );
+  });
+
   it('without a passphrase: exit 6 and nothing written', async () => {
     const r = await sandbox.tufa(['key', 'import', 'x3', 'ed.pem'], { env: { TUFA_PASSPHRASE: undefined } });
     expectError(r, 6, 'no passphrase', 'TUFA_PASSPHRASE');

@@ -6,7 +6,15 @@ import { changePassphrase, readKeyFile, redactUri, writeKeyFile } from '@tufa/co
 import { CliError, usage } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import { keyPath, keysDir } from '../home.js';
-import { generateKeyFile, keyKind, loadPublicKey, preparePkcs11, scryptN, toUri } from '../keys.js';
+import {
+  generateKeyFile,
+  keyKind,
+  loadPublicKey,
+  preparePkcs11,
+  scryptN,
+  toUri,
+  withUnsupportedKeyHint,
+} from '../keys.js';
 import type { Context } from '../main.js';
 import { newPassphrase, secretsFromEnvironment } from '../secrets.js';
 
@@ -105,7 +113,7 @@ export async function importKey(
     throw new CliError(`cannot read ${file}`, EXIT.NOT_FOUND);
   });
   if (!pem.includes('PRIVATE KEY')) throw usage(`${file} is not a PEM private key`);
-  const signer = PrivateKeySigner.fromPem(pem);
+  const signer = withUnsupportedKeyHint(file, false, () => PrivateKeySigner.fromPem(pem));
   const secrets = secretsFromEnvironment();
   const protection = opts.unencrypted
     ? { unencrypted: true as const }

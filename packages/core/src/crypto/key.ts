@@ -14,7 +14,7 @@ import { canonicalBytes } from '../json/canonical.js';
 import { hexDigest } from './hash.js';
 import { hexToBytes } from './hex.js';
 import { cloneJson, isRecord, own, setOwn, unknownFields } from './json-value.js';
-import { spkiDerFromPem } from './pem.js';
+import { ecSpkiCurve, spkiDerFromPem } from './pem.js';
 
 /** `keyval`: the `public` string plus any fields this version does not know. */
 export type KeyVal = { readonly public: string; readonly [field: string]: unknown };
@@ -85,9 +85,23 @@ function pemMaterial(algorithm: Algorithm, pem: string): Material | undefined {
   const curve = algorithm === 'ecdsa-p256' ? 'prime256v1' : 'secp384r1';
   // The curve must match the scheme: a P-384 key under ecdsa-sha2-nistp256 is not usable.
   if (keyObject.asymmetricKeyType !== 'ec' || details?.namedCurve !== curve) return undefined;
+  // Named curves only: node reports explicit parameters equal to P-256 as P-256 (see ecSpkiCurve).
+  if (ecSpkiCurve(der) !== curve) return undefined;
   // From the JWK, so a compressed and an uncompressed encoding of one point get one id.
   const jwk = keyObject.export({ format: 'jwk' });
   return { algorithm, keyObject, id: `ec:${jwk.crv}:${jwk.x}:${jwk.y}`, sigLength: 0 };
+}
+
+/**
+ * Throws UnsupportedKeyError for an EC key given with explicit curve parameters (internal; for
+ * every place a key enters from outside metadata: key import, signers, Notary keys).
+ */
+export function refuseExplicitCurve(publicKey: KeyObject): void {
+  if (publicKey.asymmetricKeyType !== 'ec') return;
+  if (ecSpkiCurve(publicKey.export({ type: 'spki', format: 'der' })) !== 'explicit') return;
+  throw new UnsupportedKeyError(
+    'an EC key with explicit curve parameters (expected a named curve, P-256 or P-384, as RFC 5480 and python-tuf require)',
+  );
 }
 
 function loadMaterial(key: Key): Material | undefined {
@@ -220,6 +234,7 @@ export class Key {
       [keytype, defaultScheme] = ['ed25519', 'ed25519'];
       pub = Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url').toString('hex');
     } else {
+      refuseExplicitCurve(publicKey);
       if (type === 'ec' && curve === 'prime256v1')
         [keytype, defaultScheme] = ['ecdsa', 'ecdsa-sha2-nistp256'];
       else if (type === 'ec' && curve === 'secp384r1')

@@ -5,7 +5,7 @@
 import { constants, createPrivateKey, createPublicKey, type KeyObject, sign as nodeSign } from 'node:crypto';
 import { KeyError, UnsupportedKeyError } from '../errors.js';
 import { bytesToHex } from './hex.js';
-import { Key, materialOf } from './key.js';
+import { Key, materialOf, refuseExplicitCurve } from './key.js';
 import { Signature } from './signature.js';
 
 export interface Signer {
@@ -41,6 +41,9 @@ export class PrivateKeySigner implements Signer {
     if (material === undefined) {
       throw new UnsupportedKeyError(`cannot sign for an unsupported key (${key.keytype}/${key.scheme})`);
     }
+    // A private key with explicit curve parameters is refused like its public half, not
+    // reported as a mismatch.
+    refuseExplicitCurve(createPublicKey(privateKey));
     // Signing with the wrong key would yield signatures nobody can verify; fail now instead.
     let derived: string | undefined;
     try {

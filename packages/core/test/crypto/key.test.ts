@@ -1,9 +1,10 @@
-import { createHash, createPublicKey, ECDH, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, ECDH, generateKeyPairSync, sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Key, keyFromPublicPem, keyToPem } from '../../src/crypto/index.js';
+import { Key, keyFromPublicPem, keyToPem, PrivateKeySigner } from '../../src/crypto/index.js';
 import { FormatError, UsageError } from '../../src/errors.js';
 import { canonicalBytes, canonicalString } from '../../src/json/canonical.js';
-import { pythonTufKeys } from './helpers.js';
+import { pythonTufKeys, repoRoot } from './helpers.js';
 
 const pyKeys = pythonTufKeys();
 const pyKey = (name: string): Record<string, unknown> => {
@@ -295,5 +296,66 @@ describe('weak RSA public exponents', () => {
       public: publicKey.export({ type: 'spki', format: 'pem' }) as string,
     });
     expect(normal.supported).toBe(true);
+  });
+});
+
+describe('ECDSA keys with explicit curve parameters', () => {
+  // test-vectors/explicit-curve: the same points once with explicit parameters, once named.
+  const vector = (name: string): string =>
+    readFileSync(new URL(`test-vectors/explicit-curve/${name}`, repoRoot), 'utf8');
+  const cases = [
+    ['P-256', 'ecdsa-sha2-nistp256', 'p256', 'sha256'],
+    ['P-384', 'ecdsa-sha2-nistp384', 'p384', 'sha384'],
+  ] as const;
+
+  it.each(cases)(
+    '%s: the explicit SPKI really holds the named key, and node sees no difference',
+    (_c, scheme, f) => {
+      const explicit = createPublicKey(vector(`${f}-explicit.pub.pem`));
+      const named = createPublicKey(vector(`${f}-named.pub.pem`));
+      expect(explicit.export({ format: 'jwk' })).toEqual(named.export({ format: 'jwk' }));
+      expect(explicit.asymmetricKeyDetails).toEqual(named.asymmetricKeyDetails);
+      expect(key('ecdsa', scheme, vector(`${f}-named.pub.pem`)).supported).toBe(true);
+    },
+  );
+
+  it.each(cases)(
+    '%s in metadata: not supported, and a valid signature by it never verifies',
+    async (_c, scheme, f) => {
+      const k = key('ecdsa', scheme, vector(`${f}-explicit.pub.pem`));
+      expect(k.supported).toBe(false);
+      expect(k.materialId()).toBeUndefined();
+      if (f === 'p256') {
+        const data = new TextEncoder().encode('signed bytes');
+        const priv = createPrivateKey(vector('p256-explicit.pkcs8.pem'));
+        const sig = sign('sha256', data, { key: priv, dsaEncoding: 'der' }).toString('hex');
+        expect(await key('ecdsa', scheme, vector('p256-named.pub.pem')).verify(data, sig)).toBe(true);
+        expect(await k.verify(data, sig)).toBe(false);
+      }
+    },
+  );
+
+  it.each(cases)('%s: refused on import with UNSUPPORTED_KEY', (_c, _s, f) => {
+    const pem = vector(`${f}-explicit.pub.pem`);
+    expect(() => keyFromPublicPem(pem)).toThrow(
+      expect.objectContaining({
+        code: 'UNSUPPORTED_KEY',
+        message: expect.stringMatching(/explicit curve parameters/),
+      }),
+    );
+    expect(() => Key.fromPublicKeyObject(createPublicKey(pem))).toThrow(
+      expect.objectContaining({ code: 'UNSUPPORTED_KEY' }),
+    );
+  });
+
+  it('refuses an explicit-parameter private key as a signer, even with the named public key', () => {
+    const pkcs8 = vector('p256-explicit.pkcs8.pem');
+    const named = keyFromPublicPem(vector('p256-named.pub.pem'));
+    const refused = expect.objectContaining({
+      code: 'UNSUPPORTED_KEY',
+      message: expect.stringMatching(/explicit curve parameters/),
+    });
+    expect(() => PrivateKeySigner.fromPem(pkcs8)).toThrow(refused);
+    expect(() => new PrivateKeySigner(createPrivateKey(pkcs8), named)).toThrow(refused);
   });
 });
