@@ -7,6 +7,12 @@
  * the canonical bytes come out of the validation scan, and members only move when an object's
  * keys were not already in code-point order.
  *
+ * Hostile input must not make this cost more than linear (an unsigned 5 MB targets file once
+ * took 10 s here): an object's keys are ordered with an LCP merge sort (a shared key prefix is
+ * never read twice, escaped keys are unescaped once per object), and objects out of order are
+ * only recorded during the scan; the canonical bytes are then assembled in one pass, so a
+ * member nested in 60 unsorted objects still moves once. `scanCost` counts the operations.
+ *
  * Rejected (DESIGN.md, rule 2): duplicate keys, a byte order mark, invalid UTF-8, lone
  * surrogates, fractions, exponents, `-0`, integers beyond ±(2^53 − 1), control characters in
  * strings, trailing data, and nesting deeper than `MAX_DEPTH`.
@@ -59,12 +65,49 @@ export function parseStrict(bytes: Uint8Array): StrictParseResult {
       ? bytes
       : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const scanner = new CanonicalScanner(plain);
-  const canonical = scanner.run();
+  scanner.run();
+  const signedCanonical = scanner.signedCanonical();
   // The scan has rejected everything JSON.parse would accept leniently (duplicates, big or
   // fractional numbers, lone surrogates), so the engine's fast parser now yields exact values.
   // JSON.parse defines "__proto__" as an own data property, never as the prototype.
   const value: unknown = JSON.parse(text);
-  return { value, canonical, signedCanonical: scanner.signed };
+  let canonical: Uint8Array | undefined;
+  return {
+    value,
+    // Metadata needs only `signed`: the whole document is assembled when asked for.
+    get canonical() {
+      canonical ??= scanner.canonical();
+      return canonical;
+    },
+    signedCanonical,
+  };
+}
+
+/**
+ * What the scan of `bytes` costs beyond reading them once, in operations rather than time (for
+ * tests; internal): key comparisons, key bytes read by comparisons and by unescaping keys for
+ * sorting, bytes copied to assemble the canonical `signed` value and document when members were
+ * out of order, and buffers allocated. Throws like `parseStrict`.
+ */
+export interface ScanCost {
+  comparisons: number;
+  keyBytesRead: number;
+  movedBytes: number;
+  /** Buffers the scan allocated as it grew: a few, never one per object. */
+  buffersAllocated: number;
+}
+
+export function scanCost(bytes: Uint8Array): ScanCost {
+  const scanner = new CanonicalScanner(bytes);
+  scanner.run();
+  scanner.signedCanonical();
+  scanner.canonical();
+  return {
+    comparisons: scanner.comparisons,
+    keyBytesRead: scanner.keyBytesRead,
+    movedBytes: scanner.movedBytes,
+    buffersAllocated: scanner.buffersAllocated,
+  };
 }
 
 /** Parse strictly and return only the value. */
@@ -78,22 +121,137 @@ class CanonicalScanner {
   private pos = 0;
   private out: Uint8Array;
   private len = 0;
-  /** Per-member records of the objects being read: keyStart, keyEnd, memberEnd, keyHasEscape. */
-  private members: Int32Array = new Int32Array(1024);
+  /**
+   * Per-member records of the objects being read, MEMBER ints each: keyStart and keyEnd (the
+   * key's canonical content in `out`), memberEnd, and the number of unsorted objects recorded
+   * before the member and after it (those in between lie inside it).
+   */
+  private members: Int32Array = new Int32Array(MEMBER * 256);
   private msp = 0;
-  signed: Uint8Array | undefined;
+  /**
+   * The objects whose keys were out of order, in the order they closed (inner before outer),
+   * RECORD ints each: start and end of the members in `out`, the index of the first record
+   * inside it, and where its members start in `sorted`, in key order.
+   */
+  private records: Int32Array = new Int32Array(RECORD * 16);
+  private recordCount = 0;
+  /** Members of recorded objects in key order: memberStart, memberEnd, first and end record inside. */
+  private sorted: Int32Array = new Int32Array(SORTED * 64);
+  private sortedCount = 0;
+  /** Where the top-level `signed` value is: start, end, first and end record inside. */
+  private signedAt: [number, number, number, number] | undefined;
+  /** Top-most records of the ranges being assembled (a stack shared by the recursion). */
+  private stack: Int32Array = new Int32Array(0);
+  /** Unescaped keys of the object being sorted, when one of its keys has an escape. */
+  private keyBytes = new Uint8Array(256);
+  private sortScratch: Scratch = {
+    keyStart: new Int32Array(0),
+    keyEnd: new Int32Array(0),
+    order: new Int32Array(0),
+    lcp: new Int32Array(0),
+    order2: new Int32Array(0),
+    lcp2: new Int32Array(0),
+  };
+  /** Cost counters (see `ScanCost`). */
+  comparisons = 0;
+  keyBytesRead = 0;
+  movedBytes = 0;
+  buffersAllocated = 0;
 
   constructor(src: Uint8Array) {
     this.src = src;
     this.out = new Uint8Array(src.length + 64);
   }
 
-  run(): Uint8Array {
+  run(): void {
     this.skipWs();
     this.value(0, true);
     this.skipWs();
     if (this.pos !== this.src.length) this.fail('unexpected data after the JSON value');
-    return this.out.subarray(0, this.len);
+  }
+
+  /** The canonical bytes of the whole document. */
+  canonical(): Uint8Array {
+    if (this.recordCount === 0) return this.out.subarray(0, this.len);
+    return this.assemble(0, this.len, 0, this.recordCount);
+  }
+
+  /** The canonical bytes of the top-level `signed` value, if there is one. */
+  signedCanonical(): Uint8Array | undefined {
+    const at = this.signedAt;
+    return at === undefined ? undefined : this.assemble(...at);
+  }
+
+  /** The canonical form of `out[from, to)`, inside which lie records first..end-1. */
+  private assemble(from: number, to: number, first: number, end: number): Uint8Array {
+    const dst = new Uint8Array(to - from);
+    if (first === end) {
+      dst.set(this.out.subarray(from, to));
+      return dst;
+    }
+    if (this.stack.length < this.recordCount) this.stack = new Int32Array(this.recordCount);
+    const w = this.emitRange(dst, 0, from, to, first, end, 0);
+    this.movedBytes += w;
+    return dst;
+  }
+
+  /**
+   * Writes the canonical form of `out[from, to)` to `dst` at `w`: the bytes as scanned, except
+   * that each top-most recorded object inside (records first..end-1) has its members written
+   * in key order. Returns the new write position. `sp` is the free part of the shared stack.
+   */
+  private emitRange(
+    dst: Uint8Array,
+    w: number,
+    from: number,
+    to: number,
+    first: number,
+    end: number,
+    sp: number,
+  ): number {
+    const r = this.records;
+    const stack = this.stack;
+    // Records closed in post-order: the last one is top-most; the one before a record's first
+    // inner record is its previous top-most sibling.
+    let top = sp;
+    for (let c = end - 1; c >= first; c = (r[c * RECORD + 2] as number) - 1) stack[top++] = c;
+    let pos = from;
+    for (let k = top - 1; k >= sp; k--) {
+      const c = (stack[k] as number) * RECORD;
+      const start = r[c] as number;
+      w = this.copyOut(dst, w, pos, start);
+      const sorted = this.sorted;
+      const s0 = r[c + 3] as number;
+      const s1 = r[c + 4] as number;
+      for (let i = s0; i < s1; i += SORTED) {
+        if (i > s0) dst[w++] = 0x2c;
+        // A member with no record inside is copied as it is.
+        if (sorted[i + 2] === sorted[i + 3]) {
+          w = this.copyOut(dst, w, sorted[i] as number, sorted[i + 1] as number);
+          continue;
+        }
+        w = this.emitRange(
+          dst,
+          w,
+          sorted[i] as number,
+          sorted[i + 1] as number,
+          sorted[i + 2] as number,
+          sorted[i + 3] as number,
+          top,
+        );
+      }
+      pos = r[c + 1] as number;
+    }
+    return this.copyOut(dst, w, pos, to);
+  }
+
+  /** Copies `out[from, to)` to `dst` at `w`: a loop for short runs, one native copy for long ones. */
+  private copyOut(dst: Uint8Array, w: number, from: number, to: number): number {
+    const o = this.out;
+    const n = to - from;
+    if (n < 64) for (let i = 0; i < n; i++) dst[w + i] = o[from + i] as number;
+    else dst.set(o.subarray(from, to), w);
+    return w + n;
   }
 
   private fail(what: string): never {
@@ -103,8 +261,20 @@ class CanonicalScanner {
   private ensure(n: number): void {
     if (this.len + n <= this.out.length) return;
     const bigger = new Uint8Array(Math.max(this.out.length * 2, this.len + n + 64));
+    this.buffersAllocated++;
     bigger.set(this.out.subarray(0, this.len));
     this.out = bigger;
+  }
+
+  /** Appends `src[from, to)`: a loop for short runs (a subarray view costs more), one copy for long ones. */
+  private append(src: Uint8Array, from: number, to: number): void {
+    const n = to - from;
+    this.ensure(n);
+    const o = this.out;
+    const at = this.len;
+    if (n < 32) for (let i = 0; i < n; i++) o[at + i] = src[from + i] as number;
+    else o.set(src.subarray(from, to), at);
+    this.len = at + n;
   }
 
   private emit(b: number): void {
@@ -217,11 +387,7 @@ class CanonicalScanner {
       const runStart = p;
       let c = s[p];
       while (c !== undefined && c !== QUOTE && c !== BACKSLASH && c >= 0x20) c = s[++p];
-      if (p > runStart) {
-        this.ensure(p - runStart);
-        this.out.set(s.subarray(runStart, p), this.len);
-        this.len += p - runStart;
-      }
+      if (p > runStart) this.append(s, runStart, p);
       if (c === QUOTE) {
         p++;
         break;
@@ -359,7 +525,10 @@ class CanonicalScanner {
     this.emit(0x7b);
     const objStart = this.len; // first byte after "{"
     const base = this.msp;
+    const firstRecord = this.recordCount;
     let sorted = true;
+    let descending = true;
+    let escapedKeys = false;
     this.skipWs();
     if (this.src[this.pos] === 0x7d) {
       this.pos++;
@@ -369,21 +538,21 @@ class CanonicalScanner {
     for (;;) {
       this.skipWs();
       if (this.src[this.pos] !== QUOTE) this.fail('expected a string key');
+      const recordsBefore = this.recordCount;
       const keyStart = this.len + 1;
-      const keyEscaped = this.string();
+      if (this.string()) escapedKeys = true;
       const keyEnd = this.len - 1;
       if (this.msp > base) {
         const m = this.members;
-        const cmp = this.compareKeys(
-          m[this.msp - 4] as number,
-          m[this.msp - 3] as number,
-          m[this.msp - 1] === 1,
+        const cmp = this.compareCanonicalKeys(
+          m[this.msp - MEMBER] as number,
+          m[this.msp - MEMBER + 1] as number,
           keyStart,
           keyEnd,
-          keyEscaped,
         );
         if (cmp === 0) this.failDuplicate(keyStart, keyEnd);
         if (cmp > 0) sorted = false;
+        else descending = false;
       }
       this.skipWs();
       if (this.src[this.pos] !== 0x3a) this.fail('expected ":"');
@@ -393,9 +562,9 @@ class CanonicalScanner {
       const valueStart = this.len;
       this.value(depth, false);
       if (top && this.isKey(keyStart, keyEnd, 'signed')) {
-        this.signed = this.out.slice(valueStart, this.len);
+        this.signedAt = [valueStart, this.len, recordsBefore, this.recordCount];
       }
-      this.pushMember(keyStart, keyEnd, this.len, keyEscaped ? 1 : 0);
+      this.pushMember(keyStart, keyEnd, this.len, recordsBefore, this.recordCount);
       this.skipWs();
       const c = this.src[this.pos];
       if (c === 0x2c) {
@@ -408,22 +577,22 @@ class CanonicalScanner {
         this.fail('expected "," or "}"');
       }
     }
-    if (!sorted) this.reorder(base, objStart);
+    if (!sorted) this.recordUnsorted(base, objStart, firstRecord, escapedKeys, descending);
     this.msp = base;
     this.emit(0x7d);
   }
 
-  private pushMember(a: number, b: number, c: number, d: number): void {
-    if (this.msp + 4 > this.members.length) {
-      const bigger = new Int32Array(this.members.length * 2);
-      bigger.set(this.members);
-      this.members = bigger;
+  private pushMember(keyStart: number, keyEnd: number, memberEnd: number, first: number, end: number): void {
+    if (this.msp + MEMBER > this.members.length) {
+      this.members = grow(this.members, this.msp + MEMBER);
+      this.buffersAllocated++;
     }
     const m = this.members;
-    m[this.msp++] = a;
-    m[this.msp++] = b;
-    m[this.msp++] = c;
-    m[this.msp++] = d;
+    m[this.msp++] = keyStart;
+    m[this.msp++] = keyEnd;
+    m[this.msp++] = memberEnd;
+    m[this.msp++] = first;
+    m[this.msp++] = end;
   }
 
   private isKey(start: number, end: number, word: string): boolean {
@@ -437,93 +606,288 @@ class CanonicalScanner {
     throw new FormatError(`invalid JSON: duplicate object key ${JSON.stringify(key)}`);
   }
 
-  /** Compares two keys (canonical content ranges in `out`) by code point. */
-  private compareKeys(
-    aStart: number,
-    aEnd: number,
-    aEsc: boolean,
-    bStart: number,
-    bEnd: number,
-    bEsc: boolean,
-  ): number {
+  /**
+   * Compares two keys, given as canonical content ranges in `out`, by code point. The only
+   * escapes there are `\"` and `\\`, which sort as the character they stand for: both keys are
+   * read in step, without copying, and the comparison stops at the first difference.
+   */
+  private compareCanonicalKeys(aStart: number, aEnd: number, bStart: number, bEnd: number): number {
     const o = this.out;
-    if (aEsc || bEsc) {
-      // An escaped `"` or `\` sorts by the character, not by its backslash.
-      return compareBytes(unescapeKey(o.subarray(aStart, aEnd)), unescapeKey(o.subarray(bStart, bEnd)));
-    }
-    const n = Math.min(aEnd - aStart, bEnd - bStart);
-    for (let i = 0; i < n; i++) {
-      const d = (o[aStart + i] as number) - (o[bStart + i] as number);
-      if (d !== 0) return d;
-    }
-    return aEnd - aStart - (bEnd - bStart);
-  }
-
-  /** Rewrites the members of the object starting at `objStart` in code-point order of their keys. */
-  private reorder(base: number, objStart: number): void {
-    const m = this.members;
-    const count = (this.msp - base) / 4;
-    const order = Array.from({ length: count }, (_, i) => base + i * 4);
-    order.sort((x, y) =>
-      this.compareKeys(
-        m[x] as number,
-        m[x + 1] as number,
-        m[x + 3] === 1,
-        m[y] as number,
-        m[y + 1] as number,
-        m[y + 3] === 1,
-      ),
-    );
-    for (let i = 1; i < count; i++) {
-      const x = order[i - 1] as number;
-      const y = order[i] as number;
-      if (
-        this.compareKeys(
-          m[x] as number,
-          m[x + 1] as number,
-          m[x + 3] === 1,
-          m[y] as number,
-          m[y + 1] as number,
-          m[y + 3] === 1,
-        ) === 0
-      ) {
-        this.failDuplicate(m[y] as number, m[y + 1] as number);
+    let i = aStart;
+    let j = bStart;
+    let d = 0;
+    while (i < aEnd && j < bEnd) {
+      let x = o[i++] as number;
+      if (x === BACKSLASH) x = o[i++] as number;
+      let y = o[j++] as number;
+      if (y === BACKSLASH) y = o[j++] as number;
+      if (x !== y) {
+        d = x - y;
+        break;
       }
     }
-    const region = this.out.slice(objStart, this.len);
-    let w = objStart;
-    for (let i = 0; i < count; i++) {
-      const r = order[i] as number;
-      const memberStart = (m[r] as number) - 1; // the opening quote of the key
-      const memberEnd = m[r + 2] as number;
-      if (i > 0) this.out[w++] = 0x2c;
-      this.out.set(region.subarray(memberStart - objStart, memberEnd - objStart), w);
-      w += memberEnd - memberStart;
-    }
-    this.len = w;
-  }
-}
-
-function unescapeKey(b: Uint8Array): Uint8Array {
-  const r = new Uint8Array(b.length);
-  let n = 0;
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i] as number;
-    if (c === BACKSLASH) {
-      i++;
-      r[n++] = b[i] as number;
-    } else {
-      r[n++] = c;
-    }
-  }
-  return r.subarray(0, n);
-}
-
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const d = (a[i] as number) - (b[i] as number);
+    this.comparisons++;
+    this.keyBytesRead += i - aStart;
     if (d !== 0) return d;
+    return (i < aEnd ? 1 : 0) - (j < bEnd ? 1 : 0);
   }
-  return a.length - b.length;
+
+  /**
+   * Records an object whose keys were out of order: its members, in key order, are written
+   * when the canonical bytes are assembled. Sorting rejects duplicate keys. The cost stays
+   * linear in the object's bytes whatever the key order, escapes or shared prefixes (see
+   * `lcpMergeSort`), and nothing is allocated per object once the buffers have grown.
+   */
+  private recordUnsorted(
+    base: number,
+    objStart: number,
+    firstRecord: number,
+    escapedKeys: boolean,
+    descending: boolean,
+  ): void {
+    const m = this.members;
+    const count = (this.msp - base) / MEMBER;
+    // Keys in strictly decreasing order (the scan compared each with the one before) need no
+    // sort; nor do two keys out of order.
+    const order = descending
+      ? this.reversed(count)
+      : count <= SMALL_OBJECT
+        ? this.insertionSort(base, count)
+        : this.sortKeys(base, count, escapedKeys);
+    if (this.sortedCount + count * SORTED > this.sorted.length) {
+      // The first time, room for one member per 64 input bytes: fewer doublings of a big array.
+      this.sorted = grow(
+        this.sorted,
+        Math.max(this.sortedCount + count * SORTED, (this.src.length >> 6) * SORTED),
+      );
+      this.buffersAllocated++;
+    }
+    const sorted = this.sorted;
+    const s0 = this.sortedCount;
+    let w = s0;
+    for (let i = 0; i < count; i++) {
+      const q = base + (order[i] as number) * MEMBER;
+      sorted[w++] = (m[q] as number) - 1; // the opening quote of the key
+      sorted[w++] = m[q + 2] as number;
+      sorted[w++] = m[q + 3] as number;
+      sorted[w++] = m[q + 4] as number;
+    }
+    this.sortedCount = w;
+    if ((this.recordCount + 1) * RECORD > this.records.length) {
+      this.records = grow(
+        this.records,
+        Math.max((this.recordCount + 1) * RECORD, (this.src.length >> 8) * RECORD),
+      );
+      this.buffersAllocated++;
+    }
+    const r = this.records;
+    const at = this.recordCount * RECORD;
+    r[at] = objStart;
+    r[at + 1] = this.len;
+    r[at + 2] = firstRecord;
+    r[at + 3] = s0;
+    r[at + 4] = w;
+    this.recordCount++;
+  }
+
+  /** count − 1, …, 1, 0. */
+  private reversed(count: number): Int32Array {
+    const order = this.scratch(count).order;
+    for (let i = 0; i < count; i++) order[i] = count - 1 - i;
+    return order;
+  }
+
+  /**
+   * The order of a small object's keys, by insertion: at most count − 1 comparisons per key, so
+   * with SMALL_OBJECT = 4 each key is read at most three times, and there is no set-up to pay.
+   */
+  private insertionSort(base: number, count: number): Int32Array {
+    const m = this.members;
+    const order = this.scratch(count).order;
+    for (let i = 0; i < count; i++) {
+      const r = base + i * MEMBER;
+      const ks = m[r] as number;
+      const ke = m[r + 1] as number;
+      let j = i;
+      while (j > 0) {
+        const q = base + (order[j - 1] as number) * MEMBER;
+        const cmp = this.compareCanonicalKeys(m[q] as number, m[q + 1] as number, ks, ke);
+        if (cmp === 0) this.failDuplicate(ks, ke);
+        if (cmp < 0) break;
+        order[j] = order[j - 1] as number;
+        j--;
+      }
+      order[j] = i;
+    }
+    return order;
+  }
+
+  /** The code-point order of the keys of the `count` members recorded from `base`. */
+  private sortKeys(base: number, count: number, escapedKeys: boolean): Int32Array {
+    const m = this.members;
+    const s = this.scratch(count);
+    // The sort compares raw key bytes: the canonical keys themselves when none has an escape,
+    // else an unescaped copy of every key (UTF-8 byte order is code-point order).
+    let keys: Uint8Array = this.out;
+    if (!escapedKeys) {
+      for (let i = 0; i < count; i++) {
+        s.keyStart[i] = m[base + i * MEMBER] as number;
+        s.keyEnd[i] = m[base + i * MEMBER + 1] as number;
+      }
+    } else {
+      let size = 0;
+      for (let i = 0; i < count; i++) {
+        size += (m[base + i * MEMBER + 1] as number) - (m[base + i * MEMBER] as number);
+      }
+      if (this.keyBytes.length < size)
+        this.keyBytes = new Uint8Array(Math.max(size, this.keyBytes.length * 2));
+      this.buffersAllocated++;
+      keys = this.keyBytes;
+      const o = this.out;
+      let w = 0;
+      for (let i = 0; i < count; i++) {
+        s.keyStart[i] = w;
+        const end = m[base + i * MEMBER + 1] as number;
+        for (let p = m[base + i * MEMBER] as number; p < end; p++) {
+          let c = o[p] as number;
+          if (c === BACKSLASH) c = o[++p] as number;
+          keys[w++] = c;
+        }
+        s.keyEnd[i] = w;
+      }
+      this.keyBytesRead += size;
+    }
+    return this.lcpMergeSort(keys, count, s, base);
+  }
+
+  /** Scratch arrays for sorting `count` keys, grown when needed and reused for every object. */
+  private scratch(count: number): Scratch {
+    let s = this.sortScratch;
+    if (s.order.length < count) {
+      const n = Math.max(count, s.order.length * 2);
+      s = {
+        keyStart: new Int32Array(n),
+        keyEnd: new Int32Array(n),
+        order: new Int32Array(n),
+        lcp: new Int32Array(n),
+        order2: new Int32Array(n),
+        lcp2: new Int32Array(n),
+      };
+      this.sortScratch = s;
+      this.buffersAllocated++;
+    }
+    return s;
+  }
+
+  /**
+   * Sorts keys 0..count-1 (byte ranges of `keys`; member records from `base`) and returns their
+   * order; throws for two equal keys. A bottom-up merge sort that carries, for every key of a
+   * sorted run, the length of its longest common prefix with the key before it (LCP merge sort,
+   * Ng and Kakehi 2008): when merging, the key sharing more with the last key written is the
+   * smaller one, and bytes are compared only from the common prefix both are known to share.
+   * Bytes found equal stay below twice the key bytes (each comparison then reads one byte
+   * more); comparisons are at most count × log2(count). Long shared prefixes, which make a plain comparison sort read
+   * count × log2(count) × prefix bytes, cost nothing extra.
+   */
+  private lcpMergeSort(keys: Uint8Array, count: number, s: Scratch, base: number): Int32Array {
+    const { keyStart, keyEnd } = s;
+    let src = s.order;
+    let srcLcp = s.lcp;
+    let dst = s.order2;
+    let dstLcp = s.lcp2;
+    for (let i = 0; i < count; i++) {
+      src[i] = i;
+      srcLcp[i] = 0;
+    }
+    for (let width = 1; width < count; width *= 2) {
+      for (let lo = 0; lo < count; lo += 2 * width) {
+        const mid = Math.min(lo + width, count);
+        const hi = Math.min(lo + 2 * width, count);
+        let i = lo;
+        let j = mid;
+        let o = lo;
+        // LCPs of the heads of both runs with the last key written (none yet: 0).
+        let ha = 0;
+        let hb = 0;
+        while (i < mid && j < hi) {
+          const a = src[i] as number;
+          const b = src[j] as number;
+          let takeA: boolean;
+          if (ha !== hb) {
+            takeA = ha > hb;
+          } else {
+            const as = keyStart[a] as number;
+            const bs = keyStart[b] as number;
+            const la = (keyEnd[a] as number) - as;
+            const lb = (keyEnd[b] as number) - bs;
+            const n = la < lb ? la : lb;
+            let p = ha;
+            while (p < n && keys[as + p] === keys[bs + p]) p++;
+            this.comparisons++;
+            this.keyBytesRead += p - ha;
+            if (p === n) {
+              if (la === lb) {
+                const m = this.members;
+                this.failDuplicate(m[base + a * MEMBER] as number, m[base + a * MEMBER + 1] as number);
+              }
+              takeA = la < lb;
+            } else {
+              takeA = (keys[as + p] as number) < (keys[bs + p] as number);
+            }
+            // The loser shares exactly p bytes with the winner, the next last key written.
+            if (takeA) hb = p;
+            else ha = p;
+          }
+          if (takeA) {
+            dst[o] = a;
+            dstLcp[o++] = ha;
+            i++;
+            ha = i < mid ? (srcLcp[i] as number) : 0;
+          } else {
+            dst[o] = b;
+            dstLcp[o++] = hb;
+            j++;
+            hb = j < hi ? (srcLcp[j] as number) : 0;
+          }
+        }
+        for (let first = true; i < mid; i++, first = false) {
+          dst[o] = src[i] as number;
+          dstLcp[o++] = first ? ha : (srcLcp[i] as number);
+        }
+        for (let first = true; j < hi; j++, first = false) {
+          dst[o] = src[j] as number;
+          dstLcp[o++] = first ? hb : (srcLcp[j] as number);
+        }
+      }
+      const order = src;
+      src = dst;
+      dst = order;
+      const lcp = srcLcp;
+      srcLcp = dstLcp;
+      dstLcp = lcp;
+    }
+    return src;
+  }
+}
+
+/** Ints per record in `members`, `records` and `sorted` (see there). */
+const MEMBER = 5;
+const RECORD = 5;
+const SORTED = 4;
+/** Objects with at most this many members are sorted by insertion (see `insertionSort`). */
+const SMALL_OBJECT = 4;
+
+interface Scratch {
+  keyStart: Int32Array;
+  keyEnd: Int32Array;
+  order: Int32Array;
+  lcp: Int32Array;
+  order2: Int32Array;
+  lcp2: Int32Array;
+}
+
+function grow(a: Int32Array, need: number): Int32Array {
+  const bigger = new Int32Array(Math.max(need, a.length * 2));
+  bigger.set(a);
+  return bigger;
 }
