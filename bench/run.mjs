@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Benchmark entry point: `node bench/run.mjs [core|client|repository|all|cli-notary]` (default
- * `all`: core, client and repository).
+ * Benchmark entry point: `node bench/run.mjs [core|client|repository|adversarial|all|cli-notary]`
+ * (default `all`: core, client, repository and adversarial).
  * `npm run bench` builds first, then runs every suite.
  *
  * A suite is a sibling module `bench/<name>.mjs` exporting `main()`, which measures (in child
@@ -15,6 +15,7 @@ const SUITES = {
   core: 'parse + verify of a signed targets.json (1k, 10k, 100k targets)',
   client: 'client refresh + target look-up over HTTP (1k, 10k, 100k targets)',
   repository: 'repository create/add/sign/publish (10k, 100k targets)',
+  adversarial: 'hostile unsigned targets metadata (key order, escapes, nesting) against a well-formed file',
 };
 // Run only when named (not by `all`): it needs a local notary-server.
 const BY_NAME_ONLY = {

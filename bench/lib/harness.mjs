@@ -146,7 +146,7 @@ export function table(header, rows, align) {
 const DOC_HEADER = `# Performance
 
 Benchmarks live in \`bench/\` and are not part of the tests. \`npm run bench\` builds and runs
-every suite; \`node bench/run.mjs core|client|repository|all\` runs one. Each suite rewrites
+every suite; \`node bench/run.mjs core|client|repository|adversarial|all\` runs one. Each suite rewrites
 only its own generated section of this file (between its \`bench:<suite>\` markers); text
 outside the markers is written by hand.
 `;
