@@ -14,6 +14,9 @@
  *   requests), `no_proxy`/`NO_PROXY` to bypass. Only `http://` proxies are supported.
  * - One connection per request (`Connection: close`): no pooled socket can go stale between
  *   requests, and nothing keeps the process alive afterwards.
+ * - Besides the `Fetcher` GET, `request()` sends GET, HEAD or POST with per-request headers and
+ *   returns the answer's status and headers (a registry client reads `Docker-Content-Digest`,
+ *   `Link` and challenges; ADR 0010), with the same limits and origin rules.
  */
 import { X509Certificate } from 'node:crypto';
 import * as http from 'node:http';
@@ -123,6 +126,29 @@ function describe(e: unknown): string {
   const code = nodeCode(e);
   const message = e instanceof Error ? e.message : String(e);
   return code && !message.includes(code) ? `${code}: ${message}` : message;
+}
+
+/** Header pairs, each name and value checked; values never appear in the error (they may be tokens). */
+function checkHeaders(given: Readonly<Record<string, string>> | undefined): [string, string][] {
+  const headers: [string, string][] = [];
+  for (const [name, value] of Object.entries(given ?? {})) {
+    try {
+      http.validateHeaderName(name);
+      http.validateHeaderValue(name, value);
+    } catch {
+      // Name the header, never its value (it may be a token).
+      throw new UsageError(
+        `invalid HTTP header ${JSON.stringify(name)} (bad name, or a value with invalid characters)`,
+      );
+    }
+    if (RESERVED_HEADERS.has(name.toLowerCase())) {
+      throw new UsageError(
+        `the HTTP header ${JSON.stringify(name)} is set by the fetcher and cannot be overridden`,
+      );
+    }
+    headers.push([name, value]);
+  }
+  return headers;
 }
 
 function checkCount(name: string, v: number | undefined, fallback: number): number {
@@ -513,6 +539,51 @@ export interface HttpProbe {
   wwwAuthenticate: string[];
 }
 
+/** What `HttpFetcher.request` sends besides the URL. */
+export interface HttpRequest {
+  /** Default GET. */
+  method?: 'GET' | 'HEAD' | 'POST';
+  /**
+   * Headers for this request (e.g. `Authorization`), over the configured ones. Like those, they
+   * go to the origin of the URL only: a redirect to another origin drops them for the rest of
+   * the chain. Their values never appear in errors.
+   */
+  headers?: Readonly<Record<string, string>>;
+  /** The `Accept` header, sent on every hop (it is not a secret). Default `*\/*`. */
+  accept?: string;
+  /** A POST body and its media type. A request with a body does not follow redirects. */
+  body?: { contentType: string; bytes: Uint8Array };
+  signal: AbortSignal;
+}
+
+/** The answer to `HttpFetcher.request`: status and headers; the body is read on demand. */
+export interface HttpResponse {
+  /** The URL that answered, after redirects (as sent). */
+  url: string;
+  status: number;
+  /** Whether a redirect went to another origin on the way (request headers were not sent from there). */
+  crossOriginRedirect: boolean;
+  /** Every header of the answer by lower-case name, each value in the order received. */
+  headers: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Reads the whole body, at most `maxLength` bytes counted as they arrive (DownloadLimitError
+   * past it, the connection cut), then closes the connection.
+   */
+  read(maxLength: number): Promise<Uint8Array>;
+  /** Closes the connection without reading (further) body. Safe to call twice. */
+  close(): void;
+}
+
+/** What `exchange` sends besides the target. */
+interface Outgoing {
+  method: 'GET' | 'HEAD' | 'POST';
+  headers: readonly (readonly [string, string])[];
+  accept: string;
+  body: { contentType: string; bytes: Uint8Array } | undefined;
+}
+
+const PLAIN_GET: Outgoing = { method: 'GET', headers: [], accept: '*/*', body: undefined };
+
 /** One request and its answer, on its own connection. */
 interface Exchange {
   target: HttpUrl;
@@ -539,25 +610,7 @@ export class HttpFetcher implements Fetcher {
     this.retryDelayMs = checkCount('retryDelayMs', options.retryDelayMs, 250);
     this.env = options.env;
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
-    const headers: [string, string][] = [];
-    for (const [name, value] of Object.entries(options.headers ?? {})) {
-      try {
-        http.validateHeaderName(name);
-        http.validateHeaderValue(name, value);
-      } catch {
-        // Name the header, never its value (it may be a token).
-        throw new UsageError(
-          `invalid HTTP header ${JSON.stringify(name)} (bad name, or a value with invalid characters)`,
-        );
-      }
-      if (RESERVED_HEADERS.has(name.toLowerCase())) {
-        throw new UsageError(
-          `the HTTP header ${JSON.stringify(name)} is set by the fetcher and cannot be overridden`,
-        );
-      }
-      headers.push([name, value]);
-    }
-    this.headers = headers;
+    this.headers = checkHeaders(options.headers);
     if (options.ca !== undefined) {
       const extra = typeof options.ca === 'string' ? [options.ca] : [...options.ca];
       // tls.createSecureContext silently skips what it cannot parse: check every PEM block.
@@ -589,7 +642,67 @@ export class HttpFetcher implements Fetcher {
       exchange.close();
       throw httpStatusError(`${target.href}: HTTP ${status}`, status);
     }
-    const href = target.href;
+    yield* this.body(exchange, maxLength, signal);
+  }
+
+  /**
+   * Sends one request (GET, HEAD or POST) through the same layer as `fetch` (proxy, CA,
+   * redirects, configured headers, deadlines) and returns the final answer, whatever its
+   * status, with its headers; the caller reads the body with a limit, or closes it.
+   */
+  async request(url: string, request: HttpRequest): Promise<HttpResponse> {
+    const method = request.method ?? 'GET';
+    if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') {
+      throw new UsageError(`unsupported HTTP method ${JSON.stringify(method)} (expected GET, HEAD or POST)`);
+    }
+    if (request.body !== undefined && method !== 'POST')
+      throw new UsageError(`a ${method} request has no body`);
+    const accept = request.accept ?? '*/*';
+    const contentType = request.body?.contentType ?? '';
+    for (const [name, value] of [
+      ['Accept', accept],
+      ['Content-Type', contentType],
+    ] as const) {
+      try {
+        http.validateHeaderValue(name, value);
+      } catch {
+        throw new UsageError(`invalid value for the HTTP header ${name}`);
+      }
+    }
+    const out: Outgoing = { method, headers: checkHeaders(request.headers), accept, body: request.body };
+    const { signal } = request;
+    const { exchange, crossedOrigin } = await this.follow(url, signal, out);
+    const headers = new Map<string, readonly string[]>();
+    for (const [name, values] of Object.entries(exchange.res.headersDistinct)) {
+      if (values !== undefined) headers.set(name.toLowerCase(), [...values]);
+    }
+    let closed = false;
+    return {
+      url: exchange.target.href,
+      status: exchange.res.statusCode ?? 0,
+      crossOriginRedirect: crossedOrigin,
+      headers,
+      read: async (maxLength: number) => {
+        if (closed) throw new UsageError('the body of this answer was already read or closed');
+        closed = true;
+        const chunks: Uint8Array[] = [];
+        for await (const c of this.body(exchange, maxLength, signal)) chunks.push(c);
+        return new Uint8Array(Buffer.concat(chunks));
+      },
+      close: () => {
+        closed = true;
+        exchange.close();
+      },
+    };
+  }
+
+  /** Streams an answer's body, at most `maxLength` bytes as received; closes the exchange at the end. */
+  private async *body(
+    exchange: Exchange,
+    maxLength: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<Uint8Array> {
+    const href = exchange.target.href;
     let onAbort: (() => void) | undefined;
     try {
       const declared = exchange.res.headers['content-length'];
@@ -658,6 +771,7 @@ export class HttpFetcher implements Fetcher {
   private async follow(
     url: string,
     signal: AbortSignal,
+    out: Outgoing = PLAIN_GET,
   ): Promise<{ exchange: Exchange; crossedOrigin: boolean }> {
     let target = parseHttpUrl(url);
     let crossedOrigin = false;
@@ -666,9 +780,10 @@ export class HttpFetcher implements Fetcher {
       // User headers (credentials) are for the origin they were configured for (as browsers
       // and curl do), and are not sent again once a redirect has left it, even to a later hop
       // back: the other origin chose where that hop goes.
-      const exchange = await this.requestWithRetries(target, !crossedOrigin, signal);
+      const exchange = await this.requestWithRetries(target, !crossedOrigin, signal, out);
       const status = exchange.res.statusCode ?? 0;
-      if (!REDIRECT_STATUSES.has(status)) return { exchange, crossedOrigin };
+      // A body is not sent again to wherever a redirect points: the caller sees the redirect.
+      if (!REDIRECT_STATUSES.has(status) || out.body !== undefined) return { exchange, crossedOrigin };
       const location = exchange.res.headers.location;
       exchange.close();
       if (location === undefined)
@@ -688,11 +803,12 @@ export class HttpFetcher implements Fetcher {
     target: HttpUrl,
     sendUserHeaders: boolean,
     signal: AbortSignal,
+    out: Outgoing,
   ): Promise<Exchange> {
     for (let attempt = 0; ; attempt++) {
       let ex: Exchange;
       try {
-        ex = await this.exchange(target, sendUserHeaders, signal);
+        ex = await this.exchange(target, sendUserHeaders, signal, out);
       } catch (e) {
         if (attempt >= this.retries || signal.aborted || !(e instanceof Error) || !transient.has(e)) throw e;
         await this.pause(attempt, signal, target);
@@ -723,7 +839,12 @@ export class HttpFetcher implements Fetcher {
     });
   }
 
-  private async exchange(target: HttpUrl, sendUserHeaders: boolean, signal: AbortSignal): Promise<Exchange> {
+  private async exchange(
+    target: HttpUrl,
+    sendUserHeaders: boolean,
+    signal: AbortSignal,
+    out: Outgoing,
+  ): Promise<Exchange> {
     const proxy = selectProxy(target, this.env ?? process.env);
     const via = proxy ? ` via proxy ${authorityHost(proxy.hostname)}:${proxy.port}` : '';
     const sockets: net.Socket[] = [];
@@ -786,8 +907,12 @@ export class HttpFetcher implements Fetcher {
     const headers: Record<string, string> = Object.create(null);
     headers['Host'] = target.host;
     headers['User-Agent'] = this.userAgent;
-    headers['Accept'] = '*/*';
+    headers['Accept'] = out.accept;
     headers['Connection'] = 'close';
+    if (out.body !== undefined) {
+      headers['Content-Type'] = out.body.contentType;
+      headers['Content-Length'] = String(out.body.bytes.length);
+    }
     let path = target.pathAndQuery;
     if (proxy && target.protocol === 'http:') {
       // Absolute form for a forwarding proxy, still verbatim.
@@ -795,7 +920,8 @@ export class HttpFetcher implements Fetcher {
       if (proxy.authorization) headers['Proxy-Authorization'] = proxy.authorization;
     }
     if (sendUserHeaders) {
-      for (const [name, value] of this.headers) {
+      // Configured headers first, then this request's own over them.
+      for (const [name, value] of [...this.headers, ...out.headers]) {
         for (const k of Object.keys(headers)) if (k.toLowerCase() === name.toLowerCase()) delete headers[k];
         headers[name] = value;
       }
@@ -827,7 +953,13 @@ export class HttpFetcher implements Fetcher {
         signal.removeEventListener('abort', onAbort);
       };
       try {
-        req = http.request({ createConnection: () => socket, method: 'GET', path, setHost: false, headers });
+        req = http.request({
+          createConnection: () => socket,
+          method: out.method,
+          path,
+          setHost: false,
+          headers,
+        });
       } catch (e) {
         cleanup();
         destroyAll();
@@ -852,7 +984,8 @@ export class HttpFetcher implements Fetcher {
         r.on('error', noop); // later errors surface through the body
         resolve({ target, res, close });
       });
-      r.end();
+      if (out.body !== undefined) r.end(out.body.bytes);
+      else r.end();
     });
   }
 }

@@ -13,6 +13,8 @@ export {
   HttpFetcher,
   type HttpFetcherOptions,
   type HttpProbe,
+  type HttpRequest,
+  type HttpResponse,
   matchesNoProxy,
   proxyForUrl,
   TUFA_VERSION,

@@ -98,6 +98,29 @@ function route(req: http.IncomingMessage, res: http.ServerResponse): void {
     case '/headers':
       res.end(JSON.stringify(req.headers));
       return;
+    case '/echo': {
+      // Method, headers and body as received; a digest header, as a registry sends one.
+      const body: Buffer[] = [];
+      req.on('data', (c: Buffer) => body.push(c));
+      req.on('end', () => {
+        const answer = JSON.stringify({
+          method: req.method,
+          headers: req.headers,
+          body: Buffer.concat(body).toString('utf8'),
+        });
+        res.writeHead(200, {
+          'Docker-Content-Digest': 'sha256:abc',
+          Link: ['<a>; rel="next"', '<b>; rel="other"'],
+          'Content-Length': String(Buffer.byteLength(answer)),
+        });
+        res.end(answer);
+      });
+      return;
+    }
+    case '/post-redirect':
+      req.resume();
+      res.writeHead(307, { Location: '/echo' }).end();
+      return;
     case '/auth':
       if (req.headers.authorization === SECRET) res.writeHead(500).end('server error for authorised user');
       else res.writeHead(401).end();
@@ -708,5 +731,104 @@ describe('HttpFetcher: proxies', () => {
         expected,
       ]);
     }
+  });
+});
+
+describe('HttpFetcher.request', () => {
+  const signal = () => new AbortController().signal;
+
+  it('sends HEAD and reports the status and every header without a body', async () => {
+    const r = await fetcher.request(`${base}/echo`, { method: 'HEAD', signal: signal() });
+    r.close();
+    expect(r.status).toBe(200);
+    expect(r.headers.get('docker-content-digest')).toEqual(['sha256:abc']);
+    expect(r.headers.get('link')).toEqual(['<a>; rel="next"', '<b>; rel="other"']);
+    expect(headersSeen.length).toBe(1);
+  });
+
+  it('sends GET with Accept and request headers over the configured ones, and reads the body', async () => {
+    const f = new HttpFetcher({ env: {}, headers: { Authorization: 'Bearer configured', 'X-Kept': 'k' } });
+    const r = await f.request(`${base}/echo`, {
+      accept: 'application/vnd.oci.image.index.v1+json, application/json',
+      headers: { authorization: SECRET },
+      signal: signal(),
+    });
+    const got = JSON.parse(text(await r.read(1 << 20))) as {
+      method: string;
+      headers: Record<string, string>;
+    };
+    expect(got.method).toBe('GET');
+    expect(got.headers['accept']).toBe('application/vnd.oci.image.index.v1+json, application/json');
+    expect(got.headers['authorization']).toBe(SECRET);
+    expect(got.headers['x-kept']).toBe('k');
+    await expect(r.read(1 << 20)).rejects.toMatchObject({ code: 'USAGE' });
+  });
+
+  it('reads any status, and cuts the body at maxLength on the bytes read', async () => {
+    const missing = await fetcher.request(`${base}/missing`, { signal: signal() });
+    expect(missing.status).toBe(404);
+    expect(text(await missing.read(100))).toBe('no such file');
+    const endless = await fetcher.request(`${base}/endless`, { signal: signal() });
+    const e = await rejection(endless.read(100_000));
+    expect(e.code).toBe('DOWNLOAD_LIMIT');
+    expect(e.message).toContain('expected at most 100000 bytes');
+  });
+
+  it('POSTs a body with its type and length, and does not follow a redirect with it', async () => {
+    const r = await fetcher.request(`${base}/echo`, {
+      method: 'POST',
+      body: { contentType: 'application/x-www-form-urlencoded', bytes: new TextEncoder().encode('a=1&b=2') },
+      signal: signal(),
+    });
+    const got = JSON.parse(text(await r.read(1 << 20))) as {
+      method: string;
+      headers: Record<string, string>;
+      body: string;
+    };
+    expect(got).toMatchObject({ method: 'POST', body: 'a=1&b=2' });
+    expect(got.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(got.headers['content-length']).toBe('7');
+    seen.length = 0;
+    const redirected = await fetcher.request(`${base}/post-redirect`, {
+      method: 'POST',
+      body: { contentType: 'text/plain', bytes: new TextEncoder().encode('secret form') },
+      signal: signal(),
+    });
+    redirected.close();
+    expect(redirected.status).toBe(307);
+    expect(seen).toEqual(['/post-redirect']);
+  });
+
+  it('drops request headers after a redirect to another origin and keeps Accept', async () => {
+    const port = new URL(base).port;
+    const hop = http.createServer((_q, s) => {
+      s.writeHead(302, { Location: `http://localhost:${port}/echo` }).end();
+    });
+    const hopBase = await listen(hop);
+    try {
+      const r = await fetcher.request(`${hopBase}/x`, {
+        accept: 'application/json',
+        headers: { Authorization: SECRET },
+        signal: signal(),
+      });
+      const got = JSON.parse(text(await r.read(1 << 20))) as { headers: Record<string, string> };
+      expect(r.crossOriginRedirect).toBe(true);
+      expect(got.headers['authorization']).toBeUndefined();
+      expect(got.headers['accept']).toBe('application/json');
+    } finally {
+      await close(hop);
+    }
+  });
+
+  it('refuses bad methods, bodies on GET and invalid or reserved headers without echoing values', async () => {
+    const bad = (r: Parameters<HttpFetcher['request']>[1]) => rejection(fetcher.request(`${base}/echo`, r));
+    expect((await bad({ method: 'PUT' as 'GET', signal: signal() })).code).toBe('USAGE');
+    const body = { contentType: 'text/plain', bytes: new Uint8Array(1) };
+    expect((await bad({ body, signal: signal() })).code).toBe('USAGE');
+    const e = await bad({ headers: { Authorization: 'Bearer x\r\nInjected: s3cr3t' }, signal: signal() });
+    expect(e.code).toBe('USAGE');
+    expect(errorText(e)).not.toContain('s3cr3t');
+    expect((await bad({ headers: { Host: 'evil' }, signal: signal() })).code).toBe('USAGE');
+    expect(seen).toEqual([]);
   });
 });
