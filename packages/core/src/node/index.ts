@@ -6,6 +6,17 @@
 export * from '../notary/node.js';
 export * from '../signers/index.js';
 export { ensureDir, TEMP_PREFIX, type WriteFileAtomicOptions, writeFileAtomic } from './atomic.js';
+export {
+  type AuthChallenge,
+  type BearerChallenge,
+  type BearerToken,
+  type BearerTokenRequest,
+  checkRealmHosts,
+  parseAuthChallenge,
+  parseBearerChallenge,
+  requestBearerToken,
+  type TokenCredentials,
+} from './bearer-token.js';
 export { FileFetcher, type FileFetcherOptions, fileBaseUrl, fileUrlToLocalPath } from './file-fetcher.js';
 export { FsMetadataStore, type InitializeOptions } from './fs-store.js';
 export {

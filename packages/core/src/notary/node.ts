@@ -3,35 +3,20 @@
  * flow, and a client trust directory (`~/.notary`, `~/.docker/trust`) on disk.
  */
 import { join, resolve } from 'node:path';
-import { isLoopbackUrl, mayReceiveCredentials, normalizeRealmHost } from '../auth/credential-policy.js';
-import { download, type Fetcher, type FetchRequest } from '../client/fetcher.js';
-import { CredentialsRefusedError, FetchError, FormatError, UsageError } from '../errors.js';
+import type { Fetcher, FetchRequest } from '../client/fetcher.js';
+import { FetchError, UsageError } from '../errors.js';
+import {
+  type BearerChallenge,
+  checkRealmHosts,
+  parseBearerChallenge,
+  requestBearerToken,
+} from '../node/bearer-token.js';
 import { FileFetcher, fileBaseUrl } from '../node/file-fetcher.js';
-import { HttpFetcher, type HttpFetcherOptions, type HttpProbe, proxyForUrl } from '../node/http-fetcher.js';
+import { HttpFetcher, type HttpFetcherOptions, type HttpProbe } from '../node/http-fetcher.js';
 import { checkNotaryGun, FetcherNotarySource, type NotarySource, notaryServerBaseUrl } from './source.js';
 
-/** A parsed `WWW-Authenticate: Bearer realm=…,service=…,scope=…` challenge. */
-export interface BearerChallenge {
-  realm: string;
-  service: string | undefined;
-  scope: string | undefined;
-}
-
-/** Parses a Bearer challenge (RFC 6750 §3 auth-params); `undefined` for other schemes. */
-export function parseBearerChallenge(header: string): BearerChallenge | undefined {
-  const m = /^\s*Bearer\s+(.*)$/i.exec(header);
-  if (!m?.[1]) return undefined;
-  const params = new Map<string, string>();
-  const re = /([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*(?:,|$)/g;
-  for (const p of m[1].matchAll(re)) {
-    const name = (p[1] ?? '').toLowerCase();
-    const value = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : (p[3] ?? '');
-    if (!params.has(name)) params.set(name, value);
-  }
-  const realm = params.get('realm');
-  if (!realm) return undefined;
-  return { realm, service: params.get('service'), scope: params.get('scope') };
-}
+// Where they were first defined; the token flow itself now lives in node/bearer-token.ts.
+export { type BearerChallenge, parseBearerChallenge } from '../node/bearer-token.js';
 
 export interface DockerTokenOptions {
   /** Basic credentials for the token service (Docker Hub: the user name and a personal access token). */
@@ -83,14 +68,7 @@ export class DockerTokenFetcher implements Fetcher {
   ) {
     this.#options = options;
     this.#plain = new HttpFetcher(options);
-    for (const h of token.tokenRealmHosts ?? []) {
-      if (normalizeRealmHost(h) === undefined) {
-        throw new UsageError(
-          `not a token realm host: ${JSON.stringify(h)} (expected a host name or IP address, without scheme, port or path)`,
-        );
-      }
-    }
-    this.#realmHosts = [...(token.tokenRealmHosts ?? [])];
+    this.#realmHosts = checkRealmHosts(token.tokenRealmHosts);
   }
 
   async *fetch(url: string, request: FetchRequest): AsyncGenerator<Uint8Array> {
@@ -128,67 +106,22 @@ export class DockerTokenFetcher implements Fetcher {
     yield* authorized.fetch(url, request);
   }
 
-  /** Whether a request to `u` goes through a proxy (an unusable proxy setting counts as one). */
-  #viaProxy(u: URL): boolean {
-    try {
-      return proxyForUrl(u.href, this.#options.env ?? process.env) !== undefined;
-    } catch {
-      return true;
-    }
-  }
-
   async #token(c: BearerChallenge, url: string, probe: HttpProbe, signal: AbortSignal): Promise<string> {
-    const headers: Record<string, string> = {};
-    if (this.token.username !== undefined) {
-      const d = mayReceiveCredentials({
-        server: url,
-        challengeUrl: probe.url,
-        crossOriginRedirect: probe.crossOriginRedirect,
-        realm: c.realm,
-        allowedRealmHosts: this.#realmHosts,
-        viaProxy: (u) => this.#viaProxy(u),
-      });
-      if (!d.allowed) {
-        // Fail closed: neither an anonymous request nor the credentials go to this realm.
-        throw new CredentialsRefusedError(
-          `refusing to send the credentials for ${d.serverHost ?? 'the server'} to the token realm ${
-            d.realmHost === undefined ? 'it names' : `on ${d.realmHost}`
-          }: ${d.reason}`,
-          d.refusal,
-          d.serverHost,
-          d.realmHost,
-        );
-      }
-      const basic = Buffer.from(`${this.token.username}:${this.token.password ?? ''}`).toString('base64');
-      headers['Authorization'] = `Basic ${basic}`;
-    }
-    let realm: URL;
-    try {
-      realm = new URL(c.realm);
-    } catch {
-      throw new FetchError(`${new URL(probe.url).origin}: the token realm in the challenge is not a URL`);
-    }
-    if (realm.protocol !== 'https:' && !(realm.protocol === 'http:' && isLoopbackUrl(realm))) {
-      throw new FetchError(`refusing to ask ${realm.origin} for a token over plain HTTP`);
-    }
-    if (c.service !== undefined) realm.searchParams.set('service', c.service);
+    // Fail closed: with credentials and a realm the policy refuses, nothing is sent at all.
     const scope = c.scope ?? this.token.defaultScope;
-    if (scope !== undefined) realm.searchParams.set('scope', scope);
-    // Only the token request's own header: the static headers are for the server, not the realm.
-    const fetcher = new HttpFetcher({ ...this.#options, headers });
-    if (signal.aborted) throw new FetchError(`${realm.origin}: aborted`);
-    const bytes = await download(fetcher, realm.href, { maxLength: 1 << 20, timeoutMs: 60_000 });
-    let body: unknown;
-    try {
-      body = JSON.parse(new TextDecoder().decode(bytes));
-    } catch {
-      throw new FormatError(`${realm.origin}: the token answer is not JSON`);
-    }
-    const o = body as { token?: unknown; access_token?: unknown };
-    const token = typeof o.token === 'string' ? o.token : o.access_token;
-    if (typeof token !== 'string' || token.length === 0 || /[\r\n]/.test(token)) {
-      throw new FormatError(`${realm.origin}: the token answer holds no token`);
-    }
+    const { token } = await requestBearerToken({
+      server: url,
+      challengeUrl: probe.url,
+      crossOriginRedirect: probe.crossOriginRedirect,
+      challenge: c,
+      ...(scope !== undefined ? { scopes: [scope] } : {}),
+      ...(this.token.username !== undefined
+        ? { credentials: { username: this.token.username, password: this.token.password ?? '' } }
+        : {}),
+      allowedRealmHosts: this.#realmHosts,
+      http: this.#options,
+      signal,
+    });
     return token;
   }
 }
