@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RegistryClient } from '../src/client.js';
@@ -30,6 +30,11 @@ let registry: Registry;
 let work = '';
 let single: WrittenImage;
 let multi: WrittenImage;
+let docker: WrittenImage;
+/** An address of this machine that is not loopback, if it has one. */
+const outside = Object.values(networkInterfaces())
+  .flat()
+  .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address;
 const client = new RegistryClient({ credentials: 'none', env: {} });
 
 async function failure(p: Promise<unknown>): Promise<Error & { code?: string; status?: number }> {
@@ -48,6 +53,7 @@ async function proxy(
     body: Buffer,
     headers: http.IncomingHttpHeaders,
   ) => { body: Buffer; headers: http.OutgoingHttpHeaders },
+  listenOn = '127.0.0.1',
 ): Promise<{ host: string; close: () => Promise<void> }> {
   const server = http.createServer((q, s) => {
     const upstream = http.request(
@@ -67,9 +73,9 @@ async function proxy(
     );
     q.pipe(upstream);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => server.listen(0, listenOn, () => resolve()));
   return {
-    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    host: `${listenOn.includes(':') ? `[${listenOn}]` : listenOn}:${(server.address() as AddressInfo).port}`,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -130,6 +136,8 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('RegistryClient against docker-registry (a
     });
     await pushImage(single, `${registry.host}/team/app:1.0`);
     await pushImage(multi, `${registry.host}/team/multi:2.0`);
+    docker = writeImageLayout(work, { seed: 'docker' });
+    await pushImage(docker, `${registry.host}/team/docker:1.0`, { format: 'v2s2' });
     for (const t of ['a', 'b', 'c', 'd', 'e']) await pushImage(single, `${registry.host}/team/paged:${t}`);
   }, 120_000);
 
@@ -343,5 +351,83 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('RegistryClient against docker-registry (a
     expect(e.code).toBe('FETCH');
     expect(e.message).not.toContain('http://registry.invalid');
     expect(e.message).toContain('https://registry.invalid:5000');
+  });
+
+  it('reads a Docker schema 2 manifest as skopeo converted it', async () => {
+    const r = await client.getManifest(`${registry.host}/team/docker:1.0`);
+    expect(r.descriptor.mediaType).toBe(MEDIA_TYPES.dockerManifest);
+    expect(r.descriptor.digest).toBe(computeDigest(r.bytes));
+    expect(await client.resolve(`${registry.host}/team/docker:1.0`)).toEqual(r.descriptor);
+  });
+
+  it('reaches an IPv6 loopback registry over plain HTTP', async () => {
+    const p = await proxy((_path, body, headers) => ({ body, headers }), '::1');
+    try {
+      expect(p.host).toMatch(/^\[::1\]:\d+$/);
+      expect((await client.resolve(`${p.host}/team/app:1.0`)).digest).toBe(single.digest);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('tries plain HTTP off loopback only for a registry listed as insecure', async () => {
+    const listed = new RegistryClient({
+      credentials: 'none',
+      env: {},
+      insecureRegistries: ['registry.invalid:5000'],
+    });
+    const e = await failure(listed.resolve('registry.invalid:5000/team/app:1.0'));
+    expect(e.code).toBe('FETCH');
+    expect(e.message).toContain('cannot reach the registry registry.invalid:5000 over https');
+    expect(e.message).toContain('or http (http://registry.invalid:5000/v2/team/app/manifests/1.0');
+  });
+
+  // Needs an address of this machine that is not loopback (CI's machines have one).
+  it.skipIf(outside === undefined)(
+    'uses an insecure registry off loopback over HTTP, and says so',
+    async () => {
+      const p = await proxy((_path, body, headers) => ({ body, headers }), outside);
+      try {
+        const ref = `${p.host}/team/app:1.0`;
+        const unlisted = await failure(client.resolve(ref));
+        expect(unlisted.code).toBe('FETCH');
+        expect(unlisted.message).not.toContain('over https');
+        const notices: string[] = [];
+        const listed = new RegistryClient({
+          credentials: 'none',
+          env: {},
+          insecureRegistries: [p.host],
+          onNotice: (m) => notices.push(m),
+        });
+        expect((await listed.resolve(ref)).digest).toBe(single.digest);
+        expect(notices).toEqual([
+          `${p.host}: using plain HTTP (listed as an insecure registry; HTTPS failed)`,
+        ]);
+      } finally {
+        await p.close();
+      }
+    },
+  );
+
+  it('a registry that stops answering hits the deadline (TIMEOUT); an abort stops the operation', async () => {
+    const stalled = http.createServer(() => {}); // accepts, never answers
+    await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', () => resolve()));
+    const host = `127.0.0.1:${(stalled.address() as AddressInfo).port}`;
+    try {
+      const e = await failure(
+        new RegistryClient({ credentials: 'none', env: {}, timeoutMs: 300 }).resolve(`${host}/team/app:1.0`),
+      );
+      expect(e.code).toBe('TIMEOUT');
+      expect(e.message).toContain('within 300 ms');
+      const controller = new AbortController();
+      const pending = failure(client.resolve(`${host}/team/app:1.0`, { signal: controller.signal }));
+      controller.abort();
+      const aborted = await pending;
+      expect(aborted.code).toBe('FETCH');
+      expect(aborted.message).toContain('aborted');
+    } finally {
+      stalled.closeAllConnections();
+      await new Promise<void>((resolve) => stalled.close(() => resolve()));
+    }
   });
 });

@@ -397,13 +397,14 @@ export function writeImageLayout(
 
 /**
  * Pushes a layout image to `destination` (`host/repo:tag`) with `skopeo copy`. Credentials go
- * through a temp auth file (`--authfile`), never on the command line. Asynchronous: a token
+ * through a temp auth file (`--authfile`), never on the command line. `format: 'v2s2'` converts
+ * to Docker's schema 2 manifest. Asynchronous: a token
  * issuer in this process must be able to answer skopeo meanwhile.
  */
 export async function pushImage(
   image: WrittenImage,
   destination: string,
-  options: { credentials?: User } = {},
+  options: { credentials?: User; format?: 'oci' | 'v2s2' } = {},
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tufa-skopeo-'));
   try {
@@ -411,6 +412,7 @@ export async function pushImage(
     writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
     const args = ['--policy', policy, 'copy', '--quiet', '--dest-tls-verify=false'];
     if (image.mediaType === OCI_INDEX) args.push('--all');
+    if (options.format !== undefined) args.push('--format', options.format);
     const authfile = join(dir, 'auth.json');
     const host = destination.slice(0, destination.indexOf('/'));
     const auths = options.credentials
