@@ -46,6 +46,7 @@ const BY_CODE: Record<TufErrorCode, number> = {
   CONFLICT: EXIT.CONFLICT,
   STATE: EXIT.FAILURE,
   USAGE: EXIT.USAGE,
+  ABORTED: EXIT.FAILURE,
 };
 
 export function exitCodeFor(code: TufErrorCode): number {

@@ -10,6 +10,7 @@
  * - `not-found`: the server has no such file, or no trusted role signs such a target.
  * - `local`: this machine's state (files, keys, locks, a concurrent writer).
  * - `usage`: the caller passed something the API does not accept.
+ * - `cancelled`: the caller's AbortSignal fired; nothing was trusted that had not verified.
  *
  * Every class constructs exactly one code (its `code` and `instanceof` agree); construct the
  * specific class, never `new TufError(code, …)` for a code that has one.
@@ -36,9 +37,10 @@ export type TufErrorCode =
   | 'CONFLICT' // a concurrent writer changed what we opened
   | 'ROOT_NOT_IN_CHAIN' // a root given out of band is not one this client cache ever accepted
   | 'CREDENTIALS_REFUSED' // credentials were not sent: the place asking for them is not trusted with them
+  | 'ABORTED' // the caller's AbortSignal fired
   | 'USAGE'; // the caller passed something the API does not accept
 
-export type ErrorCategory = 'untrusted' | 'transport' | 'not-found' | 'local' | 'usage';
+export type ErrorCategory = 'untrusted' | 'transport' | 'not-found' | 'local' | 'usage' | 'cancelled';
 
 const CATEGORY: Readonly<Record<TufErrorCode, ErrorCategory>> = {
   FORMAT: 'untrusted',
@@ -63,6 +65,7 @@ const CATEGORY: Readonly<Record<TufErrorCode, ErrorCategory>> = {
   KEY: 'local',
   CONFLICT: 'local',
   USAGE: 'usage',
+  ABORTED: 'cancelled',
 };
 
 /** The category of an error code (see the top of this module). */
@@ -252,6 +255,13 @@ export class PublishLockedError extends ConflictError {
     super(message);
     this.lockPath = lockPath;
     this.holderState = holderState;
+  }
+}
+
+/** The caller's AbortSignal fired (its `reason`, when an Error, is the `cause`). */
+export class AbortedError extends TufError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ABORTED', message, options);
   }
 }
 

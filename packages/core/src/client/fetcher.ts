@@ -3,7 +3,7 @@
  * fetcher, enforces the byte limit on the bytes actually read and the deadline (DESIGN rule 11),
  * so a fetcher that ignores both still cannot feed the client endless data.
  */
-import { DownloadLimitError, FetchError, TimeoutError, TufError } from '../errors.js';
+import { AbortedError, DownloadLimitError, FetchError, TimeoutError, TufError } from '../errors.js';
 
 export interface FetchRequest {
   /** Aborted when the deadline passes or the limit is exceeded; fetchers should stop then. */
@@ -14,8 +14,8 @@ export interface FetchRequest {
 
 export interface Fetcher {
   /**
-   * Streams the body at `url`. Throws a `FetchError` with `status` 404 (or 403) when the file
-   * does not exist, and a `FetchError` for any other failure.
+   * Streams the body at `url`. Throws a `NotFoundError` when the file does not exist (see
+   * `httpStatusError`), and a `FetchError` for any other failure.
    */
   fetch(url: string, request: FetchRequest): AsyncIterable<Uint8Array>;
 }
@@ -27,6 +27,17 @@ export interface DownloadOptions {
   timeoutMs: number;
   /** Called with the number of bytes received so far. */
   onProgress?: (received: number) => void;
+  /** The caller's cancellation: the transfer stops and an AbortedError is thrown. */
+  signal?: AbortSignal;
+}
+
+/** The AbortedError for a fired signal (its reason, when an Error, as the cause). */
+export function abortedError(signal: AbortSignal, what: string): AbortedError {
+  const reason: unknown = signal.reason;
+  return new AbortedError(
+    `${what}: cancelled${reason instanceof Error && reason.name !== 'AbortError' ? ` (${reason.message})` : ''}`,
+    { cause: reason },
+  );
 }
 
 /**
@@ -38,12 +49,16 @@ export async function* boundedStream(
   url: string,
   options: DownloadOptions,
 ): AsyncGenerator<Uint8Array> {
+  const outer = options.signal;
+  if (outer?.aborted) throw abortedError(outer, url);
   const controller = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     controller.abort();
   }, options.timeoutMs);
+  const onCancel = () => controller.abort();
+  outer?.addEventListener('abort', onCancel, { once: true });
   let received = 0;
   try {
     const body = fetcher.fetch(url, { signal: controller.signal, maxLength: options.maxLength });
@@ -57,11 +72,13 @@ export async function* boundedStream(
       yield chunk;
     }
   } catch (e) {
+    if (outer?.aborted) throw abortedError(outer, url);
     if (timedOut) throw new TimeoutError(`${url}: no complete answer within ${options.timeoutMs} ms`);
     if (e instanceof TufError) throw e;
     throw new FetchError(`${url}: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e });
   } finally {
     clearTimeout(timer);
+    outer?.removeEventListener('abort', onCancel);
   }
 }
 

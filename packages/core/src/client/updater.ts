@@ -5,13 +5,21 @@
  */
 
 import { isSupportedHashAlgorithm } from '../crypto/hash.js';
-import { NotFoundError, TufError, UnsupportedHashError, UsageError } from '../errors.js';
+import {
+  NotFoundError,
+  StateError,
+  TufError,
+  type TufErrorCode,
+  UnsupportedHashError,
+  UsageError,
+} from '../errors.js';
 import type { TargetFile } from '../metadata/files.js';
 import type { Metadata } from '../metadata/metadata.js';
 import type { Targets } from '../metadata/signed.js';
-import { boundedStream, download, type Fetcher } from './fetcher.js';
+import { abortedError, boundedStream, download, type Fetcher } from './fetcher.js';
 import { roleNameToUrlSegment, targetPathToUrlPath } from './names.js';
 import { timestampOrSnapshotKeysRotated } from './rotation.js';
+import { SharedTask } from './shared-task.js';
 import type { MetadataStore } from './store.js';
 import { TrustedMetadataSet } from './trusted-set.js';
 
@@ -58,6 +66,35 @@ export interface UpdaterOptions {
    * by `now`, failing closed when anything is missing or expired at that time.
    */
   offline?: boolean;
+  /**
+   * Told what the updater fetched, used from the cache, persisted, skipped and refused, as it
+   * happens (python-tuf logs the same); for logs and debugging. Called synchronously; an
+   * exception it throws is ignored, so a faulty logger cannot change what is trusted.
+   */
+  onEvent?: (event: UpdaterEvent) => void;
+}
+
+/** What the updater did, reported to `UpdaterOptions.onEvent`. */
+export type UpdaterEvent =
+  /** Downloaded `url` (bytes as received, not yet verified). */
+  | { type: 'fetched'; role: string; url: string; bytes: number }
+  /** The server has no such file: the end of the root chain (spec 5.3.3), or an error that follows. */
+  | { type: 'not-found'; role: string; url: string }
+  /** A cached role was verified again and used as the trusted one (or the rollback reference). */
+  | { type: 'cache-used'; role: string; version: number }
+  /** A cached role did not verify (expired, rotated keys, stale) and was skipped. */
+  | { type: 'cache-skipped'; role: string; code: TufErrorCode; message: string }
+  /** Downloaded metadata that verification refused; nothing of it was persisted. */
+  | { type: 'refused'; role: string; code: TufErrorCode; message: string }
+  /** Verified metadata written to the store. */
+  | { type: 'persisted'; role: string; version: number }
+  /** Spec 5.3.11: a new root rotated timestamp or snapshot keys; their cached copies were deleted. */
+  | { type: 'cache-deleted'; roles: string[]; rootVersion: number };
+
+/** Cancellation for one call. */
+export interface CallOptions {
+  /** Stops this call (an AbortedError); shared work stops only when no other caller waits for it. */
+  signal?: AbortSignal;
 }
 
 /** A target found by the delegation search, and the role that signed it. */
@@ -71,7 +108,7 @@ export class Updater {
   private readonly limits: UpdaterLimits;
   private trusted: TrustedMetadataSet | undefined;
   /** The refresh under way, shared by every caller until it settles. */
-  private inflight: Promise<TrustedMetadataSet> | undefined;
+  private inflight: SharedTask<TrustedMetadataSet> | undefined;
   /**
    * Verified delegated-role bytes fetched during a session (one refresh and the look-ups on its
    * trusted set), by role name. Kept per trusted set, so a look-up still walking the previous
@@ -79,7 +116,7 @@ export class Updater {
    */
   private readonly fetchedBytes = new WeakMap<TrustedMetadataSet, Map<string, Uint8Array>>();
   /** Delegated roles being loaded, per delegator and role, so concurrent look-ups fetch each once. */
-  private readonly loading = new WeakMap<Metadata<Targets>, Map<string, Promise<Metadata<Targets>>>>();
+  private readonly loading = new WeakMap<Metadata<Targets>, Map<string, SharedTask<Metadata<Targets>>>>();
 
   constructor(options: UpdaterOptions) {
     if (!options.offline && !options.metadataBaseUrl.endsWith('/')) {
@@ -108,29 +145,50 @@ export class Updater {
    * gets its result or its error. Once it has settled, the next call starts a new refresh (so a
    * failed one can be retried).
    */
-  async refresh(): Promise<void> {
-    await this.sharedRefresh();
+  async refresh(options: CallOptions = {}): Promise<void> {
+    await this.sharedRefresh(options.signal);
   }
 
-  private sharedRefresh(): Promise<TrustedMetadataSet> {
-    if (this.inflight) return this.inflight;
-    const run = this.runRefresh();
-    this.inflight = run;
+  private sharedRefresh(signal: AbortSignal | undefined): Promise<TrustedMetadataSet> {
+    if (this.inflight && !this.inflight.cancelled) return this.inflight.join(signal);
+    const task = new SharedTask((s) => this.runRefresh(s), 'refresh');
+    this.inflight = task;
     const settled = () => {
-      if (this.inflight === run) this.inflight = undefined;
+      if (this.inflight === task) this.inflight = undefined;
     };
-    run.then(settled, settled);
-    return run;
+    task.settled.then(settled, settled);
+    return task.join(signal);
   }
 
-  private async runRefresh(): Promise<TrustedMetadataSet> {
+  /** Reports an event; a hook that throws is ignored (see `onEvent`). */
+  private emit(event: UpdaterEvent): void {
+    try {
+      this.options.onEvent?.(event);
+    } catch {
+      // A logger must not decide what is trusted.
+    }
+  }
+
+  /** Runs a verification step; a refusal is reported before it propagates. */
+  private async verified<T>(role: string, step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (e) {
+      if (e instanceof TufError) this.emit({ type: 'refused', role, code: e.code, message: e.message });
+      throw e;
+    }
+  }
+
+  private async persist(role: string, bytes: Uint8Array, version: number): Promise<void> {
+    await this.options.store.write(role, bytes);
+    this.emit({ type: 'persisted', role, version });
+  }
+
+  private async runRefresh(signal: AbortSignal): Promise<TrustedMetadataSet> {
     const now = (this.options.now ?? (() => new Date()))();
     const rootBytes = await this.options.store.read('root');
     if (!rootBytes)
-      throw new TufError(
-        'STATE',
-        'no trusted root in the metadata store: initialise it with a root you trust',
-      );
+      throw new StateError('no trusted root in the metadata store: initialise it with a root you trust');
     const trusted = await TrustedMetadataSet.create(rootBytes, now);
     this.fetchedBytes.set(trusted, new Map());
     this.trusted = trusted;
@@ -138,21 +196,27 @@ export class Updater {
       await this.loadOffline(trusted);
       return trusted;
     }
-    await this.updateRoot(trusted);
-    await this.updateTimestamp(trusted);
-    await this.updateSnapshot(trusted);
-    await this.updateTargets(trusted);
+    await this.updateRoot(trusted, signal);
+    await this.updateTimestamp(trusted, signal);
+    await this.updateSnapshot(trusted, signal);
+    await this.updateTargets(trusted, signal);
     return trusted;
   }
 
-  private async updateRoot(trusted: TrustedMetadataSet): Promise<void> {
+  private async updateRoot(trusted: TrustedMetadataSet, signal: AbortSignal): Promise<void> {
     // 5.3.2–5.3.9: walk N+1, N+2, … until the repository has no next version.
     const first = trusted.root.signed.version;
     for (let v = first + 1; v <= first + this.limits.maxRootRotations; v++) {
-      const bytes = await this.fetchMetadata(`${v}.root.json`, this.limits.rootMaxLength, true);
+      const bytes = await this.fetchMetadata(
+        'root',
+        `${v}.root.json`,
+        this.limits.rootMaxLength,
+        signal,
+        true,
+      );
       if (!bytes) break;
       const previous = trusted.root.signed;
-      await trusted.updateRoot(bytes);
+      await this.verified('root', () => trusted.updateRoot(bytes));
       // 5.3.11: a rotated timestamp or snapshot key means the cached timestamp and snapshot may
       // be an attacker's fast-forwarded versions; they stop being rollback references. Checked at
       // every step and done before the new root is persisted, so that a refresh which stops
@@ -161,43 +225,61 @@ export class Updater {
       if (timestampOrSnapshotKeysRotated(previous, trusted.root.signed)) {
         await this.options.store.remove('timestamp');
         await this.options.store.remove('snapshot');
+        this.emit({ type: 'cache-deleted', roles: ['timestamp', 'snapshot'], rootVersion: v });
       }
-      await this.options.store.write('root', bytes);
+      await this.persist('root', bytes, v);
     }
     trusted.checkRootNotExpired(); // 5.3.10
   }
 
-  private async updateTimestamp(trusted: TrustedMetadataSet): Promise<void> {
+  private async updateTimestamp(trusted: TrustedMetadataSet, signal: AbortSignal): Promise<void> {
     // A cached timestamp is the rollback reference (5.4.3); if it does not verify or is expired,
     // it does not count. After a timestamp or snapshot key rotation there is none (5.3.11).
-    await this.tryCached(() => this.loadCached('timestamp', (b) => trusted.updateTimestamp(b)));
-    const bytes = await this.fetchMetadata('timestamp.json', this.limits.timestampMaxLength);
+    await this.tryCached('timestamp', () =>
+      this.loadCached('timestamp', async (b) => {
+        await trusted.updateTimestamp(b);
+        return trusted.timestamp?.signed.version;
+      }),
+    );
+    const bytes = await this.fetchMetadata(
+      'timestamp',
+      'timestamp.json',
+      this.limits.timestampMaxLength,
+      signal,
+    );
     if (!bytes) throw new NotFoundError('timestamp.json is missing from the repository');
-    if (await trusted.updateTimestamp(bytes)) await this.options.store.write('timestamp', bytes);
+    if (await this.verified('timestamp', () => trusted.updateTimestamp(bytes))) {
+      await this.persist('timestamp', bytes, trusted.timestamp?.signed.version ?? 0);
+    }
   }
 
-  private async updateSnapshot(trusted: TrustedMetadataSet): Promise<void> {
-    const cached = await this.tryCached(() =>
-      this.loadCached('snapshot', (b) => trusted.updateSnapshot(b, true)),
+  private async updateSnapshot(trusted: TrustedMetadataSet, signal: AbortSignal): Promise<void> {
+    const cached = await this.tryCached('snapshot', () =>
+      this.loadCached('snapshot', async (b) => (await trusted.updateSnapshot(b, true)).signed.version),
     );
     if (cached) return;
     const meta = trusted.timestamp?.signed.snapshotMeta;
-    if (!meta) throw new TufError('STATE', 'no trusted timestamp');
+    if (!meta) throw new StateError('no trusted timestamp');
     const name = trusted.root.signed.consistentSnapshot ? `${meta.version}.snapshot.json` : 'snapshot.json';
-    const bytes = await this.fetchMetadata(name, meta.length ?? this.limits.snapshotMaxLength);
+    const bytes = await this.fetchMetadata(
+      'snapshot',
+      name,
+      meta.length ?? this.limits.snapshotMaxLength,
+      signal,
+    );
     if (!bytes) throw new NotFoundError(`${name} is missing from the repository`);
-    await trusted.updateSnapshot(bytes);
-    await this.options.store.write('snapshot', bytes);
+    const md = await this.verified('snapshot', () => trusted.updateSnapshot(bytes));
+    await this.persist('snapshot', bytes, md.signed.version);
   }
 
-  private async updateTargets(trusted: TrustedMetadataSet): Promise<void> {
-    const cached = await this.tryCached(() =>
-      this.loadCached('targets', (b) => trusted.updateTargets(b, true)),
+  private async updateTargets(trusted: TrustedMetadataSet, signal: AbortSignal): Promise<void> {
+    const cached = await this.tryCached('targets', () =>
+      this.loadCached('targets', async (b) => (await trusted.updateTargets(b, true)).signed.version),
     );
     if (cached) return;
-    const bytes = await this.fetchRole(trusted, 'targets');
-    await trusted.updateTargets(bytes);
-    await this.options.store.write('targets', bytes);
+    const bytes = await this.fetchRole(trusted, 'targets', signal);
+    const md = await this.verified('targets', () => trusted.updateTargets(bytes));
+    await this.persist('targets', bytes, md.signed.version);
   }
 
   /** Loads the top-level roles from the store only, each verified as if freshly downloaded. */
@@ -213,25 +295,38 @@ export class Updater {
     await trusted.updateTargets(await need('targets'));
   }
 
-  private async loadCached(role: string, update: (b: Uint8Array) => Promise<unknown>): Promise<boolean> {
+  /** Verifies the cached copy of `role`; its version, or undefined when nothing is cached. */
+  private async loadCached(
+    role: string,
+    update: (b: Uint8Array) => Promise<number | undefined>,
+  ): Promise<number | undefined> {
     const bytes = await this.options.store.read(role);
-    if (!bytes) return false;
-    await update(bytes);
-    return true;
+    if (!bytes) return undefined;
+    return update(bytes);
   }
 
-  /** Runs a cache load; a cached file that fails verification is ignored (we fetch instead). */
-  private async tryCached(load: () => Promise<boolean>): Promise<boolean> {
+  /** Runs a cache load; a cached file that fails verification is skipped (we fetch instead). */
+  private async tryCached(role: string, load: () => Promise<number | undefined>): Promise<boolean> {
     try {
-      return await load();
+      const version = await load();
+      if (version === undefined) return false;
+      this.emit({ type: 'cache-used', role, version });
+      return true;
     } catch (e) {
-      if (e instanceof TufError && e.code !== 'STORAGE') return false;
+      if (e instanceof TufError && e.code !== 'STORAGE') {
+        this.emit({ type: 'cache-skipped', role, code: e.code, message: e.message });
+        return false;
+      }
       throw e;
     }
   }
 
   /** Downloads `VERSION.ROLE.json` (or `ROLE.json`) as snapshot lists it. */
-  private async fetchRole(trusted: TrustedMetadataSet, role: string): Promise<Uint8Array> {
+  private async fetchRole(
+    trusted: TrustedMetadataSet,
+    role: string,
+    signal: AbortSignal,
+  ): Promise<Uint8Array> {
     const meta = trusted.snapshot?.signed.roleMeta(role);
     if (!meta) {
       throw new NotFoundError(
@@ -242,24 +337,31 @@ export class Updater {
     const name = trusted.root.signed.consistentSnapshot
       ? `${meta.version}.${segment}.json`
       : `${segment}.json`;
-    const bytes = await this.fetchMetadata(name, meta.length ?? this.limits.targetsMaxLength);
+    const bytes = await this.fetchMetadata(role, name, meta.length ?? this.limits.targetsMaxLength, signal);
     if (!bytes) throw new NotFoundError(`${name} is missing from the repository`);
     return bytes;
   }
 
   /** Fetches a metadata file, bounded; undefined on 404/403 when `missingOk`. */
   private async fetchMetadata(
+    role: string,
     name: string,
     maxLength: number,
+    signal: AbortSignal,
     missingOk = false,
   ): Promise<Uint8Array | undefined> {
+    const url = this.options.metadataBaseUrl + name;
     try {
-      return await download(this.options.fetcher, this.options.metadataBaseUrl + name, {
+      const bytes = await download(this.options.fetcher, url, {
         maxLength,
         timeoutMs: this.limits.timeoutMs,
+        signal,
       });
+      this.emit({ type: 'fetched', role, url, bytes: bytes.length });
+      return bytes;
     } catch (e) {
       if (e instanceof TufError && e.code === 'NOT_FOUND') {
+        this.emit({ type: 'not-found', role, url });
         if (missingOk) return undefined;
         throw new NotFoundError(`${name} is missing from the repository`);
       }
@@ -271,11 +373,12 @@ export class Updater {
    * The trusted set to answer from: the one being refreshed (waiting for it), else the last
    * complete one, else a new refresh. Each caller keeps the set it got, whatever refreshes later.
    */
-  private async ensureRefreshed(): Promise<TrustedMetadataSet> {
-    if (this.inflight) return this.inflight;
+  private async ensureRefreshed(signal: AbortSignal | undefined): Promise<TrustedMetadataSet> {
+    if (signal?.aborted) throw abortedError(signal, 'look-up');
+    if (this.inflight && !this.inflight.cancelled) return this.inflight.join(signal);
     const t = this.trusted;
     if (t?.targets) return t;
-    return this.sharedRefresh();
+    return this.sharedRefresh(signal);
   }
 
   /**
@@ -283,8 +386,9 @@ export class Updater {
    * order, each role once; a matching terminating role ends the search after it and its
    * descendants. Returns undefined when no role on the trusted graph signs the path.
    */
-  async getTargetInfo(targetPath: string): Promise<TargetInfo | undefined> {
-    const trusted = await this.ensureRefreshed();
+  async getTargetInfo(targetPath: string, options: CallOptions = {}): Promise<TargetInfo | undefined> {
+    const signal = options.signal;
+    const trusted = await this.ensureRefreshed(signal);
     const top = trusted.targets as Metadata<Targets>;
     const stack: { role: string; delegator: Metadata<Targets> | undefined }[] = [
       { role: 'targets', delegator: undefined },
@@ -293,7 +397,7 @@ export class Updater {
     while (stack.length > 0 && visited.size < this.limits.maxDelegations) {
       const { role, delegator } = stack.pop() as (typeof stack)[number];
       if (visited.has(role)) continue;
-      const md = delegator ? await this.loadDelegated(trusted, role, delegator) : top;
+      const md = delegator ? await this.loadDelegated(trusted, role, delegator, signal) : top;
       visited.add(role);
       const target = md.signed.targets.get(targetPath);
       if (target) return { target, role };
@@ -317,8 +421,9 @@ export class Updater {
    * graph (each role verified against its delegator), then resolves each path with the normal
    * search, so terminating roles and paths apply exactly as in `getTargetInfo`.
    */
-  async *listTargets(options: { maxRoles?: number } = {}): AsyncGenerator<TargetInfo> {
-    const trusted = await this.ensureRefreshed();
+  async *listTargets(options: { maxRoles?: number } & CallOptions = {}): AsyncGenerator<TargetInfo> {
+    const signal = options.signal;
+    const trusted = await this.ensureRefreshed(signal);
     const maxRoles = options.maxRoles ?? 100_000;
     const paths = new Set<string>();
     const seen = new Set<string>();
@@ -328,17 +433,17 @@ export class Updater {
     while (stack.length > 0) {
       const { role, delegator } = stack.pop() as (typeof stack)[number];
       if (seen.has(role)) continue;
-      if (seen.size >= maxRoles) throw new TufError('STATE', `more than ${maxRoles} roles: listing stopped`);
+      if (seen.size >= maxRoles) throw new StateError(`more than ${maxRoles} roles: listing stopped`);
       seen.add(role);
       const md = delegator
-        ? await this.loadDelegated(trusted, role, delegator)
+        ? await this.loadDelegated(trusted, role, delegator, signal)
         : (trusted.targets as Metadata<Targets>);
       for (const p of md.signed.targets.keys()) paths.add(p);
       const d = md.signed.delegations;
       // Count before naming them: a bit_length of 32 would be four billion role names.
       const count = d?.roles?.length ?? d?.succinctRoles?.numberOfBins ?? 0;
       if (seen.size + stack.length + count > maxRoles) {
-        throw new TufError('STATE', `more than ${maxRoles} roles: listing stopped`);
+        throw new StateError(`more than ${maxRoles} roles: listing stopped`);
       }
       const children = d?.roles
         ? d.roles.map((r) => r.name)
@@ -348,7 +453,7 @@ export class Updater {
       for (const name of children.reverse()) stack.push({ role: name, delegator: md });
     }
     for (const p of paths) {
-      const info = await this.getTargetInfo(p);
+      const info = await this.getTargetInfo(p, signal ? { signal } : {});
       if (info) yield info;
     }
   }
@@ -361,6 +466,7 @@ export class Updater {
     trusted: TrustedMetadataSet,
     role: string,
     delegator: Metadata<Targets>,
+    signal: AbortSignal | undefined,
   ): Promise<Metadata<Targets>> {
     const known = trusted.getDelegated(role, delegator);
     if (known) return Promise.resolve(known);
@@ -370,21 +476,22 @@ export class Updater {
       this.loading.set(delegator, byRole);
     }
     const pending = byRole.get(role);
-    if (pending) return pending;
-    const load = this.loadDelegatedOnce(trusted, role, delegator);
+    if (pending && !pending.cancelled) return pending.join(signal);
+    const load = new SharedTask((s) => this.loadDelegatedOnce(trusted, role, delegator, s), role);
     byRole.set(role, load);
     // Once settled, the trusted set answers (success) or a later look-up tries again (failure).
     const settled = () => {
       if (byRole.get(role) === load) byRole.delete(role);
     };
-    load.then(settled, settled);
-    return load;
+    load.settled.then(settled, settled);
+    return load.join(signal);
   }
 
   private async loadDelegatedOnce(
     trusted: TrustedMetadataSet,
     role: string,
     delegator: Metadata<Targets>,
+    signal: AbortSignal,
   ): Promise<Metadata<Targets>> {
     let session = this.fetchedBytes.get(trusted);
     if (!session) {
@@ -401,18 +508,18 @@ export class Updater {
       return trusted.updateDelegatedTargets(b, role, delegator);
     }
     let md: Metadata<Targets> | undefined;
-    await this.tryCached(async () => {
+    await this.tryCached(role, async () => {
       const b = await this.options.store.read(role);
-      if (!b) return false;
+      if (!b) return undefined;
       md = await trusted.updateDelegatedTargets(b, role, delegator, true);
-      return true;
+      return md.signed.version;
     });
     if (md) return md;
-    const bytes = await this.fetchRole(trusted, role);
-    md = await trusted.updateDelegatedTargets(bytes, role, delegator);
+    const bytes = await this.fetchRole(trusted, role, signal);
+    const fresh = await this.verified(role, () => trusted.updateDelegatedTargets(bytes, role, delegator));
     session.set(role, bytes);
-    await this.options.store.write(role, bytes);
-    return md;
+    await this.persist(role, bytes, fresh.signed.version);
+    return fresh;
   }
 
   /** The URL a target is fetched from (spec 5.7.2: hash-prefixed with consistent snapshots). */
@@ -438,8 +545,10 @@ export class Updater {
    */
   async *streamTarget(
     target: TargetFile,
-    onProgress?: (received: number) => void,
+    options?: ((received: number) => void) | (CallOptions & { onProgress?: (received: number) => void }),
   ): AsyncGenerator<Uint8Array> {
+    const { onProgress, signal } =
+      typeof options === 'function' ? { onProgress: options, signal: undefined } : (options ?? {});
     if (this.options.offline) throw new UsageError('offline verification does not download targets');
     if (![...target.hashes.keys()].some(isSupportedHashAlgorithm)) {
       throw new UnsupportedHashError(
@@ -453,6 +562,7 @@ export class Updater {
         maxLength: target.length,
         timeoutMs: this.limits.timeoutMs,
         ...(onProgress ? { onProgress } : {}),
+        ...(signal ? { signal } : {}),
       })) {
         checker.update(c);
         yield c;
@@ -469,10 +579,10 @@ export class Updater {
   }
 
   /** Reads and verifies a whole target into memory (for small targets). */
-  async downloadTarget(target: TargetFile): Promise<Uint8Array> {
+  async downloadTarget(target: TargetFile, options: CallOptions = {}): Promise<Uint8Array> {
     const out = new Uint8Array(target.length);
     let n = 0;
-    for await (const c of this.streamTarget(target)) {
+    for await (const c of this.streamTarget(target, options)) {
       out.set(c, n);
       n += c.length;
     }

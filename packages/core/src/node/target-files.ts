@@ -74,12 +74,17 @@ export function localTargetPath(
 
 /** What `downloadTargetToFile` needs from an Updater. */
 export interface TargetStreamer {
-  streamTarget(target: TargetFile, onProgress?: (received: number) => void): AsyncIterable<Uint8Array>;
+  streamTarget(
+    target: TargetFile,
+    options?: { onProgress?: (received: number) => void; signal?: AbortSignal },
+  ): AsyncIterable<Uint8Array>;
 }
 
 export interface DownloadTargetToFileOptions {
   /** Called with the number of bytes received so far. */
   onProgress?: (received: number) => void;
+  /** Cancels the download (an AbortedError); nothing is left under the target's name. */
+  signal?: AbortSignal;
   /** Permission bits of a newly written file, set exactly. Default: 0o666 narrowed by the umask. */
   mode?: number;
   /**
@@ -161,7 +166,10 @@ export async function downloadTargetToFile(
   // 'wx' (O_CREAT | O_EXCL) never opens through a link, even a dangling one.
   const { handle, tempPath } = await openTempFile(dest, options.mode);
   try {
-    for await (const chunk of updater.streamTarget(target, options.onProgress)) {
+    for await (const chunk of updater.streamTarget(target, {
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    })) {
       try {
         await writeAll(handle, chunk);
       } catch (e) {

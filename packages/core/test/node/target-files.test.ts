@@ -44,8 +44,9 @@ class FakeUpdater implements TargetStreamer {
   ) {}
   async *streamTarget(
     target: TargetFile,
-    onProgress?: (received: number) => void,
+    options: { onProgress?: (received: number) => void } = {},
   ): AsyncGenerator<Uint8Array> {
+    const onProgress = options.onProgress;
     this.calls++;
     const checker = target.checker();
     let n = 0;
@@ -289,9 +290,9 @@ describe('symbolic links below the target directory (DESIGN rule 14)', () => {
     // through the link would land outside. The re-check before the rename refuses it.
     await mkdir(join(targets, 'app'));
     class Swapping extends FakeUpdater {
-      override async *streamTarget(t: TargetFile, onProgress?: (n: number) => void) {
+      override async *streamTarget(t: TargetFile, options: { onProgress?: (n: number) => void } = {}) {
         let first = true;
-        for await (const c of super.streamTarget(t, onProgress)) {
+        for await (const c of super.streamTarget(t, options)) {
           if (first) {
             await rename(join(targets, 'app'), join(outside, 'app'));
             await symlink(join(outside, 'app'), join(targets, 'app'));
