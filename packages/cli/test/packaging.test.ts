@@ -121,9 +121,16 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
         .map((f) => f.path)
         .filter(
           (f) =>
-            !['package.json', 'README.md'].includes(f) && !f.startsWith('dist/') && !f.startsWith('src/'),
+            !['package.json', 'README.md', 'LICENSE'].includes(f) &&
+            !f.startsWith('dist/') &&
+            !f.startsWith('src/'),
         );
       expect(stray, `${p.name} packs files outside dist/ and src/`).toEqual([]);
+      // Every published package says what it is and under which licence.
+      expect(
+        p.files.map((f) => f.path),
+        `${p.name} packs its README and LICENSE`,
+      ).toEqual(expect.arrayContaining(['README.md', 'LICENSE']));
       expect(p.files.map((f) => f.path)).not.toContain('dist/.tsbuildinfo');
       expect(existsSync(join(packDir, p.filename)), p.filename).toBe(true);
     }
