@@ -9,7 +9,7 @@
  * `<!-- snippet: fails-closed -->` cannot succeed here (they pull with docker) and are run with
  * plain `bash` against a repository where verification fails: they must stop before the pull.
  */
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Repository, TargetFile } from '@tufa/core';
 import { FsRepositoryStorage, loadKeyFileSigner } from '@tufa/core/node';
@@ -32,6 +32,7 @@ import {
   failOpenFindings,
   headerSecrets,
   type Ran,
+  REPO,
   readRepoFile,
   run,
   SHELL_LANGS,
@@ -330,6 +331,46 @@ const RUNNERS = new Map<string, () => void>([
           expect(verified['digest']).toBeNull();
           const r = await attempt();
           expect(r.stderr).toMatch(/^\++ jq -er \.digest/m);
+        },
+        LONG,
+      );
+    },
+  ],
+  [
+    'docs/publishing.md',
+    () => {
+      const reader = new Reader();
+      let root: string;
+      beforeAll(async () => {
+        root = await reader.publish(GUN, {});
+        // What the snippet reads and uploads, and @tufa/core resolvable from its directory.
+        mkdirSync(join(reader.work, 'dist'));
+        writeFileSync(join(reader.work, 'dist', 'tool-1.4.tar.gz'), 'the tool, version 1.4\n');
+        mkdirSync(join(reader.work, 'node_modules', '@tufa'), { recursive: true });
+        symlinkSync(join(REPO, 'packages', 'core'), join(reader.work, 'node_modules', '@tufa', 'core'));
+      }, LONG);
+      afterAll(() => reader.close());
+
+      it(
+        'the library snippet signs and publishes with the keys tufa init made',
+        async () => {
+          const [fence] = marked('docs/publishing.md', 'run') as [Fence];
+          expect(fence.lang).toBe('js');
+          const file = join(reader.work, 'publish.mjs');
+          writeFileSync(file, reader.localise(fence.body));
+          expectRan(await run(process.execPath, [file], { cwd: reader.work, env: reader.env() }), 0);
+
+          // A client of the published repository sees both targets, verified.
+          const verify = (tag: string) =>
+            reader.sandbox.tufa(['--json', 'verify', '--server', reader.srv, '--root', root, GUN, tag]);
+          expect(expectJson(await verify('1.4'))['digest']).toBe(DOCS_DIGEST);
+          const tool = expectJson(await verify('downloads/tool-1.4.tar.gz'));
+          const bytes = readFileSync(join(reader.work, 'dist', 'tool-1.4.tar.gz'));
+          expect(tool['size']).toBe(bytes.length);
+          const hex = String(tool['digest']).slice('sha256:'.length);
+          expect(
+            readFileSync(join(reader.srv, GUN, 'targets', 'downloads', `${hex}.tool-1.4.tar.gz`)),
+          ).toEqual(bytes);
         },
         LONG,
       );
