@@ -158,6 +158,16 @@ describe('tufa verify --server DIR', () => {
       expectError(badRef, 2, 'not a digest');
     });
 
+    it('an empty --digest is a malformed digest (exit 2), never "no digest to check"', async () => {
+      // Found in review: `--digest "$DIGEST"` with an unset variable used to verify nothing and exit 0.
+      const [empty, emptyOther] = await Promise.all([
+        c.tufa(['verify', '--server', PUB, `${GUN}:1.0`, '--digest', '']),
+        c.tufa(['verify', '--server', PUB, `${GUN}:9.9`, '--digest', '']),
+      ]);
+      expectError(empty, 2, 'not a digest');
+      expectError(emptyOther, 2, 'not a digest');
+    });
+
     it('a tag that is not signed is exit 5 with a Hint to list the tags', async () => {
       const r = await c.tufa(['verify', '--server', PUB, `${GUN}:9.9`]);
       expectError(r, 5, `${GUN}:9.9 is not signed`, `tufa list ${GUN} --server ${PUB}`);

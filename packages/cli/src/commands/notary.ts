@@ -236,10 +236,11 @@ function splitRef(ref: string): { gun: string; tag: string | undefined; digest: 
 export async function verify(ctx: Context, ref: string, opts: NotaryVerifyOptions): Promise<number> {
   const r = splitRef(ref);
   const wanted = opts.digest ?? r.digest;
-  if (opts.digest && r.digest && opts.digest !== r.digest)
+  if (opts.digest !== undefined && r.digest !== undefined && opts.digest !== r.digest)
     throw usage('the digest in the reference and --digest differ');
-  if (wanted) checkDigest(wanted);
-  if (wanted && r.tag === undefined) throw usage('--digest needs a tag: GUN:TAG');
+  // An empty --digest is a malformed digest, never "no digest given" (that would fail open).
+  if (wanted !== undefined) checkDigest(wanted);
+  if (wanted !== undefined && r.tag === undefined) throw usage('--digest needs a tag: GUN:TAG');
   const c = await loadCollection(r.gun, opts);
   if (r.tag === undefined) {
     const tags = dctList(c);
@@ -282,7 +283,7 @@ export async function verify(ctx: Context, ref: string, opts: NotaryVerifyOption
     );
   }
   const d = describe(hit);
-  if (wanted && d.digest !== wanted) {
+  if (wanted !== undefined && d.digest !== wanted) {
     ctx.out.result({ gun: r.gun, verified: false, ...d, expected: wanted, ...provenance(c) }, () => '');
     throw new CliError(
       `digest mismatch for ${r.gun}:${visible(tag)} (expected the signed ${visible(String(d.digest))}, found ${wanted})`,
@@ -292,7 +293,7 @@ export async function verify(ctx: Context, ref: string, opts: NotaryVerifyOption
   ctx.out.result(
     { gun: r.gun, verified: true, ...d, ...provenance(c) },
     () =>
-      `${r.gun}:${visible(tag)} ${visible(String(d.digest))} ${d.size} bytes (signed by ${visible(d.role)}; Notary root v${c.root.version}, as of ${c.asOf.toISOString()})${wanted ? ' — digest matches' : ''}`,
+      `${r.gun}:${visible(tag)} ${visible(String(d.digest))} ${d.size} bytes (signed by ${visible(d.role)}; Notary root v${c.root.version}, as of ${c.asOf.toISOString()})${wanted !== undefined ? ' — digest matches' : ''}`,
   );
   return EXIT.OK;
 }

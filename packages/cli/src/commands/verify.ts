@@ -138,12 +138,13 @@ export async function verify(
 ): Promise<number> {
   const ref = gunAndTag(first, second);
   const wanted = opts.digest ?? ref.digest;
-  if (opts.digest && ref.digest && opts.digest !== ref.digest)
+  if (opts.digest !== undefined && ref.digest !== undefined && opts.digest !== ref.digest)
     throw usage('the digest in the reference and --digest differ');
-  if (wanted) checkDigest(wanted);
+  // An empty --digest is a malformed digest, never "no digest given" (that would fail open).
+  if (wanted !== undefined) checkDigest(wanted);
   const info = await lookupTag(ref.gun, ref.tag, opts);
   const d = describe(info);
-  if (wanted && d.digest !== wanted) {
+  if (wanted !== undefined && d.digest !== wanted) {
     throw new CliError(
       `the digest given for ${ref.gun}:${visible(ref.tag)} is not the signed one (expected ${visible(String(d.digest))}, found ${wanted})`,
       EXIT.DIGEST_MISMATCH,
@@ -152,7 +153,7 @@ export async function verify(
   ctx.out.result(
     { gun: ref.gun, tag: ref.tag, verified: true, ...d },
     () =>
-      `${ref.gun}:${visible(ref.tag)} ${visible(String(d.digest))} ${d.size} bytes (signed by ${visible(d.role)})${wanted ? ' — digest matches' : ''}`,
+      `${ref.gun}:${visible(ref.tag)} ${visible(String(d.digest))} ${d.size} bytes (signed by ${visible(d.role)})${wanted !== undefined ? ' — digest matches' : ''}`,
   );
   return EXIT.OK;
 }
