@@ -1,7 +1,12 @@
 /** Opening a GUN's repository with the signers its configuration names. */
-import { PublishLockedError, Repository, type Signer } from '@tufa/core';
+import {
+  PublishLockedError,
+  Repository,
+  type Signer,
+  type TransactionResult,
+  withRepository,
+} from '@tufa/core';
 import { describeHolder, FsRepositoryStorage, type SecretCallback } from '@tufa/core/node';
-import { isCode } from './cli-error.js';
 import { publishedDir, type RepoConfig, readRepoConfig } from './home.js';
 import { loadSigner } from './keys.js';
 import { signerRefFor } from './repo-config.js';
@@ -75,31 +80,16 @@ export async function openRepository(
 }
 
 /**
- * Runs an edit-and-publish transaction; when another publisher got there first, opens the
- * repository again and re-applies the edit (up to `attempts` times), so no tag is lost.
+ * Runs an edit-and-publish transaction on a GUN's repository with the signers its configuration
+ * names: core's `withRepository` opens, edits, publishes, and re-applies the edit when another
+ * publisher got there first, so no tag is lost.
  */
 export async function transaction<T>(
   gun: string,
   options: OpenOptions,
   edit: (repo: Repository, config: RepoConfig) => Promise<T>,
-  attempts = 3,
-): Promise<{ result: T; written: string[]; versions: Map<string, number> }> {
+): Promise<TransactionResult<T>> {
   const config = await readRepoConfig(gun);
   const signers = await loadSigners(config, options);
-  for (let i = 1; ; i++) {
-    const repo = await Repository.open(storageFor(config), { signers });
-    const result = await edit(repo, config);
-    try {
-      const { written, versions } = await repo.publish();
-      return { result, written, versions };
-    } catch (e) {
-      // A lock whose holder cannot be checked stays until a person removes it: no retry.
-      const stuck = e instanceof PublishLockedError && e.holderState === 'unknown';
-      if (i < attempts && isCode(e, 'CONFLICT') && !stuck) {
-        await new Promise((r) => setTimeout(r, 50 * i + Math.floor(Math.random() * 50)));
-        continue;
-      }
-      throw e;
-    }
-  }
+  return withRepository(storageFor(config), { signers }, (repo) => edit(repo, config));
 }

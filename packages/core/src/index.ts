@@ -104,4 +104,13 @@ export {
   showTagName,
   type TagNameWarning,
 } from './repository/tag-name.js';
+export {
+  DEFAULT_TRANSACTION_ATTEMPTS,
+  isRetryableConflict,
+  type RepositoryEdit,
+  type TransactionOptions,
+  type TransactionResult,
+  transactionBackoff,
+  withRepository,
+} from './repository/transaction.js';
 export { safeJson, type VisibleOptions, visible } from './visible.js';
