@@ -67,6 +67,15 @@ export {
 export { formatExpires, isExpiredAt, parseExpires } from './metadata/time.js';
 export * from './notary/index.js';
 export {
+  applyHashBinPolicy,
+  DEFAULT_HASH_BIN_THRESHOLD,
+  decideHashBins,
+  type HashBinDecision,
+  type HashBinInput,
+  type TargetsDelegation,
+  targetsDelegation,
+} from './repository/hash-bins.js';
+export {
   type CreateOptions,
   checkRoleFileName,
   DEFAULT_EXPIRY,

@@ -1,7 +1,16 @@
 /** `tufa sign` and `tufa unsign`: one transaction, published atomically. */
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { checkTagName, measure, type TagNameWarning, TargetFile, visible } from '@tufa/core';
+import {
+  applyHashBinPolicy,
+  checkTagName,
+  DEFAULT_HASH_BIN_THRESHOLD,
+  type HashBinDecision,
+  measure,
+  type TagNameWarning,
+  TargetFile,
+  visible,
+} from '@tufa/core';
 import { CliError, usage } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import type { Context } from '../main.js';
@@ -18,10 +27,18 @@ interface SignOptions {
   custom?: string;
 }
 
-/** Tags per repository above which targets move into hash bins (TUFA_HASH_BIN_THRESHOLD). */
+/** Tags signed by targets above which they move into hash bins: TUFA_HASH_BIN_THRESHOLD, or core's default. */
 function hashBinThreshold(): number {
-  const v = Number(process.env.TUFA_HASH_BIN_THRESHOLD);
-  return Number.isSafeInteger(v) && v > 0 ? v : 10_000;
+  const raw = process.env.TUFA_HASH_BIN_THRESHOLD;
+  if (raw === undefined || raw === '') return DEFAULT_HASH_BIN_THRESHOLD;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < 1) {
+    throw usage(
+      `TUFA_HASH_BIN_THRESHOLD must be a whole number of at least 1 (found ${JSON.stringify(raw)})`,
+      `TUFA_HASH_BIN_THRESHOLD=${DEFAULT_HASH_BIN_THRESHOLD} (the default)`,
+    );
+  }
+  return n;
 }
 
 function parseCustom(text: string | undefined): unknown {
@@ -163,8 +180,9 @@ export async function sign(
   }
   warnAboutTags(ctx, warnings);
   const roles = [opts.role ?? 'targets', 'snapshot', 'timestamp'];
+  const threshold = hashBinThreshold();
   const bar = ctx.out.progress(`signing ${targets.length} tag(s)`, targets.length);
-  let binned = false;
+  let layout: HashBinDecision | undefined;
   const {
     result: role,
     written,
@@ -172,22 +190,16 @@ export async function sign(
   } = await transaction(gun, { roles, secrets: secretsFromEnvironment() }, async (repo) => {
     await repo.addTargets(targets, opts.role ? { role: opts.role } : {});
     bar.update(targets.length);
-    // Above the threshold, move to TAP 15 hash bins signed by the targets key, so that signing
-    // one more tag re-signs one small bin instead of the whole list.
-    const top = await repo.getTargets('targets');
-    if (!opts.role && !top.delegations && top.targets.size > hashBinThreshold()) {
-      const role = repo.currentRoot.roles.get('targets');
-      const keys = (role?.keyids ?? [])
-        .map((id) => repo.currentRoot.keys.get(id))
-        .filter((k) => k !== undefined);
-      await repo.useHashBins({ keys, threshold: role?.threshold ?? 1 });
-      binned = true;
-    }
+    // Tags signed by targets itself may have grown past the threshold: core decides whether
+    // they move into hash bins (and does it). A delegated role's tags are not targets' own.
+    layout = opts.role ? undefined : await applyHashBinPolicy(repo, threshold);
     return opts.role ?? (await repo.roleForTarget((targets[0] as TargetFile).path));
   });
-  if (binned)
-    ctx.out.info(`${gun} has more than ${hashBinThreshold()} tags: moved them into hash bins (TAP 15)`);
   bar.end();
+  if (layout?.action === 'move')
+    ctx.out.info(`${gun}: moved the tags into hash bins (TAP 15): ${layout.reason}`);
+  if (layout?.action === 'cannot-move')
+    ctx.out.warn(`${gun}: tags not moved into hash bins: ${layout.reason}`);
   ctx.out.result(
     {
       gun,
@@ -200,6 +212,7 @@ export async function sign(
       versions: Object.fromEntries(versions),
       written,
       warnings: warnings.map((w) => w.message),
+      hashBins: layout ? { action: layout.action, reason: layout.reason } : null,
     },
     () =>
       targets.length === 1

@@ -1,0 +1,142 @@
+/**
+ * `tufa sign` above TUFA_HASH_BIN_THRESHOLD: the tags move into TAP 15 hash bins (said on
+ * stderr), clients still find them; a repository whose targets delegates cannot move (a
+ * warning says why); a threshold that is not a whole number is refused before anything is signed.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  digestOf,
+  expectError,
+  expectExit,
+  expectJson,
+  metadataDir,
+  newestVersion,
+  readJson,
+  Sandbox,
+  show,
+} from './helpers/cli.js';
+
+const sandbox = new Sandbox('tufa-bins-');
+const FLAT = 'registry.example.com/team/flat';
+const DELEGATING = 'registry.example.com/team/delegating';
+const THRESHOLD = { TUFA_HASH_BIN_THRESHOLD: '3' };
+
+function newestTargets(gun: string) {
+  const md = metadataDir(sandbox.path('pub'), gun);
+  return readJson(join(md, `${newestVersion(md, 'targets')}.targets.json`)).signed;
+}
+
+function bulk(...tags: string[]): string {
+  return tags.map((t) => `${t} ${digestOf(t)} ${t.length}`).join('\n');
+}
+
+beforeAll(async () => {
+  for (const gun of [FLAT, DELEGATING]) {
+    expectExit(await sandbox.tufa(['init', gun, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
+  }
+  expectExit(await sandbox.tufa(['key', 'generate', 'team-bot']), 0);
+  expectExit(
+    await sandbox.tufa(['delegation', 'add', DELEGATING, 'team', '--key', 'team-bot', '--paths', 'team-*']),
+    0,
+  );
+});
+afterAll(() => sandbox.cleanup());
+
+describe('tufa sign: hash bins', () => {
+  it('at the threshold the tags stay in targets, silently', async () => {
+    const r = await sandbox.tufa(['--json', 'sign', FLAT, '--bulk', '-'], {
+      env: THRESHOLD,
+      input: bulk('a1', 'a2', 'a3'),
+    });
+    const v = expectJson<{ hashBins: { action: string; reason: string } }>(r);
+    expect(v.hashBins).toEqual({ action: 'stay', reason: 'targets signs 3 tag(s), no more than 3' });
+    expect(r.stderr).toBe('');
+    expect(newestTargets(FLAT).delegations).toBeUndefined();
+  });
+
+  it('above it they move into hash bins, said on stderr, and clients find them there', async () => {
+    const r = expectExit(
+      await sandbox.tufa(['sign', `${FLAT}:a4`, '--digest', digestOf('a4'), '--size', '2'], {
+        env: THRESHOLD,
+      }),
+      0,
+    );
+    expect(r.stderr).toBe(
+      `${FLAT}: moved the tags into hash bins (TAP 15): targets signs 4 tags, more than 3\n`,
+    );
+    const top = newestTargets(FLAT);
+    expect(top.targets).toEqual({});
+    expect(top.delegations.succinct_roles).toMatchObject({ name_prefix: 'bins' });
+    const root = join(metadataDir(sandbox.path('pub'), FLAT), '1.root.json');
+    for (const tag of ['a1', 'a4']) {
+      const v = expectJson<{ role: string; digest: string }>(
+        await sandbox.tufa(['--json', 'verify', '--server', 'pub', '--root', root, `${FLAT}:${tag}`]),
+      );
+      expect(v.digest).toBe(digestOf(tag));
+      expect(v.role).toMatch(/^bins-/);
+    }
+  });
+
+  it('once in bins, later signatures say nothing more', async () => {
+    const r = await sandbox.tufa(['--json', 'sign', FLAT, '--bulk', '-'], {
+      env: THRESHOLD,
+      input: bulk('a5', 'a6'),
+    });
+    expect(expectJson<{ hashBins: { action: string } }>(r).hashBins.action).toBe('stay');
+    expect(r.stderr, show(r)).toBe('');
+  });
+
+  it('targets delegates: the tags cannot move, and a warning says why', async () => {
+    const r = expectExit(
+      await sandbox.tufa(['sign', DELEGATING, '--bulk', '-'], {
+        env: THRESHOLD,
+        input: bulk('b1', 'b2', 'b3', 'b4'),
+      }),
+      0,
+    );
+    expect(r.stderr).toBe(
+      `Warning: ${DELEGATING}: tags not moved into hash bins: targets signs 4 tags, more than 3, but it delegates to other roles, and hash bins must be its only delegation: every change re-signs all 4\n`,
+    );
+    const top = newestTargets(DELEGATING);
+    expect(Object.keys(top.targets)).toEqual(['b1', 'b2', 'b3', 'b4']);
+    expect(top.delegations.succinct_roles).toBeUndefined();
+    expect(top.delegations.roles.map((d: { name: string }) => d.name)).toEqual(['team']);
+  });
+
+  it('signing into a delegated role leaves the layout of targets alone', async () => {
+    const v = expectJson<{ hashBins: unknown }>(
+      await sandbox.tufa(
+        [
+          '--json',
+          'sign',
+          `${DELEGATING}:team-1`,
+          '--digest',
+          digestOf('t'),
+          '--size',
+          '1',
+          '--role',
+          'team',
+        ],
+        { env: THRESHOLD },
+      ),
+    );
+    expect(v.hashBins).toBeNull();
+  });
+
+  for (const bad of ['abc', '0', '-1', '1.5', '1e3', ' 7']) {
+    it(`TUFA_HASH_BIN_THRESHOLD=${JSON.stringify(bad)} is refused with exit 2, nothing published`, async () => {
+      const before = newestVersion(metadataDir(sandbox.path('pub'), FLAT), 'targets');
+      const r = await sandbox.tufa(['sign', `${FLAT}:x`, '--digest', digestOf('x'), '--size', '1'], {
+        env: { TUFA_HASH_BIN_THRESHOLD: bad },
+      });
+      expectError(
+        r,
+        2,
+        `TUFA_HASH_BIN_THRESHOLD must be a whole number of at least 1 (found ${JSON.stringify(bad)})`,
+        'TUFA_HASH_BIN_THRESHOLD=10000',
+      );
+      expect(newestVersion(metadataDir(sandbox.path('pub'), FLAT), 'targets')).toBe(before);
+    });
+  }
+});
