@@ -113,6 +113,7 @@ export {
   showTagName,
   type TagNameWarning,
 } from './repository/tag-name.js';
+export { repositoryTargetsGraph } from './repository/targets-graph.js';
 export {
   DEFAULT_TRANSACTION_ATTEMPTS,
   isRetryableConflict,

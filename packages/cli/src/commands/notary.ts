@@ -9,22 +9,21 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   CredentialsRefusedError,
-  checkTagName,
   DCT_ROLES,
   dctList,
   dctResolve,
+  importNotaryCollection,
   isLoopbackUrl,
   type NotaryCollection,
   type NotaryMigrationPlan,
   type NotaryReadOptions,
   type NotaryTarget,
   normalizeRealmHost,
+  notaryProvenance,
   parseNotaryTime,
-  planNotaryMigration,
   type Repository,
   readNotaryCollection,
-  type TargetFile,
-  type TargetsGraph,
+  tagNameProblem,
   visible,
 } from '@tufa/core';
 import { notaryServerSource, notaryTrustDirMetadata, notaryTrustDirSource } from '@tufa/core/node';
@@ -220,15 +219,6 @@ function failureSummary(c: NotaryCollection) {
   return c.failedRoles.map((f) => ({ role: f.role, code: f.error.code, message: f.error.message }));
 }
 
-function provenance(c: NotaryCollection) {
-  return {
-    source: c.source,
-    asOf: c.asOf.toISOString(),
-    trustAnchor: c.trustAnchor,
-    root: { version: c.root.version, keyIds: c.root.keyids, expires: c.root.expires.toISOString() },
-  };
-}
-
 function splitRef(ref: string): { gun: string; tag: string | undefined; digest: string | undefined } {
   return parseImageReference(ref);
 }
@@ -249,7 +239,7 @@ export async function verify(ctx: Context, ref: string, opts: NotaryVerifyOption
       {
         gun: r.gun,
         verified: failed.length === 0,
-        ...provenance(c),
+        ...notaryProvenance(c),
         rootVersions: c.rootVersions,
         roles: c.roles.map((x) => ({ role: x.role, version: x.version, expires: x.expires.toISOString() })),
         tags: tags.length,
@@ -284,14 +274,14 @@ export async function verify(ctx: Context, ref: string, opts: NotaryVerifyOption
   }
   const d = describe(hit);
   if (wanted !== undefined && d.digest !== wanted) {
-    ctx.out.result({ gun: r.gun, verified: false, ...d, expected: wanted, ...provenance(c) }, () => '');
+    ctx.out.result({ gun: r.gun, verified: false, ...d, expected: wanted, ...notaryProvenance(c) }, () => '');
     throw new CliError(
       `digest mismatch for ${r.gun}:${visible(tag)} (expected the signed ${visible(String(d.digest))}, found ${wanted})`,
       EXIT.DIGEST_MISMATCH,
     );
   }
   ctx.out.result(
-    { gun: r.gun, verified: true, ...d, ...provenance(c) },
+    { gun: r.gun, verified: true, ...d, ...notaryProvenance(c) },
     () =>
       `${r.gun}:${visible(tag)} ${visible(String(d.digest))} ${d.size} bytes (signed by ${visible(d.role)}; Notary root v${c.root.version}, as of ${c.asOf.toISOString()})${wanted !== undefined ? ' — digest matches' : ''}`,
   );
@@ -321,7 +311,7 @@ export async function list(ctx: Context, gunArg: string, opts: NotarySourceOptio
       : dctList(c)
   ).map(describe);
   const failed = failureSummary(c);
-  ctx.out.result({ gun, tags: entries, failedRoles: failed, ...provenance(c) }, () =>
+  ctx.out.result({ gun, tags: entries, failedRoles: failed, ...notaryProvenance(c) }, () =>
     entries.length === 0 ? `no signed tags in ${gun}` : table(entries),
   );
   for (const f of failed)
@@ -340,12 +330,19 @@ function parseRoleMap(list: string[] | undefined): Map<string, string> {
   return m;
 }
 
-/** The repository as the migration planner reads it (staged edits included). */
-function targetsGraph(repo: Repository): TargetsGraph {
-  return {
-    target: async (role, path) => (await repo.getTargets(role)).targets.get(path),
-    delegations: async (role) => (await repo.getTargets(role)).delegations,
-  };
+/**
+ * Why tufa cannot sign a tag a Notary server sends (names from there are as untrusted as any):
+ * core's tag-name policy for signing, then the command line's own rule (no white space).
+ */
+function tagProblem(name: string): string | undefined {
+  const problem = tagNameProblem(name);
+  if (problem !== undefined) return problem;
+  try {
+    checkTag(name);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 export async function migrate(ctx: Context, gunArg: string, opts: NotaryMigrateOptions): Promise<number> {
@@ -355,42 +352,15 @@ export async function migrate(ctx: Context, gunArg: string, opts: NotaryMigrateO
   const failed = failureSummary(c);
   const secrets = secretsFromEnvironment();
   let plan: NotaryMigrationPlan = { imports: [], removals: [], unchanged: [], refused: [] };
-  // One live copy per tag, where every TUF client resolves it to Docker's digest
-  // (core notary/migrate.ts); the edit is re-planned if the transaction runs it again.
+  // Planned and staged by core (notary/import.ts): one live copy per tag, where every TUF client
+  // resolves it to Docker's digest; planned again if the transaction runs the edit again.
   const edit = async (repo: Repository): Promise<void> => {
-    const top = await repo.getTargets('targets');
-    const delegated = new Set((top.delegations?.roles ?? []).map((r) => r.name));
-    const tufaRoleFor = async (notaryRole: string, tag: string): Promise<string> => {
-      const mapped = roleMap.get(notaryRole);
-      if (mapped !== undefined && mapped !== 'targets') return mapped;
-      if (mapped === undefined && notaryRole !== 'targets') {
-        if (delegated.has(notaryRole)) return notaryRole;
-        const short = notaryRole.replace(/^targets\//, '');
-        if (delegated.has(short)) return short;
-      }
-      return repo.roleForTarget(tag); // targets, or its hash bin for this tag
-    };
-    plan = await planNotaryMigration(c, {
+    plan = await importNotaryCollection(repo, c, {
       allRoles: opts.allRoles === true,
       replace: opts.replace === true,
-      tufaRoleFor,
-      checkName: (name) => {
-        try {
-          // The tag-name policy for signing (core), then the command line's rule: names a
-          // Notary server sends are as untrusted as any.
-          checkTagName(name);
-          checkTag(name);
-          return undefined;
-        } catch (e) {
-          return (e as Error).message;
-        }
-      },
-      repository: targetsGraph(repo),
+      roleMap,
+      checkName: tagProblem,
     });
-    for (const r of plan.removals) await repo.removeTarget(r.tag, { role: r.tufaRole });
-    const byRole = new Map<string, TargetFile[]>();
-    for (const p of plan.imports) byRole.set(p.tufaRole, [...(byRole.get(p.tufaRole) ?? []), p.target]);
-    for (const [role, list] of byRole) await repo.addTargets(list, { role });
   };
   let versions: Record<string, number> = {};
   if (opts.dryRun) {
@@ -417,7 +387,7 @@ export async function migrate(ctx: Context, gunArg: string, opts: NotaryMigrateO
       unchanged: plan.unchanged.length,
       refused: plan.refused,
       failedRoles: failed,
-      ...provenance(c),
+      ...notaryProvenance(c),
       versions,
     },
     () =>

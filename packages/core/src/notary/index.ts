@@ -11,6 +11,15 @@ export {
   notaryLookup,
 } from './dct.js';
 export {
+  importNotaryCollection,
+  type NotaryImportOptions,
+  type NotaryProvenance,
+  type NotaryRoleMapper,
+  notaryProvenance,
+  notaryRoleMapper,
+  tagNameProblem,
+} from './import.js';
+export {
   decodeBase64,
   type NotaryKey,
   notaryKey,
