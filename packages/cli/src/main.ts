@@ -3,14 +3,10 @@ import { TufError } from '@tufa/core/errors';
 import { safeJson, visible } from '@tufa/core/visible';
 import { Command, CommanderError, Option } from 'commander';
 import { CliError } from './cli-error.js';
+import type { Context } from './context.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { createOutput, type Output } from './output.js';
 import { VERSION } from './version.js';
-
-export interface Context {
-  out: Output;
-  debug: boolean;
-}
 
 type Handler = (ctx: Context, ...args: unknown[]) => Promise<number | undefined>;
 

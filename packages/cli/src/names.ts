@@ -18,6 +18,11 @@ export function checkGun(gun: string): string {
   return gun;
 }
 
+/** A GUN as a file-name fragment (generated key names): `registry-example-com-team-app`. */
+export function slug(gun: string): string {
+  return gun.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
 export interface ImageReference {
   gun: string;
   tag: string | undefined;

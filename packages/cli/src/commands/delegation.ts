@@ -1,10 +1,10 @@
 /** `tufa delegation add|remove|list`. */
 import { DelegatedRole, visible } from '@tufa/core';
 import { usage } from '../cli-error.js';
+import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { readRepoConfig, writeRepoConfig } from '../home.js';
 import { loadPublicKey, signerIfPrivate, toUri } from '../keys.js';
-import type { Context } from '../main.js';
 import { checkGun } from '../names.js';
 import { openRepository, transaction } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';

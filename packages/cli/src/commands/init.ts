@@ -3,11 +3,11 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Key, Repository, type Signer } from '@tufa/core';
 import { CliError, usage } from '../cli-error.js';
+import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { keyPath, publishedDir, type RepoConfig, repoConfigPath, writeRepoConfig } from '../home.js';
 import { generateKeyFile, generateNamedKey, keyKind, loadPublicKey, loadSigner, toUri } from '../keys.js';
-import type { Context } from '../main.js';
-import { checkGun } from '../names.js';
+import { checkGun, slug } from '../names.js';
 import { publishStorage } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 
@@ -32,10 +32,6 @@ function refuseIfSetUp(gun: string): void {
       `tufa status ${gun}`,
     );
   }
-}
-
-export function slug(gun: string): string {
-  return gun.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '');
 }
 
 export async function init(ctx: Context, gunArg: string, opts: InitOptions): Promise<number> {

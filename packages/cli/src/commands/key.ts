@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { keyToPem, PrivateKeySigner, visible } from '@tufa/core';
 import { changePassphrase, readKeyFile, redactUri, writeKeyFile } from '@tufa/core/node';
 import { CliError, usage } from '../cli-error.js';
+import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { keyPath, keysDir } from '../home.js';
 import {
@@ -15,7 +16,6 @@ import {
   toUri,
   withUnsupportedKeyHint,
 } from '../keys.js';
-import type { Context } from '../main.js';
 import { newPassphrase, secretsFromEnvironment } from '../secrets.js';
 
 interface GenerateOptions {

@@ -28,9 +28,9 @@ import {
 } from '@tufa/core';
 import { notaryServerSource, notaryTrustDirMetadata, notaryTrustDirSource } from '@tufa/core/node';
 import { CliError, isCode, usage } from '../cli-error.js';
+import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { readRepoConfig } from '../home.js';
-import type { Context } from '../main.js';
 import { checkDigest, checkGun, checkTag, parseImageReference } from '../names.js';
 import { readNotaryRecords, replayHint, writeNotaryRecords } from '../notary-records.js';
 import { openRepository, transaction } from '../repo.js';

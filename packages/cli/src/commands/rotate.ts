@@ -3,14 +3,13 @@ import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Signer } from '@tufa/core';
 import { usage } from '../cli-error.js';
+import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { keyPath, readRepoConfig, writeRepoConfig } from '../home.js';
 import { generateKeyFile, generateNamedKey, keyKind, loadSigner, toUri } from '../keys.js';
-import type { Context } from '../main.js';
-import { checkGun } from '../names.js';
+import { checkGun, slug } from '../names.js';
 import { loadSigners, storageFor } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
-import { slug } from './init.js';
 
 interface RotateOptions {
   key?: string;

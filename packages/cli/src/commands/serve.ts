@@ -10,8 +10,8 @@ import { type FileHandle, open, realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { resolve, sep } from 'node:path';
 import { CliError } from '../cli-error.js';
+import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import type { Context } from '../main.js';
 import { onInterrupt } from '../signals.js';
 
 /** Read before the status line is sent, so a file that cannot be read gets a 500. */

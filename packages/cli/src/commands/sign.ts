@@ -12,8 +12,8 @@ import {
   visible,
 } from '@tufa/core';
 import { CliError, usage } from '../cli-error.js';
+import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import type { Context } from '../main.js';
 import { checkDigest, checkTag, gunAndTag, parseImageReference } from '../names.js';
 import { transaction } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';

@@ -1,13 +1,13 @@
 /** `tufa status` (versions, expiry, thresholds, signatures) and `tufa timestamp` (cron). */
 import { type Metadata, Root, type VerificationResult, visible } from '@tufa/core';
 import { usage } from '../cli-error.js';
+import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import type { Context } from '../main.js';
 import { checkGun } from '../names.js';
 import { trustedPreviousRoot } from '../previous-root.js';
 import { openRepository } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
-import { readRequest, requestSummary, summaryText } from './root.js';
+import { readRequest, requestSummary, summaryText } from '../signing-requests.js';
 
 export async function status(
   ctx: Context,

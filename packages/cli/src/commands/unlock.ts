@@ -8,9 +8,9 @@
 import { createInterface } from 'node:readline/promises';
 import { describeHolder, LOCK_FILE, type PublishLockInfo } from '@tufa/core/node';
 import { CliError } from '../cli-error.js';
+import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { readRepoConfig } from '../home.js';
-import type { Context } from '../main.js';
 import { checkGun } from '../names.js';
 import { storageFor } from '../repo.js';
 
