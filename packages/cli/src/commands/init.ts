@@ -3,25 +3,14 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Key, Repository, type Signer } from '@tufa/core';
 import { CliError, usage } from '../cli-error.js';
-import type { Context } from '../context.js';
+import { argument, defineCommand, option, type RegisteredCommand, requiredOption } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { keyPath, publishedDir, type RepoConfig, repoConfigPath, writeRepoConfig } from '../home.js';
 import { generateKeyFile, generateNamedKey, keyKind, loadPublicKey, loadSigner, toUri } from '../keys.js';
 import { checkGun, slug } from '../names.js';
+import { collect, keyTypeOption, positiveInt } from '../options.js';
 import { publishStorage } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
-
-interface InitOptions {
-  publishRoot: string;
-  rootKey?: string[];
-  rootKeyOut?: string;
-  rootThreshold: number;
-  targetsKey?: string;
-  snapshotKey?: string;
-  timestampKey?: string;
-  type: string;
-  unencrypted?: boolean;
-}
 
 /** One machine holds one configuration per GUN. */
 function refuseIfSetUp(gun: string): void {
@@ -34,152 +23,179 @@ function refuseIfSetUp(gun: string): void {
   }
 }
 
-export async function init(ctx: Context, gunArg: string, opts: InitOptions): Promise<number> {
-  const gun = checkGun(gunArg);
-  const secrets = secretsFromEnvironment();
-  const kind = keyKind(opts.type);
-  refuseIfSetUp(gun);
-  const dir = publishedDir(opts.publishRoot, gun);
-  if (existsSync(join(dir, 'metadata', 'timestamp.json'))) {
-    throw new CliError(
-      `a repository is already published at ${dir}`,
-      EXIT.USAGE,
-      'choose another --publish-root, or remove it',
-    );
-  }
-  const rootRefs = opts.rootKey ?? [];
-  if (rootRefs.length === 0 && !opts.rootKeyOut) {
-    throw usage(
-      'the root key must be kept offline: name where to write a new one, or give an existing one',
-      `tufa init ${gun} --publish-root ${opts.publishRoot} --root-key-out /media/OFFLINE-USB`,
-    );
-  }
-  const rootSigners: Signer[] = [];
-  const generated: { role: string; path: string; keyid: string }[] = [];
-  for (const ref of rootRefs) rootSigners.push(await loadSigner(ref, secrets));
-  if (rootRefs.length === 0 && opts.rootKeyOut) {
-    const path = resolve(opts.rootKeyOut, `root-${slug(gun)}.json`);
-    const k = await generateKeyFile(path, `root-${slug(gun)}`, kind, secrets, {
-      unencrypted: opts.unencrypted === true,
-    });
-    rootSigners.push(await loadSigner(path, secrets));
-    generated.push({ role: 'root', path, keyid: k.key.keyid() });
-  }
-  if (opts.rootThreshold < 1 || opts.rootThreshold > rootSigners.length) {
-    throw usage(
-      `--root-threshold ${opts.rootThreshold} needs that many root keys (have ${rootSigners.length})`,
-    );
-  }
-
-  const online: Record<'targets' | 'snapshot' | 'timestamp', { ref: string; signer: Signer }> = {} as never;
-  for (const role of ['targets', 'snapshot', 'timestamp'] as const) {
-    const given = opts[`${role}Key`];
-    let ref: string;
-    if (given) ref = toUri(given);
-    else {
-      const name = `${slug(gun)}-${role}`;
-      const k = await generateNamedKey(name, kind, secrets, { unencrypted: opts.unencrypted === true });
-      generated.push({ role, path: k.path, keyid: k.key.keyid() });
-      ref = toUri(keyPath(name));
-    }
-    online[role] = { ref, signer: await loadSigner(ref, secrets) };
-  }
-
-  const keyOf = (s: Signer): Key => s.key;
-  const repo = await Repository.create(publishStorage(dir, gun), {
-    keys: {
-      root: rootSigners.map(keyOf),
-      targets: [online.targets.signer.key],
-      snapshot: [online.snapshot.signer.key],
-      timestamp: [online.timestamp.signer.key],
-    },
-    thresholds: { root: opts.rootThreshold },
-    signers: [...rootSigners, online.targets.signer, online.snapshot.signer, online.timestamp.signer],
-  });
-  const { written } = await repo.publish();
-  await writeRepoConfig({
-    gun,
-    publishRoot: resolve(opts.publishRoot),
-    keys: { targets: online.targets.ref, snapshot: online.snapshot.ref, timestamp: online.timestamp.ref },
-    delegations: new Map(),
-  });
-  const rootPath = join(dir, 'metadata', '1.root.json');
-  ctx.out.result(
-    {
-      gun,
-      repository: dir,
-      root: {
-        version: 1,
-        path: rootPath,
-        keyids: rootSigners.map((s) => s.keyid),
-        threshold: opts.rootThreshold,
-      },
-      keys: Object.fromEntries(
-        (['targets', 'snapshot', 'timestamp'] as const).map((r) => [
-          r,
-          { keyid: online[r].signer.keyid, ref: online[r].ref },
-        ]),
+export const commands: readonly RegisteredCommand[] = [
+  defineCommand({
+    name: 'init',
+    description: 'create a repository and its keys',
+    arguments: [argument('<gun>', 'repository name, e.g. registry.example.com/team/app')],
+    options: [
+      requiredOption(
+        '-p, --publish-root <dir>',
+        'directory the repository is published under (<dir>/<gun>/metadata)',
       ),
-      generated,
-      written,
-    },
-    () =>
-      [
-        `initialised ${gun}`,
-        `  published:  ${dir}`,
-        `  trust root: ${rootPath}  (give this file to clients: tufa verify --root ${rootPath} …)`,
-        ...generated.map((g) => `  new ${g.role} key ${g.keyid.slice(0, 16)}… in ${g.path}`),
-      ].join('\n'),
-  );
-  for (const g of generated.filter((x) => x.role === 'root')) {
-    ctx.out.warn(`the root key was written to ${g.path}: keep it offline; everyday signing never needs it`);
-  }
-  return EXIT.OK;
-}
+      option('--root-key <ref>', 'an existing root key (repeatable)', { parse: collect }),
+      option('--root-key-out <dir>', 'where to write a new root key: offline media'),
+      option('--root-threshold <n>', 'root signatures required', { parse: positiveInt, default: 1 }),
+      option('--targets-key <ref>', 'the targets key (default: generate GUN-targets)'),
+      option('--snapshot-key <ref>', 'the snapshot key (default: generate)'),
+      option('--timestamp-key <ref>', 'the timestamp key (default: generate)'),
+      keyTypeOption('type of generated keys'),
+      option('--unencrypted', 'store generated keys without a passphrase (not recommended)'),
+    ],
+    async handler(ctx, [gunArg], opts) {
+      const gun = checkGun(gunArg);
+      const secrets = secretsFromEnvironment();
+      const kind = keyKind(opts.type);
+      refuseIfSetUp(gun);
+      const dir = publishedDir(opts.publishRoot, gun);
+      if (existsSync(join(dir, 'metadata', 'timestamp.json'))) {
+        throw new CliError(
+          `a repository is already published at ${dir}`,
+          EXIT.USAGE,
+          'choose another --publish-root, or remove it',
+        );
+      }
+      const rootRefs = opts.rootKey ?? [];
+      if (rootRefs.length === 0 && !opts.rootKeyOut) {
+        throw usage(
+          'the root key must be kept offline: name where to write a new one, or give an existing one',
+          `tufa init ${gun} --publish-root ${opts.publishRoot} --root-key-out /media/OFFLINE-USB`,
+        );
+      }
+      const rootSigners: Signer[] = [];
+      const generated: { role: string; path: string; keyid: string }[] = [];
+      for (const ref of rootRefs) rootSigners.push(await loadSigner(ref, secrets));
+      if (rootRefs.length === 0 && opts.rootKeyOut) {
+        const path = resolve(opts.rootKeyOut, `root-${slug(gun)}.json`);
+        const k = await generateKeyFile(path, `root-${slug(gun)}`, kind, secrets, {
+          unencrypted: opts.unencrypted === true,
+        });
+        rootSigners.push(await loadSigner(path, secrets));
+        generated.push({ role: 'root', path, keyid: k.key.keyid() });
+      }
+      if (opts.rootThreshold < 1 || opts.rootThreshold > rootSigners.length) {
+        throw usage(
+          `--root-threshold ${opts.rootThreshold} needs that many root keys (have ${rootSigners.length})`,
+        );
+      }
 
-interface AttachOptions {
-  publishRoot: string;
-  targetsKey: string;
-  snapshotKey: string;
-  timestampKey: string;
-}
+      const online: Record<'targets' | 'snapshot' | 'timestamp', { ref: string; signer: Signer }> =
+        {} as never;
+      for (const role of ['targets', 'snapshot', 'timestamp'] as const) {
+        const given = opts[`${role}Key`];
+        let ref: string;
+        if (given) ref = toUri(given);
+        else {
+          const name = `${slug(gun)}-${role}`;
+          const k = await generateNamedKey(name, kind, secrets, { unencrypted: opts.unencrypted === true });
+          generated.push({ role, path: k.path, keyid: k.key.keyid() });
+          ref = toUri(keyPath(name));
+        }
+        online[role] = { ref, signer: await loadSigner(ref, secrets) };
+      }
 
-/** `tufa attach`: records the keys for a repository published elsewhere, after checking root authorises them. */
-export async function attach(ctx: Context, gunArg: string, opts: AttachOptions): Promise<number> {
-  const gun = checkGun(gunArg);
-  refuseIfSetUp(gun);
-  const dir = publishedDir(opts.publishRoot, gun);
-  const repo = await Repository.open(publishStorage(dir, gun)).catch(() => {
-    throw new CliError(
-      `no repository is published at ${dir}`,
-      EXIT.NOT_FOUND,
-      `tufa init ${gun} --publish-root …`,
-    );
-  });
-  const root = repo.currentRoot;
-  const secrets = secretsFromEnvironment();
-  const keys: Record<string, string> = {};
-  for (const role of ['targets', 'snapshot', 'timestamp'] as const) {
-    const ref = toUri(opts[`${role}Key`]);
-    const key = await loadPublicKey(ref, secrets);
-    const authorised = root.roles
-      .get(role)
-      ?.keyids.some((id) => root.keys.get(id)?.materialId() === key.materialId());
-    if (!authorised) {
-      throw new CliError(
-        `the key given for ${role} is not one of its keys in root version ${root.version}`,
-        EXIT.KEY,
-        `tufa status ${gun}`,
+      const keyOf = (s: Signer): Key => s.key;
+      const repo = await Repository.create(publishStorage(dir, gun), {
+        keys: {
+          root: rootSigners.map(keyOf),
+          targets: [online.targets.signer.key],
+          snapshot: [online.snapshot.signer.key],
+          timestamp: [online.timestamp.signer.key],
+        },
+        thresholds: { root: opts.rootThreshold },
+        signers: [...rootSigners, online.targets.signer, online.snapshot.signer, online.timestamp.signer],
+      });
+      const { written } = await repo.publish();
+      await writeRepoConfig({
+        gun,
+        publishRoot: resolve(opts.publishRoot),
+        keys: { targets: online.targets.ref, snapshot: online.snapshot.ref, timestamp: online.timestamp.ref },
+        delegations: new Map(),
+      });
+      const rootPath = join(dir, 'metadata', '1.root.json');
+      ctx.out.result(
+        {
+          gun,
+          repository: dir,
+          root: {
+            version: 1,
+            path: rootPath,
+            keyids: rootSigners.map((s) => s.keyid),
+            threshold: opts.rootThreshold,
+          },
+          keys: Object.fromEntries(
+            (['targets', 'snapshot', 'timestamp'] as const).map((r) => [
+              r,
+              { keyid: online[r].signer.keyid, ref: online[r].ref },
+            ]),
+          ),
+          generated,
+          written,
+        },
+        () =>
+          [
+            `initialised ${gun}`,
+            `  published:  ${dir}`,
+            `  trust root: ${rootPath}  (give this file to clients: tufa verify --root ${rootPath} …)`,
+            ...generated.map((g) => `  new ${g.role} key ${g.keyid.slice(0, 16)}… in ${g.path}`),
+          ].join('\n'),
       );
-    }
-    keys[role] = ref;
-  }
-  await writeRepoConfig({
-    gun,
-    publishRoot: resolve(opts.publishRoot),
-    keys: keys as RepoConfig['keys'],
-    delegations: new Map(),
-  });
-  ctx.out.result({ gun, repository: dir, keys }, () => `attached ${gun} at ${dir}`);
-  return EXIT.OK;
-}
+      for (const g of generated.filter((x) => x.role === 'root')) {
+        ctx.out.warn(
+          `the root key was written to ${g.path}: keep it offline; everyday signing never needs it`,
+        );
+      }
+      return EXIT.OK;
+    },
+  }),
+  /** `tufa attach`: records the keys for a repository published elsewhere, after checking root authorises them. */
+  defineCommand({
+    name: 'attach',
+    description: 'sign for a repository that was initialised elsewhere (e.g. from a CI job)',
+    arguments: [argument('<gun>', 'repository name')],
+    options: [
+      requiredOption('-p, --publish-root <dir>', 'directory the repository is published under'),
+      requiredOption('--targets-key <ref>', 'the targets key (a key name, path or URI such as env:VAR)'),
+      requiredOption('--snapshot-key <ref>', 'the snapshot key'),
+      requiredOption('--timestamp-key <ref>', 'the timestamp key'),
+    ],
+    async handler(ctx, [gunArg], opts) {
+      const gun = checkGun(gunArg);
+      refuseIfSetUp(gun);
+      const dir = publishedDir(opts.publishRoot, gun);
+      const repo = await Repository.open(publishStorage(dir, gun)).catch(() => {
+        throw new CliError(
+          `no repository is published at ${dir}`,
+          EXIT.NOT_FOUND,
+          `tufa init ${gun} --publish-root …`,
+        );
+      });
+      const root = repo.currentRoot;
+      const secrets = secretsFromEnvironment();
+      const keys: Record<string, string> = {};
+      for (const role of ['targets', 'snapshot', 'timestamp'] as const) {
+        const ref = toUri(opts[`${role}Key`]);
+        const key = await loadPublicKey(ref, secrets);
+        const authorised = root.roles
+          .get(role)
+          ?.keyids.some((id) => root.keys.get(id)?.materialId() === key.materialId());
+        if (!authorised) {
+          throw new CliError(
+            `the key given for ${role} is not one of its keys in root version ${root.version}`,
+            EXIT.KEY,
+            `tufa status ${gun}`,
+          );
+        }
+        keys[role] = ref;
+      }
+      await writeRepoConfig({
+        gun,
+        publishRoot: resolve(opts.publishRoot),
+        keys: keys as RepoConfig['keys'],
+        delegations: new Map(),
+      });
+      ctx.out.result({ gun, repository: dir, keys }, () => `attached ${gun} at ${dir}`);
+      return EXIT.OK;
+    },
+  }),
+];

@@ -28,52 +28,42 @@ import {
 } from '@tufa/core';
 import { notaryServerSource, notaryTrustDirMetadata, notaryTrustDirSource } from '@tufa/core/node';
 import { CliError, isCode, usage } from '../cli-error.js';
-import type { Context } from '../context.js';
+import { argument, defineCommand, type OptionsOf, option, type RegisteredCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { readRepoConfig } from '../home.js';
 import { checkDigest, checkGun, checkTag, parseImageReference } from '../names.js';
 import { readNotaryRecords, replayHint, writeNotaryRecords } from '../notary-records.js';
+import { collect } from '../options.js';
 import { openRepository, transaction } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 import { readSettings, settingsPath } from '../settings.js';
 
-export interface NotarySourceOptions {
-  /** notary-server URL, e.g. https://notary.docker.io */
-  server?: string;
-  /** A Notary/Docker trust directory, e.g. ~/.docker/trust */
-  trustDir?: string;
-  /** A root.json to trust (e.g. exported earlier). */
-  root?: string;
-  /** PEM root certificate files to pin (repeatable). */
-  rootCert?: string[];
-  /** Root key ids to pin (repeatable), as `notary` trust_pinning.certs takes them. */
-  rootKeyId?: string[];
-  /** Trust the oldest root the server has, as Notary does by default. */
-  unsafeTofu?: boolean;
-  /** Judge expiry and certificates at this time (RFC 3339), not now. */
-  asOf?: string;
-  header?: string[];
-  ca?: string;
-  /** User for Docker's token service; the password comes from TUFA_REGISTRY_PASSWORD. */
-  username?: string;
-  /** Hosts whose token realm may receive the credentials (repeatable), besides $TUFA_HOME/config.json's. */
-  tokenRealmHost?: string[];
-  /** Every verified (tag, role) pair instead of what Docker Content Trust resolves. */
-  allRoles?: boolean;
-}
-
-export interface NotaryVerifyOptions extends NotarySourceOptions {
-  digest?: string;
-}
-
-export interface NotaryMigrateOptions extends NotarySourceOptions {
-  /** `NOTARY_ROLE=TUFA_ROLE` (repeatable), e.g. `targets/releases=releases`. */
-  roleMap?: string[];
-  /** Replace tags tufa already signs with another digest (default: refuse). */
-  replace?: boolean;
-  /** Show what would be imported without publishing. */
-  dryRun?: boolean;
-}
+/** Where a Notary collection is read from, and what its trust is anchored to. */
+const notarySourceOptions = [
+  option('--server <url>', 'notary-server URL, e.g. https://notary.docker.io'),
+  option(
+    '--trust-dir <dir>',
+    'Notary/Docker trust directory, e.g. ~/.docker/trust (its cached root is trusted)',
+  ),
+  option('--root <file>', 'a Notary root.json to trust'),
+  option('--root-cert <file>', 'pin a root certificate, PEM (repeatable)', { parse: collect }),
+  option('--root-key-id <id>', 'pin a root key id, as notary trust_pinning.certs (repeatable)', {
+    parse: collect,
+  }),
+  option('--unsafe-tofu', 'trust the oldest root the server sends (unsafe)'),
+  option('--as-of <time>', 'judge expiry and certificates at this RFC 3339 time instead of now'),
+  option('--header <header>', 'extra HTTP header, e.g. "Authorization: Bearer $TOKEN" (repeatable)', {
+    parse: collect,
+  }),
+  option('--ca <file>', 'extra CA certificates (PEM)'),
+  option('--username <user>', 'user for the registry token service (password from TUFA_REGISTRY_PASSWORD)'),
+  option(
+    '--token-realm-host <host>',
+    'also send the credentials to a token realm on this host (repeatable; see tokenRealmHosts in $TUFA_HOME/config.json)',
+    { parse: collect },
+  ),
+] as const;
+type NotarySourceOptions = OptionsOf<typeof notarySourceOptions>;
 
 function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p;
@@ -107,7 +97,7 @@ function parseHeaders(list: string[] | undefined): Record<string, string> {
 }
 
 /** Reads and verifies the collection for `gun` as the options say. */
-export async function loadCollection(gun: string, opts: NotarySourceOptions): Promise<NotaryCollection> {
+async function loadCollection(gun: string, opts: NotarySourceOptions): Promise<NotaryCollection> {
   if (!opts.server && !opts.trustDir) {
     throw usage(
       'give --server URL (a notary-server) or --trust-dir DIR (e.g. ~/.docker/trust)',
@@ -223,71 +213,6 @@ function splitRef(ref: string): { gun: string; tag: string | undefined; digest: 
   return parseImageReference(ref);
 }
 
-export async function verify(ctx: Context, ref: string, opts: NotaryVerifyOptions): Promise<number> {
-  const r = splitRef(ref);
-  const wanted = opts.digest ?? r.digest;
-  if (opts.digest !== undefined && r.digest !== undefined && opts.digest !== r.digest)
-    throw usage('the digest in the reference and --digest differ');
-  // An empty --digest is a malformed digest, never "no digest given" (that would fail open).
-  if (wanted !== undefined) checkDigest(wanted);
-  if (wanted !== undefined && r.tag === undefined) throw usage('--digest needs a tag: GUN:TAG');
-  const c = await loadCollection(r.gun, opts);
-  if (r.tag === undefined) {
-    const tags = dctList(c);
-    const failed = failureSummary(c);
-    ctx.out.result(
-      {
-        gun: r.gun,
-        verified: failed.length === 0,
-        ...notaryProvenance(c),
-        rootVersions: c.rootVersions,
-        roles: c.roles.map((x) => ({ role: x.role, version: x.version, expires: x.expires.toISOString() })),
-        tags: tags.length,
-        failedRoles: failed,
-      },
-      () =>
-        [
-          `${r.gun}: Notary trust collection verified (root v${c.root.version}, as of ${c.asOf.toISOString()})`,
-          ...c.roles.map((x) => `  ${visible(x.role)} v${x.version}, expires ${x.expires.toISOString()}`),
-          `  ${tags.length} signed tag(s) Docker Content Trust accepts`,
-        ].join('\n'),
-    );
-    if (failed.length > 0) {
-      throw new CliError(
-        `${failed.length} delegated role(s) did not verify: ${failed.map((f) => `${visible(f.role)} (${visible(f.message)})`).join('; ')}`,
-        EXIT.UNTRUSTED,
-      );
-    }
-    return EXIT.OK;
-  }
-  const tag = checkTag(r.tag);
-  const resolution = dctResolve(c, tag);
-  const hit = resolution.target;
-  if (!hit) {
-    throw new CliError(
-      resolution.refusal
-        ? `Docker Content Trust refuses ${r.gun}:${visible(tag)}: ${visible(resolution.refusal)}`
-        : `${r.gun}:${visible(tag)} is not signed by ${DCT_ROLES.join(' or ')}`,
-      EXIT.NOT_FOUND,
-      `tufa notary list ${opts.server ? `--server ${opts.server}` : `--trust-dir ${opts.trustDir}`} ${r.gun}`,
-    );
-  }
-  const d = describe(hit);
-  if (wanted !== undefined && d.digest !== wanted) {
-    ctx.out.result({ gun: r.gun, verified: false, ...d, expected: wanted, ...notaryProvenance(c) }, () => '');
-    throw new CliError(
-      `digest mismatch for ${r.gun}:${visible(tag)} (expected the signed ${visible(String(d.digest))}, found ${wanted})`,
-      EXIT.DIGEST_MISMATCH,
-    );
-  }
-  ctx.out.result(
-    { gun: r.gun, verified: true, ...d, ...notaryProvenance(c) },
-    () =>
-      `${r.gun}:${visible(tag)} ${visible(String(d.digest))} ${d.size} bytes (signed by ${visible(d.role)}; Notary root v${c.root.version}, as of ${c.asOf.toISOString()})${wanted !== undefined ? ' — digest matches' : ''}`,
-  );
-  return EXIT.OK;
-}
-
 function table(rows: { tag: string; digest: string | null; size: number; role: string }[]): string {
   const header = ['NAME', 'DIGEST', 'SIZE (BYTES)', 'ROLE'];
   // Escaped before the widths are measured, so the columns line up on what is shown.
@@ -298,25 +223,6 @@ function table(rows: { tag: string; digest: string | null; size: number; role: s
   const line = (c: string[]) =>
     c.map((v, i) => (i === c.length - 1 ? v : v + ' '.repeat((width[i] ?? 0) - [...v].length + 4))).join('');
   return [line(header), line(header.map((h) => '-'.repeat(h.length))), ...cells.map(line)].join('\n');
-}
-
-export async function list(ctx: Context, gunArg: string, opts: NotarySourceOptions): Promise<number> {
-  const gun = checkGun(gunArg);
-  const c = await loadCollection(gun, opts);
-  const entries = (
-    opts.allRoles
-      ? [...c.targets].sort((a, b) =>
-          a.name < b.name ? -1 : a.name > b.name ? 1 : a.role < b.role ? -1 : a.role > b.role ? 1 : 0,
-        )
-      : dctList(c)
-  ).map(describe);
-  const failed = failureSummary(c);
-  ctx.out.result({ gun, tags: entries, failedRoles: failed, ...notaryProvenance(c) }, () =>
-    entries.length === 0 ? `no signed tags in ${gun}` : table(entries),
-  );
-  for (const f of failed)
-    ctx.out.warn(`${visible(f.role)} did not verify and is left out: ${visible(f.message)}`);
-  return failed.length > 0 ? EXIT.UNTRUSTED : EXIT.OK;
 }
 
 function parseRoleMap(list: string[] | undefined): Map<string, string> {
@@ -345,75 +251,209 @@ function tagProblem(name: string): string | undefined {
   }
 }
 
-export async function migrate(ctx: Context, gunArg: string, opts: NotaryMigrateOptions): Promise<number> {
-  const gun = checkGun(gunArg);
-  const roleMap = parseRoleMap(opts.roleMap);
-  const c = await loadCollection(gun, opts);
-  const failed = failureSummary(c);
-  const secrets = secretsFromEnvironment();
-  let plan: NotaryMigrationPlan = { imports: [], removals: [], unchanged: [], refused: [] };
-  // Planned and staged by core (notary/import.ts): one live copy per tag, where every TUF client
-  // resolves it to Docker's digest; planned again if the transaction runs the edit again.
-  const edit = async (repo: Repository): Promise<void> => {
-    plan = await importNotaryCollection(repo, c, {
-      allRoles: opts.allRoles === true,
-      replace: opts.replace === true,
-      roleMap,
-      checkName: tagProblem,
-    });
-  };
-  let versions: Record<string, number> = {};
-  if (opts.dryRun) {
-    const { repo } = await openRepository(gun, { roles: [], secrets });
-    await edit(repo); // staged in memory only: never published
-  } else {
-    const config = await readRepoConfig(gun);
-    const roles = new Set(['targets', ...roleMap.values(), ...config.delegations.keys()]);
-    const r = await transaction(gun, { roles: [...roles, 'snapshot', 'timestamp'], secrets }, edit);
-    versions = Object.fromEntries(r.versions);
-  }
-  const imported = plan.imports.map((p) => ({
-    ...describe(p.source),
-    tufaRole: p.tufaRole,
-    shadowed: p.shadowed.map(describe),
-  }));
-  const removed = plan.removals.map((r) => ({ tag: r.tag, tufaRole: r.tufaRole, digest: r.digest }));
-  ctx.out.result(
-    {
-      gun,
-      dryRun: opts.dryRun === true,
-      imported,
-      removed,
-      unchanged: plan.unchanged.length,
-      refused: plan.refused,
-      failedRoles: failed,
-      ...notaryProvenance(c),
-      versions,
+export const commands: readonly RegisteredCommand[] = [
+  defineCommand({
+    name: 'verify',
+    description: 'verify a Notary trust collection, or what Docker Content Trust resolves a tag to',
+    arguments: [argument('<ref>', 'GUN, or GUN:TAG[@sha256:HEX]')],
+    options: [
+      option('-d, --digest <digest>', 'exit 0 only if the tag is signed with this digest'),
+      ...notarySourceOptions,
+    ],
+    async handler(ctx, [ref], opts) {
+      const r = splitRef(ref);
+      const wanted = opts.digest ?? r.digest;
+      if (opts.digest !== undefined && r.digest !== undefined && opts.digest !== r.digest)
+        throw usage('the digest in the reference and --digest differ');
+      // An empty --digest is a malformed digest, never "no digest given" (that would fail open).
+      if (wanted !== undefined) checkDigest(wanted);
+      if (wanted !== undefined && r.tag === undefined) throw usage('--digest needs a tag: GUN:TAG');
+      const c = await loadCollection(r.gun, opts);
+      if (r.tag === undefined) {
+        const tags = dctList(c);
+        const failed = failureSummary(c);
+        ctx.out.result(
+          {
+            gun: r.gun,
+            verified: failed.length === 0,
+            ...notaryProvenance(c),
+            rootVersions: c.rootVersions,
+            roles: c.roles.map((x) => ({
+              role: x.role,
+              version: x.version,
+              expires: x.expires.toISOString(),
+            })),
+            tags: tags.length,
+            failedRoles: failed,
+          },
+          () =>
+            [
+              `${r.gun}: Notary trust collection verified (root v${c.root.version}, as of ${c.asOf.toISOString()})`,
+              ...c.roles.map((x) => `  ${visible(x.role)} v${x.version}, expires ${x.expires.toISOString()}`),
+              `  ${tags.length} signed tag(s) Docker Content Trust accepts`,
+            ].join('\n'),
+        );
+        if (failed.length > 0) {
+          throw new CliError(
+            `${failed.length} delegated role(s) did not verify: ${failed.map((f) => `${visible(f.role)} (${visible(f.message)})`).join('; ')}`,
+            EXIT.UNTRUSTED,
+          );
+        }
+        return EXIT.OK;
+      }
+      const tag = checkTag(r.tag);
+      const resolution = dctResolve(c, tag);
+      const hit = resolution.target;
+      if (!hit) {
+        throw new CliError(
+          resolution.refusal
+            ? `Docker Content Trust refuses ${r.gun}:${visible(tag)}: ${visible(resolution.refusal)}`
+            : `${r.gun}:${visible(tag)} is not signed by ${DCT_ROLES.join(' or ')}`,
+          EXIT.NOT_FOUND,
+          `tufa notary list ${opts.server ? `--server ${opts.server}` : `--trust-dir ${opts.trustDir}`} ${r.gun}`,
+        );
+      }
+      const d = describe(hit);
+      if (wanted !== undefined && d.digest !== wanted) {
+        ctx.out.result(
+          { gun: r.gun, verified: false, ...d, expected: wanted, ...notaryProvenance(c) },
+          () => '',
+        );
+        throw new CliError(
+          `digest mismatch for ${r.gun}:${visible(tag)} (expected the signed ${visible(String(d.digest))}, found ${wanted})`,
+          EXIT.DIGEST_MISMATCH,
+        );
+      }
+      ctx.out.result(
+        { gun: r.gun, verified: true, ...d, ...notaryProvenance(c) },
+        () =>
+          `${r.gun}:${visible(tag)} ${visible(String(d.digest))} ${d.size} bytes (signed by ${visible(d.role)}; Notary root v${c.root.version}, as of ${c.asOf.toISOString()})${wanted !== undefined ? ' — digest matches' : ''}`,
+      );
+      return EXIT.OK;
     },
-    () =>
-      [
-        `${opts.dryRun ? 'would import' : 'imported'} ${imported.length} tag(s) from ${visible(c.source)} into ${gun} (as of ${c.asOf.toISOString()})`,
-        ...imported.map(
-          (i) =>
-            `  ${visible(i.tag)} ${visible(String(i.digest))} ${i.size} bytes  ${visible(i.role)} -> ${visible(i.tufaRole)}${i.shadowed.length ? ` (shadows ${i.shadowed.map((x) => `${visible(x.role)} ${visible(String(x.digest))}`).join(', ')})` : ''}`,
-        ),
-        ...removed.map(
-          (x) =>
-            `  ${opts.dryRun ? 'would remove' : 'removed'} ${visible(x.tag)} ${visible(String(x.digest))} from ${visible(x.tufaRole)}: clients found it there before the Notary copy`,
-        ),
-        ...(plan.unchanged.length
-          ? [`  ${plan.unchanged.length} tag(s) already resolve to the same digest`]
-          : []),
-        ...plan.refused.map((x) => `  refused ${visible(x.tag)} (${visible(x.role)}): ${visible(x.reason)}`),
-      ].join('\n'),
-  );
-  for (const f of failed)
-    ctx.out.warn(`${visible(f.role)} did not verify; none of its tags were imported: ${visible(f.message)}`);
-  if (failed.length > 0) {
-    throw new CliError(
-      `${failed.length} Notary role(s) did not verify and were not imported: ${visible(failed.map((f) => f.role).join(', '))}`,
-      EXIT.UNTRUSTED,
-    );
-  }
-  return EXIT.OK;
-}
+  }),
+  defineCommand({
+    name: 'list',
+    description: 'list signed tags as Docker Content Trust sees them (targets/releases, then targets)',
+    arguments: [argument('<gun>')],
+    options: [
+      option('--all-roles', 'every verified (tag, role) pair, as notary list shows them'),
+      ...notarySourceOptions,
+    ],
+    async handler(ctx, [gunArg], opts) {
+      const gun = checkGun(gunArg);
+      const c = await loadCollection(gun, opts);
+      const entries = (
+        opts.allRoles
+          ? [...c.targets].sort((a, b) =>
+              a.name < b.name ? -1 : a.name > b.name ? 1 : a.role < b.role ? -1 : a.role > b.role ? 1 : 0,
+            )
+          : dctList(c)
+      ).map(describe);
+      const failed = failureSummary(c);
+      ctx.out.result({ gun, tags: entries, failedRoles: failed, ...notaryProvenance(c) }, () =>
+        entries.length === 0 ? `no signed tags in ${gun}` : table(entries),
+      );
+      for (const f of failed)
+        ctx.out.warn(`${visible(f.role)} did not verify and is left out: ${visible(f.message)}`);
+      return failed.length > 0 ? EXIT.UNTRUSTED : EXIT.OK;
+    },
+  }),
+  defineCommand({
+    name: 'migrate',
+    description:
+      'import what Docker Content Trust resolves each tag to into a tufa repository, with its provenance',
+    arguments: [argument('<gun>', 'the GUN in Notary and of the tufa repository (set up with tufa init)')],
+    options: [
+      option('--role-map <map>', 'NOTARY_ROLE=TUFA_ROLE, e.g. targets/releases=releases (repeatable)', {
+        parse: collect,
+      }),
+      option(
+        '--all-roles',
+        'also import tags Docker Content Trust does not resolve, as notary lookup resolves them',
+      ),
+      option(
+        '--replace',
+        'replace tags tufa already signs with another digest, also where clients would find them first',
+      ),
+      option('--dry-run', 'show what would be imported, publish nothing'),
+      ...notarySourceOptions,
+    ],
+    async handler(ctx, [gunArg], opts) {
+      const gun = checkGun(gunArg);
+      const roleMap = parseRoleMap(opts.roleMap);
+      const c = await loadCollection(gun, opts);
+      const failed = failureSummary(c);
+      const secrets = secretsFromEnvironment();
+      let plan: NotaryMigrationPlan = { imports: [], removals: [], unchanged: [], refused: [] };
+      // Planned and staged by core (notary/import.ts): one live copy per tag, where every TUF client
+      // resolves it to Docker's digest; planned again if the transaction runs the edit again.
+      const edit = async (repo: Repository): Promise<void> => {
+        plan = await importNotaryCollection(repo, c, {
+          allRoles: opts.allRoles === true,
+          replace: opts.replace === true,
+          roleMap,
+          checkName: tagProblem,
+        });
+      };
+      let versions: Record<string, number> = {};
+      if (opts.dryRun) {
+        const { repo } = await openRepository(gun, { roles: [], secrets });
+        await edit(repo); // staged in memory only: never published
+      } else {
+        const config = await readRepoConfig(gun);
+        const roles = new Set(['targets', ...roleMap.values(), ...config.delegations.keys()]);
+        const r = await transaction(gun, { roles: [...roles, 'snapshot', 'timestamp'], secrets }, edit);
+        versions = Object.fromEntries(r.versions);
+      }
+      const imported = plan.imports.map((p) => ({
+        ...describe(p.source),
+        tufaRole: p.tufaRole,
+        shadowed: p.shadowed.map(describe),
+      }));
+      const removed = plan.removals.map((r) => ({ tag: r.tag, tufaRole: r.tufaRole, digest: r.digest }));
+      ctx.out.result(
+        {
+          gun,
+          dryRun: opts.dryRun === true,
+          imported,
+          removed,
+          unchanged: plan.unchanged.length,
+          refused: plan.refused,
+          failedRoles: failed,
+          ...notaryProvenance(c),
+          versions,
+        },
+        () =>
+          [
+            `${opts.dryRun ? 'would import' : 'imported'} ${imported.length} tag(s) from ${visible(c.source)} into ${gun} (as of ${c.asOf.toISOString()})`,
+            ...imported.map(
+              (i) =>
+                `  ${visible(i.tag)} ${visible(String(i.digest))} ${i.size} bytes  ${visible(i.role)} -> ${visible(i.tufaRole)}${i.shadowed.length ? ` (shadows ${i.shadowed.map((x) => `${visible(x.role)} ${visible(String(x.digest))}`).join(', ')})` : ''}`,
+            ),
+            ...removed.map(
+              (x) =>
+                `  ${opts.dryRun ? 'would remove' : 'removed'} ${visible(x.tag)} ${visible(String(x.digest))} from ${visible(x.tufaRole)}: clients found it there before the Notary copy`,
+            ),
+            ...(plan.unchanged.length
+              ? [`  ${plan.unchanged.length} tag(s) already resolve to the same digest`]
+              : []),
+            ...plan.refused.map(
+              (x) => `  refused ${visible(x.tag)} (${visible(x.role)}): ${visible(x.reason)}`,
+            ),
+          ].join('\n'),
+      );
+      for (const f of failed)
+        ctx.out.warn(
+          `${visible(f.role)} did not verify; none of its tags were imported: ${visible(f.message)}`,
+        );
+      if (failed.length > 0) {
+        throw new CliError(
+          `${failed.length} Notary role(s) did not verify and were not imported: ${visible(failed.map((f) => f.role).join(', '))}`,
+          EXIT.UNTRUSTED,
+        );
+      }
+      return EXIT.OK;
+    },
+  }),
+];

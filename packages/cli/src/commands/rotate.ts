@@ -3,66 +3,24 @@ import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Signer } from '@tufa/core';
 import { usage } from '../cli-error.js';
+import { argument, defineCommand, type OptionsOf, option, type RegisteredCommand } from '../command.js';
 import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { keyPath, readRepoConfig, writeRepoConfig } from '../home.js';
 import { generateKeyFile, generateNamedKey, keyKind, loadSigner, toUri } from '../keys.js';
 import { checkGun, slug } from '../names.js';
+import { collect, keyTypeOption } from '../options.js';
 import { loadSigners, storageFor } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 
-interface RotateOptions {
-  key?: string;
-  type: string;
-  rootKey?: string[];
-  newRootKeyOut?: string;
-  delegator: string;
-}
-
-export async function rotate(
-  ctx: Context,
-  gunArg: string,
-  role: string,
-  opts: RotateOptions,
-): Promise<number> {
-  const gun = checkGun(gunArg);
-  const secrets = secretsFromEnvironment();
-  await readRepoConfig(gun); // fail early when the repository is not set up here
-  const topLevel = ['root', 'targets', 'snapshot', 'timestamp'].includes(role);
-  if (topLevel && (opts.rootKey ?? []).length === 0) {
-    throw usage(
-      `rotating ${role} changes root, which the root key(s) must sign`,
-      `tufa key rotate ${gun} ${role} --root-key /media/OFFLINE-USB/root-….json`,
-    );
-  }
-
-  // The new key: given, or generated (a new root key goes to offline media).
-  let newRef: string;
-  let generatedPath: string | undefined;
-  if (opts.key) newRef = toUri(opts.key);
-  else if (role === 'root') {
-    if (!opts.newRootKeyOut)
-      throw usage(
-        'a new root key must go offline: name where to write it',
-        `tufa key rotate ${gun} root --root-key OLD --new-root-key-out /media/OFFLINE-USB`,
-      );
-    const path = resolve(opts.newRootKeyOut, `root-${slug(gun)}-${Date.now()}.json`);
-    await generateKeyFile(path, `root-${slug(gun)}`, keyKind(opts.type), secrets);
-    generatedPath = path;
-    newRef = toUri(path);
-  } else {
-    const name = `${slug(gun)}-${role.replace(/[^A-Za-z0-9]+/g, '-')}-${Date.now()}`;
-    generatedPath = (await generateNamedKey(name, keyKind(opts.type), secrets)).path;
-    newRef = toUri(keyPath(name));
-  }
-  try {
-    return await rotateTo(ctx, gun, role, newRef, opts, topLevel);
-  } catch (e) {
-    // A key generated for a rotation that did not happen is of no use: do not leave it behind.
-    if (generatedPath) await rm(generatedPath, { force: true });
-    throw e;
-  }
-}
+const rotateOptions = [
+  option('-k, --key <ref>', 'the new key (default: generate one)'),
+  keyTypeOption('type of a generated key'),
+  option('--root-key <ref>', 'a current root key (repeatable)', { parse: collect }),
+  option('--new-root-key-out <dir>', 'where a generated root key is written (offline media)'),
+  option('--delegator <role>', 'the role that delegates to a delegated role', { default: 'targets' }),
+] as const;
+type RotateOptions = OptionsOf<typeof rotateOptions>;
 
 async function rotateTo(
   ctx: Context,
@@ -122,3 +80,54 @@ async function rotateTo(
   );
   return EXIT.OK;
 }
+
+export const commands: readonly RegisteredCommand[] = [
+  defineCommand({
+    name: 'rotate',
+    description: "replace a role's keys and publish",
+    arguments: [
+      argument('<gun>', 'repository'),
+      argument('<role>', 'root, targets, snapshot, timestamp or a delegated role'),
+    ],
+    options: rotateOptions,
+    async handler(ctx, [gunArg, role], opts) {
+      const gun = checkGun(gunArg);
+      const secrets = secretsFromEnvironment();
+      await readRepoConfig(gun); // fail early when the repository is not set up here
+      const topLevel = ['root', 'targets', 'snapshot', 'timestamp'].includes(role);
+      if (topLevel && (opts.rootKey ?? []).length === 0) {
+        throw usage(
+          `rotating ${role} changes root, which the root key(s) must sign`,
+          `tufa key rotate ${gun} ${role} --root-key /media/OFFLINE-USB/root-….json`,
+        );
+      }
+
+      // The new key: given, or generated (a new root key goes to offline media).
+      let newRef: string;
+      let generatedPath: string | undefined;
+      if (opts.key) newRef = toUri(opts.key);
+      else if (role === 'root') {
+        if (!opts.newRootKeyOut)
+          throw usage(
+            'a new root key must go offline: name where to write it',
+            `tufa key rotate ${gun} root --root-key OLD --new-root-key-out /media/OFFLINE-USB`,
+          );
+        const path = resolve(opts.newRootKeyOut, `root-${slug(gun)}-${Date.now()}.json`);
+        await generateKeyFile(path, `root-${slug(gun)}`, keyKind(opts.type), secrets);
+        generatedPath = path;
+        newRef = toUri(path);
+      } else {
+        const name = `${slug(gun)}-${role.replace(/[^A-Za-z0-9]+/g, '-')}-${Date.now()}`;
+        generatedPath = (await generateNamedKey(name, keyKind(opts.type), secrets)).path;
+        newRef = toUri(keyPath(name));
+      }
+      try {
+        return await rotateTo(ctx, gun, role, newRef, opts, topLevel);
+      } catch (e) {
+        // A key generated for a rotation that did not happen is of no use: do not leave it behind.
+        if (generatedPath) await rm(generatedPath, { force: true });
+        throw e;
+      }
+    },
+  }),
+];

@@ -10,8 +10,9 @@ import { type FileHandle, open, realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { resolve, sep } from 'node:path';
 import { CliError } from '../cli-error.js';
-import type { Context } from '../context.js';
+import { argument, defineCommand, option, type RegisteredCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
+import { positiveInt } from '../options.js';
 import { onInterrupt } from '../signals.js';
 
 /** Read before the status line is sent, so a file that cannot be read gets a 500. */
@@ -112,45 +113,52 @@ async function sendFile(
   }
 }
 
-export async function serve(
-  ctx: Context,
-  dir: string,
-  opts: { host: string; port: number },
-): Promise<number> {
-  const root = resolve(dir);
-  const s = await stat(root).catch(() => undefined);
-  if (!s?.isDirectory()) throw new CliError(`${root} is not a directory`, EXIT.NOT_FOUND);
-  const realRoot = await realpath(root);
-  const server = createServer((req, res) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
-      return;
-    }
-    const path = localPath(root, req.url);
-    if (typeof path === 'number') {
-      res.writeHead(path).end();
-      return;
-    }
-    sendFile(path, realRoot, req, res).catch(() => {
-      if (res.headersSent) res.destroy();
-      else res.writeHead(500).end();
-    });
-  });
-  await new Promise<void>((ok, fail) => {
-    server.once('error', (e) =>
-      fail(new CliError(`cannot listen on ${opts.host}:${opts.port} (${(e as Error).message})`, EXIT.IO)),
-    );
-    server.listen(opts.port, opts.host, ok);
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
-  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
-  ctx.out.result(
-    { serving: root, url: `http://${host}:${port}/` },
-    () => `serving ${root} at http://${host}:${port}/ (read-only; Ctrl-C to stop)`,
-  );
-  await new Promise<void>((done) => {
-    onInterrupt(() => server.close(() => done()));
-  });
-  return EXIT.OK;
-}
+export const commands: readonly RegisteredCommand[] = [
+  defineCommand({
+    name: 'serve',
+    description: 'serve published repositories read-only over HTTP (local use, demos, CI)',
+    arguments: [argument('<dir>', 'publish root to serve')],
+    options: [
+      option('--host <host>', 'address to listen on', { default: '127.0.0.1' }),
+      option('--port <port>', 'port (0 picks a free one)', { parse: positiveInt, default: 8080 }),
+    ],
+    async handler(ctx, [dir], opts) {
+      const root = resolve(dir);
+      const s = await stat(root).catch(() => undefined);
+      if (!s?.isDirectory()) throw new CliError(`${root} is not a directory`, EXIT.NOT_FOUND);
+      const realRoot = await realpath(root);
+      const server = createServer((req, res) => {
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+          return;
+        }
+        const path = localPath(root, req.url);
+        if (typeof path === 'number') {
+          res.writeHead(path).end();
+          return;
+        }
+        sendFile(path, realRoot, req, res).catch(() => {
+          if (res.headersSent) res.destroy();
+          else res.writeHead(500).end();
+        });
+      });
+      await new Promise<void>((ok, fail) => {
+        server.once('error', (e) =>
+          fail(new CliError(`cannot listen on ${opts.host}:${opts.port} (${(e as Error).message})`, EXIT.IO)),
+        );
+        server.listen(opts.port, opts.host, ok);
+      });
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+      const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+      ctx.out.result(
+        { serving: root, url: `http://${host}:${port}/` },
+        () => `serving ${root} at http://${host}:${port}/ (read-only; Ctrl-C to stop)`,
+      );
+      await new Promise<void>((done) => {
+        onInterrupt(() => server.close(() => done()));
+      });
+      return EXIT.OK;
+    },
+  }),
+];

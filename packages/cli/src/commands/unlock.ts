@@ -8,7 +8,7 @@
 import { createInterface } from 'node:readline/promises';
 import { describeHolder, LOCK_FILE, type PublishLockInfo } from '@tufa/core/node';
 import { CliError } from '../cli-error.js';
-import type { Context } from '../context.js';
+import { argument, defineCommand, option, type RegisteredCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { readRepoConfig } from '../home.js';
 import { checkGun } from '../names.js';
@@ -68,41 +68,56 @@ async function confirm(question: string): Promise<boolean> {
   }
 }
 
-export async function unlock(ctx: Context, gunArg: string, opts: { yes?: boolean }): Promise<number> {
-  const gun = checkGun(gunArg);
-  const storage = storageFor(await readRepoConfig(gun));
-  const info = await storage.inspectLock();
-  const now = new Date();
-  if (!info) {
-    ctx.out.result(
-      { gun, lock: `${storage.dir}/${LOCK_FILE}`, holder: null, state: null, reason: null, unlocked: false },
-      () => `${gun} is not locked`,
-    );
-    return EXIT.OK;
-  }
-  if (info.state === 'running') {
-    throw new CliError(
-      `${gun} is being published: the lock ${info.path} is held by ${describeHolder(info.holder)}, which is still running`,
-      EXIT.CONFLICT,
-    );
-  }
-  if (!opts.yes) {
-    if (!process.stdin.isTTY || !process.stderr.isTTY) {
-      throw new CliError(
-        `not removing the publish lock of ${gun} (held by ${describeHolder(info.holder)}) without confirmation, and this is not a terminal`,
-        EXIT.USAGE,
-        `tufa unlock ${gun} --yes`,
+export const commands: readonly RegisteredCommand[] = [
+  defineCommand({
+    name: 'unlock',
+    description: 'remove a publish lock left by a publish that is gone (e.g. on another host)',
+    arguments: [argument('<gun>', 'repository')],
+    options: [option('-y, --yes', 'remove the lock without asking (the holder must be gone)')],
+    async handler(ctx, [gunArg], opts) {
+      const gun = checkGun(gunArg);
+      const storage = storageFor(await readRepoConfig(gun));
+      const info = await storage.inspectLock();
+      const now = new Date();
+      if (!info) {
+        ctx.out.result(
+          {
+            gun,
+            lock: `${storage.dir}/${LOCK_FILE}`,
+            holder: null,
+            state: null,
+            reason: null,
+            unlocked: false,
+          },
+          () => `${gun} is not locked`,
+        );
+        return EXIT.OK;
+      }
+      if (info.state === 'running') {
+        throw new CliError(
+          `${gun} is being published: the lock ${info.path} is held by ${describeHolder(info.holder)}, which is still running`,
+          EXIT.CONFLICT,
+        );
+      }
+      if (!opts.yes) {
+        if (!process.stdin.isTTY || !process.stderr.isTTY) {
+          throw new CliError(
+            `not removing the publish lock of ${gun} (held by ${describeHolder(info.holder)}) without confirmation, and this is not a terminal`,
+            EXIT.USAGE,
+            `tufa unlock ${gun} --yes`,
+          );
+        }
+        process.stderr.write(`${holderText(info, now)}\n`);
+        const yes = await confirm(
+          `Remove this lock? Only if no publish of ${gun} runs any more on that host. [y/N] `,
+        );
+        if (!yes) throw new CliError(`the publish lock of ${gun} was not removed`, EXIT.FAILURE);
+      }
+      await storage.breakLock(info);
+      ctx.out.result({ gun, ...holderJson(info, now), unlocked: true }, () =>
+        [`removed the publish lock of ${gun}`, holderText(info, now)].join('\n'),
       );
-    }
-    process.stderr.write(`${holderText(info, now)}\n`);
-    const yes = await confirm(
-      `Remove this lock? Only if no publish of ${gun} runs any more on that host. [y/N] `,
-    );
-    if (!yes) throw new CliError(`the publish lock of ${gun} was not removed`, EXIT.FAILURE);
-  }
-  await storage.breakLock(info);
-  ctx.out.result({ gun, ...holderJson(info, now), unlocked: true }, () =>
-    [`removed the publish lock of ${gun}`, holderText(info, now)].join('\n'),
-  );
-  return EXIT.OK;
-}
+      return EXIT.OK;
+    },
+  }),
+];

@@ -8,20 +8,35 @@ import { join, resolve } from 'node:path';
 import { CorruptStateError, RootNotInChainError, type TargetInfo, type Updater, visible } from '@tufa/core';
 import { FileFetcher, fileBaseUrl, HttpFetcher, PinnedTrust } from '@tufa/core/node';
 import { CliError, isCode, usage } from '../cli-error.js';
-import type { Context } from '../context.js';
+import {
+  argument,
+  defineCommand,
+  type OptionsOf,
+  option,
+  type RegisteredCommand,
+  requiredOption,
+} from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { trustDir } from '../home.js';
 import { checkDigest, checkGun, gunAndTag } from '../names.js';
+import { collect } from '../options.js';
 import { openRepository } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 
-interface ClientOptions {
-  server: string;
-  root?: string;
-  unsafeTofu?: boolean;
-  header?: string[];
-  ca?: string;
-}
+/** How a client reaches a repository and pins its trust. */
+const serverOption = requiredOption(
+  '--server <url|dir>',
+  'where repositories are published (URL or directory)',
+);
+const trustOptions = [
+  option('--root <file>', 'root.json to pin trust to on first use'),
+  option('--unsafe-tofu', 'trust whatever root the server sends the first time (unsafe)'),
+  option('--header <header>', 'extra HTTP header, e.g. "Authorization: Bearer $TOKEN" (repeatable)', {
+    parse: collect,
+  }),
+  option('--ca <file>', 'extra CA certificates (PEM)'),
+] as const;
+type ClientOptions = OptionsOf<readonly [typeof serverOption, ...typeof trustOptions]>;
 
 function isUrl(server: string): boolean {
   return /^https?:\/\//i.test(server);
@@ -60,7 +75,7 @@ function baseUrls(server: string, gun: string): { metadata: string; targets: str
  * `$TUFA_HOME/trust/…` by core's PinnedTrust (ADR 0009): the CLI only names the directory,
  * reads `--root` and words the errors.
  */
-export async function clientFor(gun: string, opts: ClientOptions): Promise<Updater> {
+async function clientFor(gun: string, opts: ClientOptions): Promise<Updater> {
   const serverId = isUrl(opts.server) ? opts.server.replace(/\/+$/, '') : resolve(opts.server);
   const dir = trustDir(serverId, gun);
   const urls = baseUrls(opts.server, gun);
@@ -130,75 +145,96 @@ async function lookupTag(gun: string, tag: string, opts: ClientOptions): Promise
   return info;
 }
 
-export async function verify(
-  ctx: Context,
-  first: string,
-  second: string | undefined,
-  opts: ClientOptions & { digest?: string },
-): Promise<number> {
-  const ref = gunAndTag(first, second);
-  const wanted = opts.digest ?? ref.digest;
-  if (opts.digest !== undefined && ref.digest !== undefined && opts.digest !== ref.digest)
-    throw usage('the digest in the reference and --digest differ');
-  // An empty --digest is a malformed digest, never "no digest given" (that would fail open).
-  if (wanted !== undefined) checkDigest(wanted);
-  const info = await lookupTag(ref.gun, ref.tag, opts);
-  const d = describe(info);
-  if (wanted !== undefined && d.digest !== wanted) {
-    throw new CliError(
-      `the digest given for ${ref.gun}:${visible(ref.tag)} is not the signed one (expected ${visible(String(d.digest))}, found ${wanted})`,
-      EXIT.DIGEST_MISMATCH,
-    );
-  }
-  ctx.out.result(
-    { gun: ref.gun, tag: ref.tag, verified: true, ...d },
-    () =>
-      `${ref.gun}:${visible(ref.tag)} ${visible(String(d.digest))} ${d.size} bytes (signed by ${visible(d.role)})${wanted !== undefined ? ' — digest matches' : ''}`,
-  );
-  return EXIT.OK;
-}
-
-export async function lookup(
-  ctx: Context,
-  first: string,
-  second: string | undefined,
-  opts: ClientOptions,
-): Promise<number> {
-  const ref = gunAndTag(first, second);
-  const d = describe(await lookupTag(ref.gun, ref.tag, opts));
-  ctx.out.result({ gun: ref.gun, tag: ref.tag, ...d }, () =>
-    [
-      `${ref.gun}:${visible(ref.tag)} ${visible(String(d.digest))} ${d.size} bytes (${visible(d.role)})`,
-      // `custom` is whatever the signer put there: shown as JSON, escaped.
-      ...(d.custom === null ? [] : [`  custom: ${visible(JSON.stringify(d.custom))}`]),
-    ].join('\n'),
-  );
-  return EXIT.OK;
-}
-
-export async function list(ctx: Context, gunArg: string, opts: Partial<ClientOptions>): Promise<number> {
-  const gun = checkGun(gunArg);
-  let entries: { tag: string; digest: string | null; size: number; role: string }[];
-  if (opts.server) {
-    const updater = await clientFor(gun, opts as ClientOptions);
-    entries = [];
-    for await (const info of updater.listTargets())
-      entries.push({ tag: info.target.path, ...describe(info) });
-  } else {
-    const { repo } = await openRepository(gun, { roles: [], secrets: secretsFromEnvironment() });
-    entries = [];
-    for await (const { role, target } of repo.walkTargets()) {
-      const hex = target.hashes.get('sha256');
-      entries.push({ tag: target.path, digest: hex ? `sha256:${hex}` : null, size: target.length, role });
-    }
-  }
-  entries.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
-  ctx.out.result({ gun, tags: entries }, () =>
-    entries.length === 0
-      ? `no signed tags in ${gun}`
-      : entries
-          .map((e) => `${visible(e.tag)}\t${visible(String(e.digest))}\t${e.size}\t${visible(e.role)}`)
-          .join('\n'),
-  );
-  return EXIT.OK;
-}
+export const commands: readonly RegisteredCommand[] = [
+  defineCommand({
+    name: 'verify',
+    description: 'verify a tag with the full TUF client workflow (the CI gate)',
+    arguments: [
+      argument('<gun>', 'repository, or an image reference GUN:TAG[@sha256:HEX]'),
+      argument('[tag]', 'tag'),
+    ],
+    options: [
+      option('-d, --digest <digest>', 'exit 0 only if the tag is signed with this digest'),
+      serverOption,
+      ...trustOptions,
+    ],
+    async handler(ctx, [first, second], opts) {
+      const ref = gunAndTag(first, second);
+      const wanted = opts.digest ?? ref.digest;
+      if (opts.digest !== undefined && ref.digest !== undefined && opts.digest !== ref.digest)
+        throw usage('the digest in the reference and --digest differ');
+      // An empty --digest is a malformed digest, never "no digest given" (that would fail open).
+      if (wanted !== undefined) checkDigest(wanted);
+      const info = await lookupTag(ref.gun, ref.tag, opts);
+      const d = describe(info);
+      if (wanted !== undefined && d.digest !== wanted) {
+        throw new CliError(
+          `the digest given for ${ref.gun}:${visible(ref.tag)} is not the signed one (expected ${visible(String(d.digest))}, found ${wanted})`,
+          EXIT.DIGEST_MISMATCH,
+        );
+      }
+      ctx.out.result(
+        { gun: ref.gun, tag: ref.tag, verified: true, ...d },
+        () =>
+          `${ref.gun}:${visible(ref.tag)} ${visible(String(d.digest))} ${d.size} bytes (signed by ${visible(d.role)})${wanted !== undefined ? ' — digest matches' : ''}`,
+      );
+      return EXIT.OK;
+    },
+  }),
+  defineCommand({
+    name: 'lookup',
+    description: 'show what a tag is signed as',
+    arguments: [argument('<gun>'), argument('[tag]')],
+    options: [serverOption, ...trustOptions],
+    async handler(ctx, [first, second], opts) {
+      const ref = gunAndTag(first, second);
+      const d = describe(await lookupTag(ref.gun, ref.tag, opts));
+      ctx.out.result({ gun: ref.gun, tag: ref.tag, ...d }, () =>
+        [
+          `${ref.gun}:${visible(ref.tag)} ${visible(String(d.digest))} ${d.size} bytes (${visible(d.role)})`,
+          // `custom` is whatever the signer put there: shown as JSON, escaped.
+          ...(d.custom === null ? [] : [`  custom: ${visible(JSON.stringify(d.custom))}`]),
+        ].join('\n'),
+      );
+      return EXIT.OK;
+    },
+  }),
+  defineCommand({
+    name: 'list',
+    description: 'list signed tags',
+    arguments: [argument('<gun>', 'repository')],
+    options: [
+      option(
+        '--server <url|dir>',
+        'list as a client of this server (verified), instead of the local repository',
+      ),
+      ...trustOptions,
+    ],
+    async handler(ctx, [gunArg], opts) {
+      const gun = checkGun(gunArg);
+      let entries: { tag: string; digest: string | null; size: number; role: string }[];
+      if (opts.server) {
+        const updater = await clientFor(gun, { ...opts, server: opts.server });
+        entries = [];
+        for await (const info of updater.listTargets())
+          entries.push({ tag: info.target.path, ...describe(info) });
+      } else {
+        const { repo } = await openRepository(gun, { roles: [], secrets: secretsFromEnvironment() });
+        entries = [];
+        for await (const { role, target } of repo.walkTargets()) {
+          const hex = target.hashes.get('sha256');
+          entries.push({ tag: target.path, digest: hex ? `sha256:${hex}` : null, size: target.length, role });
+        }
+      }
+      entries.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+      ctx.out.result({ gun, tags: entries }, () =>
+        entries.length === 0
+          ? `no signed tags in ${gun}`
+          : entries
+              .map((e) => `${visible(e.tag)}\t${visible(String(e.digest))}\t${e.size}\t${visible(e.role)}`)
+              .join('\n'),
+      );
+      return EXIT.OK;
+    },
+  }),
+];
