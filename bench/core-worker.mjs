@@ -65,7 +65,7 @@ const IMPLS = {
 
   // --- strict parse + canonical bytes of `signed` -------------------------------------------
   async 'tufa-parseStrict'() {
-    const { parseStrict } = await import('../packages/core/dist/index.js');
+    const { parseStrict } = await import('../packages/core/dist/json/strict.js');
     return (buf) => {
       const r = parseStrict(buf);
       return { out: r.value, canonical: r.signedCanonical };

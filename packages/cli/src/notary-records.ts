@@ -8,10 +8,12 @@
  * this machine's own copy, or an archive kept on purpose: verifying last year's archive at
  * `--as-of` is a normal thing to do, so it is neither checked against nor recorded.
  */
+
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { type NotaryRecords, parseNotaryRecords, serializeNotaryRecords, TufError } from '@tufa/core';
+import { TufError } from '@tufa/core';
 import { ensureDir, writeFileAtomic } from '@tufa/core/node';
+import { type NotaryRecords, parseNotaryRecords, serializeNotaryRecords } from '@tufa/core/notary';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 import { notaryRecordsPath, notaryServerId } from './home.js';

@@ -5,8 +5,10 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Metadata, Timestamp } from '@tufa/core';
-import { loadKeyFileSigner, TEMP_PREFIX } from '@tufa/core/node';
+import { loadKeyFileSigner } from '@tufa/core/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// Internal (not exported): the prefix of the temporary files atomic writes leave on a crash.
+import { TEMP_PREFIX } from '../../core/src/node/atomic.js';
 import {
   cachedVersions,
   digestOf,

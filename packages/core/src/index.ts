@@ -1,7 +1,16 @@
 /**
  * @tufa/core: The Update Framework for JavaScript. Strict metadata, TUF canonical JSON, keys
- * and threshold verification, the client workflow and (soon) the repository side. Node I/O
- * adapters (HTTP and file fetchers, filesystem stores) are in `@tufa/core/node`.
+ * and threshold verification, the client workflow and the repository side.
+ *
+ * The public surface by subpath (ADR 0013):
+ * - `@tufa/core`: what a client, a repository tool and a signer plugin need, with no I/O of
+ *   its own (fetchers and stores are interfaces);
+ * - `@tufa/core/node`: Node adapters (HTTP and file fetchers, stores and repository storage on
+ *   disk, trust pinning, key files, signer URIs, target downloads);
+ * - `@tufa/core/errors`: the error tree alone (cheap to import);
+ * - `@tufa/core/notary`: the Notary v1 / Docker Content Trust reader and migration planner;
+ * - `@tufa/core/visible`: making third-party text safe for a terminal.
+ * Anything else is internal and may change without notice.
  */
 
 export {
@@ -14,28 +23,23 @@ export {
   mayReceiveCredentials,
   normalizeRealmHost,
 } from './auth/credential-policy.js';
-export {
-  boundedStream,
-  type DownloadOptions,
-  download,
-  type Fetcher,
-  type FetchRequest,
-} from './client/fetcher.js';
-export { roleNameToFileStem, roleNameToUrlSegment, targetPathToUrlPath } from './client/names.js';
+export type { Fetcher, FetchRequest } from './client/fetcher.js';
 export { MemoryMetadataStore, type MetadataStore } from './client/store.js';
 export { TrustedMetadataSet } from './client/trusted-set.js';
 export {
+  type CallOptions,
   DEFAULT_LIMITS,
   type TargetInfo,
   Updater,
+  type UpdaterEvent,
   type UpdaterLimits,
   type UpdaterOptions,
 } from './client/updater.js';
 export * from './crypto/index.js';
 export * from './errors.js';
-export { canonicalBytes, canonicalString, compareCodePoints } from './json/canonical.js';
-export { MAX_DEPTH, parseJson, parseStrict, type StrictParseResult } from './json/strict.js';
-export { type ByteSource, LengthAndHashChecker, MetaFile, measure, TargetFile } from './metadata/files.js';
+export { canonicalBytes } from './json/canonical.js';
+export { parseJson } from './json/strict.js';
+export { type ByteSource, type LengthAndHashChecker, MetaFile, measure, TargetFile } from './metadata/files.js';
 export {
   type FileFormat,
   Metadata,
@@ -52,7 +56,6 @@ export {
   type TopLevelRoleName,
 } from './metadata/roles.js';
 export { type SearchResult, searchTargets, type TargetsGraph } from './metadata/search.js';
-export { pythonJson } from './metadata/serialize.js';
 export {
   type AnySigned,
   type RoleType,
@@ -64,16 +67,12 @@ export {
   Targets,
   Timestamp,
 } from './metadata/signed.js';
-export { formatExpires, isExpiredAt, parseExpires } from './metadata/time.js';
-export * from './notary/index.js';
 export {
   applyHashBinPolicy,
   DEFAULT_HASH_BIN_THRESHOLD,
   decideHashBins,
   type HashBinDecision,
   type HashBinInput,
-  type TargetsDelegation,
-  targetsDelegation,
 } from './repository/hash-bins.js';
 export {
   type CreateOptions,
@@ -94,7 +93,6 @@ export {
   summarizeRoot,
 } from './repository/root-summary.js';
 export {
-  describeChanges,
   describeSigned,
   mergeSigningRequests,
   type RequiredSignatures,
@@ -120,7 +118,6 @@ export {
   type RepositoryEdit,
   type TransactionOptions,
   type TransactionResult,
-  transactionBackoff,
   withRepository,
 } from './repository/transaction.js';
 export { safeJson, type VisibleOptions, visible } from './visible.js';

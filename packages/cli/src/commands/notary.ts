@@ -3,30 +3,35 @@
  * from a notary-server or a client trust directory, verify them in full, and import what
  * verifies into a tufa repository. Read-only towards Notary: nothing is ever written there.
  */
+
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   CredentialsRefusedError,
+  isLoopbackUrl,
+  normalizeRealmHost,
+  type Repository,
+  visible,
+} from '@tufa/core';
+import {
   DCT_ROLES,
   dctList,
   dctResolve,
   importNotaryCollection,
-  isLoopbackUrl,
   type NotaryCollection,
   type NotaryMigrationPlan,
   type NotaryReadOptions,
   type NotaryTarget,
-  normalizeRealmHost,
   notaryProvenance,
+  notaryServerSource,
+  notaryTrustDirMetadata,
+  notaryTrustDirSource,
   parseNotaryTime,
-  type Repository,
   readNotaryCollection,
   tagNameProblem,
-  visible,
-} from '@tufa/core';
-import { notaryServerSource, notaryTrustDirMetadata, notaryTrustDirSource } from '@tufa/core/node';
+} from '@tufa/core/notary';
 import { CliError, isCode, usage } from '../cli-error.js';
 import { argument, defineCommand, type OptionsOf, option, type RegisteredCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';

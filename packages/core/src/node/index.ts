@@ -3,9 +3,8 @@
  * metadata store on disk, HTTP(S) and file fetchers, atomic writes, and targets on disk.
  */
 
-export * from '../notary/node.js';
 export * from '../signers/index.js';
-export { ensureDir, TEMP_PREFIX, type WriteFileAtomicOptions, writeFileAtomic } from './atomic.js';
+export { ensureDir, type WriteFileAtomicOptions, writeFileAtomic } from './atomic.js';
 export {
   type AuthChallenge,
   type BearerChallenge,
@@ -26,7 +25,6 @@ export {
   type HttpProbe,
   type HttpRequest,
   type HttpResponse,
-  matchesNoProxy,
   proxyForUrl,
   TUFA_VERSION,
 } from './http-fetcher.js';

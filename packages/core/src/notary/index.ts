@@ -1,4 +1,8 @@
-/** Notary v1 (Docker Content Trust) reader: verify and list trust collections, read-only. */
+/**
+ * `@tufa/core/notary`: the Notary v1 (Docker Content Trust) reader — verify and list trust
+ * collections, read-only — the migration planner, and the Node sources (a notary-server with
+ * Docker's token flow, a client trust directory on disk).
+ */
 
 export {
   DCT_ROLES,
@@ -76,3 +80,4 @@ export {
   serializeNotaryRecords,
 } from './state.js';
 export { parseNotaryTime } from './time.js';
+export * from './node.js';

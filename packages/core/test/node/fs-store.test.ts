@@ -2,7 +2,8 @@ import { chmod, lstat, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TufError } from '../../src/errors.js';
-import { ensureDir, FsMetadataStore, TEMP_PREFIX, writeFileAtomic } from '../../src/node/index.js';
+import { TEMP_PREFIX } from '../../src/node/atomic.js';
+import { ensureDir, FsMetadataStore, writeFileAtomic } from '../../src/node/index.js';
 import { rejection, tempDir, tree, utf8 } from './helpers.js';
 
 const posix = process.platform !== 'win32';

@@ -4,13 +4,8 @@ import * as net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { download } from '../../src/client/fetcher.js';
 import { FetchError, NotFoundError, type TufError } from '../../src/errors.js';
-import {
-  DEFAULT_USER_AGENT,
-  HttpFetcher,
-  matchesNoProxy,
-  proxyForUrl,
-  TUFA_VERSION,
-} from '../../src/node/index.js';
+import { matchesNoProxy } from '../../src/node/http-fetcher.js';
+import { DEFAULT_USER_AGENT, HttpFetcher, proxyForUrl, TUFA_VERSION } from '../../src/node/index.js';
 import {
   close,
   collect,

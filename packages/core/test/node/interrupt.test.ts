@@ -8,7 +8,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Repository, TargetFile } from '../../src/index.js';
-import { FsRepositoryStorage, interruptPublishing, LOCK_FILE, TEMP_PREFIX } from '../../src/node/index.js';
+import { TEMP_PREFIX } from '../../src/node/atomic.js';
+import { FsRepositoryStorage, interruptPublishing, LOCK_FILE } from '../../src/node/index.js';
 import { fixedSigner } from '../helpers/keys.js';
 import { rejection, tempDir } from './helpers.js';
 

@@ -11,7 +11,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PublishLockedError, StorageError, UnsafeNameError } from '../../src/errors.js';
-import { FsRepositoryStorage, LOCK_FILE, type PublishLockInfo, TEMP_PREFIX } from '../../src/node/index.js';
+import { TEMP_PREFIX } from '../../src/node/atomic.js';
+import { FsRepositoryStorage, LOCK_FILE, type PublishLockInfo } from '../../src/node/index.js';
 import {
   acquirePublishLock,
   type LockHolder,

@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FetchError } from '../../src/errors.js';
 import { TargetFile } from '../../src/metadata/files.js';
+import { TEMP_PREFIX } from '../../src/node/atomic.js';
 import {
   downloadTarget,
   downloadTargetToFile,
   localTargetPath,
   type TargetStreamer,
-  TEMP_PREFIX,
 } from '../../src/node/index.js';
 import { rejection, tempDir, tree, utf8 } from './helpers.js';
 
