@@ -1,7 +1,7 @@
 /** `tufa key rotate GUN ROLE`: new keys for a role, published (root signed by old and new root). */
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Signer } from '@tufa/core';
+import type { Signer, TopLevelRoleName } from '@tufa/core';
 import { usage } from '../cli-error.js';
 import { argument, defineCommand, type OptionsOf, option, type RegisteredCommand } from '../command.js';
 import type { Context } from '../context.js';
@@ -47,11 +47,10 @@ async function rotateTo(
   const repo = await Repository.open(storageFor(config), { signers });
   let removed: string[];
   if (topLevel) {
-    const current = repo.currentRoot.roles.get(role as 'root') as { keyids: readonly string[] };
-    removed = current.keyids.filter((id) => id !== newSigner.keyid);
+    removed = repo.currentRoot.role(role as TopLevelRoleName).keyids.filter((id) => id !== newSigner.keyid);
     // All keys are replaced by the new one, so the threshold becomes 1 (raise it afterwards with
     // an offline ceremony, `tufa root sign-request --add-key … --threshold N`).
-    repo.rotateKeys(role as 'root', { add: [newSigner.key], remove: removed, threshold: 1 });
+    repo.rotateKeys(role as TopLevelRoleName, { add: [newSigner.key], remove: removed, threshold: 1 });
   } else {
     const d = (await repo.getTargets(opts.delegator)).delegations?.roles?.find((r) => r.name === role);
     if (!d) throw usage(`${opts.delegator} does not delegate to ${role}`, `tufa delegation list ${gun}`);

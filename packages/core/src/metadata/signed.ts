@@ -121,6 +121,21 @@ export class Root extends Signed {
     this.roles = c.roles;
   }
 
+  /**
+   * The keys and threshold of a top-level role. A Root always defines all four (its constructor
+   * refuses one that does not), so this throws only for a name that is not a top-level role,
+   * which only an untyped caller can pass.
+   */
+  role(name: TopLevelRoleName): Role {
+    const r = this.roles.get(name);
+    if (!r) {
+      throw new FormatError(
+        `root version ${this.version} has no role ${JSON.stringify(name)} (expected one of ${TOP_LEVEL_ROLE_NAMES.join(', ')})`,
+      );
+    }
+    return r;
+  }
+
   static fromJSON(v: unknown, path = 'signed'): Root {
     const o = readObject(v, path);
     const common = readCommon(o, 'root', path);

@@ -564,7 +564,7 @@ export class Repository {
    */
   rotateKeys(role: TopLevelRoleName, change: { add?: Key[]; remove?: string[]; threshold?: number }): void {
     const root = this.currentRoot;
-    const current = root.roles.get(role) as Role;
+    const current = root.role(role);
     const removed = new Set(change.remove ?? []);
     for (const id of removed) {
       if (!current.keyids.includes(id)) throw new NotFoundError(`${role} has no key ${id}`);
@@ -658,7 +658,7 @@ export class Repository {
     role: string,
   ): Promise<{ role: Role | SuccinctRoles; keys: ReadonlyMap<string, Key> }[]> {
     if (role === 'targets') {
-      return [{ role: this.currentRoot.roles.get('targets') as Role, keys: this.currentRoot.keys }];
+      return [{ role: this.currentRoot.role('targets'), keys: this.currentRoot.keys }];
     }
     const out = [];
     for (const { delegations } of await this.delegatorsOf(role)) {
@@ -694,7 +694,7 @@ export class Repository {
       const signed: Root =
         this.presignedSigned<Root>('root', version) ??
         copyRoot(this.stagedRoot, { version, expires: later(now, this.expiry.root) });
-      const rootRole = (r: Root) => ({ role: r.roles.get('root') as Role, keys: r.keys });
+      const rootRole = (r: Root) => ({ role: r.role('root'), keys: r.keys });
       newRoot = await this.signRole(
         'root',
         signed,
@@ -748,7 +748,7 @@ export class Repository {
       (newRoot !== undefined && keysChanged(oldRoot.signed, rootAfter, 'snapshot'));
     // Snapshot and timestamp: signed by their keys in the root that will be live.
     const signOnline = async <T extends Snapshot | Timestamp>(signed: T): Promise<Metadata<T>> => {
-      const authoriser = { role: rootAfter.roles.get(signed.type) as Role, keys: rootAfter.keys };
+      const authoriser = { role: rootAfter.role(signed.type), keys: rootAfter.keys };
       const md = await this.signRole(signed.type, signed, [authoriser]);
       const st = await verifyThreshold(signed.type, authoriser.role, authoriser.keys, md);
       prepared.set(signed.type, md);
@@ -863,17 +863,17 @@ export class Repository {
       if (!first)
         required.push({
           by: `root version ${this.root.signed.version}`,
-          role: this.root.signed.roles.get('root') as Role,
+          role: this.root.signed.role('root'),
           keys: this.root.signed.keys,
         });
       required.push({
         by: `root version ${next.version}${first ? '' : ' (new)'}`,
-        role: next.roles.get('root') as Role,
+        role: next.role('root'),
         keys: next.keys,
       });
     } else if (role === 'snapshot' || role === 'timestamp') {
       const r = this.currentRoot;
-      required.push({ by: role, role: r.roles.get(role) as Role, keys: r.keys });
+      required.push({ by: role, role: r.role(role), keys: r.keys });
     } else {
       before = this.published.has(role)
         ? Metadata.fromBytes(this.published.get(role) as Uint8Array, 'targets').signed
@@ -1096,8 +1096,8 @@ function pruneKeys(keys: ReadonlyMap<string, Key>, roles: readonly DelegatedRole
 }
 
 function keysChanged(a: Root, b: Root, role: TopLevelRoleName): boolean {
-  const ra = a.roles.get(role) as Role;
-  const rb = b.roles.get(role) as Role;
+  const ra = a.role(role);
+  const rb = b.role(role);
   return ra.threshold !== rb.threshold || ra.keyids.join() !== rb.keyids.join();
 }
 

@@ -203,7 +203,7 @@ export async function signingRequestStatus(
     const next = r.metadata.signed;
     const prev = options.previous;
     if (prev) {
-      const role = prev.roles.get('root') as Role;
+      const role = prev.role('root');
       out.push({
         ...(await verifyThreshold(`root version ${prev.version}`, role, prev.keys, r.metadata)),
         claimed: false,
@@ -219,7 +219,7 @@ export async function signingRequestStatus(
         });
       }
     }
-    const role = next.roles.get('root') as Role;
+    const role = next.role('root');
     const by = `root version ${next.version}${prev || r.required.length > 1 ? ' (new)' : ''}`;
     out.push({ ...(await verifyThreshold(by, role, next.keys, r.metadata)), claimed: false });
     return out;

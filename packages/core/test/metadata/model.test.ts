@@ -1359,3 +1359,22 @@ describe('targets are validated when parsed, built when read', () => {
     expect([...t.targets.keys()]).toEqual(['a', '__proto__x']);
   });
 });
+
+describe('Root.role', () => {
+  it('gives each top-level role, and refuses a name that is not one with a FormatError', async () => {
+    const keyOf = { root: [signer(1)], timestamp: [signer(2)], snapshot: [signer(3)], targets: [S4, S5] };
+    const root = Metadata.fromBytes(bytesOf(await signDoc(rootSigned(keyOf), [signer(1)])), 'root').signed;
+    for (const [name, ss] of Object.entries(keyOf)) {
+      const role = root.role(name as keyof typeof keyOf);
+      expect(role).toBeInstanceOf(Role);
+      expect(role.keyids).toEqual(ss.map((s) => s.keyid));
+    }
+    // An untyped caller (plain JavaScript, a name read from a file) can pass any string.
+    const e = thrown(() => root.role('mirror' as 'root'));
+    expect(e).toBeInstanceOf(FormatError);
+    expect((e as FormatError).code).toBe('FORMAT');
+    expect((e as FormatError).message).toBe(
+      'root version 1 has no role "mirror" (expected one of root, timestamp, snapshot, targets)',
+    );
+  });
+});
