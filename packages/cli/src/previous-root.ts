@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Metadata, type Root, TufError } from '@tufa/core';
+import { LATEST_ROOT_FILE_NAME, METADATA_DIR, Metadata, type Root, rootFileName, TufError } from '@tufa/core';
 import { CliError, usage } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 import { publishedDir, readRepoConfig, repoConfigPath, trustedRootFiles } from './home.js';
@@ -89,8 +89,8 @@ async function candidates(gun: string, version: number, notes: string[]): Promis
   if (existsSync(repoConfigPath(gun))) {
     // The version the request replaces, when published, and the current root (which may be as
     // new as the request).
-    const dir = join(publishedDir((await readRepoConfig(gun)).publishRoot, gun), 'metadata');
-    for (const file of [join(dir, `${version - 1}.root.json`), join(dir, 'root.json')]) {
+    const dir = join(publishedDir((await readRepoConfig(gun)).publishRoot, gun), METADATA_DIR);
+    for (const file of [join(dir, rootFileName(version - 1)), join(dir, LATEST_ROOT_FILE_NAME)]) {
       if (existsSync(file)) await add(file, `the root this machine publishes for ${gun} (${file})`);
     }
   }

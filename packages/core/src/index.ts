@@ -41,6 +41,18 @@ export { canonicalBytes } from './json/canonical.js';
 export { parseJson } from './json/strict.js';
 export { type ByteSource, type LengthAndHashChecker, MetaFile, measure, TargetFile } from './metadata/files.js';
 export {
+  checkRoleFileName,
+  hashPrefixedTargetPath,
+  LATEST_ROOT_FILE_NAME,
+  METADATA_DIR,
+  metadataPath,
+  metaFileName,
+  roleStoragePath,
+  roleUrlName,
+  rootFileName,
+  TIMESTAMP_FILE_NAME,
+} from './metadata/layout.js';
+export {
   type FileFormat,
   Metadata,
   type SignedByType,
@@ -76,7 +88,6 @@ export {
 } from './repository/hash-bins.js';
 export {
   type CreateOptions,
-  checkRoleFileName,
   DEFAULT_EXPIRY,
   type ExpiryPolicy,
   type PendingRole,

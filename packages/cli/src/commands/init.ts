@@ -1,7 +1,14 @@
 /** `tufa init GUN`: keys and the first version of every role, published. */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type Key, Repository, type Signer } from '@tufa/core';
+import {
+  type Key,
+  METADATA_DIR,
+  Repository,
+  rootFileName,
+  type Signer,
+  TIMESTAMP_FILE_NAME,
+} from '@tufa/core';
 import { CliError, usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand, requiredOption } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -48,7 +55,7 @@ export const commands: readonly RegisteredCommand[] = [
       const kind = keyKind(opts.type);
       refuseIfSetUp(gun);
       const dir = publishedDir(opts.publishRoot, gun);
-      if (existsSync(join(dir, 'metadata', 'timestamp.json'))) {
+      if (existsSync(join(dir, METADATA_DIR, TIMESTAMP_FILE_NAME))) {
         throw new CliError(
           `a repository is already published at ${dir}`,
           EXIT.USAGE,
@@ -112,7 +119,7 @@ export const commands: readonly RegisteredCommand[] = [
         keys: { targets: online.targets.ref, snapshot: online.snapshot.ref, timestamp: online.timestamp.ref },
         delegations: new Map(),
       });
-      const rootPath = join(dir, 'metadata', '1.root.json');
+      const rootPath = join(dir, METADATA_DIR, rootFileName(1));
       ctx.out.result(
         {
           gun,

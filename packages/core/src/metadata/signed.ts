@@ -13,6 +13,7 @@ import {
   unrecognized,
 } from './fields.js';
 import { MetaFile, type TargetFile } from './files.js';
+import { metaFileName } from './layout.js';
 import { Delegations, Role, TOP_LEVEL_ROLE_NAMES, type TopLevelRoleName } from './roles.js';
 import { TargetsMap } from './targets-map.js';
 import { formatExpires, isExpiredAt, parseExpires } from './time.js';
@@ -249,7 +250,7 @@ export class Snapshot extends Signed {
 
   /** The meta entry for a targets role (`targets` or a delegated role). */
   roleMeta(role: string): MetaFile | undefined {
-    return this.meta.get(`${role}.json`);
+    return this.meta.get(metaFileName(role));
   }
 }
 

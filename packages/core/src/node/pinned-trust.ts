@@ -17,6 +17,7 @@ import { DEFAULT_LIMITS, Updater, type UpdaterLimits } from '../client/updater.j
 import { hexDigest } from '../crypto/hash.js';
 import { CorruptStateError, RootNotInChainError, TufError, UsageError } from '../errors.js';
 import { parseJson } from '../json/strict.js';
+import { rootFileName } from '../metadata/layout.js';
 import { Metadata } from '../metadata/metadata.js';
 import { showTagName } from '../repository/tag-name.js';
 import { ensureDir, errorCode, storageError, writeFileAtomic } from './atomic.js';
@@ -202,7 +203,7 @@ export class PinnedTrust {
       await this.#pin(given);
       rootSource = 'given';
     } else if (options.unsafeTrustOnFirstUse === true) {
-      const bytes = await download(options.fetcher, `${options.metadataBaseUrl}1.root.json`, {
+      const bytes = await download(options.fetcher, options.metadataBaseUrl + rootFileName(1), {
         maxLength: limits.rootMaxLength,
         timeoutMs: limits.timeoutMs,
       });

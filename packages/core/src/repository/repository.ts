@@ -7,21 +7,22 @@
  * (TrustedMetadataSet), and writes every new file first and `timestamp.json` last.
  */
 
-import { roleNameToFileStem } from '../client/names.js';
 import { TrustedMetadataSet } from '../client/trusted-set.js';
 import { hexDigest } from '../crypto/hash.js';
 import type { Key } from '../crypto/key.js';
 import { Signature } from '../crypto/signature.js';
 import type { Signer } from '../crypto/signer.js';
-import {
-  ConflictError,
-  NotFoundError,
-  StateError,
-  ThresholdError,
-  UnsafeNameError,
-  UsageError,
-} from '../errors.js';
+import { ConflictError, NotFoundError, StateError, ThresholdError, UsageError } from '../errors.js';
 import { MetaFile, type TargetFile } from '../metadata/files.js';
+import {
+  checkRoleFileName,
+  LATEST_ROOT_FILE_NAME,
+  metadataPath,
+  metaFileName,
+  roleStoragePath,
+  rootFileName,
+  TIMESTAMP_FILE_NAME,
+} from '../metadata/layout.js';
 import { Metadata, type VerificationResult, verifyThreshold } from '../metadata/metadata.js';
 import {
   DelegatedRole,
@@ -44,6 +45,8 @@ import type { RepositoryStorage } from './storage.js';
 import { checkTagName } from './tag-name.js';
 
 const DAY = 86_400;
+const TIMESTAMP_PATH = metadataPath(TIMESTAMP_FILE_NAME);
+const LATEST_ROOT_PATH = metadataPath(LATEST_ROOT_FILE_NAME);
 /** The most hash bins this repository creates or walks: 2^16 roles. */
 const MAX_BIT_LENGTH = 16;
 
@@ -178,8 +181,8 @@ export class Repository {
 
   /** Starts a new repository (nothing is written until `publish`). Refuses to overwrite one. */
   static async create(storage: RepositoryStorage, options: CreateOptions): Promise<Repository> {
-    if (await storage.read('metadata/timestamp.json')) {
-      throw new ConflictError('a repository already exists here (metadata/timestamp.json is present)');
+    if (await storage.read(TIMESTAMP_PATH)) {
+      throw new ConflictError(`a repository already exists here (${TIMESTAMP_PATH} is present)`);
     }
     const now = (options.now ?? (() => new Date()))();
     const expiry = { ...DEFAULT_EXPIRY, ...options.expiry };
@@ -220,14 +223,14 @@ export class Repository {
 
   /** Opens the repository published in `storage`. */
   static async open(storage: RepositoryStorage, options: RepositoryOptions = {}): Promise<Repository> {
-    const tsBytes = await storage.read('metadata/timestamp.json');
-    if (!tsBytes) throw new NotFoundError('no repository here (metadata/timestamp.json is missing)');
-    const rootBytes = await storage.read('metadata/root.json');
-    if (!rootBytes) throw new NotFoundError('metadata/root.json is missing');
+    const tsBytes = await storage.read(TIMESTAMP_PATH);
+    if (!tsBytes) throw new NotFoundError(`no repository here (${TIMESTAMP_PATH} is missing)`);
+    const rootBytes = await storage.read(LATEST_ROOT_PATH);
+    if (!rootBytes) throw new NotFoundError(`${LATEST_ROOT_PATH} is missing`);
     let root = Metadata.fromBytes(rootBytes, 'root');
     // root.json is written before timestamp.json; a newer versioned root may exist after a crash.
     for (;;) {
-      const next = await storage.read(`metadata/${root.signed.version + 1}.root.json`);
+      const next = await storage.read(metadataPath(rootFileName(root.signed.version + 1)));
       if (!next) break;
       root = Metadata.fromBytes(next, 'root');
     }
@@ -235,7 +238,7 @@ export class Repository {
     repo.timestamp = Metadata.fromBytes(tsBytes, 'timestamp');
     repo.openedTimestamp = tsBytes;
     const v = repo.timestamp.signed.snapshotMeta.version;
-    const snName = root.signed.consistentSnapshot ? `metadata/${v}.snapshot.json` : 'metadata/snapshot.json';
+    const snName = roleStoragePath('snapshot', v, root.signed.consistentSnapshot);
     const snBytes = await storage.read(snName);
     if (!snBytes) throw new NotFoundError(`${snName} is missing`);
     repo.snapshot = Metadata.fromBytes(snBytes, 'snapshot');
@@ -265,13 +268,9 @@ export class Repository {
     return this.snapshot;
   }
 
-  /**
-   * The storage path of a targets role. The role name is the file name as is (clients request it
-   * percent-encoded and servers decode it), so it must be one safe path segment.
-   */
+  /** The storage path of a targets role. */
   private roleFile(role: string, version: number): string {
-    const seg = checkRoleFileName(role);
-    return this.currentRoot.consistentSnapshot ? `metadata/${version}.${seg}.json` : `metadata/${seg}.json`;
+    return roleStoragePath(role, version, this.currentRoot.consistentSnapshot);
   }
 
   /** A targets role (top-level or delegated) as it stands, staged edits included. */
@@ -705,7 +704,7 @@ export class Repository {
       prepared.set('root', newRoot);
       if (status.some((s) => !s.verified)) pending.push({ role: 'root', metadata: newRoot, status });
       const bytes = newRoot.toBytes();
-      files.push({ path: `metadata/${version}.root.json`, bytes, role: 'root', version });
+      files.push({ path: metadataPath(rootFileName(version)), bytes, role: 'root', version });
     }
 
     // Top-level roles whose published version the root to be live does not accept (new keys,
@@ -734,7 +733,7 @@ export class Repository {
       if (status.some((s) => !s.verified)) pending.push({ role, metadata: md, status });
       const bytes = fileBytes(md);
       files.push({ path: this.roleFile(role, version), bytes, role, version });
-      snapshotMeta.set(`${role}.json`, sha256Meta(bytes, version));
+      snapshotMeta.set(metaFileName(role), sha256Meta(bytes, version));
     }
 
     // Snapshot, when a targets role changed, when asked, or when it expires before the next timestamp would.
@@ -767,7 +766,7 @@ export class Repository {
       const md = await signOnline(signed);
       const bytes = fileBytes(md);
       files.push({
-        path: rootAfter.consistentSnapshot ? `metadata/${version}.snapshot.json` : 'metadata/snapshot.json',
+        path: roleStoragePath('snapshot', version, rootAfter.consistentSnapshot),
         bytes,
         role: 'snapshot',
         version,
@@ -790,7 +789,7 @@ export class Repository {
         snapshotMeta: snapshotInfo,
       });
       const md = await signOnline(signed);
-      files.push({ path: 'metadata/timestamp.json', bytes: md.toBytes(), role: 'timestamp', version });
+      files.push({ path: TIMESTAMP_PATH, bytes: md.toBytes(), role: 'timestamp', version });
     }
 
     if (pending.length > 0 && !options.allowPending) {
@@ -915,7 +914,7 @@ export class Repository {
     if (files.length === 0) return { written: [], versions: new Map() };
     const release = await this.storage.lock();
     try {
-      const onDisk = await this.storage.read('metadata/timestamp.json');
+      const onDisk = await this.storage.read(TIMESTAMP_PATH);
       if (!sameBytes(onDisk, this.openedTimestamp)) {
         throw new ConflictError(
           'the repository changed since it was opened (another publisher wrote timestamp.json): open it again and retry',
@@ -923,16 +922,16 @@ export class Repository {
       }
       await this.selfCheck(files);
       const written: string[] = [];
-      const last = files.filter((f) => f.path === 'metadata/timestamp.json');
+      const last = files.filter((f) => f.path === TIMESTAMP_PATH);
       const rootFile = files.filter((f) => f.role === 'root').at(-1);
       for (const f of files) {
-        if (f.path === 'metadata/timestamp.json') continue;
+        if (f.path === TIMESTAMP_PATH) continue;
         await this.storage.write(f.path, f.bytes);
         written.push(f.path);
       }
       if (rootFile) {
-        await this.storage.write('metadata/root.json', rootFile.bytes);
-        written.push('metadata/root.json');
+        await this.storage.write(LATEST_ROOT_PATH, rootFile.bytes);
+        written.push(LATEST_ROOT_PATH);
       }
       for (const f of last) {
         await this.storage.write(f.path, f.bytes);
@@ -1015,9 +1014,8 @@ export class Repository {
 
   private async publishedSnapshotBytes(): Promise<Uint8Array> {
     const v = this.timestamp?.signed.snapshotMeta.version;
-    const path = this.root.signed.consistentSnapshot
-      ? `metadata/${v}.snapshot.json`
-      : 'metadata/snapshot.json';
+    if (v === undefined) throw new StateError('no snapshot is published yet');
+    const path = roleStoragePath('snapshot', v, this.root.signed.consistentSnapshot);
     const b = await this.storage.read(path);
     if (!b) throw new NotFoundError(`${path} is missing`);
     return b;
@@ -1063,17 +1061,7 @@ export class Repository {
   }
 }
 
-/** A role name that can be a file name on any static host: no separators, dots-only or control characters. */
-export function checkRoleFileName(role: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
-  if (role === '' || role === '.' || role === '..' || /[/\\\x00-\x1f\x7f]/.test(role) || role.length > 200) {
-    throw new UnsafeNameError(
-      `role name ${JSON.stringify(role)} cannot be published as a file (no "/", "\\", control characters, "." or ".."; at most 200 characters)`,
-    );
-  }
-  roleNameToFileStem(role); // clients must be able to cache it too (their encoded names are longer)
-  return role;
-}
+export { checkRoleFileName } from '../metadata/layout.js';
 
 /**
  * The file form of metadata: python-tuf's indented layout, except for roles with more than
