@@ -40,33 +40,24 @@ import {
   Targets,
   Timestamp,
 } from '../metadata/signed.js';
+import {
+  DEFAULT_EXPIRY,
+  type ExpiryPolicy,
+  expiresAfter,
+  type OnlineOrTargets,
+  type PublishPlan,
+  planPublish,
+} from './publish-plan.js';
 import { describeChanges, newSigningRequest, type SigningRequest } from './signing-request.js';
 import type { RepositoryStorage } from './storage.js';
 import { checkTagName } from './tag-name.js';
 
-const DAY = 86_400;
 const TIMESTAMP_PATH = metadataPath(TIMESTAMP_FILE_NAME);
 const LATEST_ROOT_PATH = metadataPath(LATEST_ROOT_FILE_NAME);
 /** The most hash bins this repository creates or walks: 2^16 roles. */
 const MAX_BIT_LENGTH = 16;
 
-/** How long each role stays valid after it is signed, in seconds. */
-export interface ExpiryPolicy {
-  root: number;
-  targets: number;
-  snapshot: number;
-  timestamp: number;
-  /** Delegated targets roles (hash bins included). */
-  delegated: number;
-}
-
-export const DEFAULT_EXPIRY: ExpiryPolicy = {
-  root: 365 * DAY,
-  targets: 90 * DAY,
-  snapshot: 7 * DAY,
-  timestamp: DAY,
-  delegated: 90 * DAY,
-};
+export { DEFAULT_EXPIRY, type ExpiryPolicy } from './publish-plan.js';
 
 export interface RepositoryOptions {
   signers?: Iterable<Signer>;
@@ -138,11 +129,6 @@ function copyRoot(
   });
 }
 
-function later(now: Date, seconds: number): Date {
-  // Whole seconds: TUF dates carry no fractions.
-  return new Date(Math.floor(now.getTime() / 1000) * 1000 + seconds * 1000);
-}
-
 function sha256Meta(bytes: Uint8Array, version: number): MetaFile {
   return new MetaFile(version, bytes.length, new Map([['sha256', hexDigest('sha256', bytes)]]));
 }
@@ -201,7 +187,7 @@ export class Repository {
     const root = new Root({
       version: 1,
       specVersion: SPECIFICATION_VERSION,
-      expires: later(now, expiry.root),
+      expires: expiresAfter(now, expiry.root),
       consistentSnapshot: options.consistentSnapshot ?? true,
       keys,
       roles,
@@ -213,7 +199,7 @@ export class Repository {
       new Targets({
         version: 1,
         specVersion: SPECIFICATION_VERSION,
-        expires: later(now, expiry.targets),
+        expires: expiresAfter(now, expiry.targets),
         targets: new Map(),
       }),
     );
@@ -550,7 +536,7 @@ export class Repository {
       new Targets({
         version: 1,
         specVersion: SPECIFICATION_VERSION,
-        expires: later(this.now(), this.expiry.delegated),
+        expires: expiresAfter(this.now(), this.expiry.delegated),
         targets: new Map(),
       }),
     );
@@ -679,20 +665,19 @@ export class Repository {
     pending: PendingRole[];
     prepared: Map<string, Metadata>;
   }> {
+    const plan = await this.plan(options);
     const prepared = new Map<string, Metadata>();
-    const now = this.now();
     const files: { path: string; bytes: Uint8Array; role: string; version: number }[] = [];
     const pending: PendingRole[] = [];
     const oldRoot = this.root;
 
-    // Root: version N+1, signed by a threshold of the old and of the new root keys (spec 5.3.4).
+    // Root: signed by a threshold of the old and of the new root keys (spec 5.3.4).
     let newRoot: Metadata<Root> | undefined;
-    if (this.stagedRoot) {
+    if (plan.root && this.stagedRoot) {
+      const { version, expires } = plan.root;
       const first = !this.timestamp;
-      const version = first ? this.stagedRoot.version : oldRoot.signed.version + 1;
       const signed: Root =
-        this.presignedSigned<Root>('root', version) ??
-        copyRoot(this.stagedRoot, { version, expires: later(now, this.expiry.root) });
+        this.presignedSigned<Root>('root') ?? copyRoot(this.stagedRoot, { version, expires });
       const rootRole = (r: Root) => ({ role: r.role('root'), keys: r.keys });
       newRoot = await this.signRole(
         'root',
@@ -707,21 +692,11 @@ export class Repository {
       files.push({ path: metadataPath(rootFileName(version)), bytes, role: 'root', version });
     }
 
-    // Top-level roles whose published version the root to be live does not accept (new keys,
-    // possibly from a publish that stopped after writing N.root.json) are signed again.
-    const liveRoot = newRoot ?? oldRoot;
-    const resign = this.timestamp ? await this.rolesNeedingResign(liveRoot) : new Set<string>();
-    if (resign.has('targets')) await this.edit('targets', (t) => t);
-
-    // Targets roles that changed.
+    // Targets roles, each signed by every role that delegates to it.
     const snapshotMeta = new Map(this.snapshot?.signed.meta ?? []);
-    for (const role of this.changed) {
-      const current = this.roles.get(role) as Targets;
-      const publishedMeta = this.snapshot?.signed.roleMeta(role);
-      const version = publishedMeta ? publishedMeta.version + 1 : current.version;
-      const expires = later(now, role === 'targets' ? this.expiry.targets : this.expiry.delegated);
+    for (const [role, { version, expires }] of plan.targets) {
       const signed: Targets =
-        this.presignedSigned<Targets>(role, version) ?? copyTargets(current, { version, expires });
+        this.presignedSigned<Targets>(role) ?? copyTargets(await this.getTargets(role), { version, expires });
       const authorisers = await this.authorisersOf(role);
       if (authorisers.length === 0) throw new UsageError(`no role delegates to ${JSON.stringify(role)}`);
       const md = await this.signRole(role, signed, authorisers);
@@ -736,16 +711,8 @@ export class Repository {
       snapshotMeta.set(metaFileName(role), sha256Meta(bytes, version));
     }
 
-    // Snapshot, when a targets role changed, when asked, or when it expires before the next timestamp would.
-    const rootAfter = newRoot?.signed ?? oldRoot.signed;
-    const snapshotDue =
-      this.changed.size > 0 ||
-      options.forceSnapshot === true ||
-      resign.has('snapshot') ||
-      !this.snapshot ||
-      this.snapshot.signed.expires.getTime() <= later(now, this.expiry.timestamp).getTime() ||
-      (newRoot !== undefined && keysChanged(oldRoot.signed, rootAfter, 'snapshot'));
     // Snapshot and timestamp: signed by their keys in the root that will be live.
+    const rootAfter = newRoot?.signed ?? oldRoot.signed;
     const signOnline = async <T extends Snapshot | Timestamp>(signed: T): Promise<Metadata<T>> => {
       const authoriser = { role: rootAfter.role(signed.type), keys: rootAfter.keys };
       const md = await this.signRole(signed.type, signed, [authoriser]);
@@ -755,12 +722,12 @@ export class Repository {
       return md;
     };
     let snapshotInfo = this.timestamp?.signed.snapshotMeta;
-    if (snapshotDue) {
-      const version = (this.snapshot?.signed.version ?? 0) + 1;
+    if (plan.snapshot) {
+      const { version, expires } = plan.snapshot;
       const signed = new Snapshot({
         version,
         specVersion: SPECIFICATION_VERSION,
-        expires: later(now, this.expiry.snapshot),
+        expires,
         meta: sortedMeta(snapshotMeta),
       });
       const md = await signOnline(signed);
@@ -773,19 +740,12 @@ export class Repository {
       });
       snapshotInfo = sha256Meta(bytes, version);
     }
-
-    const timestampDue =
-      snapshotDue ||
-      newRoot !== undefined ||
-      options.forceTimestamp === true ||
-      resign.has('timestamp') ||
-      !this.timestamp;
-    if (timestampDue && snapshotInfo) {
-      const version = (this.timestamp?.signed.version ?? 0) + 1;
+    if (plan.timestamp && snapshotInfo) {
+      const { version, expires } = plan.timestamp;
       const signed = new Timestamp({
         version,
         specVersion: SPECIFICATION_VERSION,
-        expires: later(now, this.expiry.timestamp),
+        expires,
         snapshotMeta: snapshotInfo,
       });
       const md = await signOnline(signed);
@@ -809,14 +769,48 @@ export class Repository {
     return { files, pending, prepared };
   }
 
+  /** What the next publish signs (see `planPublish`), from this repository's state. */
+  private async plan(options: { forceTimestamp?: boolean; forceSnapshot?: boolean }): Promise<PublishPlan> {
+    const staged = this.stagedRoot;
+    const published =
+      this.timestamp && this.snapshot ? { timestamp: this.timestamp, snapshot: this.snapshot } : undefined;
+    const changed = new Map<string, number>();
+    for (const role of this.changed) changed.set(role, (this.roles.get(role) as Targets).version);
+    return planPublish({
+      published: published && {
+        root: { version: this.root.signed.version, snapshot: this.root.signed.role('snapshot') },
+        snapshot: { version: published.snapshot.signed.version, expires: published.snapshot.signed.expires },
+        timestamp: { version: published.timestamp.signed.version },
+        listedVersion: (role) => published.snapshot.signed.roleMeta(role)?.version,
+      },
+      stagedRoot: staged && { version: staged.version, snapshot: staged.role('snapshot') },
+      changed,
+      // Keys and thresholds are all that decide acceptance, and the staged root has the ones the
+      // root to be live will have (whether it is signed here or elsewhere).
+      notAccepted: published
+        ? await this.rolesNeedingResign(new Metadata(staged ?? this.root.signed))
+        : new Set(),
+      presigned: new Map(
+        [...this.presigned].map(([role, md]) => [
+          role,
+          { version: md.signed.version, expires: md.signed.expires },
+        ]),
+      ),
+      expiry: this.expiry,
+      now: this.now(),
+      forceSnapshot: options.forceSnapshot,
+      forceTimestamp: options.forceTimestamp,
+    });
+  }
+
   /**
    * The top-level roles whose published metadata `root` does not accept, checked only for roles
    * not already being re-signed. Costs one verification each; the targets file is parsed only
    * when targets is not already loaded for an edit.
    */
-  private async rolesNeedingResign(root: Metadata<Root>): Promise<Set<string>> {
-    const out = new Set<string>();
-    const check = async (role: 'targets' | 'snapshot' | 'timestamp', md: () => Promise<Metadata>) => {
+  private async rolesNeedingResign(root: Metadata<Root>): Promise<Set<OnlineOrTargets>> {
+    const out = new Set<OnlineOrTargets>();
+    const check = async (role: OnlineOrTargets, md: () => Promise<Metadata>) => {
       const r = await root.delegateStatus(role, await md(), { stopAtThreshold: true });
       if (!r.verified) out.add(role);
     };
@@ -830,16 +824,9 @@ export class Repository {
     return out;
   }
 
-  /** The signed part of an applied signing request for `role`, when it is the expected version. */
-  private presignedSigned<T extends AnySigned>(role: string, version: number): T | undefined {
-    const pre = this.presigned.get(role);
-    if (!pre) return undefined;
-    if (pre.signed.version !== version) {
-      throw new ConflictError(
-        `the signed ${role} is version ${pre.signed.version}, but the repository now needs version ${version}: create a new signing request`,
-      );
-    }
-    return pre.signed as T;
+  /** The signed part of an applied signing request for `role` (its version is checked by the plan). */
+  private presignedSigned<T extends AnySigned>(role: string): T | undefined {
+    return this.presigned.get(role)?.signed as T | undefined;
   }
 
   /**
@@ -1081,12 +1068,6 @@ function fileBytes(md: Metadata): Uint8Array {
 function pruneKeys(keys: ReadonlyMap<string, Key>, roles: readonly DelegatedRole[]): Map<string, Key> {
   const used = new Set(roles.flatMap((r) => r.keyids));
   return new Map([...keys].filter(([id]) => used.has(id)));
-}
-
-function keysChanged(a: Root, b: Root, role: TopLevelRoleName): boolean {
-  const ra = a.role(role);
-  const rb = b.role(role);
-  return ra.threshold !== rb.threshold || ra.keyids.join() !== rb.keyids.join();
 }
 
 function sortedMeta(m: Map<string, MetaFile>): Map<string, MetaFile> {
