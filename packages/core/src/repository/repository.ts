@@ -7,7 +7,6 @@
  * (TrustedMetadataSet), and writes every new file first and `timestamp.json` last.
  */
 
-import { TrustedMetadataSet } from '../client/trusted-set.js';
 import { hexDigest } from '../crypto/hash.js';
 import type { Key } from '../crypto/key.js';
 import { Signature } from '../crypto/signature.js';
@@ -48,6 +47,7 @@ import {
   type PublishPlan,
   planPublish,
 } from './publish-plan.js';
+import { selfCheck } from './self-check.js';
 import { describeChanges, newSigningRequest, type SigningRequest } from './signing-request.js';
 import type { RepositoryStorage } from './storage.js';
 import { checkTagName } from './tag-name.js';
@@ -149,6 +149,8 @@ export class Repository {
   private readonly published = new Map<string, Uint8Array>();
   /** The timestamp bytes this repository was opened at: a publish fails if storage moved on. */
   private openedTimestamp: Uint8Array | undefined;
+  /** The published snapshot's bytes (the self-check's rollback reference). */
+  private snapshotBytes: Uint8Array | undefined;
 
   private stagedRoot: Root | undefined;
   /** Signatures collected elsewhere (offline ceremonies) for the staged version of a role. */
@@ -228,6 +230,7 @@ export class Repository {
     const snBytes = await storage.read(snName);
     if (!snBytes) throw new NotFoundError(`${snName} is missing`);
     repo.snapshot = Metadata.fromBytes(snBytes, 'snapshot');
+    repo.snapshotBytes = snBytes;
     return repo;
   }
 
@@ -907,7 +910,16 @@ export class Repository {
           'the repository changed since it was opened (another publisher wrote timestamp.json): open it again and retry',
         );
       }
-      await this.selfCheck(files);
+      await selfCheck({
+        now: this.now(),
+        files,
+        published:
+          this.openedTimestamp && this.snapshotBytes
+            ? { root: this.root.toBytes(), timestamp: this.openedTimestamp, snapshot: this.snapshotBytes }
+            : undefined,
+        publishedRole: (role) => this.publishedRoleBytes(role),
+        delegatorsOf: async (role) => (await this.delegatorsOf(role)).map((d) => d.name),
+      });
       const written: string[] = [];
       const last = files.filter((f) => f.path === TIMESTAMP_PATH);
       const rootFile = files.filter((f) => f.role === 'root').at(-1);
@@ -937,77 +949,6 @@ export class Repository {
     return this.publish({ forceTimestamp: true });
   }
 
-  /**
-   * Runs the client's verification over the new files (proportional to what changed): the root
-   * chain from the published root, timestamp, snapshot, targets, and every changed delegated
-   * role against each role that delegates to it.
-   */
-  private async selfCheck(
-    files: { path: string; bytes: Uint8Array; role: string; version: number }[],
-  ): Promise<void> {
-    const now = this.now();
-    const newRoots = files.filter((f) => f.role === 'root');
-    const trustedRootBytes = this.timestamp ? this.root.toBytes() : newRoots[0]?.bytes;
-    if (!trustedRootBytes) throw new StateError('nothing to check against: no root');
-    const set = await TrustedMetadataSet.create(trustedRootBytes, now);
-    for (const f of this.timestamp ? newRoots : newRoots.slice(1)) await set.updateRoot(f.bytes);
-    set.checkRootNotExpired();
-    const byRole = new Map(files.map((f) => [f.role, f.bytes]));
-    const ts = byRole.get('timestamp') ?? this.openedTimestamp;
-    if (!ts) throw new StateError('no timestamp to check');
-    // A previous timestamp and snapshot give the client's rollback checks something to bite on.
-    if (this.openedTimestamp && byRole.has('timestamp')) {
-      try {
-        await set.updateTimestamp(this.openedTimestamp);
-      } catch {
-        // Its keys may have rotated in the new root: then a client drops it too (spec 5.3.11).
-      }
-    }
-    await set.updateTimestamp(ts);
-    if (this.snapshot && byRole.has('snapshot')) {
-      try {
-        await set.updateSnapshot(await this.publishedSnapshotBytes(), true);
-      } catch {
-        // Expected: the old snapshot is not the version the new timestamp names. It is now the
-        // rollback reference for the new one, exactly as in a client that had cached it.
-      }
-    }
-    const snBytes = byRole.get('snapshot') ?? (await this.publishedSnapshotBytes());
-    await set.updateSnapshot(snBytes);
-    const targetsBytes = byRole.get('targets') ?? (await this.publishedRoleBytes('targets'));
-    const top = await set.updateTargets(targetsBytes);
-    // Delegated roles, each verified through the trusted set against every delegator that names
-    // it (each delegator verified first, the same way): the changed ones, and the roles listed by
-    // a changed delegator, whose keys may have changed.
-    const verified = new Map<string, Metadata<Targets>>([['targets', top]]);
-    const bytesOf = async (name: string) => byRole.get(name) ?? (await this.publishedRoleBytes(name));
-    const verify = async (name: string): Promise<Metadata<Targets>> => {
-      const known = verified.get(name);
-      if (known) return known;
-      let md: Metadata<Targets> | undefined;
-      for (const { name: delegator } of await this.delegatorsOf(name)) {
-        md = await set.updateDelegatedTargets(await bytesOf(name), name, await verify(delegator));
-      }
-      if (!md) throw new StateError(`no role delegates to ${JSON.stringify(name)}`);
-      verified.set(name, md);
-      return md;
-    };
-    for (const f of files) {
-      if (['root', 'timestamp', 'snapshot'].includes(f.role)) continue;
-      const md = await verify(f.role);
-      for (const child of md.signed.delegations?.roles ?? []) await verify(child.name);
-    }
-  }
-
-  private async publishedSnapshotBytes(): Promise<Uint8Array> {
-    const v = this.timestamp?.signed.snapshotMeta.version;
-    if (v === undefined) throw new StateError('no snapshot is published yet');
-    const path = roleStoragePath('snapshot', v, this.root.signed.consistentSnapshot);
-    const b = await this.storage.read(path);
-    if (!b) throw new NotFoundError(`${path} is missing`);
-    return b;
-  }
-
   private async publishedRoleBytes(role: string): Promise<Uint8Array> {
     const known = this.published.get(role);
     if (known) return known;
@@ -1035,8 +976,10 @@ export class Repository {
       else if (f.role === 'timestamp') {
         this.timestamp = md as Metadata<Timestamp>;
         this.openedTimestamp = f.bytes;
-      } else if (f.role === 'snapshot') this.snapshot = md as Metadata<Snapshot>;
-      else {
+      } else if (f.role === 'snapshot') {
+        this.snapshot = md as Metadata<Snapshot>;
+        this.snapshotBytes = f.bytes;
+      } else {
         this.roles.set(f.role, md.signed as Targets);
         this.published.set(f.role, f.bytes);
       }
