@@ -80,7 +80,7 @@ export function unrecognized(o: JsonObject, known: readonly string[]): JsonObjec
 }
 
 /** A null-prototype object with `fields` (undefined values left out) followed by `extra`. */
-export function jsonObject(fields: JsonObject, extra?: JsonObject): JsonObject {
+export function jsonObject(fields: JsonObject, extra?: Readonly<JsonObject>): JsonObject {
   const out: JsonObject = Object.create(null);
   for (const k of Object.keys(fields)) if (fields[k] !== undefined) out[k] = fields[k];
   if (extra) for (const k of Object.keys(extra)) out[k] = extra[k];

@@ -11,6 +11,7 @@ import {
   readObject,
   unrecognized,
 } from './fields.js';
+import { ownFields } from './own.js';
 
 /** Bytes, or a stream of chunks (a file of many gigabytes passes through in constant memory). */
 export type ByteSource = Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
@@ -101,8 +102,9 @@ export class MetaFile {
   readonly version: number;
   readonly length: number | undefined;
   readonly hashes: ReadonlyMap<string, string> | undefined;
-  readonly unrecognized: JsonObject;
+  readonly unrecognized: Readonly<JsonObject>;
 
+  /** Keeps its own copies of `hashes` and the unknown fields (ADR 0012). */
   constructor(
     version: number,
     length?: number,
@@ -117,8 +119,8 @@ export class MetaFile {
     if (hashes !== undefined && hashes.size === 0) throw new FormatError('hashes must not be empty');
     this.version = version;
     this.length = length;
-    this.hashes = hashes;
-    this.unrecognized = unrecognizedFields ?? Object.create(null);
+    this.hashes = hashes && new Map(hashes);
+    this.unrecognized = ownFields(unrecognizedFields, () => 'meta');
   }
 
   static fromJSON(v: unknown, path: string): MetaFile {
@@ -153,8 +155,9 @@ export class TargetFile {
   readonly length: number;
   readonly hashes: ReadonlyMap<string, string>;
   /** Every other field, `custom` included, kept and re-emitted. */
-  readonly unrecognized: JsonObject;
+  readonly unrecognized: Readonly<JsonObject>;
 
+  /** Keeps its own copies of `hashes` and the unknown fields, `custom` included (ADR 0012). */
   constructor(
     path: string,
     length: number,
@@ -166,8 +169,8 @@ export class TargetFile {
     if (hashes.size === 0) throw new FormatError('hashes must not be empty');
     this.path = path;
     this.length = length;
-    this.hashes = hashes;
-    this.unrecognized = unrecognizedFields ?? Object.create(null);
+    this.hashes = new Map(hashes);
+    this.unrecognized = ownFields(unrecognizedFields, () => `target ${JSON.stringify(path)}`);
   }
 
   get custom(): unknown {

@@ -9,6 +9,7 @@ import { FormatError, ThresholdError, UsageError } from '../errors.js';
 import { canonicalBytes } from '../json/canonical.js';
 import { parseStrict } from '../json/strict.js';
 import { type JsonObject, jsonObject, readArray, readField, readObject, unrecognized } from './fields.js';
+import { ownFields } from './own.js';
 import type { Role, SuccinctRoles } from './roles.js';
 import { pythonJson } from './serialize.js';
 import { type AnySigned, type RoleType, Root, Snapshot, Targets, Timestamp } from './signed.js';
@@ -40,7 +41,7 @@ export class Metadata<T extends AnySigned = AnySigned> {
   readonly signed: T;
   /** By keyid, in the order received or added; a keyid appears at most once. */
   readonly signatures: Map<string, Signature>;
-  readonly unrecognized: JsonObject;
+  readonly unrecognized: Readonly<JsonObject>;
   private signedBytesCache: Uint8Array | undefined;
 
   constructor(
@@ -57,7 +58,7 @@ export class Metadata<T extends AnySigned = AnySigned> {
       }
       this.signatures.set(s.keyid, s);
     }
-    this.unrecognized = unrecognizedFields ?? Object.create(null);
+    this.unrecognized = ownFields(unrecognizedFields, () => '$');
     this.signedBytesCache = signedBytes;
   }
 

@@ -16,6 +16,7 @@ import {
   readStringArray,
   unrecognized,
 } from './fields.js';
+import { ownFields, ownList, ownMap } from './own.js';
 import { matchPathPattern } from './pathmatch.js';
 
 export const TOP_LEVEL_ROLE_NAMES = ['root', 'timestamp', 'snapshot', 'targets'] as const;
@@ -23,19 +24,22 @@ export type TopLevelRoleName = (typeof TOP_LEVEL_ROLE_NAMES)[number];
 
 const ROLE_FIELDS = ['keyids', 'threshold'] as const;
 
-/** A role's keys and threshold, as root lists them for the top-level roles. */
+/**
+ * A role's keys and threshold, as root lists them for the top-level roles. Like every model
+ * here, immutable: it keeps its own frozen copies of the lists and fields it is given (ADR 0012).
+ */
 export class Role {
   readonly keyids: readonly string[];
   readonly threshold: number;
-  readonly unrecognized: JsonObject;
+  readonly unrecognized: Readonly<JsonObject>;
 
   constructor(keyids: readonly string[], threshold: number, unrecognizedFields?: JsonObject) {
     if (!Number.isSafeInteger(threshold) || threshold < 1) {
       throw new FormatError(`threshold must be >= 1, found ${threshold}`);
     }
-    this.keyids = keyids;
+    this.keyids = ownList(keyids);
     this.threshold = threshold;
-    this.unrecognized = unrecognizedFields ?? Object.create(null);
+    this.unrecognized = ownFields(unrecognizedFields, () => 'role');
   }
 
   protected static readCommon(o: JsonObject, path: string): { keyids: string[]; threshold: number } {
@@ -88,8 +92,8 @@ export class DelegatedRole extends Role {
     }
     this.name = init.name;
     this.terminating = init.terminating;
-    this.paths = init.paths;
-    this.pathHashPrefixes = init.pathHashPrefixes;
+    this.paths = init.paths && ownList(init.paths);
+    this.pathHashPrefixes = init.pathHashPrefixes && ownList(init.pathHashPrefixes);
   }
 
   static override fromJSON(v: unknown, path: string): DelegatedRole {
@@ -236,7 +240,7 @@ export class Delegations {
   /** In listed order: the order is the delegation search order (spec 5.6.7.2). */
   readonly roles: readonly DelegatedRole[] | undefined;
   readonly succinctRoles: SuccinctRoles | undefined;
-  readonly unrecognized: JsonObject;
+  readonly unrecognized: Readonly<JsonObject>;
 
   constructor(init: {
     keys: ReadonlyMap<string, Key>;
@@ -258,10 +262,10 @@ export class Delegations {
       }
       seen.add(r.name);
     }
-    this.keys = init.keys;
-    this.roles = init.roles;
+    this.keys = ownMap(init.keys);
+    this.roles = init.roles && ownList(init.roles);
     this.succinctRoles = init.succinctRoles;
-    this.unrecognized = init.unrecognized ?? Object.create(null);
+    this.unrecognized = ownFields(init.unrecognized, () => 'delegations');
   }
 
   static fromJSON(v: unknown, path: string): Delegations {

@@ -14,6 +14,7 @@ import {
 } from './fields.js';
 import { MetaFile, type TargetFile } from './files.js';
 import { metaFileName } from './layout.js';
+import { ownFields, ownMap } from './own.js';
 import { Delegations, Role, TOP_LEVEL_ROLE_NAMES, type TopLevelRoleName } from './roles.js';
 import { TargetsMap } from './targets-map.js';
 import { formatExpires, isExpiredAt, parseExpires } from './time.js';
@@ -27,7 +28,7 @@ export interface SignedCommon {
   version: number;
   specVersion: string;
   expires: Date;
-  unrecognized?: JsonObject;
+  unrecognized?: JsonObject | undefined;
 }
 
 const COMMON_FIELDS = ['_type', 'version', 'spec_version', 'expires'] as const;
@@ -59,12 +60,18 @@ function readCommon(
   return { version, specVersion, expires };
 }
 
+/**
+ * A role's `signed` part. Immutable: the constructors keep their own copies of the maps, lists
+ * and unknown fields they are given (ADR 0012), so signed bytes computed once stay those of the
+ * model.
+ */
 export abstract class Signed {
   abstract readonly type: RoleType;
   readonly version: number;
   readonly specVersion: string;
-  readonly expires: Date;
-  readonly unrecognized: JsonObject;
+  readonly unrecognized: Readonly<JsonObject>;
+  /** Milliseconds since the epoch: a Date is mutable (`setTime`), so none is kept or handed out. */
+  readonly #expires: number;
 
   constructor(c: SignedCommon) {
     if (!Number.isSafeInteger(c.version) || c.version < 1)
@@ -72,8 +79,13 @@ export abstract class Signed {
     if (Number.isNaN(c.expires.getTime())) throw new FormatError('expires is not a valid date');
     this.version = c.version;
     this.specVersion = c.specVersion;
-    this.expires = c.expires;
-    this.unrecognized = c.unrecognized ?? Object.create(null);
+    this.#expires = c.expires.getTime();
+    this.unrecognized = ownFields(c.unrecognized, () => 'signed');
+  }
+
+  /** When the role expires: a new Date on each read, so changing it changes nothing here. */
+  get expires(): Date {
+    return new Date(this.#expires);
   }
 
   /** Expired means `reference >= expires` (spec 5.3.10 and friends). */
@@ -111,15 +123,16 @@ export class Root extends Signed {
     },
   ) {
     super(c);
+    const roles = ownMap(c.roles);
     for (const name of TOP_LEVEL_ROLE_NAMES) {
-      if (!c.roles.has(name)) throw new FormatError(`root must define the ${name} role`);
+      if (!roles.has(name)) throw new FormatError(`root must define the ${name} role`);
     }
-    if (c.roles.size !== TOP_LEVEL_ROLE_NAMES.length)
+    if (roles.size !== TOP_LEVEL_ROLE_NAMES.length)
       throw new FormatError('root defines roles other than the top-level four');
     this.hadConsistentSnapshot = c.consistentSnapshot !== undefined;
     this.consistentSnapshot = c.consistentSnapshot ?? false;
-    this.keys = c.keys;
-    this.roles = c.roles;
+    this.keys = ownMap(c.keys);
+    this.roles = roles;
   }
 
   /**
@@ -188,12 +201,12 @@ export class Timestamp extends Signed {
   readonly type = 'timestamp' as const;
   readonly snapshotMeta: MetaFile;
   /** `meta` entries other than snapshot.json, kept so they are re-emitted. */
-  private readonly otherMeta: JsonObject;
+  private readonly otherMeta: Readonly<JsonObject>;
 
   constructor(c: SignedCommon & { snapshotMeta: MetaFile; otherMeta?: JsonObject }) {
     super(c);
     this.snapshotMeta = c.snapshotMeta;
-    this.otherMeta = c.otherMeta ?? Object.create(null);
+    this.otherMeta = ownFields(c.otherMeta, () => 'signed.meta');
   }
 
   static fromJSON(v: unknown, path = 'signed'): Timestamp {
@@ -228,7 +241,7 @@ export class Snapshot extends Signed {
 
   constructor(c: SignedCommon & { meta: ReadonlyMap<string, MetaFile> }) {
     super(c);
-    this.meta = c.meta;
+    this.meta = ownMap(c.meta);
   }
 
   static fromJSON(v: unknown, path = 'signed'): Snapshot {
@@ -265,7 +278,9 @@ export class Targets extends Signed {
     c: SignedCommon & { targets: ReadonlyMap<string, TargetFile>; delegations?: Delegations | undefined },
   ) {
     super(c);
-    this.targets = c.targets;
+    // Not a copy when the map is already a model's: a new version of a 100k-target role shares
+    // it, and a parsed role's lazy map (ADR 0008) is never built eagerly.
+    this.targets = ownMap(c.targets);
     this.delegations = c.delegations;
   }
 

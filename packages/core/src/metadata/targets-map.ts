@@ -6,6 +6,7 @@
 import { FormatError } from '../errors.js';
 import { describe, type JsonObject } from './fields.js';
 import { TargetFile } from './files.js';
+import { markOwned } from './own.js';
 
 const HEX = /^[0-9a-f]+$/;
 
@@ -52,6 +53,7 @@ export class TargetsMap implements ReadonlyMap<string, TargetFile> {
     this.path = fieldPath;
     this.paths = Object.keys(raw);
     for (const p of this.paths) validateEntry(raw[p], `${fieldPath}.${p}`);
+    markOwned(this); // immutable: models share it rather than copy it (ADR 0012)
   }
 
   get size(): number {

@@ -4,7 +4,7 @@ import { Signature } from '../../src/crypto/signature.js';
 import { FormatError, TufError, UsageError } from '../../src/errors.js';
 import { canonicalBytes } from '../../src/json/canonical.js';
 import { MetaFile, TargetFile } from '../../src/metadata/files.js';
-import { Metadata } from '../../src/metadata/metadata.js';
+import { Metadata, verifyThreshold } from '../../src/metadata/metadata.js';
 import { DelegatedRole, Delegations, Role, SuccinctRoles } from '../../src/metadata/roles.js';
 import {
   type RoleType,
@@ -1376,5 +1376,179 @@ describe('Root.role', () => {
     expect((e as FormatError).message).toBe(
       'root version 1 has no role "mirror" (expected one of root, timestamp, snapshot, targets)',
     );
+  });
+});
+
+describe('models keep their own copies of what they are given (ADR 0012)', () => {
+  const common = () => ({
+    version: 1,
+    specVersion: SPECIFICATION_VERSION,
+    expires: new Date(Date.UTC(2030, 0, 1)),
+  });
+
+  it('Role, DelegatedRole and SuccinctRoles: lists copied and frozen', () => {
+    const keyids = ['a', 'b'];
+    const paths = ['x/*'];
+    const prefixes = ['ab'];
+    const role = new Role(keyids, 1);
+    const delegated = new DelegatedRole({ name: 'd', keyids, threshold: 1, terminating: false, paths });
+    const hashed = new DelegatedRole({
+      name: 'h',
+      keyids,
+      threshold: 1,
+      terminating: false,
+      pathHashPrefixes: prefixes,
+    });
+    const bins = new SuccinctRoles(keyids, 1, 4, 'bin');
+    keyids.push('c');
+    paths.push('*');
+    prefixes[0] = '';
+    for (const r of [role, delegated, hashed, bins]) {
+      expect(r.keyids).toEqual(['a', 'b']);
+      expect(Object.isFrozen(r.keyids)).toBe(true);
+    }
+    expect(delegated.paths).toEqual(['x/*']);
+    expect(delegated.isDelegatedPath('y/z')).toBe(false);
+    expect(hashed.pathHashPrefixes).toEqual(['ab']);
+    expect(Object.isFrozen(delegated.paths)).toBe(true);
+    expect(Object.isFrozen(hashed.pathHashPrefixes)).toBe(true);
+  });
+
+  it('Delegations: keys and roles copied', () => {
+    const keys = new Map([[S4.keyid, S4.key]]);
+    const roles = [
+      new DelegatedRole({ name: 'd', keyids: [S4.keyid], threshold: 1, terminating: false, paths: ['*'] }),
+    ];
+    const d = new Delegations({ keys, roles });
+    keys.clear();
+    roles.push(new DelegatedRole({ name: 'e', keyids: [], threshold: 1, terminating: false, paths: ['*'] }));
+    expect([...d.keys.keys()]).toEqual([S4.keyid]);
+    expect(d.roles?.map((r) => r.name)).toEqual(['d']);
+    expect(d.getRole('e')).toBeUndefined();
+    expect(Object.isFrozen(d.roles)).toBe(true);
+  });
+
+  it('Root: keys and roles copied, so role() always finds the four', () => {
+    const keys = new Map([[S4.keyid, S4.key]]);
+    const roles = new Map<'root' | 'timestamp' | 'snapshot' | 'targets', Role>(
+      (['root', 'timestamp', 'snapshot', 'targets'] as const).map((n) => [n, new Role([S4.keyid], 1)]),
+    );
+    const root = new Root({ ...common(), keys, roles });
+    keys.clear();
+    roles.delete('targets');
+    roles.set('root', new Role(['other'], 1));
+    expect([...root.keys.keys()]).toEqual([S4.keyid]);
+    expect(root.role('targets').keyids).toEqual([S4.keyid]);
+    expect(root.role('root').keyids).toEqual([S4.keyid]);
+  });
+
+  it('Snapshot, MetaFile and Timestamp: meta, hashes and other meta files copied', () => {
+    const hashes = new Map([['sha256', H1]]);
+    const file = new MetaFile(1, 10, hashes);
+    const meta = new Map([['targets.json', file]]);
+    const snapshot = new Snapshot({ ...common(), meta });
+    const otherMeta: Record<string, unknown> = { 'extra.json': { version: 2 } };
+    const timestamp = new Timestamp({ ...common(), snapshotMeta: file, otherMeta });
+    hashes.set('sha256', 'ff');
+    meta.delete('targets.json');
+    (otherMeta['extra.json'] as { version: number }).version = 3;
+    otherMeta['more.json'] = {};
+    expect(file.hashes?.get('sha256')).toBe(H1);
+    expect(snapshot.roleMeta('targets')).toBe(file);
+    expect(timestamp.toJSON()['meta']).toEqual({
+      'snapshot.json': file.toJSON(),
+      'extra.json': { version: 2 },
+    });
+  });
+
+  it('TargetFile: hashes and unknown fields copied deeply and frozen; only JSON values accepted', () => {
+    const hashes = new Map([['sha256', H1]]);
+    const custom = { nested: { tags: ['a'] } };
+    const t = new TargetFile('app', 1, hashes, { custom });
+    hashes.delete('sha256');
+    custom.nested.tags.push('b');
+    custom.nested = { tags: [] };
+    expect(t.hashes.get('sha256')).toBe(H1);
+    expect(t.custom).toEqual({ nested: { tags: ['a'] } });
+    expect(Object.isFrozen(t.unrecognized)).toBe(true);
+    expect(Object.isFrozen((t.custom as { nested: object }).nested)).toBe(true);
+    const e = thrown(() => new TargetFile('app', 1, hashes.set('sha256', H1), { custom: { size: 1.5 } }));
+    expect(e).toBeInstanceOf(FormatError);
+    expect((e as FormatError).message).toMatch(/^target "app"\.custom\.size: expected an integer/);
+  });
+
+  it('Targets: a map given is copied; a parsed lazy map is kept as it is, never built eagerly', () => {
+    const targets = new Map([['a', new TargetFile('a', 1, new Map([['sha256', H1]]))]]);
+    const t = new Targets({ ...common(), targets });
+    targets.clear();
+    expect([...t.targets.keys()]).toEqual(['a']);
+    const parsed = parse(envelope(targetsSigned()), 'targets').signed as Targets;
+    const again = new Targets({ ...common(), targets: parsed.targets });
+    expect(again.targets).toBe(parsed.targets);
+  });
+
+  it('a model built from another model’s collections shares them instead of copying', () => {
+    const t = new Targets({
+      ...common(),
+      targets: new Map([['a', new TargetFile('a', 1, new Map([['sha256', H1]]))]]),
+      unrecognized: { note: { deep: 1 } },
+    });
+    const next = new Targets({ ...common(), version: 2, targets: t.targets, unrecognized: t.unrecognized });
+    expect(next.targets).toBe(t.targets);
+    expect(next.unrecognized).toBe(t.unrecognized);
+    const role = new Role(['a'], 1);
+    expect(new Role(role.keyids, 2).keyids).toBe(role.keyids);
+    // A list frozen by the caller cannot change either; a merely shallow-frozen field object could.
+    const frozen = Object.freeze(['x']);
+    expect(new Role(frozen, 1).keyids).toBe(frozen);
+    const shallow = Object.freeze({ custom: { tags: ['a'] } });
+    const target = new TargetFile('p', 1, new Map([['sha256', H1]]), shallow);
+    shallow.custom.tags.push('b');
+    expect(target.custom).toEqual({ tags: ['a'] });
+  });
+
+  it('expires: neither the Date given nor the Date read changes the model', () => {
+    const expires = new Date(Date.UTC(2030, 0, 1));
+    const t = new Targets({ ...common(), expires, targets: new Map() });
+    expires.setTime(0);
+    t.expires.setTime(0);
+    expect(t.expires.toISOString()).toBe('2030-01-01T00:00:00.000Z');
+    expect(t.isExpired(new Date(Date.UTC(2029, 0, 1)))).toBe(false);
+  });
+
+  it('signed bytes stay those of the model: metadata signed, then its inputs changed, still verifies', async () => {
+    const keys = new Map([[S4.keyid, S4.key]]);
+    const roles = [
+      new DelegatedRole({ name: 'd', keyids: [S4.keyid], threshold: 1, terminating: false, paths: ['*'] }),
+    ];
+    const targets = new Map([['a', new TargetFile('a', 1, new Map([['sha256', H1]]))]]);
+    const extra: Record<string, unknown> = { note: 'kept' };
+    const md = new Metadata(
+      new Targets({
+        ...common(),
+        targets,
+        delegations: new Delegations({ keys, roles }),
+        unrecognized: extra,
+      }),
+    );
+    await md.sign(S5);
+    targets.set('b', new TargetFile('b', 2, new Map([['sha256', H1]])));
+    roles.length = 0;
+    keys.clear();
+    extra['note'] = 'changed';
+    const back = Metadata.fromBytes(md.toBytes(), 'targets');
+    expect([...back.signed.targets.keys()]).toEqual(['a']);
+    expect(back.signed.unrecognized['note']).toBe('kept');
+    const verifier = new Role([S5.keyid], 1);
+    const result = await verifyThreshold('targets', verifier, new Map([[S5.keyid, S5.key]]), back);
+    expect(result.verified).toBe(true);
+  });
+
+  it('Metadata: unknown envelope fields copied and frozen', () => {
+    const extra: Record<string, unknown> = { x: { y: 1 } };
+    const md = new Metadata(new Targets({ ...common(), targets: new Map() }), [], extra);
+    (extra['x'] as { y: number }).y = 2;
+    expect(md.unrecognized).toEqual({ x: { y: 1 } });
+    expect(Object.isFrozen(md.unrecognized)).toBe(true);
   });
 });
