@@ -16,6 +16,7 @@ import {
   UsageError,
   VersionMismatchError,
 } from '../errors.js';
+import { metaFileName } from '../metadata/layout.js';
 import { Metadata } from '../metadata/metadata.js';
 import type { Root, Snapshot, Targets, Timestamp } from '../metadata/signed.js';
 
@@ -230,7 +231,7 @@ export class TrustedMetadataSet {
     const sn = this.checkSnapshotFinal();
     const meta = sn.signed.roleMeta(role);
     if (!meta) {
-      throw new NotFoundError(`snapshot version ${sn.signed.version} does not list ${role}.json`);
+      throw new NotFoundError(`snapshot version ${sn.signed.version} does not list ${metaFileName(role)}`);
     }
     if (!fromCache) await meta.verifyLengthAndHashes(bytes, role); // 5.6.2
     const next = Metadata.fromBytes(bytes, 'targets');

@@ -14,10 +14,17 @@ import {
   UsageError,
 } from '../errors.js';
 import type { TargetFile } from '../metadata/files.js';
+import {
+  hashPrefixedTargetPath,
+  metaFileName,
+  roleUrlName,
+  rootFileName,
+  TIMESTAMP_FILE_NAME,
+} from '../metadata/layout.js';
 import type { Metadata } from '../metadata/metadata.js';
 import type { Targets } from '../metadata/signed.js';
 import { abortedError, boundedStream, download, type Fetcher } from './fetcher.js';
-import { roleNameToUrlSegment, targetPathToUrlPath } from './names.js';
+import { targetPathToUrlPath } from './names.js';
 import { timestampOrSnapshotKeysRotated } from './rotation.js';
 import { SharedTask } from './shared-task.js';
 import type { MetadataStore } from './store.js';
@@ -209,7 +216,7 @@ export class Updater {
     for (let v = first + 1; v <= first + this.limits.maxRootRotations; v++) {
       const bytes = await this.fetchMetadata(
         'root',
-        `${v}.root.json`,
+        rootFileName(v),
         this.limits.rootMaxLength,
         signal,
         true,
@@ -243,7 +250,7 @@ export class Updater {
     );
     const bytes = await this.fetchMetadata(
       'timestamp',
-      'timestamp.json',
+      TIMESTAMP_FILE_NAME,
       this.limits.timestampMaxLength,
       signal,
     );
@@ -260,7 +267,7 @@ export class Updater {
     if (cached) return;
     const meta = trusted.timestamp?.signed.snapshotMeta;
     if (!meta) throw new StateError('no trusted timestamp');
-    const name = trusted.root.signed.consistentSnapshot ? `${meta.version}.snapshot.json` : 'snapshot.json';
+    const name = roleUrlName('snapshot', meta.version, trusted.root.signed.consistentSnapshot);
     const bytes = await this.fetchMetadata(
       'snapshot',
       name,
@@ -330,13 +337,10 @@ export class Updater {
     const meta = trusted.snapshot?.signed.roleMeta(role);
     if (!meta) {
       throw new NotFoundError(
-        `snapshot version ${trusted.snapshot?.signed.version} does not list ${role}.json`,
+        `snapshot version ${trusted.snapshot?.signed.version} does not list ${metaFileName(role)}`,
       );
     }
-    const segment = roleNameToUrlSegment(role);
-    const name = trusted.root.signed.consistentSnapshot
-      ? `${meta.version}.${segment}.json`
-      : `${segment}.json`;
+    const name = roleUrlName(role, meta.version, trusted.root.signed.consistentSnapshot);
     const bytes = await this.fetchMetadata(role, name, meta.length ?? this.limits.targetsMaxLength, signal);
     if (!bytes) throw new NotFoundError(`${name} is missing from the repository`);
     return bytes;
@@ -534,8 +538,7 @@ export class Updater {
     const digest = alg === undefined ? undefined : target.hashes.get(alg);
     if (digest === undefined)
       throw new UnsupportedHashError(`target ${JSON.stringify(target.path)} lists no supported hash`);
-    const slash = urlPath.lastIndexOf('/');
-    return `${base}${urlPath.slice(0, slash + 1)}${digest}.${urlPath.slice(slash + 1)}`;
+    return base + hashPrefixedTargetPath(urlPath, digest);
   }
 
   /**
