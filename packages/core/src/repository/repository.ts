@@ -7,6 +7,7 @@
  * (TrustedMetadataSet), and writes every new file first and `timestamp.json` last.
  */
 
+import { abortedError } from '../client/fetcher.js';
 import { hexDigest } from '../crypto/hash.js';
 import type { Key } from '../crypto/key.js';
 import { Signature } from '../crypto/signature.js';
@@ -899,9 +900,19 @@ export class Repository {
    * since this repository was opened, verifies the new metadata as a client would, then writes
    * every new file first and `metadata/timestamp.json` last.
    */
-  async publish(options: { forceTimestamp?: boolean; forceSnapshot?: boolean } = {}): Promise<PublishResult> {
+  async publish(
+    options: { forceTimestamp?: boolean; forceSnapshot?: boolean; signal?: AbortSignal } = {},
+  ): Promise<PublishResult> {
+    const { signal } = options;
+    // Cancellation stops between two files, never inside one, and never after timestamp.json:
+    // what was written before it is new files no client reads yet (DESIGN rule 10).
+    const stopIfAborted = () => {
+      if (signal?.aborted) throw abortedError(signal, 'publish');
+    };
+    stopIfAborted();
     const { files, prepared } = await this.prepare(options);
     if (files.length === 0) return { written: [], versions: new Map() };
+    stopIfAborted();
     const release = await this.storage.lock();
     try {
       const onDisk = await this.storage.read(TIMESTAMP_PATH);
@@ -925,13 +936,16 @@ export class Repository {
       const rootFile = files.filter((f) => f.role === 'root').at(-1);
       for (const f of files) {
         if (f.path === TIMESTAMP_PATH) continue;
+        stopIfAborted();
         await this.storage.write(f.path, f.bytes);
         written.push(f.path);
       }
+      stopIfAborted();
       if (rootFile) {
         await this.storage.write(LATEST_ROOT_PATH, rootFile.bytes);
         written.push(LATEST_ROOT_PATH);
       }
+      stopIfAborted();
       for (const f of last) {
         await this.storage.write(f.path, f.bytes);
         written.push(f.path);
