@@ -39,7 +39,13 @@ export * from './crypto/index.js';
 export * from './errors.js';
 export { canonicalBytes } from './json/canonical.js';
 export { parseJson } from './json/strict.js';
-export { type ByteSource, type LengthAndHashChecker, MetaFile, measure, TargetFile } from './metadata/files.js';
+export {
+  type ByteSource,
+  type LengthAndHashChecker,
+  MetaFile,
+  measure,
+  TargetFile,
+} from './metadata/files.js';
 export {
   checkRoleFileName,
   hashPrefixedTargetPath,

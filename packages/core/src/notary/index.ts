@@ -52,6 +52,7 @@ export {
   type PlannedImport,
   planNotaryMigration,
 } from './migrate.js';
+export * from './node.js';
 export {
   type NotaryCertificateInfo,
   type NotaryCollection,
@@ -80,4 +81,3 @@ export {
   serializeNotaryRecords,
 } from './state.js';
 export { parseNotaryTime } from './time.js';
-export * from './node.js';
