@@ -24,4 +24,10 @@ export interface Golden {
   signers: Map<string, tufa.PrivateKeySigner>;
 }
 
-export declare function buildGolden(lib: typeof tufa): Promise<Golden>;
+/** Internals of @tufa/core the generator needs (not exported by its public entry). */
+export interface GoldenInternals {
+  parseExpires(value: string, path: string): Date;
+  pythonJson(value: unknown, indent?: number | 'compact'): string;
+}
+
+export declare function buildGolden(lib: typeof tufa, internals: GoldenInternals): Promise<Golden>;

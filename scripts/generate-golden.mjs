@@ -172,16 +172,18 @@ function sha256(bytes) {
 
 /**
  * Builds the golden repository with the given @tufa/core module (the compiled package or its
- * sources). Resolves to:
+ * sources) and two of its internals, `parseExpires` (metadata/time) and `pythonJson`
+ * (metadata/serialize), which the public entry does not export. Resolves to:
  *   files       Map of path under test-vectors/golden/ -> bytes, for every deterministic file
  *   randomized  Map of path under test-vectors/golden/ -> freshly signed Metadata<Root>
  *   targets     Map of target path -> content (the bytes the targets metadata describes)
  *   signers     Map of key name -> PrivateKeySigner
  */
-export async function buildGolden(tufa) {
+export async function buildGolden(tufa, internals) {
   const { Metadata, Root, Role, Timestamp, Snapshot, Targets, DelegatedRole, Delegations, SuccinctRoles } =
     tufa;
-  const { MetaFile, TargetFile, SPECIFICATION_VERSION, parseExpires, pythonJson } = tufa;
+  const { MetaFile, TargetFile, SPECIFICATION_VERSION } = tufa;
+  const { parseExpires, pythonJson } = internals;
   const date = (s) => parseExpires(s, 'expires');
   const common = (version, expires) => ({
     version,
@@ -405,9 +407,11 @@ async function stillValid(tufa, path, fresh) {
 
 async function main() {
   const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
-  const tufa = await import(pathToFileURL(join(repo, 'packages/core/dist/index.js')).href);
+  const dist = (f) => import(pathToFileURL(join(repo, 'packages/core/dist', f)).href);
+  const tufa = await dist('index.js');
+  const internals = { ...(await dist('metadata/time.js')), ...(await dist('metadata/serialize.js')) };
   const out = join(repo, 'test-vectors/golden');
-  const { files, randomized } = await buildGolden(tufa);
+  const { files, randomized } = await buildGolden(tufa, internals);
   // metadata/ is rebuilt from scratch, so a role that is no longer generated leaves no stale file.
   rmSync(join(out, 'metadata'), { recursive: true, force: true });
   for (const [rel, bytes] of files) {
