@@ -4,9 +4,10 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Fetcher, FetchRequest } from '../../src/client/fetcher.js';
-import { MemoryMetadataStore } from '../../src/client/store.js';
-import { Updater, type UpdaterEvent, type UpdaterOptions } from '../../src/client/updater.js';
-import { METADATA_URL, newSigner, Simulator, TARGETS_URL } from '../helpers/simulator.js';
+import type { MemoryMetadataStore } from '../../src/client/store.js';
+import type { UpdaterEvent, UpdaterOptions } from '../../src/client/updater.js';
+import { newUpdater, trustingStore } from '../helpers/client.js';
+import { METADATA_URL, newSigner, Simulator } from '../helpers/simulator.js';
 
 let sim: Simulator;
 let store: MemoryMetadataStore;
@@ -36,23 +37,14 @@ class Gated implements Fetcher {
   }
 }
 
-function updater(extra: Partial<UpdaterOptions> = {}): Updater {
-  return new Updater({
-    metadataBaseUrl: METADATA_URL,
-    targetBaseUrl: TARGETS_URL,
-    fetcher: sim,
-    store,
-    ...extra,
-  });
-}
+const updater = (extra: Partial<UpdaterOptions> = {}) => newUpdater(sim, store, extra);
 
 beforeEach(async () => {
   sim = new Simulator();
   await sim.publishRoot();
   await sim.addTarget('app/1.0', 'one');
   await sim.publish();
-  store = new MemoryMetadataStore();
-  await store.write('root', sim.rootBytes(1));
+  store = await trustingStore(sim);
 });
 
 describe('cancellation', () => {

@@ -5,26 +5,18 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Fetcher, FetchRequest } from '../../src/client/fetcher.js';
-import { MemoryMetadataStore } from '../../src/client/store.js';
-import { Updater } from '../../src/client/updater.js';
-import { METADATA_URL, Simulator, TARGETS_URL } from '../helpers/simulator.js';
+import type { MemoryMetadataStore } from '../../src/client/store.js';
+import type { Updater } from '../../src/client/updater.js';
+import { newUpdater, trustingStore } from '../helpers/client.js';
+import { Simulator } from '../helpers/simulator.js';
 
-const NOW = new Date('2030-01-01T00:00:00Z');
 const CALLERS = 50;
 const dec = new TextDecoder();
 
 let sim: Simulator;
 let store: MemoryMetadataStore;
 
-function updater(fetcher: Fetcher = sim): Updater {
-  return new Updater({
-    metadataBaseUrl: METADATA_URL,
-    targetBaseUrl: TARGETS_URL,
-    fetcher,
-    store,
-    now: () => NOW,
-  });
-}
+const updater = (fetcher: Fetcher = sim) => newUpdater(fetcher, store);
 
 /** How many times each metadata file was requested. */
 function metadataRequests(): Map<string, number> {
@@ -45,8 +37,7 @@ beforeEach(async () => {
     await sim.addTarget(delegatedPath(i), `team ${i}`, 'team');
   }
   await sim.publish();
-  store = new MemoryMetadataStore();
-  await store.write('root', sim.rootBytes(1));
+  store = await trustingStore(sim);
 });
 
 describe('concurrent callers on one Updater', () => {

@@ -1,32 +1,20 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { MemoryMetadataStore } from '../../src/client/store.js';
-import { Updater, type UpdaterOptions } from '../../src/client/updater.js';
+import type { MemoryMetadataStore } from '../../src/client/store.js';
+import type { Updater, UpdaterOptions } from '../../src/client/updater.js';
 import { Metadata } from '../../src/metadata/metadata.js';
-import { METADATA_URL, Simulator, TARGETS_URL } from '../helpers/simulator.js';
+import { newUpdater, refreshedUpdater, trustingStore } from '../helpers/client.js';
+import { Simulator } from '../helpers/simulator.js';
 
-const NOW = new Date('2030-01-01T00:00:00Z');
 let sim: Simulator;
 let store: MemoryMetadataStore;
 
-function updater(extra: Partial<UpdaterOptions> = {}): Updater {
-  return new Updater({
-    metadataBaseUrl: METADATA_URL,
-    targetBaseUrl: TARGETS_URL,
-    fetcher: sim,
-    store,
-    now: () => NOW,
-    ...extra,
-  });
-}
+const updater = (extra: Partial<UpdaterOptions> = {}) => newUpdater(sim, store, extra);
 
+/** Publishes what the test set up and returns a client that has refreshed against it. */
 async function start(): Promise<Updater> {
   await sim.publish();
-  store = new MemoryMetadataStore();
-  await store.write('root', sim.rootBytes(1));
-  const u = updater();
-  await u.refresh();
-  sim.requests.length = 0;
-  return u;
+  store = await trustingStore(sim);
+  return refreshedUpdater(sim, store);
 }
 
 /** The delegated roles requested, in order. */
@@ -185,11 +173,8 @@ describe('delegation search', () => {
     sim.files.set('metadata/2.snapshot.json', await sim.sign(sim.snapshot, sim.signers.get('snapshot')!));
     sim.timestamp.meta['snapshot.json'] = { version: 2 };
     sim.files.set('metadata/timestamp.json', await sim.sign(sim.timestamp, sim.signers.get('timestamp')!));
-    store = new MemoryMetadataStore();
-    await store.write('root', sim.rootBytes(1));
-    const u = updater();
-    await u.refresh();
-    sim.requests.length = 0;
+    store = await trustingStore(sim);
+    const u = await refreshedUpdater(sim, store);
     await expect(u.getTargetInfo('x')).rejects.toMatchObject({ code: 'NOT_FOUND' });
     expect(sim.requests).toEqual([]);
     expect(store.files.has('ghost')).toBe(false);

@@ -8,29 +8,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Updater } from '../../src/client/updater.js';
 import { Metadata } from '../../src/metadata/metadata.js';
 import { FsMetadataStore } from '../../src/node/fs-store.js';
+import { newUpdater, PAST } from '../helpers/client.js';
 import { fixedSigner } from '../helpers/keys.js';
-import { METADATA_URL, newSigner, Simulator, TARGETS_URL } from '../helpers/simulator.js';
-
-const NOW = new Date('2030-01-01T00:00:00Z');
-const PAST = '2029-12-31T23:59:59Z';
+import { newSigner, Simulator } from '../helpers/simulator.js';
 
 let sim: Simulator;
 let dir: string;
 let store: FsMetadataStore;
 
 /** A new Updater, as a new client run would create. */
-function updater(): Updater {
-  return new Updater({
-    metadataBaseUrl: METADATA_URL,
-    targetBaseUrl: TARGETS_URL,
-    fetcher: sim,
-    store,
-    now: () => NOW,
-  });
-}
+const updater = () => newUpdater(sim, store);
 
 /** Role → version of what the store holds on disk. */
 async function stored(): Promise<Record<string, number>> {

@@ -1,25 +1,15 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { MemoryMetadataStore } from '../../src/client/store.js';
-import { Updater, type UpdaterOptions } from '../../src/client/updater.js';
+import type { MemoryMetadataStore } from '../../src/client/store.js';
+import type { UpdaterOptions } from '../../src/client/updater.js';
 import { Metadata } from '../../src/metadata/metadata.js';
-import { METADATA_URL, newSigner, Simulator, TARGETS_URL } from '../helpers/simulator.js';
-
-const NOW = new Date('2030-01-01T00:00:00Z');
-const PAST = '2029-12-31T23:59:59Z';
+import { newUpdater, PAST, refreshedUpdater, trustingStore } from '../helpers/client.js';
+import { newSigner, Simulator } from '../helpers/simulator.js';
 
 let sim: Simulator;
 let store: MemoryMetadataStore;
 
-function updater(extra: Partial<UpdaterOptions> = {}): Updater {
-  return new Updater({
-    metadataBaseUrl: METADATA_URL,
-    targetBaseUrl: TARGETS_URL,
-    fetcher: sim,
-    store,
-    now: () => NOW,
-    ...extra,
-  });
-}
+const updater = (extra: Partial<UpdaterOptions> = {}) => newUpdater(sim, store, extra);
+const refreshed = () => refreshedUpdater(sim, store);
 
 /** What the store holds: role → version of the stored bytes. */
 function stored(): Record<string, number> {
@@ -32,13 +22,7 @@ async function setup(options: { consistentSnapshot?: boolean } = {}): Promise<vo
   sim = new Simulator(options);
   await sim.publishRoot();
   await sim.publish();
-  store = new MemoryMetadataStore();
-  await store.write('root', sim.rootBytes(1));
-}
-
-async function refreshed(): Promise<void> {
-  await updater().refresh();
-  sim.requests.length = 0;
+  store = await trustingStore(sim);
 }
 
 beforeEach(async () => {

@@ -4,14 +4,13 @@
  * it is compared with `Updater.getTargetInfo` on the same published repository.
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryMetadataStore } from '../../src/client/store.js';
-import { DEFAULT_LIMITS, Updater } from '../../src/client/updater.js';
+import { DEFAULT_LIMITS } from '../../src/client/updater.js';
 import { Metadata } from '../../src/metadata/metadata.js';
 import { searchTargets, type TargetsGraph } from '../../src/metadata/search.js';
 import type { Targets } from '../../src/metadata/signed.js';
-import { METADATA_URL, Simulator, TARGETS_URL } from '../helpers/simulator.js';
+import { newUpdater, trustingStore } from '../helpers/client.js';
+import { Simulator } from '../helpers/simulator.js';
 
-const NOW = new Date('2030-01-01T00:00:00Z');
 const ROLES = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'];
 const PATTERNS = ['*', 'a/*', 'b/*', '*/x', 'c'];
 const PATHS = ['a/x', 'a/y', 'b/x', 'c', 'd/x'];
@@ -81,15 +80,7 @@ describe('searchTargets', () => {
     let found = 0;
     for (let seed = 1; seed <= 40; seed++) {
       const sim = await randomRepository(seed);
-      const store = new MemoryMetadataStore();
-      await store.write('root', sim.rootBytes(1));
-      const updater = new Updater({
-        metadataBaseUrl: METADATA_URL,
-        targetBaseUrl: TARGETS_URL,
-        fetcher: sim,
-        store,
-        now: () => NOW,
-      });
+      const updater = newUpdater(sim, await trustingStore(sim));
       const graph = graphOf(sim);
       for (const path of PATHS) {
         const client = await updater.getTargetInfo(path);
