@@ -4,15 +4,13 @@
  * snapshot role in a new root and publishing lower versions; the next client run must accept
  * them. Every refresh is a new Updater over the same on-disk store, as separate runs are.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { Metadata } from '../../src/metadata/metadata.js';
 import { FsMetadataStore } from '../../src/node/fs-store.js';
 import { newUpdater, PAST } from '../helpers/client.js';
 import { fixedSigner } from '../helpers/keys.js';
 import { newSigner, Simulator } from '../helpers/simulator.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 let sim: Simulator;
 let dir: string;
@@ -62,13 +60,11 @@ async function trustFastForwardedVersions(): Promise<void> {
   expect(await stored()).toEqual({ root: sim.root.version, timestamp: 100, snapshot: 100, targets: 50 });
 }
 
-beforeEach(async () => {
-  sim = new Simulator();
-  dir = await mkdtemp(join(tmpdir(), 'tufa-ff-'));
+useTempDir('each', (d) => {
+  dir = d;
 });
-
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
+beforeEach(() => {
+  sim = new Simulator();
 });
 
 /** Publishes root 1 (after `setup`) and version 1 of the rest; the client trusts root 1. */

@@ -13,8 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Updater as TufJsUpdater } from 'tuf-js';
@@ -28,6 +27,7 @@ import {
   HttpFetcher,
   localTargetPath,
 } from '../../src/node/index.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 import { metadataFiles, readJson } from './chain.js';
 import { type StaticServer, serveDirectory } from './static-server.js';
 
@@ -70,14 +70,15 @@ const rootBytes = (v: number) => new Uint8Array(readFileSync(new URL(`${v}.root.
 let server: StaticServer;
 let tmp: string;
 
+useTempDir('all', (d) => {
+  tmp = d;
+});
 beforeAll(async () => {
   server = await serveDirectory(repoDir);
-  tmp = await mkdtemp(join(tmpdir(), 'tufa-interop-python-'));
 });
 
 afterAll(async () => {
   await server?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 describe('the python-tuf vector repository', () => {

@@ -12,13 +12,13 @@
  *  - after a one-step targets key rotation that stops before `timestamp.json`, reopening the
  *    repository and publishing repairs it.
  */
-import { copyFile, cp, mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, cp, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { MemoryMetadataStore, Repository, type Signer, TargetFile, Updater } from '../../src/index.js';
 import { FileFetcher, FsRepositoryStorage, fileBaseUrl, LOCK_FILE } from '../../src/node/index.js';
 import { fixedSigner } from '../helpers/keys.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
 const keys = {
@@ -50,8 +50,10 @@ let tmp: string;
 /** A published repository (root 1, one target) that each test copies. */
 let baseline: string;
 
+useTempDir('all', (d) => {
+  tmp = d;
+});
 beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'tufa-interop-crash-'));
   baseline = join(tmp, 'baseline');
   const repo = await Repository.create(new FsRepositoryStorage(baseline), {
     keys: {
@@ -65,10 +67,6 @@ beforeAll(async () => {
   });
   await repo.addTargets([image('registry.example.com/team/app:1.0', 1)]);
   await repo.publish();
-});
-
-afterAll(async () => {
-  if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 let copies = 0;
@@ -262,11 +260,11 @@ describe('without consistent snapshots', () => {
     const live = new FsRepositoryStorage(join(tmp, 'plain-live'));
     const created = await Repository.create(live, {
       keys: {
-        root: [keys.root.key],
-        targets: [keys.targets.key],
-        snapshot: [keys.snapshot.key],
-        timestamp: [keys.timestamp.key],
-      },
+      root: [keys.root.key],
+      targets: [keys.targets.key],
+      snapshot: [keys.snapshot.key],
+      timestamp: [keys.timestamp.key],
+    },
       signers: all,
       now: () => NOW,
       consistentSnapshot: false,

@@ -14,8 +14,7 @@
  * `paths` patterns where fnmatch and minimatch agree.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Updater as TufJsUpdater } from 'tuf-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,6 +36,7 @@ import {
   localTargetPath,
 } from '../../src/node/index.js';
 import { fixedSigner } from '../helpers/keys.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 import { type StaticServer, serveDirectory } from './static-server.js';
 
 const DAY = 86_400_000;
@@ -117,15 +117,16 @@ function rootVersionOf(bytes: Uint8Array): number {
   return Metadata.fromBytes(bytes, 'root').signed.version;
 }
 
+useTempDir('all', (d) => {
+  tmp = d;
+});
 beforeAll(async () => {
-  tmp = await mkdtemp(join(tmpdir(), 'tufa-interop-repo-'));
   storage = new FsRepositoryStorage(join(tmp, 'repo'));
   server = await serveDirectory(storage.dir);
 });
 
 afterAll(async () => {
   await server?.close();
-  if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 /** Long-lived clients: their caches carry over from one publish to the next. */

@@ -6,7 +6,7 @@
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as http from 'node:http';
 import { dirname, join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Updater } from '../../src/client/updater.js';
 import {
   downloadTargetToFile,
@@ -17,7 +17,8 @@ import {
   localTargetPath,
 } from '../../src/node/index.js';
 import { Simulator } from '../helpers/simulator.js';
-import { close, listen, tempDir } from './helpers.js';
+import { useTempDir } from '../helpers/temp-dir.js';
+import { close, listen } from './helpers.js';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
 
@@ -33,7 +34,9 @@ const server = http.createServer((q, s) => {
 });
 let base = '';
 let dir: string;
-let cleanup: () => Promise<void>;
+useTempDir('each', (d) => {
+  dir = d;
+});
 
 beforeAll(async () => {
   base = await listen(server);
@@ -42,7 +45,6 @@ afterAll(async () => {
   await close(server);
 });
 beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
   requested.length = 0;
   sim = new Simulator();
   await sim.publishRoot();
@@ -50,9 +52,6 @@ beforeEach(async () => {
   await sim.addTarget('app/my file.txt', 'hello, world');
   await sim.addTarget('evil/x.txt', 'delegated', '../evil');
   await sim.publish();
-});
-afterEach(async () => {
-  await cleanup();
 });
 
 describe('Updater + HttpFetcher + FsMetadataStore + downloadTargetToFile', () => {

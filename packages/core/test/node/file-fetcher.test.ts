@@ -1,25 +1,24 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { download } from '../../src/client/fetcher.js';
 import { NotFoundError } from '../../src/errors.js';
 import { FileFetcher, fileBaseUrl, fileUrlToLocalPath } from '../../src/node/index.js';
-import { collect, rejection, req, tempDir, text } from './helpers.js';
+import { useTempDir } from '../helpers/temp-dir.js';
+import { collect, rejection, req, text } from './helpers.js';
 
 let dir: string;
-let cleanup: () => Promise<void>;
+useTempDir('each', (d) => {
+  dir = d;
+});
 beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
   await mkdir(join(dir, 'repo', 'sub'), { recursive: true });
   await writeFile(join(dir, 'repo', 'root.json'), '{"root": true}');
   await writeFile(join(dir, 'repo', 'a b.txt'), 'spaced');
   await writeFile(join(dir, 'repo', '..%2Fx'), 'literal name');
   await writeFile(join(dir, 'repo', 'sub', 'big.bin'), Buffer.alloc(1000, 7));
   await writeFile(join(dir, 'secret'), 'outside');
-});
-afterEach(async () => {
-  await cleanup();
 });
 
 const fetcher = new FileFetcher();

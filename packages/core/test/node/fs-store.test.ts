@@ -1,10 +1,11 @@
 import { chmod, lstat, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TufError } from '../../src/errors.js';
 import { TEMP_PREFIX } from '../../src/node/atomic.js';
 import { ensureDir, FsMetadataStore, writeFileAtomic } from '../../src/node/index.js';
-import { rejection, tempDir, tree, utf8 } from './helpers.js';
+import { useTempDir } from '../helpers/temp-dir.js';
+import { rejection, tree, utf8 } from './helpers.js';
 
 const posix = process.platform !== 'win32';
 const rootBytes = new Uint8Array(
@@ -14,12 +15,8 @@ const rootBytes = new Uint8Array(
 );
 
 let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
-afterEach(async () => {
-  await cleanup();
+useTempDir('each', (d) => {
+  dir = d;
 });
 
 describe('writeFileAtomic', () => {

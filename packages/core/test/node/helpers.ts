@@ -1,8 +1,7 @@
-/** Shared fixtures for the Node adapter tests: servers on 127.0.0.1 port 0, temp dirs, TLS test keys. */
+/** Shared fixtures for the Node adapter tests: servers on 127.0.0.1 port 0, TLS test keys. */
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import type * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FetchRequest } from '../../src/client/fetcher.js';
 import type { TufError } from '../../src/errors.js';
@@ -97,11 +96,6 @@ export function errorText(e: unknown): string {
     }
   }
   return parts.join('\n');
-}
-
-export async function tempDir(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'tufa-node-test-'));
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** Every entry under `dir`, recursively, as sorted relative paths (directories end in `/`). */

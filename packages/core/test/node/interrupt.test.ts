@@ -6,12 +6,13 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Repository, TargetFile } from '../../src/index.js';
 import { TEMP_PREFIX } from '../../src/node/atomic.js';
 import { FsRepositoryStorage, interruptPublishing, LOCK_FILE } from '../../src/node/index.js';
 import { fixedSigner } from '../helpers/keys.js';
-import { rejection, tempDir } from './helpers.js';
+import { useTempDir } from '../helpers/temp-dir.js';
+import { rejection } from './helpers.js';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
 const keys = [fixedSigner(231), fixedSigner(232), fixedSigner(233), fixedSigner(234)] as const;
@@ -26,12 +27,8 @@ class RecordingStorage extends FsRepositoryStorage {
   }
 }
 let dir: string;
-let cleanup: () => Promise<void>;
-beforeAll(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
-afterAll(async () => {
-  await cleanup();
+useTempDir('all', (d) => {
+  dir = d;
 });
 
 describe('interruptPublishing', () => {

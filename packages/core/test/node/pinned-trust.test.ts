@@ -2,25 +2,26 @@
  * Trust pinning (ADR 0009) against the in-memory repository: first use, the recorded chain,
  * roots given later, a failed first use, unsafe first use, and nothing to trust.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { hexDigest } from '../../src/crypto/hash.js';
 import { PinnedTrust } from '../../src/node/pinned-trust.js';
 import { METADATA_URL, newSigner, Simulator, TARGETS_URL } from '../helpers/simulator.js';
+import { useTempDir } from '../helpers/temp-dir.js';
 
 let dir: string;
 let sim: Simulator;
 
+useTempDir('each', (d) => {
+  dir = d;
+});
 beforeEach(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'tufa-pin-'));
   sim = new Simulator();
   await sim.publishRoot();
   await sim.addTarget('app/1.0', 'one');
   await sim.publish();
 });
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const sha = (b: Uint8Array) => hexDigest('sha256', b);
 

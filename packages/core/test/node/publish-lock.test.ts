@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PublishLockedError, StorageError, UnsafeNameError } from '../../src/errors.js';
 import { TEMP_PREFIX } from '../../src/node/atomic.js';
 import { FsRepositoryStorage, LOCK_FILE, type PublishLockInfo } from '../../src/node/index.js';
@@ -19,17 +19,14 @@ import {
   ProcessProbe,
   parseStartTime,
 } from '../../src/node/publish-lock.js';
-import { rejection, tempDir } from './helpers.js';
+import { useTempDir } from '../helpers/temp-dir.js';
+import { rejection } from './helpers.js';
 
 const linux = process.platform === 'linux';
 
 let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
-afterEach(async () => {
-  await cleanup();
+useTempDir('each', (d) => {
+  dir = d;
 });
 
 const lockPath = () => join(dir, LOCK_FILE);

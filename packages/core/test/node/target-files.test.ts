@@ -11,7 +11,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { FetchError } from '../../src/errors.js';
 import { TargetFile } from '../../src/metadata/files.js';
 import { TEMP_PREFIX } from '../../src/node/atomic.js';
@@ -21,15 +21,12 @@ import {
   localTargetPath,
   type TargetStreamer,
 } from '../../src/node/index.js';
-import { rejection, tempDir, tree, utf8 } from './helpers.js';
+import { useTempDir } from '../helpers/temp-dir.js';
+import { rejection, tree, utf8 } from './helpers.js';
 
 let dir: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ dir, cleanup } = await tempDir());
-});
-afterEach(async () => {
-  await cleanup();
+useTempDir('each', (d) => {
+  dir = d;
 });
 
 /**
