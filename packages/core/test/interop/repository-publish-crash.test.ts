@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MemoryMetadataStore, Repository, type Signer, TargetFile, Updater } from '../../src/index.js';
 import { FileFetcher, FsRepositoryStorage, fileBaseUrl, LOCK_FILE } from '../../src/node/index.js';
-import { fixedSigner } from '../helpers/keys.js';
+import { fixedSigner, topLevelKeys } from '../helpers/keys.js';
 import { useTempDir } from '../helpers/temp-dir.js';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
@@ -56,12 +56,7 @@ useTempDir('all', (d) => {
 beforeAll(async () => {
   baseline = join(tmp, 'baseline');
   const repo = await Repository.create(new FsRepositoryStorage(baseline), {
-    keys: {
-      root: [keys.root.key],
-      targets: [keys.targets.key],
-      snapshot: [keys.snapshot.key],
-      timestamp: [keys.timestamp.key],
-    },
+    keys: topLevelKeys(keys),
     signers: all,
     now: () => NOW,
   });
@@ -259,12 +254,7 @@ describe('without consistent snapshots', () => {
   it('a half-uploaded set fails verification in either order, and a retry succeeds', async () => {
     const live = new FsRepositoryStorage(join(tmp, 'plain-live'));
     const created = await Repository.create(live, {
-      keys: {
-      root: [keys.root.key],
-      targets: [keys.targets.key],
-      snapshot: [keys.snapshot.key],
-      timestamp: [keys.timestamp.key],
-    },
+      keys: topLevelKeys(keys),
       signers: all,
       now: () => NOW,
       consistentSnapshot: false,

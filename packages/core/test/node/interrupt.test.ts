@@ -9,13 +9,18 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Repository, TargetFile } from '../../src/index.js';
 import { TEMP_PREFIX } from '../../src/node/atomic.js';
-import { FsRepositoryStorage, interruptPublishing, LOCK_FILE } from '../../src/node/index.js';
-import { fixedSigner } from '../helpers/keys.js';
+import { FsRepositoryStorage, interruptPublishing, LOCK_FILE, TEMP_PREFIX } from '../../src/node/index.js';
+import { fixedSigner, topLevelKeys } from '../helpers/keys.js';
 import { useTempDir } from '../helpers/temp-dir.js';
 import { rejection } from './helpers.js';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
-const keys = [fixedSigner(231), fixedSigner(232), fixedSigner(233), fixedSigner(234)] as const;
+const keys = {
+  root: fixedSigner(231),
+  targets: fixedSigner(232),
+  snapshot: fixedSigner(233),
+  timestamp: fixedSigner(234),
+};
 
 /** Records the order of writes and of the interruption. */
 class RecordingStorage extends FsRepositoryStorage {
@@ -34,13 +39,8 @@ useTempDir('all', (d) => {
 describe('interruptPublishing', () => {
   it('lets the write in progress finish, starts no other, releases the lock', async () => {
     const created = await Repository.create(new FsRepositoryStorage(dir), {
-      keys: {
-        root: [keys[0].key],
-        targets: [keys[1].key],
-        snapshot: [keys[2].key],
-        timestamp: [keys[3].key],
-      },
-      signers: [...keys],
+      keys: topLevelKeys(keys),
+      signers: Object.values(keys),
       now: () => NOW,
     });
     await created.publish();
@@ -58,7 +58,7 @@ describe('interruptPublishing', () => {
       });
     });
     process.env.TUFA_TEST_ONLY_KILL_AT = 'SIGTERM@write-temp#2';
-    const repo = await Repository.open(storage, { signers: [...keys], now: () => NOW });
+    const repo = await Repository.open(storage, { signers: Object.values(keys), now: () => NOW });
     await repo.addTargets([new TargetFile('app:1', 1, new Map([['sha256', 'ab'.repeat(32)]]))]);
     const e = await rejection(repo.publish());
     delete process.env.TUFA_TEST_ONLY_KILL_AT;
