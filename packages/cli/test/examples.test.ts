@@ -2,7 +2,6 @@
  * The programs in `examples/` run as a user would run them, against the built packages: an
  * example that drifts from the API or the CLI fails here rather than in a user's hands.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,8 @@ import {
   CLI_DIR,
   expectExit,
   metadataDir,
+  type RunResult,
+  runProcess,
   Sandbox,
   type Served,
   sha256hex,
@@ -19,33 +20,14 @@ import {
 const REPO = resolve(CLI_DIR, '..', '..');
 const EXAMPLES = join(REPO, 'examples');
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Ran> {
-  return new Promise((done, fail) => {
-    const child = spawn(cmd, args, {
-      cwd: REPO,
-      env: { ...process.env, TUFA_SCRYPT_N: '1024', NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-    });
-    child.on('error', fail);
-    child.on('close', (code) => done({ code, stdout, stderr }));
+function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return runProcess(cmd, args, {
+    cwd: REPO,
+    env: { ...process.env, TUFA_SCRYPT_N: '1024', NO_COLOR: '1', ...env },
   });
 }
 
-function ok(r: Ran): Ran {
+function ok(r: RunResult): RunResult {
   expect(r.code, `exit ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBe(0);
   return r;
 }

@@ -82,14 +82,26 @@ function secretsIn(env: Record<string, string | undefined>): string[] {
     .map(([, v]) => v as string);
 }
 
-/** Runs the built CLI. Every run is checked for leaked passphrases and stack traces. */
-export function runTufa(args: string[], options: RunOptions = {}): Promise<RunResult> {
-  const env = { ...baseEnv(), ...options.env };
+/** The hermetic base environment with `extra` applied (an undefined value removes the variable). */
+function tufaEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string | undefined> = { ...baseEnv(), ...extra };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  return env as Record<string, string>;
+}
+
+export interface ProcessOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Written to stdin, which is then closed (stdin is always a pipe: never a TTY). */
+  input?: string;
+}
+
+/** Runs a program to its end and collects its output as text. */
+export function runProcess(cmd: string, args: string[], options: ProcessOptions = {}): Promise<RunResult> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(cmd, args, {
       cwd: options.cwd ?? process.cwd(),
-      env: env as NodeJS.ProcessEnv,
+      env: options.env ?? process.env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -101,26 +113,25 @@ export function runTufa(args: string[], options: RunOptions = {}): Promise<RunRe
       stderr += c;
     });
     child.on('error', fail);
-    child.on('close', (code, signal) => {
-      const result = { code, signal, stdout, stderr };
-      // Checked here (and turned into a rejection, not an exception thrown in an event handler).
-      try {
-        for (const secret of secretsIn(env)) {
-          expect(stdout, `passphrase leaked to stdout of tufa ${args.join(' ')}`).not.toContain(secret);
-          expect(stderr, `passphrase leaked to stderr of tufa ${args.join(' ')}`).not.toContain(secret);
-        }
-        if (!args.includes('--debug')) {
-          expect(stderr, `stack trace in stderr of tufa ${args.join(' ')}`).not.toMatch(/\n\s+at .+:\d+:\d+/);
-        }
-      } catch (e) {
-        fail(e);
-        return;
-      }
-      done(result);
-    });
+    child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
     child.stdin.on('error', () => {});
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** Runs the built CLI. Every run is checked for leaked passphrases and stack traces. */
+export async function runTufa(args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const env = tufaEnv(options.env);
+  const result = await runProcess(process.execPath, [BIN, ...args], { ...options, env });
+  const { stdout, stderr } = result;
+  for (const secret of secretsIn(env)) {
+    expect(stdout, `passphrase leaked to stdout of tufa ${args.join(' ')}`).not.toContain(secret);
+    expect(stderr, `passphrase leaked to stderr of tufa ${args.join(' ')}`).not.toContain(secret);
+  }
+  if (!args.includes('--debug')) {
+    expect(stderr, `stack trace in stderr of tufa ${args.join(' ')}`).not.toMatch(/\n\s+at .+:\d+:\d+/);
+  }
+  return result;
 }
 
 /** Shows a result in assertion messages. */
@@ -255,11 +266,9 @@ export interface Served {
 
 /** Starts `tufa serve DIR --port 0` and waits for its `serving DIR at URL` line. */
 export function startServe(sandbox: Sandbox, dir: string, extra: string[] = []): Promise<Served> {
-  const env = { ...baseEnv(), ...sandbox.env };
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const child = spawn(process.execPath, [BIN, 'serve', dir, '--port', '0', ...extra], {
     cwd: sandbox.dir,
-    env: env as NodeJS.ProcessEnv,
+    env: tufaEnv(sandbox.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
