@@ -18,6 +18,7 @@ import {
   metadataDir,
   newestVersion,
   PASSPHRASE,
+  publisher,
   Sandbox,
   type Served,
   snapshotTree,
@@ -28,9 +29,8 @@ import {
 const sandbox = new Sandbox('tufa-attacks-');
 const GUN = 'registry.example.com/acme/api';
 const SLUG = 'registry-example-com-acme-api';
-const PUB = sandbox.path('pub');
-const MD = metadataDir(PUB, GUN);
-const ROOT = join(MD, '1.root.json');
+const repo = publisher(sandbox, GUN);
+const { pub: PUB, md: MD, root: ROOT } = repo;
 const CLIENT_HOME = sandbox.path('client');
 const CACHE_FILES = ['root.json', 'snapshot.json', 'targets.json', 'timestamp.json'];
 let served: Served;
@@ -53,7 +53,7 @@ async function publishTag(): Promise<string> {
 }
 
 function client(args: string[], home = CLIENT_HOME) {
-  return sandbox.tufa(args, { env: { TUFA_HOME: home, TUFA_PASSPHRASE: undefined } });
+  return sandbox.client(home).tufa(args);
 }
 
 function cacheDir(home = CLIENT_HOME): string {
@@ -83,7 +83,7 @@ async function expectVerifies(tag: string): Promise<void> {
 }
 
 beforeAll(async () => {
-  expectExit(await sandbox.tufa(['init', GUN, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
+  await repo.init();
   recordGenuine();
   await publishTag();
   served = await startServe(sandbox, PUB);
@@ -181,7 +181,7 @@ describe('attacks through tufa verify against tufa serve', () => {
 
   it("a wrong root on first use (another repository's root.json) is refused (3)", async () => {
     const other = 'registry.example.com/acme/other';
-    expectExit(await sandbox.tufa(['init', other, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
+    await publisher(sandbox, other).init();
     const home = sandbox.path('client-wrong-root');
     const r = await client(
       ['verify', '--server', served.url, '--root', join(metadataDir(PUB, other), '1.root.json'), `${GUN}:t1`],

@@ -5,19 +5,18 @@ import {
   digestOf,
   expectExit,
   expectJson,
-  metadataDir,
   newestVersion,
+  publisher,
   readJson,
   Sandbox,
 } from './helpers/cli.js';
 
 const sandbox = new Sandbox('tufa-concurrency-');
 const GUN = 'registry.example.com/team/busy';
-const MD = metadataDir(sandbox.path('pub'), GUN);
+const repo = publisher(sandbox, GUN);
+const MD = repo.md;
 
-beforeAll(async () => {
-  expectExit(await sandbox.tufa(['init', GUN, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
-});
+beforeAll(() => repo.init());
 afterAll(() => sandbox.cleanup());
 
 describe('concurrent tufa sign on one GUN', () => {

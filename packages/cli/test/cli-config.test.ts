@@ -12,20 +12,20 @@ import {
   expectError,
   expectExit,
   expectJson,
-  metadataDir,
+  publisher,
   Sandbox,
   snapshotTree,
 } from './helpers/cli.js';
 
 const sandbox = new Sandbox('tufa-config-');
 const GUN = 'registry.example.com/team/config';
-const PUB = sandbox.path('pub');
-const MD = metadataDir(PUB, GUN);
+const repo = publisher(sandbox, GUN);
+const { pub: PUB, md: MD } = repo;
 const CONFIG = join(sandbox.home, 'repos', encodeURIComponent(GUN).replace(/\./g, '%2E'), 'config.json');
 const ROLES = ['constructor', '__proto__', 'toString', 'hasOwnProperty', '0', '17'];
 
 beforeAll(async () => {
-  expectExit(await sandbox.tufa(['init', GUN, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
+  await repo.init();
   expectExit(await sandbox.tufa(['key', 'generate', 'delegate']), 0);
 });
 afterAll(() => sandbox.cleanup());
@@ -177,9 +177,7 @@ describe('a config.json that is not as tufa writes it (exit 7, file and field na
 });
 
 describe('trust pins that are not as tufa writes them (exit 7, the file named, a Hint to pin again)', () => {
-  const CLIENT = sandbox.path('client-home');
-  const client = (args: string[]) =>
-    sandbox.tufa(args, { env: { TUFA_HOME: CLIENT, TUFA_PASSPHRASE: undefined } });
+  const { home: CLIENT, tufa: client } = sandbox.client(sandbox.path('client-home'));
   let trust = '';
 
   beforeAll(async () => {

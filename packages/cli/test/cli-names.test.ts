@@ -9,8 +9,8 @@ import {
   expectError,
   expectExit,
   expectJson,
-  metadataDir,
   newestVersion,
+  publisher,
   readJson,
   Sandbox,
   snapshotTree,
@@ -18,15 +18,15 @@ import {
 
 const sandbox = new Sandbox('tufa-names-');
 const GUN = 'registry.example.com/team/names';
-const PUB = sandbox.path('pub');
-const MD = metadataDir(PUB, GUN);
+const repo = publisher(sandbox, GUN);
+const MD = repo.md;
 
 function sign(...args: string[]) {
   return sandbox.tufa(['sign', ...args]);
 }
 
 beforeAll(async () => {
-  expectExit(await sandbox.tufa(['init', GUN, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
+  await repo.init();
   expectExit(await sandbox.tufa(['key', 'generate', 'releaser']), 0);
   expectExit(await sandbox.tufa(['delegation', 'add', GUN, 'releases', '--key', 'releaser']), 0);
 });

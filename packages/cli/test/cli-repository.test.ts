@@ -15,6 +15,7 @@ import {
   listFiles,
   metadataDir,
   newestVersion,
+  publisher,
   type RunResult,
   readJson,
   Sandbox,
@@ -24,9 +25,10 @@ import {
 const sandbox = new Sandbox('tufa-repo-');
 const GUN = 'registry.example.com/team/app';
 const SLUG = 'registry-example-com-team-app';
-const PUB = sandbox.path('pub');
+const repo = publisher(sandbox, GUN);
+const PUB = repo.pub;
 const OFFLINE = sandbox.path('offline');
-const MD = metadataDir(PUB, GUN);
+const MD = repo.md;
 const ROOT_KEY = join(OFFLINE, `root-${SLUG}.json`);
 let init: RunResult;
 

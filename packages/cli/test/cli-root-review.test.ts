@@ -14,8 +14,8 @@ import {
   expectError,
   expectExit,
   expectJson,
-  metadataDir,
   PASSPHRASE,
+  publisher,
   readJson,
   Sandbox,
   sha256hex,
@@ -27,7 +27,8 @@ type Loose = Record<string, any>;
 const sandbox = new Sandbox('tufa-root-review-');
 const GUN = 'registry.example.com/acme/ceremony';
 const SLUG = 'registry-example-com-acme-ceremony';
-const MD = metadataDir(sandbox.path('pub'), GUN);
+const repo = publisher(sandbox, GUN);
+const MD = repo.md;
 const PREVIOUS = join(MD, '1.root.json');
 const ROOT_KEY = sandbox.path('offline', `root-${SLUG}.json`);
 const ATTACKER_KEY = sandbox.path('attacker', 'attacker.json');
@@ -55,7 +56,7 @@ function signatures(file: string): string[] {
 }
 
 beforeAll(async () => {
-  expectExit(await sandbox.tufa(['init', GUN, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
+  await repo.init();
   expectExit(await sandbox.tufa(['key', 'generate', 'attacker', '--out', ATTACKER_KEY]), 0);
   rootKeyid = readJson(ROOT_KEY).keyid;
   attackerKeyid = readJson(ATTACKER_KEY).keyid;

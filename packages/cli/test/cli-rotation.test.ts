@@ -12,8 +12,8 @@ import {
   expectExit,
   expectJson,
   fileMode,
-  metadataDir,
   newestVersion,
+  publisher,
   readJson,
   Sandbox,
   snapshotTree,
@@ -23,15 +23,13 @@ import {
 const sandbox = new Sandbox('tufa-rotation-');
 const GUN = 'ghcr.io/acme/tool';
 const SLUG = 'ghcr-io-acme-tool';
-const PUB = sandbox.path('pub');
-const MD = metadataDir(PUB, GUN);
+const repo = publisher(sandbox, GUN);
+const { pub: PUB, md: MD } = repo;
 const ROOT_KEY = sandbox.path('offline', `root-${SLUG}.json`);
 const CLIENT = sandbox.path('client');
 const configPath = sandbox.path('home', 'repos', 'ghcr%2Eio%2Facme%2Ftool', 'config.json');
 
-function client(args: string[]) {
-  return sandbox.tufa(args, { env: { TUFA_HOME: CLIENT, TUFA_PASSPHRASE: undefined } });
-}
+const client = sandbox.client(CLIENT).tufa;
 
 async function expectClientVerifies(tag: string): Promise<void> {
   const r = await client(['verify', '--server', PUB, `${GUN}:${tag}`]);
@@ -48,7 +46,7 @@ function publishedRoot() {
 }
 
 beforeAll(async () => {
-  expectExit(await sandbox.tufa(['init', GUN, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
+  await repo.init();
   expectExit(await sandbox.tufa(['sign', `${GUN}:v1`, '--digest', digestOf('v1'), '--size', '1']), 0);
   expectExit(await client(['verify', '--server', PUB, '--root', join(MD, '1.root.json'), `${GUN}:v1`]), 0);
 });

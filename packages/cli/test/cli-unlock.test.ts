@@ -9,11 +9,12 @@ import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, digestOf, expectError, expectExit, expectJson, metadataDir, Sandbox } from './helpers/cli.js';
+import { BIN, digestOf, expectError, expectExit, expectJson, publisher, Sandbox } from './helpers/cli.js';
 
 const sandbox = new Sandbox('tufa-unlock-');
 const GUN = 'registry.example.com/team/locked';
-const REPO = join(metadataDir(sandbox.path('pub'), GUN), '..');
+const repo = publisher(sandbox, GUN);
+const REPO = join(repo.md, '..');
 const LOCK = join(REPO, '.tufa-publish.lock');
 
 const OTHER_HOST = {
@@ -49,9 +50,7 @@ function unlockOnTerminal(answer: string): Promise<{ code: number | null; output
 
 const hasScript = ['/usr/bin/script', '/bin/script'].some((p) => existsSync(p));
 
-beforeAll(async () => {
-  expectExit(await sandbox.tufa(['init', GUN, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
-});
+beforeAll(() => repo.init());
 afterAll(() => sandbox.cleanup());
 
 describe('a lock tufa cannot judge (another host)', () => {

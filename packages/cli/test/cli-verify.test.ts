@@ -11,7 +11,7 @@ import {
   expectError,
   expectExit,
   expectJson,
-  metadataDir,
+  publisher,
   readJson,
   Sandbox,
   type Served,
@@ -23,26 +23,16 @@ const sandbox = new Sandbox('tufa-verify-');
 /** A host with a port: the tag split must happen after the last `/`. */
 const GUN = 'localhost:5000/team/app';
 const OTHER = 'localhost:5000/team/other';
-const PUB = sandbox.path('pub');
-const ROOT = join(metadataDir(PUB, GUN), '1.root.json');
-const OTHER_ROOT = join(metadataDir(PUB, OTHER), '1.root.json');
+const repo = publisher(sandbox, GUN);
+const otherRepo = publisher(sandbox, OTHER);
+const { pub: PUB, root: ROOT } = repo;
+const OTHER_ROOT = otherRepo.root;
 const D1 = digestOf('app 1.0');
 let served: Served;
-let client = 0;
-
-/** A fresh client machine: its own $TUFA_HOME, nothing cached. */
-function newClient() {
-  const home = sandbox.path(`client-${++client}`);
-  return {
-    home,
-    tufa: (args: string[]) => sandbox.tufa(args, { env: { TUFA_HOME: home, TUFA_PASSPHRASE: undefined } }),
-  };
-}
 
 beforeAll(async () => {
-  for (const gun of [GUN, OTHER]) {
-    expectExit(await sandbox.tufa(['init', gun, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
-  }
+  await repo.init();
+  await otherRepo.init();
   expectExit(await sandbox.tufa(['sign', `${GUN}:1.0`, '--digest', D1, '--size', '1000']), 0);
   expectExit(
     await sandbox.tufa([
@@ -66,7 +56,7 @@ afterAll(async () => {
 });
 
 describe('tufa verify --server DIR', () => {
-  const c = newClient();
+  const c = sandbox.client();
 
   it('first use with --root pins the root and verifies the tag', async () => {
     const r = await c.tufa(['verify', '--server', PUB, '--root', ROOT, `${GUN}:1.0`]);
@@ -191,7 +181,7 @@ describe('tufa verify --server DIR', () => {
     });
 
     it('a missing --root file is exit 5; --header with a directory server is exit 2', async () => {
-      const d = newClient();
+      const d = sandbox.client();
       const [missing, header] = await Promise.all([
         d.tufa(['verify', '--server', PUB, '--root', 'no-such-root.json', `${GUN}:1.0`]),
         c.tufa(['verify', '--server', PUB, '--header', 'X-A: b', `${GUN}:1.0`]),
@@ -201,7 +191,7 @@ describe('tufa verify --server DIR', () => {
     });
 
     it('a GUN the server does not have is exit 5', async () => {
-      const d = newClient();
+      const d = sandbox.client();
       const r = await d.tufa(['verify', '--server', PUB, '--root', ROOT, 'localhost:5000/team/none:1.0']);
       expectError(r, 5, /missing/);
     });
@@ -209,7 +199,7 @@ describe('tufa verify --server DIR', () => {
 });
 
 describe('tufa verify --server URL (tufa serve)', () => {
-  const c = newClient();
+  const c = sandbox.client();
 
   it('without a cached root and without --root: exit 2 with a Hint naming --root', async () => {
     const r = await c.tufa(['verify', '--server', served.url, `${GUN}:1.0`]);
@@ -234,7 +224,7 @@ describe('tufa verify --server URL (tufa serve)', () => {
   });
 
   it('--unsafe-tofu trusts the served root, and warns', async () => {
-    const d = newClient();
+    const d = sandbox.client();
     const r = await d.tufa(['verify', '--server', served.url, '--unsafe-tofu', `${GUN}:1.0`]);
     expectExit(r, 0);
     expect(r.stdout).toBe(`${GUN}:1.0 ${D1} 1000 bytes (signed by targets)\n`);
@@ -253,7 +243,7 @@ describe('tufa verify --server URL (tufa serve)', () => {
   });
 
   it('an unreachable server is exit 7', async () => {
-    const d = newClient();
+    const d = sandbox.client();
     const r = await d.tufa(['verify', '--server', 'http://127.0.0.1:9/', '--root', ROOT, `${GUN}:1.0`]);
     expectExit(r, 7);
     expect(r.stderr).toMatch(/^Error: /m);
@@ -261,7 +251,7 @@ describe('tufa verify --server URL (tufa serve)', () => {
 });
 
 describe('tufa lookup and tufa list --server', () => {
-  const c = newClient();
+  const c = sandbox.client();
 
   it('lookup: what a tag is signed as (text and JSON)', async () => {
     const text = await c.tufa(['lookup', '--server', served.url, '--root', ROOT, GUN, '2.0']);
@@ -300,7 +290,7 @@ describe('tufa lookup and tufa list --server', () => {
   });
 
   it('list --server without a trusted root is exit 2; with --unsafe-tofu it warns', async () => {
-    const d = newClient();
+    const d = sandbox.client();
     expectError(await d.tufa(['list', GUN, '--server', served.url]), 2, 'no trusted root');
     const r = await d.tufa(['list', OTHER, '--server', served.url, '--unsafe-tofu']);
     expect(expectExit(r, 0).stdout).toBe(`no signed tags in ${OTHER}\n`);

@@ -19,9 +19,9 @@ import {
   expectError,
   expectExit,
   expectJson,
-  metadataDir,
   newestVersion,
   PASSPHRASE,
+  publisher,
   readJson,
   Sandbox,
 } from './helpers/cli.js';
@@ -29,9 +29,9 @@ import {
 const sandbox = new Sandbox('tufa-visible-');
 const GUN = 'registry.example.com/acme/visible';
 const SLUG = 'registry-example-com-acme-visible';
-const PUB = sandbox.path('pub');
-const MD = metadataDir(PUB, GUN);
-const CLIENT = sandbox.path('client');
+const repo = publisher(sandbox, GUN);
+const { pub: PUB, md: MD } = repo;
+const client = sandbox.client(sandbox.path('client')).tufa;
 
 /** Clears the screen, paints a fake line in red, then reverses what follows. */
 const TAG = 'v1\x1b[2J\x1b[31mFAKE\u202egpj.exe';
@@ -107,12 +107,8 @@ async function publishHostile(): Promise<void> {
   writeFileSync(join(MD, 'timestamp.json'), await signRaw(timestamp, timestampKey));
 }
 
-function client(args: string[]) {
-  return sandbox.tufa(args, { env: { TUFA_HOME: CLIENT, TUFA_PASSPHRASE: undefined } });
-}
-
 beforeAll(async () => {
-  expectExit(await sandbox.tufa(['init', GUN, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
+  await repo.init();
   expectExit(await sandbox.tufa(['sign', `${GUN}:plain`, '--digest', digestOf('plain'), '--size', '5']), 0);
   await publishHostile();
   // Trust pinned once from the publisher's first root.

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CLI_DIR,
   expectExit,
-  metadataDir,
+  publisher,
   type RunResult,
   runProcess,
   Sandbox,
@@ -46,12 +46,13 @@ describe('library examples', () => {
 describe('the conformance client', () => {
   const sandbox = new Sandbox('tufa-examples-');
   const GUN = 'registry.example/team/app';
+  const repo = publisher(sandbox, GUN);
   const CLIENT = join(EXAMPLES, 'conformance-client', 'client.mjs');
   const content = 'the artifact bytes\n';
   let served: Served;
 
   beforeAll(async () => {
-    expectExit(await sandbox.tufa(['init', GUN, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
+    await repo.init();
     // A target whose bytes the client can download: the file served under its hash-prefixed name.
     const hash = sha256hex(content);
     expectExit(
@@ -80,15 +81,7 @@ describe('the conformance client', () => {
     const td = sandbox.path('client-targets');
     mkdirSync(td, { recursive: true });
     const meta = `${served.url}pub/${GUN}/metadata/`;
-    ok(
-      await run(process.execPath, [
-        CLIENT,
-        '--metadata-dir',
-        md,
-        'init',
-        join(metadataDir(sandbox.path('pub'), GUN), '1.root.json'),
-      ]),
-    );
+    ok(await run(process.execPath, [CLIENT, '--metadata-dir', md, 'init', repo.root]));
     ok(await run(process.execPath, [CLIENT, '--metadata-url', meta, '--metadata-dir', md, 'refresh']));
     const download = [
       CLIENT,

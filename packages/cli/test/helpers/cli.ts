@@ -38,11 +38,18 @@ export interface RunOptions {
   cwd?: string;
 }
 
+/** A machine that runs `tufa` with its own $TUFA_HOME. */
+export interface Client {
+  home: string;
+  tufa(args: string[], options?: RunOptions): Promise<RunResult>;
+}
+
 /** A temporary directory, with TUFA_HOME inside it, for one group of tests. */
 export class Sandbox {
   readonly dir: string;
   readonly home: string;
   readonly env: Record<string, string | undefined>;
+  #clients = 0;
 
   constructor(prefix = 'tufa-cli-') {
     this.dir = mkdtempSync(join(tmpdir(), prefix));
@@ -59,9 +66,53 @@ export class Sandbox {
     return runTufa(args, { cwd: this.dir, ...options, env: { ...this.env, ...options.env } });
   }
 
+  /**
+   * A client machine in this sandbox: $TUFA_HOME at `home` (by default a new `client-N`
+   * directory, nothing cached) and no passphrase, since a client holds no keys.
+   */
+  client(home?: string): Client {
+    const clientHome = home ?? this.path(`client-${++this.#clients}`);
+    return {
+      home: clientHome,
+      tufa: (args, options = {}) =>
+        this.tufa(args, {
+          ...options,
+          env: { TUFA_HOME: clientHome, TUFA_PASSPHRASE: undefined, ...options.env },
+        }),
+    };
+  }
+
   cleanup(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A repository as `tufa init GUN --publish-root pub --root-key-out offline` creates it in a sandbox. */
+export interface Publisher {
+  gun: string;
+  /** The publish root, `SANDBOX/pub`. */
+  pub: string;
+  /** The GUN's metadata directory under the publish root. */
+  md: string;
+  /** The first root, `MD/1.root.json`: what a client pins on first use. */
+  root: string;
+  /** Runs that `tufa init` and expects it to succeed. */
+  init(): Promise<void>;
+}
+
+/** The paths of GUN's repository in `sandbox`, and the `tufa init` that creates it. */
+export function publisher(sandbox: Sandbox, gun: string): Publisher {
+  const pub = sandbox.path('pub');
+  const md = metadataDir(pub, gun);
+  return {
+    gun,
+    pub,
+    md,
+    root: join(md, '1.root.json'),
+    init: async () => {
+      expectExit(await sandbox.tufa(['init', gun, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
+    },
+  };
 }
 
 function baseEnv(): Record<string, string> {
