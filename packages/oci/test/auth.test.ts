@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { answerChallenge } from '../src/auth.js';
 import type { CredentialLookup } from '../src/credentials/lookup.js';
+import { failure } from './helpers/failure.js';
 
 const PASSWORD = 'pw-never-shown-8080';
 const lookup = async (): Promise<CredentialLookup> => ({
@@ -32,15 +33,6 @@ function input(
     http: { env: {} },
     signal: new AbortController().signal,
   };
-}
-
-async function failure(p: Promise<unknown>): Promise<Error & { code?: string; refusal?: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('answerChallenge: Basic', () => {

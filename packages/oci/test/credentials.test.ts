@@ -3,28 +3,19 @@
  * environment, Docker config (credHelpers, credsStore, auths), auth.json; a real helper program
  * on PATH (`docker-credential-test`); errors name file and field and never a secret.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { findRegistryCredentials } from '../src/credentials/lookup.js';
-import { basicAuth, type CredentialFixture, credentialFixture } from './helpers/credentials.js';
+import { basicAuth, type CredentialFixture, useCredentialFixture } from './helpers/credentials.js';
+import { failure } from './helpers/failure.js';
 
 const SECRET = 'Sup3r-s3cret-Passw0rd-17';
 let fx: CredentialFixture;
-beforeEach(() => {
-  fx = credentialFixture();
+useCredentialFixture((f) => {
+  fx = f;
 });
-afterEach(() => fx.cleanup());
 
 const find = (registry: string, repository = 'team/app', env: Record<string, string> = {}) =>
   findRegistryCredentials(registry, repository, { env: { ...fx.env, ...env }, homeDir: fx.dir });
-
-async function failure(p: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('environment', () => {
   it('TUFA_REGISTRY_USERNAME/PASSWORD come first, for any registry', async () => {

@@ -3,12 +3,11 @@
  * credentials come from each of Docker's sources — environment, Docker config, a credential
  * helper program on PATH, REGISTRY_AUTH_FILE — and what happens without them or with wrong ones.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTempDir } from '../../core/test/helpers/temp-dir.js';
 import { RegistryClient } from '../src/client.js';
-import { basicAuth, type CredentialFixture, credentialFixture } from './helpers/credentials.js';
+import { basicAuth, type CredentialFixture, useCredentialFixture } from './helpers/credentials.js';
+import { failure } from './helpers/failure.js';
 import {
   HAVE_REGISTRY_TOOLS,
   pushImage,
@@ -28,21 +27,17 @@ let image: WrittenImage;
 let fx: CredentialFixture;
 let ref = '';
 
-async function failure(p: Promise<unknown>): Promise<Error & { code?: string; status?: number }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
-
 const clientWith = (env: Record<string, string> = {}) =>
   new RegistryClient({ env: { ...fx.env, ...env }, homeDir: fx.dir });
 
 describe.skipIf(!HAVE_REGISTRY_TOOLS)('RegistryClient against docker-registry (htpasswd)', () => {
+  useTempDir('all', (d) => {
+    work = d;
+  });
+  useCredentialFixture((f) => {
+    fx = f;
+  });
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'tufa-oci-basic-'));
     registry = await startRegistry({ mode: 'htpasswd', users: [USER] });
     image = writeImageLayout(work, { seed: 'basic' });
     await pushImage(image, `${registry.host}/team/app:1.0`, { credentials: USER });
@@ -50,12 +45,7 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('RegistryClient against docker-registry (h
   }, 120_000);
   afterAll(async () => {
     await registry?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
   });
-  beforeEach(() => {
-    fx = credentialFixture();
-  });
-  afterEach(() => fx.cleanup());
 
   it('without credentials: 401, saying where it looked', async () => {
     const e = await failure(clientWith().resolve(ref));

@@ -4,12 +4,11 @@
  * there: the token request arrives without Authorization, the anonymous token is not enough,
  * and the error says why. Allowing the realm host explicitly lets them through.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { useTempDir } from '../../core/test/helpers/temp-dir.js';
 import { RegistryClient } from '../src/client.js';
-import { basicAuth, type CredentialFixture, credentialFixture } from './helpers/credentials.js';
+import { basicAuth, type CredentialFixture, useCredentialFixture } from './helpers/credentials.js';
+import { failure } from './helpers/failure.js';
 import {
   HAVE_REGISTRY_TOOLS,
   pushImage,
@@ -33,18 +32,14 @@ let image: WrittenImage;
 let fx: CredentialFixture;
 let ref = '';
 
-async function failure(p: Promise<unknown>): Promise<Error & { code?: string; refusal?: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
-
 describe.skipIf(!HAVE_REGISTRY_TOOLS)('RegistryClient: a token realm on another host', () => {
+  useTempDir('all', (d) => {
+    work = d;
+  });
+  useCredentialFixture((f) => {
+    fx = f;
+  });
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'tufa-oci-realm-'));
     issuer = await startTokenIssuer({
       realmHost: 'localhost',
       users: [USER],
@@ -58,13 +53,10 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('RegistryClient: a token realm on another 
   afterAll(async () => {
     await registry?.stop();
     await issuer?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
   });
   beforeEach(() => {
-    fx = credentialFixture();
     issuer.requests.length = 0;
   });
-  afterEach(() => fx.cleanup());
 
   it.each([
     ['a password', { auth: basicAuth(USER.username, USER.password) }],

@@ -4,12 +4,11 @@
  * its rootcertbundle. The user name and password go to the realm (on the registry's host) as
  * Basic; an identity token goes in an OAuth2 refresh-token POST; anonymous gets no access.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { useTempDir } from '../../core/test/helpers/temp-dir.js';
 import { RegistryClient } from '../src/client.js';
-import { basicAuth, type CredentialFixture, credentialFixture } from './helpers/credentials.js';
+import { basicAuth, type CredentialFixture, useCredentialFixture } from './helpers/credentials.js';
+import { failure } from './helpers/failure.js';
 import {
   HAVE_REGISTRY_TOOLS,
   pushImage,
@@ -33,21 +32,17 @@ let image: WrittenImage;
 let fx: CredentialFixture;
 let ref = '';
 
-async function failure(p: Promise<unknown>): Promise<Error & { code?: string; status?: number }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
-
 const clientWith = (env: Record<string, string> = {}) =>
   new RegistryClient({ env: { ...fx.env, ...env }, homeDir: fx.dir });
 
 describe.skipIf(!HAVE_REGISTRY_TOOLS)('RegistryClient against docker-registry (token auth)', () => {
+  useTempDir('all', (d) => {
+    work = d;
+  });
+  useCredentialFixture((f) => {
+    fx = f;
+  });
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'tufa-oci-token-'));
     issuer = await startTokenIssuer({ users: [USER], refreshTokens: new Map([[REFRESH, USER.username]]) });
     registry = await startRegistry({ mode: 'token', issuer });
     image = writeImageLayout(work, {
@@ -63,13 +58,10 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('RegistryClient against docker-registry (t
   afterAll(async () => {
     await registry?.stop();
     await issuer?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
   });
   beforeEach(() => {
-    fx = credentialFixture();
     issuer.requests.length = 0;
   });
-  afterEach(() => fx.cleanup());
 
   it('resolves a tag with a token asked for with Basic credentials, for repository:NAME:pull', async () => {
     fx.writeDockerConfig({ auths: { [registry.host]: { auth: basicAuth(USER.username, USER.password) } } });

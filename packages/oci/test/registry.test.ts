@@ -5,15 +5,15 @@
  * byte), a manifest over the limit, a Link to another origin, a missing tag, a registry down.
  */
 
-import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTempDir } from '../../core/test/helpers/temp-dir.js';
 import { RegistryClient } from '../src/client.js';
 import { computeDigest } from '../src/digest.js';
 import { MEDIA_TYPES } from '../src/manifest.js';
+import { failure } from './helpers/failure.js';
 import {
   HAVE_REGISTRY_TOOLS,
   pushImage,
@@ -36,15 +36,6 @@ const outside = Object.values(networkInterfaces())
   .flat()
   .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address;
 const client = new RegistryClient({ credentials: 'none', env: {} });
-
-async function failure(p: Promise<unknown>): Promise<Error & { code?: string; status?: number }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
 
 /** A proxy in front of the registry; `rewrite` may change each answer's body and headers. */
 async function proxy(
@@ -123,8 +114,10 @@ async function pagingProxy(linkOrigin: string, seen: string[] = []) {
 }
 
 describe.skipIf(!HAVE_REGISTRY_TOOLS)('RegistryClient against docker-registry (anonymous)', () => {
+  useTempDir('all', (d) => {
+    work = d;
+  });
   beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'tufa-oci-registry-'));
     registry = await startRegistry();
     single = writeImageLayout(work, { seed: 'one' });
     multi = writeImageLayout(work, {
@@ -143,7 +136,6 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('RegistryClient against docker-registry (a
 
   afterAll(async () => {
     await registry?.stop();
-    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('GETs a tag and describes the bytes received', async () => {

@@ -6,6 +6,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 
 export interface HelperAnswer {
   /** Printed on stdout. */
@@ -90,4 +91,17 @@ process.exitCode = ${answer.exitCode ?? 0};
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Registers hooks that give each test a fresh credential fixture, removed after it; `use`
+ * receives it: `let fx: CredentialFixture; useCredentialFixture((f) => { fx = f; });`
+ */
+export function useCredentialFixture(use: (fixture: CredentialFixture) => void): void {
+  let fixture: CredentialFixture | undefined;
+  beforeEach(() => {
+    fixture = credentialFixture();
+    use(fixture);
+  });
+  afterEach(() => fixture?.cleanup());
 }
