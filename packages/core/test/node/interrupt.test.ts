@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Repository, TargetFile } from '../../src/index.js';
 import { TEMP_PREFIX } from '../../src/node/atomic.js';
-import { FsRepositoryStorage, interruptPublishing, LOCK_FILE, TEMP_PREFIX } from '../../src/node/index.js';
+import { FsRepositoryStorage, interruptPublishing, LOCK_FILE } from '../../src/node/index.js';
 import { fixedSigner, topLevelKeys } from '../helpers/keys.js';
 import { useTempDir } from '../helpers/temp-dir.js';
 import { rejection } from './helpers.js';
