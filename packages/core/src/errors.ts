@@ -16,6 +16,10 @@
  * specific class, never `new TufError(code, …)` for a code that has one.
  */
 
+/**
+ * The stable string code every `TufError` carries; callers switch on it, and it never changes
+ * meaning between releases.
+ */
 export type TufErrorCode =
   | 'FORMAT' // bytes or fields are not valid TUF metadata
   | 'BAD_VALUE' // a well-formed value that TUF forbids (threshold 0, negative length, …)
@@ -40,6 +44,11 @@ export type TufErrorCode =
   | 'ABORTED' // the caller's AbortSignal fired
   | 'USAGE'; // the caller passed something the API does not accept
 
+/**
+ * The kind of failure an error is (see the top of this module): untrusted data, transport, not
+ * found, local state, usage or cancellation. Lets a caller decide whether to retry without a table
+ * of codes.
+ */
 export type ErrorCategory = 'untrusted' | 'transport' | 'not-found' | 'local' | 'usage' | 'cancelled';
 
 const CATEGORY: Readonly<Record<TufErrorCode, ErrorCategory>> = {
@@ -73,7 +82,12 @@ export function errorCategory(code: TufErrorCode): ErrorCategory {
   return CATEGORY[code];
 }
 
+/**
+ * The root of the error tree: every error tufa throws on purpose is one of its subclasses. Carries
+ * a stable `code`, a `category` and, where another error led to it, a `cause`.
+ */
 export class TufError extends Error {
+  /** The stable code of this error; each subclass constructs exactly one. */
   readonly code: TufErrorCode;
 
   /** What kind of failure this is: untrusted data, transport, not found, local state or usage. */
@@ -97,54 +111,87 @@ export class FormatError extends TufError {
   }
 }
 
+/**
+ * A well-formed value that TUF forbids: a threshold below 1, a negative length or version, an empty
+ * role name.
+ */
 export class ValueError extends TufError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('BAD_VALUE', message, options);
   }
 }
 
+/**
+ * Too few distinct keys authorised for a role produced a valid signature over it (spec 5.3.4,
+ * 5.4.2, 5.5.3, 5.6.3). Each key counts once, whatever its keyids (DESIGN rule 5).
+ */
 export class ThresholdError extends TufError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('THRESHOLD', message, options);
   }
 }
 
+/**
+ * Metadata expired at the reference time the caller passed in (spec 5.3.10, 5.4.4, 5.5.6, 5.6.5).
+ * Expired means `now >= expires`.
+ */
 export class ExpiredError extends TufError {
   constructor(message: string) {
     super('EXPIRED', message);
   }
 }
 
+/**
+ * A version lower than the one already trusted: a root, timestamp, snapshot or targets file that
+ * would take the client back in time (spec 5.3.5, 5.4.3, 5.5.5).
+ */
 export class RollbackError extends TufError {
   constructor(message: string) {
     super('ROLLBACK', message);
   }
 }
 
+/**
+ * A file whose version is not the one its parent role names: the snapshot version in timestamp, or
+ * a targets version in snapshot (spec 5.5.4, 5.6.4), or an `N.root.json` that is not version N.
+ */
 export class VersionMismatchError extends TufError {
   constructor(message: string) {
     super('VERSION_MISMATCH', message);
   }
 }
 
+/**
+ * Bytes that do not match the length or the hashes the parent role names for them (spec 5.5.2,
+ * 5.6.2, 5.7.3).
+ */
 export class LengthOrHashError extends TufError {
   constructor(message: string) {
     super('LENGTH_OR_HASH', message);
   }
 }
 
+/**
+ * A key type or signature scheme tufa cannot use. Metadata signed only with such keys cannot be
+ * trusted.
+ */
 export class UnsupportedKeyError extends TufError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('UNSUPPORTED_KEY', message, options);
   }
 }
 
+/** A `hashes` object naming no hash algorithm tufa knows of, so nothing could be checked. */
 export class UnsupportedHashError extends TufError {
   constructor(message: string) {
     super('UNSUPPORTED_HASH', message);
   }
 }
 
+/**
+ * More bytes arrived than the metadata's `length`, or than the configured maximum, allow
+ * (endless-data attack; counted on the bytes actually read, DESIGN rule 11).
+ */
 export class DownloadLimitError extends TufError {
   constructor(message: string) {
     super('DOWNLOAD_LIMIT', message);
@@ -153,6 +200,7 @@ export class DownloadLimitError extends TufError {
 
 /** The transport failed: no connection, a cut-short body, an HTTP error other than not-found. */
 export class FetchError extends TufError {
+  /** The HTTP status, when the failure was an HTTP answer. */
   readonly status: number | undefined;
   constructor(message: string, status?: number, options?: { cause?: unknown }) {
     super('FETCH', message, options);
@@ -162,6 +210,7 @@ export class FetchError extends TufError {
 
 /** The server has no such file (`status` set), or no trusted role signs such a target. */
 export class NotFoundError extends TufError {
+  /** The HTTP status, when the failure was an HTTP answer. */
   readonly status: number | undefined;
   constructor(message: string, options?: { status?: number; cause?: unknown }) {
     super('NOT_FOUND', message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -185,36 +234,58 @@ export function httpStatusError(message: string, status: number, options?: { cau
   return new FetchError(message, status, options);
 }
 
+/** A deadline passed: a download, a token exchange or a lock wait took longer than allowed. */
 export class TimeoutError extends TufError {
   constructor(message: string) {
     super('TIMEOUT', message);
   }
 }
 
+/**
+ * A role or target name that could escape a directory or URL once it becomes a file name (`..`,
+ * `/`, `\`, an absolute path; DESIGN rule 9), or a path under a written directory that crosses a
+ * symlink (rule 14).
+ */
 export class UnsafeNameError extends TufError {
   constructor(message: string) {
     super('UNSAFE_NAME', message);
   }
 }
 
+/**
+ * An operation the current state does not allow: no trusted root yet, a role asked for before the
+ * one it depends on was loaded, a repository that is not initialised.
+ */
 export class StateError extends TufError {
   constructor(message: string) {
     super('STATE', message);
   }
 }
 
+/**
+ * A local file could not be read or written (the cache, a repository's storage, a key file's
+ * directory).
+ */
 export class StorageError extends TufError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('STORAGE', message, options);
   }
 }
 
+/**
+ * A private key could not be used: a wrong passphrase, a damaged key file, a signer whose key does
+ * not match.
+ */
 export class KeyError extends TufError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('KEY', message, options);
   }
 }
 
+/**
+ * A concurrent writer changed what this process had opened (a repository edited since it was
+ * loaded), so the change was not written over theirs.
+ */
 export class ConflictError extends TufError {
   constructor(message: string) {
     super('CONFLICT', message);
@@ -228,7 +299,9 @@ export class ConflictError extends TufError {
 export class CredentialsRefusedError extends TufError {
   /** A `CredentialRefusal` of the credential policy, e.g. `realm-host`. */
   readonly refusal: string;
+  /** The host the user named, to which credentials may go. */
   readonly serverHost: string | undefined;
+  /** The host of the token realm that asked for them and was refused. */
   readonly realmHost: string | undefined;
   constructor(
     message: string,
@@ -249,7 +322,9 @@ export class CredentialsRefusedError extends TufError {
  * may remove the latter.
  */
 export class PublishLockedError extends ConflictError {
+  /** The lock file, for the hint that tells a person which file to inspect. */
   readonly lockPath: string;
+  /** Whether the holder is known to be running, or could not be checked. */
   readonly holderState: 'running' | 'unknown';
   constructor(message: string, lockPath: string, holderState: 'running' | 'unknown') {
     super(message);
@@ -265,6 +340,10 @@ export class AbortedError extends TufError {
   }
 }
 
+/**
+ * The caller passed something the API does not accept (an option out of range, a name the policy
+ * refuses). Fix the call; retrying does not help.
+ */
 export class UsageError extends TufError {
   constructor(message: string) {
     super('USAGE', message);
@@ -289,7 +368,9 @@ export type TagNameRule =
  * The message shows the name with every invisible or control character escaped, never raw.
  */
 export class TagNameError extends UsageError {
+  /** The rule the name breaks. */
   readonly rule: TagNameRule;
+  /** 1-based code-point position of the offending character, when there is one. */
   readonly position: number | undefined;
   constructor(rule: TagNameRule, message: string, position?: number) {
     super(message);
@@ -298,11 +379,6 @@ export class TagNameError extends UsageError {
   }
 }
 
-/**
- * A file tufa keeps for itself (a repository's `config.json`, the trust pins under
- * `$TUFA_HOME/trust`) is not in the form tufa writes: edited by hand, truncated or planted.
- * `file` is its path and `field` the JSON path of what is wrong (`""` for the whole file).
- */
 /**
  * A root obtained out of band (`--root`) is not in the chain of roots a pinned client cache
  * accepted: another repository, or one re-created since. Never resolved by trusting it.
@@ -313,8 +389,15 @@ export class RootNotInChainError extends TufError {
   }
 }
 
+/**
+ * A file tufa keeps for itself (a repository's `config.json`, the trust pins under
+ * `$TUFA_HOME/trust`) is not in the form tufa writes: edited by hand, truncated or planted.
+ * `file` is its path and `field` the JSON path of what is wrong (`""` for the whole file).
+ */
 export class CorruptStateError extends StorageError {
+  /** Path of the file that is not in the form tufa writes. */
   readonly file: string;
+  /** JSON path of what is wrong in it (`""` for the whole file). */
   readonly field: string;
   constructor(file: string, field: string, message: string, options?: { cause?: unknown }) {
     super(`${file}${field ? ` (${field})` : ''}: ${message}`, options);
@@ -323,6 +406,10 @@ export class CorruptStateError extends StorageError {
   }
 }
 
+/**
+ * Whether `e` is one of tufa's errors, for code that catches `unknown` and wants the `code` and
+ * `category` narrowed.
+ */
 export function isTufError(e: unknown): e is TufError {
   return e instanceof TufError;
 }
