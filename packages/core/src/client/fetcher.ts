@@ -5,6 +5,10 @@
  */
 import { AbortedError, DownloadLimitError, FetchError, TimeoutError, TufError } from '../errors.js';
 
+/**
+ * What the client passes to a `Fetcher` with each request: a signal to stop on and the byte limit
+ * it will enforce.
+ */
 export interface FetchRequest {
   /** Aborted when the deadline passes or the limit is exceeded; fetchers should stop then. */
   signal: AbortSignal;
@@ -12,6 +16,11 @@ export interface FetchRequest {
   maxLength: number;
 }
 
+/**
+ * The transport the client downloads through (HTTP, files, an in-memory repository in tests). It
+ * only streams bytes: the core counts them, applies the deadline and verifies them, so a fetcher
+ * needs no security logic of its own.
+ */
 export interface Fetcher {
   /**
    * Streams the body at `url`. Throws a `NotFoundError` when the file does not exist (see

@@ -30,6 +30,10 @@ import { SharedTask } from './shared-task.js';
 import type { MetadataStore } from './store.js';
 import { TrustedMetadataSet } from './trusted-set.js';
 
+/**
+ * Bounds on one refresh, so a hostile or broken repository cannot make the client walk, download or
+ * wait forever. Unset fields take `DEFAULT_LIMITS`.
+ */
 export interface UpdaterLimits {
   /** Most root versions to walk through in one refresh (spec 5.3.3). */
   maxRootRotations: number;
@@ -37,8 +41,11 @@ export interface UpdaterLimits {
   maxDelegations: number;
   /** Byte limits when the parent role gives no length. */
   rootMaxLength: number;
+  /** Byte limit for `timestamp.json`, which no parent role gives a length for (spec 5.4.1). */
   timestampMaxLength: number;
+  /** Byte limit for `snapshot.json` when the timestamp lists no length (spec 5.5.1). */
   snapshotMaxLength: number;
+  /** Byte limit for a targets file when the snapshot lists no length (spec 5.6.1). */
   targetsMaxLength: number;
   /** Milliseconds for one download from request to last byte. */
   timeoutMs: number;
@@ -55,16 +62,22 @@ export const DEFAULT_LIMITS: UpdaterLimits = {
   timeoutMs: 60_000,
 };
 
+/**
+ * What an `Updater` is built from: where the repository is, how to fetch from it, where trusted
+ * metadata is kept, and the clock.
+ */
 export interface UpdaterOptions {
   /** Base URL of the metadata, ending in `/`; used verbatim, never normalised. */
   metadataBaseUrl: string;
   /** Base URL of the targets, ending in `/`. */
   targetBaseUrl?: string;
+  /** The transport; the updater bounds and verifies whatever it returns. */
   fetcher: Fetcher;
   /** Trusted metadata; must already hold a trusted `root` (see `initialRoot`). */
   store: MetadataStore;
   /** The clock, read once per refresh (spec 5.1). Defaults to the system clock. */
   now?: () => Date;
+  /** Overrides of `DEFAULT_LIMITS`. */
   limits?: Partial<UpdaterLimits>;
   /** Fetch targets as `dir/HASH.name` when the repository uses consistent snapshots (default true). */
   prefixTargetsWithHash?: boolean;
@@ -106,10 +119,17 @@ export interface CallOptions {
 
 /** A target found by the delegation search, and the role that signed it. */
 export interface TargetInfo {
+  /** The target's length, hashes and `custom`, as the signing role lists them. */
   target: TargetFile;
+  /** The name of the role whose metadata lists the target. */
   role: string;
 }
 
+/**
+ * The TUF client: refreshes trusted metadata from a repository (spec 5.1–5.6), finds targets
+ * through the delegation graph (5.6.7) and downloads them verified (5.7). Each role is persisted
+ * right after it verifies; nothing unverified is stored. Concurrent calls share one refresh.
+ */
 export class Updater {
   private readonly options: UpdaterOptions;
   private readonly limits: UpdaterLimits;
@@ -125,6 +145,7 @@ export class Updater {
   /** Delegated roles being loaded, per delegator and role, so concurrent look-ups fetch each once. */
   private readonly loading = new WeakMap<Metadata<Targets>, Map<string, SharedTask<Metadata<Targets>>>>();
 
+  /** @throws {UsageError} a base URL does not end in `/`. */
   constructor(options: UpdaterOptions) {
     if (!options.offline && !options.metadataBaseUrl.endsWith('/')) {
       throw new UsageError(
@@ -151,6 +172,20 @@ export class Updater {
    * share it: one run of the workflow, one set of requests and store writes, and every caller
    * gets its result or its error. Once it has settled, the next call starts a new refresh (so a
    * failed one can be retried).
+   * @throws {StateError} the store holds no trusted root.
+   * @throws {FormatError} a downloaded file is not valid metadata.
+   * @throws {ThresholdError} a role is not signed by a threshold of its keys.
+   * @throws {ExpiredError} the final root, or a new timestamp, snapshot or targets, is expired.
+   * @throws {RollbackError} a role's version went back.
+   * @throws {VersionMismatchError} a file is not the version its parent role names.
+   * @throws {LengthOrHashError} a file does not match the length or hashes its parent role lists.
+   * @throws {DownloadLimitError} a server sent more bytes than allowed.
+   * @throws {NotFoundError} the repository has no `timestamp.json`, or a file the metadata lists is
+   *   missing.
+   * @throws {FetchError} the transport failed.
+   * @throws {TimeoutError} a download did not finish within `limits.timeoutMs`.
+   * @throws {AbortedError} `options.signal` fired.
+   * @throws {StorageError} the store could not be read or written.
    */
   async refresh(options: CallOptions = {}): Promise<void> {
     await this.sharedRefresh(options.signal);
@@ -389,6 +424,10 @@ export class Updater {
    * Spec 5.6.7: searches the delegation graph for `targetPath`, pre-order depth-first in listed
    * order, each role once; a matching terminating role ends the search after it and its
    * descendants. Returns undefined when no role on the trusted graph signs the path.
+   * @throws {TufError} whatever `refresh` throws, when no refresh has completed yet; and for a
+   *   delegated role, what `refresh` throws for a targets role (ThresholdError, ExpiredError,
+   *   VersionMismatchError, LengthOrHashError, FetchError, TimeoutError, …).
+   * @throws {AbortedError} `options.signal` fired.
    */
   async getTargetInfo(targetPath: string, options: CallOptions = {}): Promise<TargetInfo | undefined> {
     const signal = options.signal;
@@ -424,6 +463,8 @@ export class Updater {
    * Every target a look-up would find, with the role it resolves to: walks the whole delegation
    * graph (each role verified against its delegator), then resolves each path with the normal
    * search, so terminating roles and paths apply exactly as in `getTargetInfo`.
+   * @throws {TufError} as `getTargetInfo`, for every role on the graph.
+   * @throws {StateError} the graph has more than `maxRoles` roles.
    */
   async *listTargets(options: { maxRoles?: number } & CallOptions = {}): AsyncGenerator<TargetInfo> {
     const signal = options.signal;
@@ -526,7 +567,12 @@ export class Updater {
     return fresh;
   }
 
-  /** The URL a target is fetched from (spec 5.7.2: hash-prefixed with consistent snapshots). */
+  /**
+   * The URL a target is fetched from (spec 5.7.2: hash-prefixed with consistent snapshots).
+   * @throws {UsageError} no `targetBaseUrl` was configured.
+   * @throws {UnsupportedHashError} consistent snapshots are on and the target lists no supported
+   *   hash.
+   */
   targetUrl(target: TargetFile): string {
     const base = this.options.targetBaseUrl;
     if (base === undefined) throw new UsageError('no targetBaseUrl was configured');
@@ -545,6 +591,14 @@ export class Updater {
    * Spec 5.7: streams a target's bytes, at most `target.length`, and throws at the end unless the
    * length and every supported hash match. Consumers must not use the bytes before the stream
    * completes without error (write to a temporary file, then rename).
+   * @throws {UsageError} the updater is offline, or has no `targetBaseUrl`.
+   * @throws {UnsupportedHashError} the target lists no supported hash algorithm.
+   * @throws {NotFoundError} the repository has no such target file.
+   * @throws {DownloadLimitError} the server sent more than `target.length` bytes.
+   * @throws {LengthOrHashError} the bytes received do not match the length or hashes (spec 5.7.3).
+   * @throws {FetchError} the transport failed.
+   * @throws {TimeoutError} the download did not finish within `limits.timeoutMs`.
+   * @throws {AbortedError} the signal fired.
    */
   async *streamTarget(
     target: TargetFile,
@@ -581,7 +635,10 @@ export class Updater {
     checker.finish();
   }
 
-  /** Reads and verifies a whole target into memory (for small targets). */
+  /**
+   * Reads and verifies a whole target into memory (for small targets).
+   * @throws {TufError} as `streamTarget`.
+   */
   async downloadTarget(target: TargetFile, options: CallOptions = {}): Promise<Uint8Array> {
     const out = new Uint8Array(target.length);
     let n = 0;
