@@ -39,20 +39,33 @@ export class Hasher {
   readonly algorithm: HashAlgorithm;
   #hash: Hash | undefined;
 
+  /** @throws {UnsupportedHashError} `alg` is not sha256 or sha512 (it may come from metadata). */
   constructor(alg: HashAlgorithm) {
     this.algorithm = checked(alg);
     this.#hash = createHash(alg);
   }
 
+  /**
+   * Adds the next chunk of the stream.
+   * @throws {UsageError} the digest was already taken.
+   */
   update(chunk: Uint8Array): this {
     this.#live().update(chunk);
     return this;
   }
 
+  /**
+   * Finishes and returns the digest bytes.
+   * @throws {UsageError} the digest was already taken.
+   */
   digest(): Uint8Array {
     return toBytes(this.#finish().digest());
   }
 
+  /**
+   * Finishes and returns the digest as lower-case hex, the form metadata `hashes` hold.
+   * @throws {UsageError} the digest was already taken.
+   */
   digestHex(): string {
     return this.#finish().digest('hex');
   }

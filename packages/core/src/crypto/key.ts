@@ -172,8 +172,18 @@ function verifyNow(m: Material, data: Uint8Array, sig: Uint8Array): boolean {
   }
 }
 
+/**
+ * A TUF public key object (`keytype`, `scheme`, `keyval`), kept exactly as received so its keyid
+ * and the metadata that lists it re-serialise unchanged. Unknown keytypes and schemes are kept but
+ * verify nothing (see `supported`).
+ */
 export class Key {
+  /** The key type as written in metadata, e.g. `ed25519`, `ecdsa`, `rsa`. */
   readonly keytype: string;
+  /**
+   * The signature scheme as written in metadata, e.g. `ed25519`, `ecdsa-sha2-nistp256`,
+   * `rsassa-pss-sha256`.
+   */
   readonly scheme: string;
   /** Deeply frozen copy; `toJSON()` returns a fresh mutable one. */
   readonly keyval: KeyVal;
@@ -181,6 +191,10 @@ export class Key {
   readonly unrecognized: Readonly<Record<string, unknown>>;
   #keyid: string | undefined;
 
+  /**
+   * @throws {UsageError} a field has the wrong type, or `unrecognized` repeats a known field.
+   * @throws {FormatError} `keyval` is not JSON TUF can sign (e.g. a non-integer number).
+   */
   constructor(keytype: string, scheme: string, keyval: KeyVal, unrecognized: Record<string, unknown> = {}) {
     if (typeof keytype !== 'string' || typeof scheme !== 'string') {
       throw new UsageError('keytype and scheme must be strings');
@@ -200,6 +214,7 @@ export class Key {
   /**
    * Validates the shape only (unknown keytypes and schemes are kept; see `supported`).
    * `path` names the object in errors, e.g. `signed.keys.ab12`.
+   * @throws {FormatError} the object is not a key object.
    */
   static fromJSON(obj: unknown, path: string): Key {
     if (!isRecord(obj)) throw new FormatError('expected an object', path);
@@ -221,6 +236,9 @@ export class Key {
    * The TUF key object for a node public KeyObject, as securesystemslib's `from_crypto` writes
    * it: Ed25519 as raw hex, ECDSA (keytype `ecdsa`) and RSA as PEM SubjectPublicKeyInfo.
    * `scheme` may only name the default scheme for the key's type.
+   * @throws {UsageError} `publicKey` is not a public key.
+   * @throws {UnsupportedKeyError} a key type, curve or scheme tufa cannot use, or RSA below the
+   *   minimum size.
    */
   static fromPublicKeyObject(publicKey: KeyObject, scheme?: string): Key {
     if (publicKey.type !== 'public')

@@ -6,17 +6,28 @@ import { Key, materialOf } from './key.js';
 import { spkiDerFromPem } from './pem.js';
 import { PrivateKeySigner } from './signer.js';
 
+/**
+ * The kinds of key `generateKeyPair` makes; each maps to the default TUF keytype and scheme for it
+ * (RSA signs with `rsassa-pss-sha256`).
+ */
 export type KeyKind = 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'rsa';
 
+/** Options of `generateKeyPair`. */
 export interface GenerateKeyPairOptions {
   /** RSA modulus length; default 3072 (securesystemslib's default), at least 2048. */
   rsaBits?: number;
 }
 
+/**
+ * A new key pair: the public TUF key, the private key as PEM for storing, and a signer ready to
+ * use.
+ */
 export interface GeneratedKeyPair {
+  /** The public key, as it goes into root or delegating metadata. */
   key: Key;
   /** Unencrypted PKCS#8 PEM. */
   privateKeyPem: string;
+  /** A signer holding the private key, signing as `key.keyid()`. */
   signer: PrivateKeySigner;
 }
 
@@ -26,6 +37,11 @@ const generate = promisify(nodeGenerateKeyPair) as (
   options: object,
 ) => Promise<{ publicKey: KeyObject; privateKey: KeyObject }>;
 
+/**
+ * Generates a key pair of `kind` in Node's thread pool (RSA generation would otherwise block the
+ * event loop).
+ * @throws {UsageError} an unknown `kind`, or `rsaBits` outside 2048–16384.
+ */
 export async function generateKeyPair(
   kind: KeyKind,
   opts: GenerateKeyPairOptions = {},

@@ -8,19 +8,26 @@ import { bytesToHex } from './hex.js';
 import { Key, materialOf, refuseExplicitCurve } from './key.js';
 import { Signature } from './signature.js';
 
+/**
+ * Anything that can sign for a key: a private key in memory, an HSM, a KMS. Asynchronous because
+ * those are; the repository only ever calls `sign` over canonical bytes.
+ */
 export interface Signer {
   /** The public key that verifies this signer's signatures. */
   readonly key: Key;
   /** The keyid put in signatures (the key's id in the metadata that lists it). */
   readonly keyid: string;
+  /** Signs `data` (the canonical bytes of a `signed` object) and returns the signature object. */
   sign(data: Uint8Array): Promise<Signature>;
 }
 
+/** Options of `PrivateKeySigner`. */
 export interface PrivateKeySignerOptions {
   /** The keyid to sign as; defaults to `key.keyid()`. */
   keyid?: string;
 }
 
+/** Options of `PrivateKeySigner.fromPem`. */
 export interface FromPemOptions extends PrivateKeySignerOptions {
   /** For an encrypted PKCS#8 PEM (`BEGIN ENCRYPTED PRIVATE KEY`). */
   passphrase?: string;
@@ -33,7 +40,11 @@ export class PrivateKeySigner implements Signer {
   readonly #privateKey: KeyObject;
   readonly #sign: (data: Uint8Array) => Buffer;
 
-  /** Throws UnsupportedKeyError for a key tufa cannot verify with, KeyError when the keys differ. */
+  /**
+   * Throws UnsupportedKeyError for a key tufa cannot verify with, KeyError when the keys differ.
+   * @throws {KeyError} `privateKey` is not a private key, or does not match `key`.
+   * @throws {UnsupportedKeyError} `key` is of a type or scheme tufa cannot verify.
+   */
   constructor(privateKey: KeyObject, key: Key, options: PrivateKeySignerOptions = {}) {
     if (privateKey.type !== 'private')
       throw new KeyError(`expected a private key, got a ${privateKey.type} key`);
@@ -84,6 +95,9 @@ export class PrivateKeySigner implements Signer {
   /**
    * A signer from a PKCS#8 PEM private key. Without `key`, the public TUF key is derived from
    * the private key with the default scheme for its type.
+   * @throws {KeyError} the PEM cannot be read (not a private key, or a wrong passphrase), or does
+   *   not match `key`.
+   * @throws {UnsupportedKeyError} the key is of a type or scheme tufa cannot verify.
    */
   static fromPem(pkcs8Pem: string, key?: Key, options: FromPemOptions = {}): PrivateKeySigner {
     let privateKey: KeyObject;
@@ -111,6 +125,10 @@ export class PrivateKeySigner implements Signer {
     return this.#privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
   }
 
+  /**
+   * Signs `data` with the scheme of `key` (ECDSA as hex of DER, RSA-PSS with a digest-length salt:
+   * DESIGN rule 7).
+   */
   async sign(data: Uint8Array): Promise<Signature> {
     return new Signature(this.keyid, bytesToHex(this.#sign(data)));
   }
