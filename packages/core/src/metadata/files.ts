@@ -39,6 +39,10 @@ export class LengthAndHashChecker {
     this.hashers = known.map((alg) => ({ alg, h: new Hasher(alg) }));
   }
 
+  /**
+   * Counts and hashes the next chunk.
+   * @throws {LengthOrHashError} more bytes than the expected length have arrived.
+   */
   update(chunk: Uint8Array): void {
     this.n += chunk.length;
     if (this.length !== undefined && this.n > this.length) {
@@ -47,6 +51,10 @@ export class LengthAndHashChecker {
     for (const { h } of this.hashers) h.update(chunk);
   }
 
+  /**
+   * Checks the total: call it after the last chunk, and use the bytes only if it returns.
+   * @throws {LengthOrHashError} the length or a hash does not match.
+   */
   finish(): void {
     if (this.length !== undefined && this.n !== this.length) {
       throw new LengthOrHashError(`${this.what}: expected ${this.length} bytes, found ${this.n}`);
@@ -98,9 +106,16 @@ export async function measure(
 
 const META_FIELDS = ['version', 'length', 'hashes'] as const;
 
+/**
+ * An entry of snapshot's or timestamp's `meta`: the version of a metadata file and, optionally, its
+ * length and hashes (spec 4.4, 4.5).
+ */
 export class MetaFile {
+  /** The version of the metadata file the parent role names (spec 5.5.4, 5.6.4 check it). */
   readonly version: number;
+  /** Its length in bytes, when the parent lists one; bounds the download. */
   readonly length: number | undefined;
+  /** Its hashes by algorithm name, hex, when the parent lists them. */
   readonly hashes: ReadonlyMap<string, string> | undefined;
   readonly unrecognized: Readonly<JsonObject>;
 
@@ -123,6 +138,11 @@ export class MetaFile {
     this.unrecognized = ownFields(unrecognizedFields, () => 'meta');
   }
 
+  /**
+   * Validates a `meta` entry; `path` names it in errors.
+   * @throws {FormatError} not a valid `meta` entry (a version below 1, a negative length, a bad
+   *   `hashes`).
+   */
   static fromJSON(v: unknown, path: string): MetaFile {
     const o = readObject(v, path);
     const version = readInteger(readField(o, 'version', path), `${path}.version`, 1);
@@ -131,6 +151,10 @@ export class MetaFile {
     return new MetaFile(version, length, hashes, unrecognized(o, META_FIELDS));
   }
 
+  /**
+   * The entry as JSON, with the fields this version does not know (for a target, `custom` among
+   * them) re-emitted unchanged.
+   */
   toJSON(): JsonObject {
     return jsonObject(
       {
@@ -142,7 +166,12 @@ export class MetaFile {
     );
   }
 
-  /** Spec 5.5.2 / 5.6.2: the bytes must match the length and hashes the parent lists, when it lists them. */
+  /**
+   * Spec 5.5.2 / 5.6.2: the bytes must match the length and hashes the parent lists, when it lists
+   * them.
+   * @throws {LengthOrHashError} the bytes do not match.
+   * @throws {UnsupportedHashError} hashes are listed but none is of a supported algorithm.
+   */
   verifyLengthAndHashes(data: Uint8Array, what: string): Promise<void> {
     return verifyLengthAndHashes(what, data, this.length, this.hashes);
   }
@@ -150,9 +179,16 @@ export class MetaFile {
 
 const TARGET_FIELDS = ['length', 'hashes'] as const;
 
+/**
+ * An entry of targets' `targets`: a target path with its length, hashes and any `custom` data (spec
+ * 4.5). The length and hashes are what a download is verified against (spec 5.7.3).
+ */
 export class TargetFile {
+  /** The target path (for tufa, a tag name), as signed. */
   readonly path: string;
+  /** The target's length in bytes; the download stops beyond it. */
   readonly length: number;
+  /** Its hashes by algorithm name, hex. */
   readonly hashes: ReadonlyMap<string, string>;
   /** Every other field, `custom` included, kept and re-emitted. */
   readonly unrecognized: Readonly<JsonObject>;
@@ -173,10 +209,18 @@ export class TargetFile {
     this.unrecognized = ownFields(unrecognizedFields, () => `target ${JSON.stringify(path)}`);
   }
 
+  /**
+   * The `custom` field as signed, or undefined; third-party text, to be passed through `visible`
+   * before it reaches a terminal.
+   */
   get custom(): unknown {
     return this.unrecognized['custom'];
   }
 
+  /**
+   * Validates a `targets` entry for `path`; `fieldPath` names it in errors.
+   * @throws {FormatError} not a valid target entry (a negative length, no or bad `hashes`).
+   */
   static fromJSON(path: string, v: unknown, fieldPath: string): TargetFile {
     const o = readObject(v, fieldPath);
     const length = readInteger(readField(o, 'length', fieldPath), `${fieldPath}.length`, 0);
@@ -197,16 +241,27 @@ export class TargetFile {
     return new TargetFile(path, length, hashes, extra);
   }
 
+  /**
+   * The entry as JSON, with the fields this version does not know (for a target, `custom` among
+   * them) re-emitted unchanged.
+   */
   toJSON(): JsonObject {
     return jsonObject({ length: this.length, hashes: mapToObject(this.hashes, (d) => d) }, this.unrecognized);
   }
 
-  /** Spec 5.7.3: the downloaded bytes must match the target's length and every known hash. */
+  /**
+   * Spec 5.7.3: the downloaded bytes must match the target's length and every known hash.
+   * @throws {LengthOrHashError} the bytes do not match.
+   * @throws {UnsupportedHashError} none of the hashes is of a supported algorithm.
+   */
   verifyLengthAndHashes(data: ByteSource): Promise<void> {
     return verifyLengthAndHashes(this.describe(), data, this.length, this.hashes);
   }
 
-  /** A checker for this target's bytes as they stream by. */
+  /**
+   * A checker for this target's bytes as they stream by.
+   * @throws {UnsupportedHashError} none of the hashes is of a supported algorithm.
+   */
   checker(): LengthAndHashChecker {
     return new LengthAndHashChecker(this.describe(), this.length, this.hashes);
   }

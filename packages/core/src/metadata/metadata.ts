@@ -14,6 +14,10 @@ import type { Role, SuccinctRoles } from './roles.js';
 import { pythonJson } from './serialize.js';
 import { type AnySigned, type RoleType, Root, Snapshot, Targets, Timestamp } from './signed.js';
 
+/**
+ * Maps a role type to its `signed` class, so `Metadata.fromBytes(bytes, 'root')` is typed
+ * `Metadata<Root>`.
+ */
 export interface SignedByType {
   root: Root;
   timestamp: Timestamp;
@@ -33,17 +37,28 @@ export interface VerificationResult {
   verified: boolean;
 }
 
+/**
+ * How `Metadata.toBytes` lays out a file: python-tuf's indented form, its compact form, or TUF
+ * canonical JSON.
+ */
 export type FileFormat = 'pretty' | 'compact' | 'canonical';
 
 const ENVELOPE_FIELDS = ['signed', 'signatures'] as const;
 
+/**
+ * A metadata file: the `signed` role content and its `signatures` (spec 4.2). Parsed strictly from
+ * bytes, it keeps the canonical form of the `signed` received, so signatures are checked over
+ * exactly what was signed.
+ */
 export class Metadata<T extends AnySigned = AnySigned> {
+  /** The role content: a `Root`, `Timestamp`, `Snapshot` or `Targets`. */
   readonly signed: T;
   /** By keyid, in the order received or added; a keyid appears at most once. */
   readonly signatures: Map<string, Signature>;
   readonly unrecognized: Readonly<JsonObject>;
   private signedBytesCache: Uint8Array | undefined;
 
+  /** @throws {FormatError} two signatures share a keyid. */
   constructor(
     signed: T,
     signatures?: Iterable<Signature>,
@@ -65,6 +80,8 @@ export class Metadata<T extends AnySigned = AnySigned> {
   /**
    * Parses metadata bytes strictly. When `type` is given, `_type` must be that role type.
    * Signatures are later checked over the canonical form of exactly the `signed` received.
+   * @throws {FormatError} the bytes are not strict TUF JSON, not a metadata file of `type`, or a
+   *   field is invalid.
    */
   static fromBytes<K extends RoleType>(bytes: Uint8Array, type: K): Metadata<SignedByType[K]>;
   static fromBytes(bytes: Uint8Array): Metadata;
@@ -117,6 +134,7 @@ export class Metadata<T extends AnySigned = AnySigned> {
     return sig;
   }
 
+  /** The metadata file as JSON (`signatures` and `signed`), unknown fields re-emitted. */
   toJSON(): JsonObject {
     return jsonObject(
       { signatures: [...this.signatures.values()].map((s) => s.toJSON()), signed: this.signed.toJSON() },
@@ -165,6 +183,7 @@ export class Metadata<T extends AnySigned = AnySigned> {
   /**
    * Counts the distinct authorised public keys whose signature over `delegate` verifies (see
    * `verifyThreshold`). With `stopAtThreshold`, stops verifying once the threshold is met.
+   * @throws {UsageError} this metadata does not delegate to `roleName`.
    */
   async delegateStatus(
     roleName: string,
@@ -175,7 +194,12 @@ export class Metadata<T extends AnySigned = AnySigned> {
     return verifyThreshold(roleName, role, keys, delegate, options);
   }
 
-  /** Throws a ThresholdError unless `delegate` is signed by a threshold of `roleName`'s keys. */
+  /**
+   * Throws a ThresholdError unless `delegate` is signed by a threshold of `roleName`'s keys.
+   * Spec 5.3.4, 5.4.2, 5.5.3, 5.6.3.
+   * @throws {ThresholdError} too few distinct authorised keys signed `delegate`.
+   * @throws {UsageError} this metadata does not delegate to `roleName`.
+   */
   async verifyDelegate(roleName: string, delegate: Metadata): Promise<void> {
     const r = await this.delegateStatus(roleName, delegate, { stopAtThreshold: true });
     if (!r.verified) {

@@ -19,7 +19,11 @@ import {
 import { ownFields, ownList, ownMap } from './own.js';
 import { matchPathPattern } from './pathmatch.js';
 
+/**
+ * The four top-level roles root lists (spec 2.1); no delegated role may take one of these names.
+ */
 export const TOP_LEVEL_ROLE_NAMES = ['root', 'timestamp', 'snapshot', 'targets'] as const;
+/** The name of a top-level role. */
 export type TopLevelRoleName = (typeof TOP_LEVEL_ROLE_NAMES)[number];
 
 const ROLE_FIELDS = ['keyids', 'threshold'] as const;
@@ -29,10 +33,13 @@ const ROLE_FIELDS = ['keyids', 'threshold'] as const;
  * here, immutable: it keeps its own frozen copies of the lists and fields it is given (ADR 0012).
  */
 export class Role {
+  /** Keyids of the keys authorised for the role; opaque when verifying (DESIGN rule 6). */
   readonly keyids: readonly string[];
+  /** How many distinct authorised keys must sign (at least 1; DESIGN rule 5). */
   readonly threshold: number;
   readonly unrecognized: Readonly<JsonObject>;
 
+  /** @throws {FormatError} `threshold` is not an integer of at least 1. */
   constructor(keyids: readonly string[], threshold: number, unrecognizedFields?: JsonObject) {
     if (!Number.isSafeInteger(threshold) || threshold < 1) {
       throw new FormatError(`threshold must be >= 1, found ${threshold}`);
@@ -42,18 +49,28 @@ export class Role {
     this.unrecognized = ownFields(unrecognizedFields, () => 'role');
   }
 
+  /**
+   * Reads `keyids` and `threshold`, the fields every kind of role has; for the `fromJSON` of
+   * subclasses.
+   * @throws {FormatError} either field is missing or invalid.
+   */
   protected static readCommon(o: JsonObject, path: string): { keyids: string[]; threshold: number } {
     const keyids = readStringArray(readField(o, 'keyids', path), `${path}.keyids`);
     const threshold = readInteger(readField(o, 'threshold', path), `${path}.threshold`, 1);
     return { keyids, threshold };
   }
 
+  /**
+   * Validates a role entry of root; `path` names it in errors.
+   * @throws {FormatError} not a valid role entry.
+   */
   static fromJSON(v: unknown, path: string): Role {
     const o = readObject(v, path);
     const { keyids, threshold } = Role.readCommon(o, path);
     return new Role(keyids, threshold, unrecognized(o, ROLE_FIELDS));
   }
 
+  /** The object as JSON, with the fields this version does not know re-emitted unchanged. */
   toJSON(): JsonObject {
     return jsonObject({ keyids: [...this.keyids], threshold: this.threshold }, this.unrecognized);
   }
@@ -96,6 +113,11 @@ export class DelegatedRole extends Role {
     this.pathHashPrefixes = init.pathHashPrefixes && ownList(init.pathHashPrefixes);
   }
 
+  /**
+   * Validates an entry of `delegations.roles`; `path` names it in errors.
+   * @throws {FormatError} not a valid delegated role (both `paths` and `path_hash_prefixes`, a
+   *   prefix that is not hex, …).
+   */
   static override fromJSON(v: unknown, path: string): DelegatedRole {
     const o = readObject(v, path);
     const name = readString(readField(o, 'name', path), `${path}.name`);
@@ -182,6 +204,10 @@ export class SuccinctRoles extends Role {
     this.suffixLength = Math.ceil(bitLength / 4);
   }
 
+  /**
+   * Validates `delegations.succinct_roles` (TAP 15); `path` names it in errors.
+   * @throws {FormatError} not a valid succinct roles object (`bit_length` outside 1–32, …).
+   */
   static override fromJSON(v: unknown, path: string): SuccinctRoles {
     const o = readObject(v, path);
     const { keyids, threshold } = Role.readCommon(o, path);
@@ -204,10 +230,12 @@ export class SuccinctRoles extends Role {
     );
   }
 
+  /** How many bins there are: 2^bit_length. */
   get numberOfBins(): number {
     return 2 ** this.bitLength;
   }
 
+  /** The name of bin number `bin`: the prefix, a dash and the bin number in zero-padded hex. */
   roleName(bin: number): string {
     return `${this.namePrefix}-${bin.toString(16).padStart(this.suffixLength, '0')}`;
   }
@@ -219,6 +247,7 @@ export class SuccinctRoles extends Role {
     return this.roleName(Math.floor(first32 / 2 ** (32 - this.bitLength)));
   }
 
+  /** Every bin name, in bin order. */
   *getRoles(): Generator<string> {
     for (let i = 0; i < this.numberOfBins; i++) yield this.roleName(i);
   }
@@ -235,10 +264,16 @@ export class SuccinctRoles extends Role {
 
 const DELEGATIONS_FIELDS = ['keys', 'roles', 'succinct_roles'] as const;
 
+/**
+ * The `delegations` of a targets role (spec 4.5): the keys it trusts and either the listed roles,
+ * searched in order, or TAP 15 succinct hash bins.
+ */
 export class Delegations {
+  /** The keys delegated roles may be signed with, by keyid. */
   readonly keys: ReadonlyMap<string, Key>;
   /** In listed order: the order is the delegation search order (spec 5.6.7.2). */
   readonly roles: readonly DelegatedRole[] | undefined;
+  /** The hash bins, when the delegation uses succinct roles instead of `roles`. */
   readonly succinctRoles: SuccinctRoles | undefined;
   readonly unrecognized: Readonly<JsonObject>;
 
@@ -268,6 +303,11 @@ export class Delegations {
     this.unrecognized = ownFields(init.unrecognized, () => 'delegations');
   }
 
+  /**
+   * Validates a `delegations` object; `path` names it in errors.
+   * @throws {FormatError} not valid delegations (both or neither of `roles` and `succinct_roles`, a
+   *   role name listed twice or reserved for a top-level role, an invalid key or role).
+   */
   static fromJSON(v: unknown, path: string): Delegations {
     const o = readObject(v, path);
     const keysObj = readObject(readField(o, 'keys', path), `${path}.keys`);
@@ -299,6 +339,7 @@ export class Delegations {
     }
   }
 
+  /** The object as JSON, with the fields this version does not know re-emitted unchanged. */
   toJSON(): JsonObject {
     return jsonObject(
       {

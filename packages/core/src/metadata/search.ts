@@ -17,8 +17,11 @@ export interface TargetsGraph {
   delegations(role: string): Promise<Delegations | undefined>;
 }
 
+/** What the targets search found: the target entry and the role that signs it. */
 export interface SearchResult {
+  /** The role whose metadata lists the target. */
   role: string;
+  /** The target entry as that role signs it. */
   target: TargetFile;
 }
 

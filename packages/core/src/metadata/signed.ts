@@ -22,12 +22,21 @@ import { formatExpires, isExpiredAt, parseExpires } from './time.js';
 /** The version of the TUF specification tufa writes; it reads any 1.x. */
 export const SPECIFICATION_VERSION = '1.0.31';
 
+/**
+ * The `_type` of a role's `signed` part: one of the four top-level role types (a delegated role's
+ * metadata is of type `targets`).
+ */
 export type RoleType = 'root' | 'timestamp' | 'snapshot' | 'targets';
 
+/** The fields every role's `signed` part has (spec 4.2), as constructors take them. */
 export interface SignedCommon {
+  /** The metadata version, an integer of at least 1. */
   version: number;
+  /** The `spec_version` the file claims; tufa reads any 1.x. */
   specVersion: string;
+  /** When the metadata expires; whole seconds, UTC (DESIGN rule 3). */
   expires: Date;
+  /** Fields this version does not know, re-emitted unchanged when the metadata is written. */
   unrecognized?: JsonObject | undefined;
 }
 
@@ -93,6 +102,10 @@ export abstract class Signed {
     return isExpiredAt(this.expires, reference);
   }
 
+  /**
+   * The common fields (`_type`, `spec_version`, `version`, `expires`) as JSON, for the `toJSON` of
+   * subclasses.
+   */
   protected commonJSON(): JsonObject {
     return {
       _type: this.type,
@@ -102,6 +115,10 @@ export abstract class Signed {
     };
   }
 
+  /**
+   * The `signed` object as JSON, with the fields this version does not know re-emitted unchanged;
+   * its canonical form is what signatures cover.
+   */
   abstract toJSON(): JsonObject;
 }
 
@@ -150,6 +167,11 @@ export class Root extends Signed {
     return r;
   }
 
+  /**
+   * Validates a root `signed` object (spec 4.3); `path` names it in errors.
+   * @throws {FormatError} not a valid root (a missing or extra top-level role, a bad key, a bad
+   *   date, …).
+   */
   static fromJSON(v: unknown, path = 'signed'): Root {
     const o = readObject(v, path);
     const common = readCommon(o, 'root', path);
@@ -182,6 +204,10 @@ export class Root extends Signed {
     });
   }
 
+  /**
+   * The `signed` object as JSON, with the fields this version does not know re-emitted unchanged;
+   * its canonical form is what signatures cover.
+   */
   toJSON(): JsonObject {
     return jsonObject(
       {
@@ -209,6 +235,11 @@ export class Timestamp extends Signed {
     this.otherMeta = ownFields(c.otherMeta, () => 'signed.meta');
   }
 
+  /**
+   * Validates a timestamp `signed` object (spec 4.6); `path` names it in errors.
+   * @throws {FormatError} not a valid timestamp (no `snapshot.json` entry in `meta`, a bad date,
+   *   …).
+   */
   static fromJSON(v: unknown, path = 'signed'): Timestamp {
     const o = readObject(v, path);
     const common = readCommon(o, 'timestamp', path);
@@ -226,6 +257,10 @@ export class Timestamp extends Signed {
     });
   }
 
+  /**
+   * The `signed` object as JSON, with the fields this version does not know re-emitted unchanged;
+   * its canonical form is what signatures cover.
+   */
   toJSON(): JsonObject {
     const meta = jsonObject({ 'snapshot.json': this.snapshotMeta.toJSON() }, this.otherMeta);
     return jsonObject({ ...this.commonJSON(), meta }, this.unrecognized);
@@ -244,6 +279,10 @@ export class Snapshot extends Signed {
     this.meta = ownMap(c.meta);
   }
 
+  /**
+   * Validates a snapshot `signed` object (spec 4.4); `path` names it in errors.
+   * @throws {FormatError} not a valid snapshot (a bad `meta` entry, a bad date, …).
+   */
   static fromJSON(v: unknown, path = 'signed'): Snapshot {
     const o = readObject(v, path);
     const common = readCommon(o, 'snapshot', path);
@@ -254,6 +293,10 @@ export class Snapshot extends Signed {
     return new Snapshot({ ...common, meta, unrecognized: unrecognized(o, SNAPSHOT_FIELDS) });
   }
 
+  /**
+   * The `signed` object as JSON, with the fields this version does not know re-emitted unchanged;
+   * its canonical form is what signatures cover.
+   */
   toJSON(): JsonObject {
     return jsonObject(
       { ...this.commonJSON(), meta: mapToObject(this.meta, (m) => m.toJSON()) },
@@ -284,6 +327,11 @@ export class Targets extends Signed {
     this.delegations = c.delegations;
   }
 
+  /**
+   * Validates a targets `signed` object (spec 4.5); `path` names it in errors.
+   * @throws {FormatError} not a valid targets object (a bad target entry or delegation, a bad date,
+   *   …).
+   */
   static fromJSON(v: unknown, path = 'signed'): Targets {
     const o = readObject(v, path);
     const common = readCommon(o, 'targets', path);
@@ -296,6 +344,10 @@ export class Targets extends Signed {
     return new Targets({ ...common, targets, delegations, unrecognized: unrecognized(o, TARGETS_FIELDS) });
   }
 
+  /**
+   * The `signed` object as JSON, with the fields this version does not know re-emitted unchanged;
+   * its canonical form is what signatures cover.
+   */
   toJSON(): JsonObject {
     return jsonObject(
       {
@@ -308,4 +360,5 @@ export class Targets extends Signed {
   }
 }
 
+/** The `signed` part of any role. */
 export type AnySigned = Root | Timestamp | Snapshot | Targets;
