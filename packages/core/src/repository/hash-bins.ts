@@ -22,6 +22,10 @@ export const DEFAULT_HASH_BIN_THRESHOLD = 10_000;
 /** What top-level `targets` delegates to: nothing, hash bins, or a list of delegated roles. */
 export type TargetsDelegation = 'none' | 'hash-bins' | 'roles';
 
+/**
+ * What the hash-bin policy decides from: how many tags top-level `targets` signs, what it delegates
+ * to, and the size above which tags move into hash bins.
+ */
 export interface HashBinInput {
   /** Tags signed directly by top-level `targets`, after the edit. */
   targets: number;

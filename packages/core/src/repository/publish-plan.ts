@@ -20,6 +20,11 @@ export interface ExpiryPolicy {
   delegated: number;
 }
 
+/**
+ * How long new metadata is valid by default, per role: root a year, targets and delegated roles 90
+ * days, snapshot a week, timestamp a day (python-tuf's defaults). A short timestamp bounds how long
+ * a freeze attack can go unnoticed.
+ */
 export const DEFAULT_EXPIRY: ExpiryPolicy = {
   root: 365 * DAY,
   targets: 90 * DAY,

@@ -60,21 +60,30 @@ const MAX_BIT_LENGTH = 16;
 
 export { DEFAULT_EXPIRY, type ExpiryPolicy } from './publish-plan.js';
 
+/** How a `Repository` signs and dates what it publishes. */
 export interface RepositoryOptions {
+  /**
+   * Signers available to this process; each signs every role whose keys include its key. More can
+   * be added with `addSigner`.
+   */
   signers?: Iterable<Signer>;
+  /** Overrides of `DEFAULT_EXPIRY`: how long each role's new metadata is valid. */
   expiry?: Partial<ExpiryPolicy>;
   /** The clock (for expiry and the self-check). */
   now?: () => Date;
 }
 
+/** What `Repository.create` needs: the keys of each top-level role, with thresholds. */
 export interface CreateOptions extends RepositoryOptions {
   /** Public keys of each top-level role. */
   keys: Record<TopLevelRoleName, Key[]>;
+  /** Signatures each role needs (default 1); at most the number of its keys. */
   thresholds?: Partial<Record<TopLevelRoleName, number>>;
   /** Default true: clients fetch `VERSION.ROLE.json` and hash-prefixed targets. */
   consistentSnapshot?: boolean;
 }
 
+/** What a publish wrote. */
 export interface PublishResult {
   /** Paths written, in the order written (`metadata/timestamp.json` last). */
   written: string[];
@@ -134,6 +143,12 @@ function sha256Meta(bytes: Uint8Array, version: number): MetaFile {
   return new MetaFile(version, bytes.length, new Map([['sha256', hexDigest('sha256', bytes)]]));
 }
 
+/**
+ * A TUF repository being edited: stage changes (targets, delegations, key rotations), then
+ * `publish` signs the roles that changed, checks the result as a client would, and writes it
+ * through a `RepositoryStorage`, `timestamp.json` last (DESIGN rule 10). Pure: no file system or
+ * clock of its own.
+ */
 export class Repository {
   private readonly storage: RepositoryStorage;
   private readonly expiry: ExpiryPolicy;
@@ -168,7 +183,11 @@ export class Repository {
     for (const s of options.signers ?? []) this.addSigner(s);
   }
 
-  /** Starts a new repository (nothing is written until `publish`). Refuses to overwrite one. */
+  /**
+   * Starts a new repository (nothing is written until `publish`). Refuses to overwrite one.
+   * @throws {ConflictError} `storage` already holds a repository.
+   * @throws {UsageError} a role has no key, or a threshold above its number of keys.
+   */
   static async create(storage: RepositoryStorage, options: CreateOptions): Promise<Repository> {
     if (await storage.read(TIMESTAMP_PATH)) {
       throw new ConflictError(`a repository already exists here (${TIMESTAMP_PATH} is present)`);
@@ -210,7 +229,12 @@ export class Repository {
     return repo;
   }
 
-  /** Opens the repository published in `storage`. */
+  /**
+   * Opens the repository published in `storage`.
+   * @throws {NotFoundError} `storage` holds no repository, or a file it names is missing.
+   * @throws {FormatError} a published file is not valid metadata.
+   * @throws {StorageError} `storage` could not be read.
+   */
   static async open(storage: RepositoryStorage, options: RepositoryOptions = {}): Promise<Repository> {
     const tsBytes = await storage.read(TIMESTAMP_PATH);
     if (!tsBytes) throw new NotFoundError(`no repository here (${TIMESTAMP_PATH} is missing)`);
@@ -235,12 +259,18 @@ export class Repository {
     return repo;
   }
 
+  /**
+   * Adds a signer; from now on it signs every role whose keys include its public key, whatever
+   * keyid the metadata lists it under.
+   * @throws {UsageError} the signer's key is of a type tufa cannot verify.
+   */
   addSigner(signer: Signer): void {
     const id = signer.key.materialId();
     if (id === undefined) throw new UsageError(`signer ${signer.keyid} has a key tufa cannot verify`);
     this.signers.set(id, signer);
   }
 
+  /** The published root, signatures included. */
   get rootMetadata(): Metadata<Root> {
     return this.root;
   }
@@ -250,10 +280,12 @@ export class Repository {
     return this.stagedRoot ?? this.root.signed;
   }
 
+  /** The published timestamp, signatures included, once there is one. */
   get timestampMetadata(): Metadata<Timestamp> | undefined {
     return this.timestamp;
   }
 
+  /** The published snapshot, signatures included, once there is one. */
   get snapshotMetadata(): Metadata<Snapshot> | undefined {
     return this.snapshot;
   }
@@ -263,7 +295,10 @@ export class Repository {
     return roleStoragePath(role, version, this.currentRoot.consistentSnapshot);
   }
 
-  /** A targets role (top-level or delegated) as it stands, staged edits included. */
+  /**
+   * A targets role (top-level or delegated) as it stands, staged edits included.
+   * @throws {NotFoundError} the repository has no such targets role, or its file is missing.
+   */
   async getTargets(role = 'targets'): Promise<Targets> {
     const loaded = this.roles.get(role);
     if (loaded) return loaded;
@@ -300,6 +335,10 @@ export class Repository {
    * So is a name the tag-name policy refuses (`checkTagName`: TagNameError), before anything is
    * staged; names already signed are never checked again, so a repository that holds one can
    * still be edited and re-signed.
+   * @throws {TagNameError} a new target name breaks the tag-name policy.
+   * @throws {ConflictError} a target is already signed in the role and `replace` is not set.
+   * @throws {UsageError} a delegated role is not trusted for a target's path.
+   * @throws {NotFoundError} no role delegates to the role named.
    */
   async addTargets(
     targets: Iterable<TargetFile>,
@@ -406,6 +445,10 @@ export class Repository {
     }
   }
 
+  /**
+   * Stages the removal of target `path` from `options.role` (or the role `roleForTarget` picks).
+   * @throws {NotFoundError} the role does not sign that target.
+   */
   async removeTarget(path: string, options: { role?: string } = {}): Promise<void> {
     const role = await this.roleForTarget(path, options.role);
     const current = await this.getTargets(role);
@@ -418,7 +461,12 @@ export class Repository {
     });
   }
 
-  /** Adds (or replaces) a delegation from `delegator` to `role`, and creates the role if new. */
+  /**
+   * Adds (or replaces) a delegation from `delegator` to `role`, and creates the role if new.
+   * @throws {UsageError} a keyid of the role has no public key in `keys`, or `delegator` delegates
+   *   with hash bins.
+   * @throws {NotFoundError} `delegator` is not a targets role of the repository.
+   */
   async addDelegation(delegator: string, role: DelegatedRole, keys: Key[]): Promise<void> {
     checkRoleFileName(role.name);
     const byId = new Map(keys.map((k) => [k.keyid(), k]));
@@ -455,6 +503,11 @@ export class Repository {
     if (before && !same) await this.edit(role.name, (t) => t);
   }
 
+  /**
+   * Stages the removal of the delegation from `delegator` to role `name`; the role's file stays in
+   * storage, unlisted.
+   * @throws {NotFoundError} `delegator` does not delegate to `name`.
+   */
   async removeDelegation(delegator: string, name: string): Promise<void> {
     const t = await this.getTargets(delegator);
     const roles = (t.delegations?.roles ?? []).filter((r) => r.name !== name);
@@ -550,6 +603,8 @@ export class Repository {
   /**
    * Changes the keys or threshold of a top-level role: adds `add`, removes `remove` (keyids),
    * sets `threshold`. Root changes need both the old and the new root thresholds to sign.
+   * @throws {NotFoundError} a keyid to remove is not one of the role's.
+   * @throws {UsageError} the role would have no keys left, or a threshold above its number of keys.
    */
   rotateKeys(role: TopLevelRoleName, change: { add?: Key[]; remove?: string[]; threshold?: number }): void {
     const root = this.currentRoot;
@@ -661,6 +716,7 @@ export class Repository {
    * Builds and signs everything that changed, without writing. Returns the new metadata in
    * publish order, or throws a ThresholdError naming the roles that lack signatures (unless
    * `allowPending`, which returns those as `pending` for an offline signing ceremony).
+   * @throws {ThresholdError} a role lacks signatures and `allowPending` is not set.
    */
   async prepare(
     options: { allowPending?: boolean; forceTimestamp?: boolean; forceSnapshot?: boolean } = {},
@@ -837,6 +893,7 @@ export class Repository {
    * A signing request for the staged change to `role` (root by default): the exact metadata to
    * sign, the thresholds it must meet and a readable summary, for key holders to sign offline.
    * Signatures from the signers this repository holds are already in it.
+   * @throws {StateError} nothing is staged for `role`.
    */
   async createSigningRequest(role = 'root'): Promise<SigningRequest> {
     if (role === 'root' && !this.stagedRoot) this.stagedRoot = this.root.signed; // re-sign (e.g. to extend expiry)
@@ -876,6 +933,7 @@ export class Repository {
   /**
    * Stages the metadata of a signed request for publishing, exactly as signed. `publish` then
    * checks its thresholds like any other role.
+   * @throws {UsageError} the request's metadata is not of the type its role needs.
    */
   applySigningRequest(request: SigningRequest): void {
     const md = request.metadata;
@@ -899,6 +957,12 @@ export class Repository {
    * Publishes everything that changed. Holds the storage lock, checks that nobody published
    * since this repository was opened, verifies the new metadata as a client would, then writes
    * every new file first and `metadata/timestamp.json` last.
+   * @throws {ThresholdError} a role that changed lacks signatures.
+   * @throws {ConflictError} another publisher holds the lock (PublishLockedError) or published
+   *   since this repository was opened.
+   * @throws {TufError} the self-check refused the new metadata (ExpiredError, RollbackError,
+   *   VersionMismatchError, …).
+   * @throws {StorageError} storage could not be written.
    */
   async publish(
     options: { forceTimestamp?: boolean; forceSnapshot?: boolean; signal?: AbortSignal } = {},
@@ -957,7 +1021,11 @@ export class Repository {
     }
   }
 
-  /** Re-signs timestamp (and snapshot when it would expire first): for a cron job. */
+  /**
+   * Re-signs timestamp (and snapshot when it would expire first): for a cron job.
+   * @throws {StateError} there are staged changes (publish them instead).
+   * @throws {TufError} as `publish`.
+   */
   async refreshTimestamp(): Promise<PublishResult> {
     if (this.hasChanges) throw new StateError('there are staged changes: publish them instead');
     return this.publish({ forceTimestamp: true });

@@ -14,6 +14,9 @@ import { canonicalString } from '../json/canonical.js';
 import type { TopLevelRoleName } from '../metadata/roles.js';
 import type { Root } from '../metadata/signed.js';
 
+/**
+ * One key a root lists, for a person to compare out of band before trusting or signing the root.
+ */
 export interface RootKeySummary {
   /** The keyid as the metadata lists it. */
   keyid: string;
@@ -29,6 +32,7 @@ export interface RootKeySummary {
   computedKeyid: string;
 }
 
+/** One top-level role of a root: its threshold and keyids. */
 export interface RootRoleSummary {
   role: string;
   threshold: number;
@@ -37,6 +41,7 @@ export interface RootRoleSummary {
   missingKeys: string[];
 }
 
+/** A key a top-level role gains or loses between two roots. */
 export interface RootKeyChange {
   role: string;
   /** The keyid in the root that has the key: the new root for an addition, the previous one for a removal. */
@@ -47,17 +52,29 @@ export interface RootKeyChange {
   computedKeyid: string;
 }
 
+/**
+ * What changes between a previous root and this one: keys, thresholds, expiry, consistent
+ * snapshots. What a key holder reads before signing a root rotation.
+ */
 export interface RootComparison {
+  /** The version of the root compared against. */
   previousVersion: number;
   /** Keys a role gains: public-key material the previous root did not authorise for it. */
   added: RootKeyChange[];
   /** Keys a role loses. */
   removed: RootKeyChange[];
+  /** Roles whose threshold changes. */
   thresholds: { role: string; before: number; after: number }[];
+  /** The change of expiry (ISO 8601), or null when it is the same. */
   expires: { before: string; after: string } | null;
+  /** The change of `consistent_snapshot`, or null when it is the same. */
   consistentSnapshot: { before: boolean; after: boolean } | null;
 }
 
+/**
+ * A root summarised for a person: version, expiry, keys and roles, with the keyids tufa computes
+ * beside the ones listed.
+ */
 export interface RootSummary {
   version: number;
   specVersion: string;

@@ -36,8 +36,15 @@ export interface RequiredSignatures {
   keyids: string[];
 }
 
+/**
+ * A change to a role that needs signatures from keys held elsewhere (an offline root ceremony): the
+ * exact metadata to sign, what it must meet, and what it changes, so a key holder can check it
+ * before signing.
+ */
 export interface SigningRequest {
+  /** The role to sign. */
   role: string;
+  /** The version the metadata will have when published. */
   version: number;
   /** The metadata to sign, with the signatures gathered so far. */
   metadata: Metadata;

@@ -4,6 +4,11 @@
  */
 import { ConflictError } from '../errors.js';
 
+/**
+ * Where a `Repository` reads and writes its files (paths relative to the repository root, e.g.
+ * `metadata/timestamp.json`). Writes are atomic, and `lock` keeps two publishers from interleaving.
+ * `FsRepositoryStorage` (`@tufa/core/node`) is the on-disk one.
+ */
 export interface RepositoryStorage {
   /** The file's bytes, or undefined when it does not exist. */
   read(path: string): Promise<Uint8Array | undefined>;

@@ -22,11 +22,18 @@ export const MAX_TAG_BYTES = 255;
 /** The OCI distribution spec's tag grammar. */
 export const OCI_TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
+/**
+ * A tag name that signing accepts but some tools will not: outside the OCI distribution spec's tag
+ * grammar.
+ */
 export interface TagNameWarning {
+  /** The advisory rule the name breaks. */
   rule: 'oci-grammar';
+  /** What is wrong, with the name shown escaped. */
   message: string;
 }
 
+/** Options of `checkTagName`. */
 export interface CheckTagNameOptions {
   /** Where the name came from, put in front of messages (e.g. `tags.txt:3`). */
   source?: string;

@@ -24,6 +24,10 @@ import type { RepositoryStorage } from './storage.js';
 /** Publish attempts by default: the first, and two more after a conflict. */
 export const DEFAULT_TRANSACTION_ATTEMPTS = 3;
 
+/**
+ * How often `withRepository` re-applies an edit after a conflicting publish, and how long it
+ * waits between attempts.
+ */
 export interface TransactionOptions {
   /** How many times in all the edit may be applied and published. Default 3. */
   attempts?: number;
@@ -34,6 +38,7 @@ export interface TransactionOptions {
   delay?: (attempt: number) => Promise<void>;
 }
 
+/** What a transaction published, what the edit returned, and on which attempt. */
 export interface TransactionResult<T> extends PublishResult {
   /** What the edit returned on the attempt that was published. */
   result: T;
