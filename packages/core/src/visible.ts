@@ -22,6 +22,7 @@ function escapeCodePoint(ch: string): string {
   return `\\u{${cp.toString(16)}}`;
 }
 
+/** Options of `visible`. */
 export interface VisibleOptions {
   /**
    * Keep line feeds and tabs. Only for text whose layout the caller wrote itself (a command's

@@ -11,6 +11,7 @@ import { StorageError } from '../errors.js';
 /** Prefix of every temporary file tufa creates. It never ends in `.json`, so a half-written file is never mistaken for metadata. */
 export const TEMP_PREFIX = '.tufa-tmp-';
 
+/** Options of `writeFileAtomic`. */
 export interface WriteFileAtomicOptions {
   /** Permission bits of the new file, set exactly (not narrowed by the umask). Default 0o644. */
   mode?: number;

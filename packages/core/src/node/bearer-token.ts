@@ -65,6 +65,11 @@ export function parseBearerChallenge(header: string): BearerChallenge | undefine
 /** What a token realm may be sent: a user name and password, or an identity (refresh) token. */
 export type TokenCredentials = { username: string; password: string } | { identityToken: string };
 
+/**
+ * A Docker token exchange to perform: the `WWW-Authenticate: Bearer` challenge, where it came from,
+ * and the credentials that may go to the realm only if the credential policy allows it (DESIGN rule
+ * 12).
+ */
 export interface BearerTokenRequest {
   /** The URL whose answer carried the challenge, as the user's request named it (its origin is the server). */
   server: string;
@@ -90,7 +95,9 @@ export interface BearerTokenRequest {
   timeoutMs?: number;
 }
 
+/** A token from a registry's token realm, for the `Authorization: Bearer` header. */
 export interface BearerToken {
+  /** The token itself: a secret, never logged. */
   token: string;
   /** Seconds the token is valid, when the realm said (`expires_in`). */
   expiresIn: number | undefined;

@@ -12,6 +12,7 @@ import type { Fetcher, FetchRequest } from '../client/fetcher.js';
 import { DownloadLimitError, FetchError, NotFoundError, UnsafeNameError, UsageError } from '../errors.js';
 import { errorCode } from './atomic.js';
 
+/** Options of `FileFetcher`. */
 export interface FileFetcherOptions {
   /** Bytes per chunk read. Default 64 KiB. */
   chunkSize?: number;
@@ -60,9 +61,14 @@ export function fileUrlToLocalPath(url: string): string {
   return path;
 }
 
+/**
+ * A `Fetcher` for `file:` URLs: a repository on a local or mounted file system, read in chunks so
+ * the core's byte limit applies as to a download. Refuses `.` and `..` segments, encoded or not.
+ */
 export class FileFetcher implements Fetcher {
   private readonly chunkSize: number;
 
+  /** @throws {UsageError} `chunkSize` is not a positive integer. */
   constructor(options: FileFetcherOptions = {}) {
     const size = options.chunkSize ?? 65_536;
     if (!Number.isSafeInteger(size) || size < 1)

@@ -12,6 +12,7 @@ import { StateError } from '../errors.js';
 import { Metadata } from '../metadata/metadata.js';
 import { ensureDir, errorCode, storageError, writeFileAtomic } from './atomic.js';
 
+/** Options of `FsMetadataStore.initialize`. */
 export interface InitializeOptions {
   /** Replace a trusted root that is already stored (default false: refuse). */
   overwrite?: boolean;

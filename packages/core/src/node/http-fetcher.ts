@@ -34,8 +34,12 @@ import {
 
 /** The package version, sent as `User-Agent: tufa/<version>` (a test keeps it equal to package.json). */
 export const TUFA_VERSION = '0.1.0';
+/** The `User-Agent` sent by default: `tufa/` and the version. */
 export const DEFAULT_USER_AGENT = `tufa/${TUFA_VERSION}`;
 
+/**
+ * Options of `HttpFetcher`: headers, TLS trust, timeouts, redirects, retries and proxy settings.
+ */
 export interface HttpFetcherOptions {
   /**
    * Extra request headers, e.g. `{ Authorization: 'Bearer …' }` for a private server. Their
@@ -591,6 +595,11 @@ interface Exchange {
   close(): void;
 }
 
+/**
+ * The HTTP(S) `Fetcher` for Node: streams bodies with connect and idle timeouts, follows a bounded
+ * number of redirects (dropping headers across origins), and maps 404/410/403 to NotFoundError and
+ * other failures to FetchError. The core still bounds and verifies everything it returns.
+ */
 export class HttpFetcher implements Fetcher {
   private readonly headers: readonly (readonly [string, string])[];
   private readonly secureContext: tls.SecureContext | undefined;

@@ -35,9 +35,16 @@ export type RootSource =
   /** Pinned now, from the server's own `1.root.json` (the caller asked for unsafe first use). */
   | 'unsafe-first-use';
 
+/**
+ * Options of `PinnedTrust.refresh`: where the repository is, how to fetch it, and an optional root
+ * obtained out of band.
+ */
 export interface PinnedRefreshOptions {
+  /** Base URL of the metadata, ending in `/`. */
   metadataBaseUrl: string;
+  /** Base URL of the targets, ending in `/`. */
   targetBaseUrl?: string;
+  /** The transport. */
   fetcher: Fetcher;
   /** A root obtained out of band (e.g. `--root`): pins trust on first use, else must be in the chain. */
   root?: Uint8Array;
@@ -46,15 +53,19 @@ export interface PinnedRefreshOptions {
    * server or the network on this first use chooses what is trusted from then on.
    */
   unsafeTrustOnFirstUse?: boolean;
+  /** Overrides of the updater's `DEFAULT_LIMITS`. */
   limits?: Partial<UpdaterLimits>;
+  /** The clock, read once per refresh (spec 5.1). Defaults to the system clock. */
   now?: () => Date;
 }
 
+/** What `PinnedTrust.refresh` did: the refreshed updater, and whether and how trust was pinned. */
 export interface PinnedRefreshResult {
   /** An updater whose `refresh()` has completed (spec 5.3–5.6), ready for `getTargetInfo`. */
   updater: Updater;
   /** True when trust was pinned by this call. */
   firstUse: boolean;
+  /** Where the root trust started from on this call. */
   rootSource: RootSource;
 }
 
@@ -134,6 +145,11 @@ class ChainRecordingStore implements MetadataStore {
   }
 }
 
+/**
+ * Trust pinned per repository in a directory (`$TUFA_HOME/trust/…`): the client cache plus the
+ * chain of every root it accepted, so a root given later out of band is accepted only if it is one
+ * of them (`RootNotInChainError` otherwise).
+ */
 export class PinnedTrust {
   /** The directory, absolute. */
   readonly dir: string;
@@ -149,7 +165,11 @@ export class PinnedTrust {
     this.#store = new FsMetadataStore(join(dir, 'metadata'));
   }
 
-  /** Opens `dir` (reading only): a corrupt `chain.json` is a CorruptStateError, never an empty chain. */
+  /**
+   * Opens `dir` (reading only): a corrupt `chain.json` is a CorruptStateError, never an empty
+   * chain.
+   * @throws {CorruptStateError} `chain.json` or the stored root is not in the form tufa writes.
+   */
   static async open(dir: string): Promise<PinnedTrust> {
     const abs = resolve(dir);
     const path = join(abs, 'chain.json');
@@ -181,6 +201,9 @@ export class PinnedTrust {
    * Pins trust if this is the first use, refreshes (spec 5.3–5.6) and records every root
    * accepted. Throws RootNotInChainError for a given root this directory never accepted,
    * UsageError when nothing is pinned and no root is given, and whatever the refresh throws.
+   * @throws {RootNotInChainError} `options.root` is not a root this directory accepted.
+   * @throws {UsageError} nothing is pinned, no root is given and trust on first use is not allowed.
+   * @throws {TufError} whatever `Updater.refresh` throws.
    */
   async refresh(options: PinnedRefreshOptions): Promise<PinnedRefreshResult> {
     const limits = { ...DEFAULT_LIMITS, ...options.limits };

@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { ConflictError, PublishLockedError, StorageError } from '../errors.js';
 import { errorCode, storageError, TEMP_PREFIX, tempPathIn } from './atomic.js';
 
+/** The name of the publish lock file in a repository's directory. */
 export const LOCK_FILE = '.tufa-publish.lock';
 /** `.tufa-publish.lock.takeover-HASH`: the claim on one stale lock. */
 const CLAIM_INFIX = '.takeover-';
@@ -58,11 +59,16 @@ export interface LockInstance {
   readonly bytes: Uint8Array;
 }
 
+/**
+ * A publish lock as found on disk: who holds it and whether that holder is still running, for a
+ * person deciding whether to break it.
+ */
 export interface PublishLockInfo {
   /** The lock file. */
   path: string;
   /** The holder, or undefined when the file is not a lock record tufa wrote. */
   holder: LockHolder | undefined;
+  /** Whether the holder is running, gone, or cannot be checked from here. */
   state: LockHolderState;
   /** Why, for people: `process 4242 is no longer running`. */
   reason: string;

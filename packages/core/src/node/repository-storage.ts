@@ -30,6 +30,7 @@ export { LOCK_FILE };
 /** The prefix of every file tufa keeps beside a repository; no repository file may use it. */
 const RESERVED_PREFIX = '.tufa-';
 
+/** Options of `FsRepositoryStorage`. */
 export interface FsRepositoryStorageOptions {
   /**
    * Told when `lock()` takes over the lock of a publisher that is gone (same host and boot, pid
@@ -40,7 +41,13 @@ export interface FsRepositoryStorageOptions {
   procRoot?: string;
 }
 
+/**
+ * A `RepositoryStorage` on disk: atomic writes (temp file, fsync, rename, fsync the directory), no
+ * symbolic link followed under the repository directory, and a publish lock file that a publisher
+ * which is gone can be taken over from.
+ */
 export class FsRepositoryStorage implements RepositoryStorage {
+  /** The repository directory, absolute. */
   readonly dir: string;
   private readonly probe: ProcessProbe;
   private readonly onLockTakeover: ((previous: PublishLockInfo) => void) | undefined;

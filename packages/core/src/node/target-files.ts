@@ -28,6 +28,7 @@ function hasControlCharacter(s: string): boolean {
   return false;
 }
 
+/** Options of `localTargetPath`. */
 export interface LocalTargetPathOptions {
   /** Apply the Windows-only checks too (reserved characters `<>:"|?*`). Default: on Windows. */
   windows?: boolean;
@@ -74,12 +75,16 @@ export function localTargetPath(
 
 /** What `downloadTargetToFile` needs from an Updater. */
 export interface TargetStreamer {
+  /**
+   * Spec 5.7: the target's bytes, verified by the end of the stream (see `Updater.streamTarget`).
+   */
   streamTarget(
     target: TargetFile,
     options?: { onProgress?: (received: number) => void; signal?: AbortSignal },
   ): AsyncIterable<Uint8Array>;
 }
 
+/** Options of `downloadTargetToFile`. */
 export interface DownloadTargetToFileOptions {
   /** Called with the number of bytes received so far. */
   onProgress?: (received: number) => void;
@@ -95,7 +100,9 @@ export interface DownloadTargetToFileOptions {
   targetDir?: string;
 }
 
+/** Where a target was written, and whether the file already held it. */
 export interface DownloadTargetToFileResult {
+  /** The file the target is in. */
   path: string;
   /** True when `destPath` already held exactly this target and was left untouched. */
   cached: boolean;
@@ -218,6 +225,7 @@ async function commitBelow(
   await fsyncDir(dirname(dest));
 }
 
+/** Options of `downloadTarget`. */
 export interface DownloadTargetOptions
   extends Omit<DownloadTargetToFileOptions, 'targetDir'>,
     LocalTargetPathOptions {}

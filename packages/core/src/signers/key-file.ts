@@ -103,11 +103,13 @@ export type KeyFileInput = {
 /** A passphrase, or an explicit request to store the key in clear. */
 export type KeyProtection = string | { unencrypted: true };
 
+/** Options for encrypting a key file. */
 export interface KeyFileOptions {
   /** scrypt N (a power of two from 2^10 to 2^20); default 2^17. Tests use 2^10. */
   scryptN?: number;
 }
 
+/** Options of `writeKeyFile`. */
 export interface WriteKeyFileOptions extends KeyFileOptions {
   /** Replace an existing file (default: refuse with a UsageError). */
   overwrite?: boolean;
@@ -120,6 +122,10 @@ export interface KeyFileInfo {
   encrypted: boolean;
 }
 
+/**
+ * The key-derivation parameters a key file records (scrypt), so it can be decrypted with a
+ * passphrase later.
+ */
 export interface KdfParams {
   name: 'scrypt';
   salt: Uint8Array;
@@ -614,6 +620,7 @@ export async function readKeyFile(path: string): Promise<KeyFileInfo> {
   return { key, keyid, encrypted };
 }
 
+/** Options of `loadKeyFile`. */
 export interface LoadKeyFileOptions {
   /** Sign as this keyid instead of the one stored in the file. */
   keyid?: string;

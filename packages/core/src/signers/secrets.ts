@@ -5,6 +5,10 @@
  */
 import { isTufError, KeyError, UsageError } from '../errors.js';
 
+/**
+ * What a secrets callback is asked for: a passphrase or a PIN, and for which key. Carries nothing
+ * secret itself.
+ */
 export interface SecretRequest {
   /** A passphrase unlocks a key file; a PIN unlocks a hardware token. */
   kind: 'passphrase' | 'pin';
@@ -16,6 +20,10 @@ export interface SecretRequest {
   confirm?: boolean;
 }
 
+/**
+ * Answers a `SecretRequest` with the secret: how a program supplies passphrases and PINs (a prompt,
+ * an environment variable) without core ever reading a terminal.
+ */
 export type SecretCallback = (request: SecretRequest) => Promise<string>;
 
 /** The request a key file passes to its passphrase callback. */

@@ -19,6 +19,10 @@ import { MAX_KEY_FILE_BYTES, readSmallFile } from './key-file.js';
 import { looksLikePem, signerFromKeyFileBytes, signerFromPem } from './material.js';
 import type { SecretCallback } from './secrets.js';
 
+/**
+ * What resolving a signer URI may use: the secrets callback, the base directory and the
+ * environment.
+ */
 export interface SignerContext {
   /** Answers passphrase and PIN requests. */
   secrets: SecretCallback;
