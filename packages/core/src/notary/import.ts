@@ -59,6 +59,7 @@ export function tagNameProblem(name: string): string | undefined {
   }
 }
 
+/** Options of a Notary import into a tufa repository. */
 export interface NotaryImportOptions {
   /** Also tags Docker Content Trust does not resolve, as `notary lookup` resolves them. */
   allRoles?: boolean;
@@ -114,6 +115,10 @@ export interface NotaryProvenance {
   root: { version: number; keyIds: string[]; expires: string };
 }
 
+/**
+ * The provenance record an import stores for a Notary collection: where it was read from, when, and
+ * what anchored trust in it.
+ */
 export function notaryProvenance(c: NotaryCollection): NotaryProvenance {
   return {
     source: c.source,

@@ -13,8 +13,10 @@ import { parseStrict } from '../json/strict.js';
 import { decodeBase64, type NotaryKey, notaryKey } from './keys.js';
 import { parseNotaryTime } from './time.js';
 
+/** The `_type` of a Notary v1 metadata file (capitalised, unlike TUF 1.0). */
 export type NotaryRoleType = 'Root' | 'Targets' | 'Snapshot' | 'Timestamp';
 
+/** One signature of a Notary file: keyid, signing method and the signature (base64). */
 export interface NotarySignature {
   readonly keyid: string;
   readonly method: string;
@@ -31,6 +33,7 @@ export interface NotaryEnvelope<T> {
   readonly raw: Uint8Array;
 }
 
+/** The keyids and threshold of a Notary role. */
 export interface NotaryRoleKeys {
   readonly keyids: readonly string[];
   readonly threshold: number;
@@ -44,6 +47,7 @@ interface Common {
   readonly expiresText: string;
 }
 
+/** A Notary root's `signed` part: keys (certificates) and the top-level roles. */
 export interface NotaryRoot extends Common {
   readonly type: 'Root';
   readonly consistentSnapshot: boolean;
@@ -63,6 +67,10 @@ export interface NotaryTargetEntry extends NotaryFileMeta {
   readonly custom: unknown;
 }
 
+/**
+ * A Notary delegation: a role under `targets/` with its keys and the name prefixes it is trusted
+ * for.
+ */
 export interface NotaryDelegation extends NotaryRoleKeys {
   readonly name: string;
   /** Path prefixes (`""` matches every name); `undefined` when none are given. */
@@ -71,6 +79,10 @@ export interface NotaryDelegation extends NotaryRoleKeys {
   readonly pathHashPrefixes: readonly string[] | undefined;
 }
 
+/**
+ * A Notary targets (or delegated `targets/…`) `signed` part: the images it signs and its
+ * delegations.
+ */
 export interface NotaryTargets extends Common {
   readonly type: 'Targets';
   readonly targets: ReadonlyMap<string, NotaryTargetEntry>;
@@ -78,16 +90,19 @@ export interface NotaryTargets extends Common {
   readonly delegations: readonly NotaryDelegation[];
 }
 
+/** A Notary snapshot's `signed` part: the length and hashes of each role's file. */
 export interface NotarySnapshot extends Common {
   readonly type: 'Snapshot';
   readonly meta: ReadonlyMap<string, NotaryFileMeta>;
 }
 
+/** A Notary timestamp's `signed` part: the length and hashes of the snapshot. */
 export interface NotaryTimestamp extends Common {
   readonly type: 'Timestamp';
   readonly meta: ReadonlyMap<string, NotaryFileMeta>;
 }
 
+/** The `signed` part of any Notary role. */
 export type NotarySigned = NotaryRoot | NotaryTargets | NotarySnapshot | NotaryTimestamp;
 
 type Obj = Record<string, unknown>;

@@ -28,6 +28,7 @@ import { searchTargets, type TargetsGraph } from '../metadata/search.js';
 import { dctResolveAll, notaryLookup } from './dct.js';
 import type { NotaryCollection, NotaryTarget } from './reader.js';
 
+/** Options of the Notary migration planner. */
 export interface NotaryMigrationOptions {
   /** Tags Docker does not resolve too: the copy `notary lookup` resolves. */
   allRoles: boolean;
@@ -43,10 +44,16 @@ export interface NotaryMigrationOptions {
   maxRoles?: number;
 }
 
+/**
+ * One tag the migration will sign in tufa: the Notary copy it comes from and the tufa role it goes
+ * to.
+ */
 export interface PlannedImport {
+  /** The tag (target name). */
   tag: string;
   /** The copy Docker resolves (or `notary lookup`, with `allRoles`). */
   source: NotaryTarget;
+  /** The tufa role that will sign it. */
   tufaRole: string;
   /** What to sign, provenance in `custom.notary`. */
   target: TargetFile;
@@ -54,7 +61,12 @@ export interface PlannedImport {
   shadowed: NotaryTarget[];
 }
 
+/**
+ * What a migration would do, computed before anything is staged: the imports, the copies to remove,
+ * and what is left alone and why.
+ */
 export interface NotaryMigrationPlan {
+  /** The tags to sign in tufa. */
   imports: PlannedImport[];
   /** Copies tufa signs that a client would find before the import (only with `replace`). */
   removals: { tag: string; tufaRole: string; digest: string | null }[];

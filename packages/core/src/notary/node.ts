@@ -18,9 +18,14 @@ import { checkNotaryGun, FetcherNotarySource, type NotarySource, notaryServerBas
 // Where they were first defined; the token flow itself now lives in node/bearer-token.ts.
 export { type BearerChallenge, parseBearerChallenge } from '../node/bearer-token.js';
 
+/**
+ * How to obtain a Docker registry token for notary-server: credentials (sent only where the
+ * credential policy allows, DESIGN rule 12) and the scope to ask for.
+ */
 export interface DockerTokenOptions {
   /** Basic credentials for the token service (Docker Hub: the user name and a personal access token). */
   username?: string;
+  /** The password or token for `username`: a secret, never logged or put in an error. */
   password?: string;
   /** Scope to ask for when the challenge names none. Default `repository:GUN:pull`. */
   defaultScope?: string;
@@ -126,6 +131,9 @@ export class DockerTokenFetcher implements Fetcher {
   }
 }
 
+/**
+ * Options of the notary-server source: headers, TLS trust, timeouts and the Docker token exchange.
+ */
 export interface NotaryServerSourceOptions {
   /** Static request headers, e.g. `{ Authorization: 'Bearer …' }`. */
   headers?: Readonly<Record<string, string>>;
@@ -133,6 +141,7 @@ export interface NotaryServerSourceOptions {
   ca?: string | readonly string[];
   /** Credentials for Docker's token service, used on a 401 Bearer challenge. */
   username?: string;
+  /** The password or token for `username`: a secret, never logged or put in an error. */
   password?: string;
   /** Hosts whose token realm may receive the credentials besides the server's own (`DockerTokenOptions`). */
   tokenRealmHosts?: readonly string[];

@@ -75,6 +75,7 @@ export interface NotaryReadOptions extends NotaryTrustOptions {
   recorded?: NotaryRecords;
 }
 
+/** The X.509 certificate of a Notary key, summarised for a person checking it out of band. */
 export interface NotaryCertificateInfo {
   keyid: string;
   subject: string;
@@ -85,6 +86,7 @@ export interface NotaryCertificateInfo {
   problem: string | undefined;
 }
 
+/** One verified Notary role: version, expiry and keys, for a report. */
 export interface NotaryRoleInfo {
   role: string;
   version: number;
@@ -106,15 +108,27 @@ export interface NotaryTarget {
   custom: unknown;
 }
 
+/**
+ * A delegated Notary role that could not be verified, and why; its targets are left out of the
+ * collection.
+ */
 export interface NotaryRoleFailure {
   role: string;
+  /** Why it was refused. */
   error: TufError;
 }
 
+/**
+ * A Notary v1 collection (one GUN) read and verified: its roles, its signed targets, what anchored
+ * trust in it, and the roles that failed.
+ */
 export interface NotaryCollection {
   gun: string;
   source: string;
   asOf: Date;
+  /**
+   * What the root was trusted by: a root given, a pinned key or certificate, or trust on first use.
+   */
   trustAnchor: 'trusted-root' | 'pinned-key' | 'pinned-certificate' | 'unsafe-tofu';
   /** The root versions verified, oldest first (the last is the current root). */
   rootVersions: number[];

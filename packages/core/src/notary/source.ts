@@ -6,6 +6,10 @@
 import { download, type Fetcher } from '../client/fetcher.js';
 import { TufError, UnsafeNameError, UsageError } from '../errors.js';
 
+/**
+ * Where Notary v1 metadata is read from: a notary-server, a Docker trust cache directory, or any
+ * `Fetcher`. Returns bytes only; the reader verifies them.
+ */
 export interface NotarySource {
   /** Where the data comes from, for messages and provenance (a URL or a directory). */
   readonly description: string;
@@ -57,10 +61,15 @@ export function notaryServerBaseUrl(server: string, gun: string): string {
   return `${server.replace(/\/+$/, '')}/v2/${encodePath(checkNotaryGun(gun))}/_trust/tuf/`;
 }
 
+/** Options of `FetcherNotarySource`. */
 export interface FetcherNotarySourceOptions {
   /** Milliseconds per file. Default 60 000. */
   timeoutMs?: number;
+  /**
+   * Whether `N.root.json` files exist (notary-server keeps every root version; a cache does not).
+   */
   versionedRoots: boolean;
+  /** Whether files can be fetched by content hash as `ROLE.SHA256.json` (notary-server). */
   hashedNames: boolean;
   description?: string;
 }
