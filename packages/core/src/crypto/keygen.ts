@@ -78,6 +78,9 @@ export async function generateKeyPair(
 /**
  * The TUF key for a PEM SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`), written as securesystemslib
  * writes it (Ed25519 as raw hex; PEM re-encoded by OpenSSL, as python's `cryptography` does).
+ * @throws {FormatError} `pem` is not a PEM SubjectPublicKeyInfo.
+ * @throws {UnsupportedKeyError} the key cannot be decoded, or is of a type or scheme tufa cannot
+ *   use.
  */
 export function keyFromPublicPem(pem: string, scheme?: string): Key {
   const der = spkiDerFromPem(pem);
@@ -91,7 +94,10 @@ export function keyFromPublicPem(pem: string, scheme?: string): Key {
   return Key.fromPublicKeyObject(publicKey, scheme);
 }
 
-/** The key's public material as PEM SubjectPublicKeyInfo (also for Ed25519 keys). */
+/**
+ * The key's public material as PEM SubjectPublicKeyInfo (also for Ed25519 keys).
+ * @throws {UnsupportedKeyError} the key is of a type or scheme tufa cannot use.
+ */
 export function keyToPem(key: Key): string {
   const m = materialOf(key);
   if (m === undefined) throw new UnsupportedKeyError(`unsupported key (${key.keytype}/${key.scheme})`);

@@ -82,7 +82,10 @@ async function verifyLengthAndHashes(
   checker.finish();
 }
 
-/** Length and hashes of data, computed in one pass over a stream. */
+/**
+ * Length and hashes of data, computed in one pass over a stream.
+ * @throws {UnsupportedHashError} an algorithm asked for is not sha256 or sha512.
+ */
 export async function measure(
   data: ByteSource,
   algorithms: readonly string[] = ['sha256'],
@@ -119,7 +122,10 @@ export class MetaFile {
   readonly hashes: ReadonlyMap<string, string> | undefined;
   readonly unrecognized: Readonly<JsonObject>;
 
-  /** Keeps its own copies of `hashes` and the unknown fields (ADR 0012). */
+  /**
+   * Keeps its own copies of `hashes` and the unknown fields (ADR 0012).
+   * @throws {FormatError} a version below 1, a negative length, or an empty `hashes`.
+   */
   constructor(
     version: number,
     length?: number,
@@ -193,7 +199,10 @@ export class TargetFile {
   /** Every other field, `custom` included, kept and re-emitted. */
   readonly unrecognized: Readonly<JsonObject>;
 
-  /** Keeps its own copies of `hashes` and the unknown fields, `custom` included (ADR 0012). */
+  /**
+   * Keeps its own copies of `hashes` and the unknown fields, `custom` included (ADR 0012).
+   * @throws {FormatError} a negative length, or an empty `hashes`.
+   */
   constructor(
     path: string,
     length: number,

@@ -78,7 +78,12 @@ export function roleStoragePath(role: string, version: number, consistentSnapsho
   return metadataPath(roleFileName(checkRoleFileName(role), version, consistentSnapshot));
 }
 
-/** A role name that can be a file name on any static host: no separators, dots-only or control characters. */
+/**
+ * A role name that can be a file name on any static host: no separators, dots-only or control
+ * characters.
+ * @throws {UnsafeNameError} the name could escape the metadata directory or is not a portable file
+ *   name (DESIGN rule 9).
+ */
 export function checkRoleFileName(role: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   if (role === '' || role === '.' || role === '..' || /[/\\\x00-\x1f\x7f]/.test(role) || role.length > 200) {

@@ -39,7 +39,10 @@ export class Role {
   readonly threshold: number;
   readonly unrecognized: Readonly<JsonObject>;
 
-  /** @throws {FormatError} `threshold` is not an integer of at least 1. */
+  /**
+   * Keeps its own copies of the lists and fields it is given (ADR 0012).
+   * @throws {FormatError} `threshold` is not an integer of at least 1.
+   */
   constructor(keyids: readonly string[], threshold: number, unrecognizedFields?: JsonObject) {
     if (!Number.isSafeInteger(threshold) || threshold < 1) {
       throw new FormatError(`threshold must be >= 1, found ${threshold}`);
@@ -92,6 +95,10 @@ export class DelegatedRole extends Role {
   readonly paths: readonly string[] | undefined;
   readonly pathHashPrefixes: readonly string[] | undefined;
 
+  /**
+   * Keeps its own copies of the lists and fields it is given (ADR 0012).
+   * @throws {FormatError} an invalid threshold, or both `paths` and `pathHashPrefixes` given.
+   */
   constructor(init: {
     name: string;
     keyids: readonly string[];
@@ -188,6 +195,10 @@ export class SuccinctRoles extends Role {
   readonly namePrefix: string;
   private readonly suffixLength: number;
 
+  /**
+   * Keeps its own copies of the lists and fields it is given (ADR 0012).
+   * @throws {FormatError} an invalid threshold, or `bitLength` outside 1–32.
+   */
   constructor(
     keyids: readonly string[],
     threshold: number,
@@ -277,6 +288,11 @@ export class Delegations {
   readonly succinctRoles: SuccinctRoles | undefined;
   readonly unrecognized: Readonly<JsonObject>;
 
+  /**
+   * Keeps its own copies of the lists and fields it is given (ADR 0012).
+   * @throws {FormatError} both or neither of `roles` and `succinctRoles`, or a role name listed
+   *   twice or reserved for a top-level role.
+   */
   constructor(init: {
     keys: ReadonlyMap<string, Key>;
     roles?: readonly DelegatedRole[] | undefined;

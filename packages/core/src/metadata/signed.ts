@@ -82,6 +82,10 @@ export abstract class Signed {
   /** Milliseconds since the epoch: a Date is mutable (`setTime`), so none is kept or handed out. */
   readonly #expires: number;
 
+  /**
+   * Checks the common fields and keeps its own copy of the unknown ones (ADR 0012).
+   * @throws {FormatError} a version below 1, or an invalid `expires`.
+   */
   constructor(c: SignedCommon) {
     if (!Number.isSafeInteger(c.version) || c.version < 1)
       throw new FormatError(`version must be >= 1, found ${c.version}`);
@@ -156,6 +160,7 @@ export class Root extends Signed {
    * The keys and threshold of a top-level role. A Root always defines all four (its constructor
    * refuses one that does not), so this throws only for a name that is not a top-level role,
    * which only an untyped caller can pass.
+   * @throws {FormatError} `name` is not a top-level role.
    */
   role(name: TopLevelRoleName): Role {
     const r = this.roles.get(name);

@@ -27,6 +27,8 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
  * The local path a `file:` URL (or a plain absolute path, read as a file URL's path) names.
  * Throws UnsafeNameError for dot segments, encoded separators and NUL; UsageError for anything
  * that is not a local file URL.
+ * @throws {UnsafeNameError} a dot segment, an encoded separator or a NUL.
+ * @throws {UsageError} not a local file URL.
  */
 export function fileUrlToLocalPath(url: string): string {
   let fileUrl: string;

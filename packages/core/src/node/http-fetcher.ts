@@ -611,6 +611,10 @@ export class HttpFetcher implements Fetcher {
   private readonly env: Readonly<Record<string, string | undefined>> | undefined;
   private readonly userAgent: string;
 
+  /**
+   * @throws {UsageError} an option is invalid (a CA certificate that cannot be parsed, a timeout or
+   *   retry count out of range, …).
+   */
   constructor(options: HttpFetcherOptions = {}) {
     this.connectTimeoutMs = checkCount('connectTimeoutMs', options.connectTimeoutMs, 30_000);
     this.idleTimeoutMs = checkCount('idleTimeoutMs', options.idleTimeoutMs, 30_000);
@@ -658,6 +662,9 @@ export class HttpFetcher implements Fetcher {
    * Sends one request (GET, HEAD or POST) through the same layer as `fetch` (proxy, CA,
    * redirects, configured headers, deadlines) and returns the final answer, whatever its
    * status, with its headers; the caller reads the body with a limit, or closes it.
+   * @throws {UsageError} an unsupported method, a body on GET or HEAD, or an invalid header value.
+   * @throws {FetchError} the transport failed.
+   * @throws {TimeoutError} no answer in time.
    */
   async request(url: string, request: HttpRequest): Promise<HttpResponse> {
     const method = request.method ?? 'GET';

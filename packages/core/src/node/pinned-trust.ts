@@ -83,6 +83,7 @@ function describeJson(v: unknown): string {
 /**
  * Parses `chain.json` strictly into a Map (versions are never properties of a plain object,
  * DESIGN rule 4); anything else is a CorruptStateError naming the file and the entry.
+ * @throws {CorruptStateError} the file is not a chain tufa wrote.
  */
 export function parseTrustChain(bytes: Uint8Array, file: string): Map<number, string> {
   let doc: unknown;

@@ -247,7 +247,11 @@ function parseMeta(o: Obj): Map<string, NotaryFileMeta> {
   return meta;
 }
 
-/** Parses a Notary metadata file strictly; `type` is the `_type` it must have. */
+/**
+ * Parses a Notary metadata file strictly; `type` is the `_type` it must have.
+ * @throws {FormatError} the bytes are not strict JSON, not a Notary file of `type`, or a field is
+ *   invalid.
+ */
 export function parseNotaryMetadata<T extends NotaryRoleType>(
   raw: Uint8Array,
   type: T,

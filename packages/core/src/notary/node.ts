@@ -181,7 +181,11 @@ export function notaryTrustDirMetadata(trustDir: string, gun: string): string {
   return join(resolve(trustDir), 'tuf', ...checkNotaryGun(gun).split('/'), 'metadata');
 }
 
-/** A client trust directory (`~/.docker/trust`, `~/.notary`) as a `NotarySource`. */
+/**
+ * A client trust directory (`~/.docker/trust`, `~/.notary`) as a `NotarySource`.
+ * @throws {UsageError} no trust directory is given.
+ * @throws {UnsafeNameError} `gun` is not a plain repository name.
+ */
 export function notaryTrustDirSource(trustDir: string, gun: string): NotarySource {
   if (trustDir.length === 0) throw new UsageError('no trust directory given');
   const dir = notaryTrustDirMetadata(trustDir, gun);

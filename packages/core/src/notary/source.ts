@@ -25,7 +25,11 @@ export interface NotarySource {
 const ROLE_RE = /^targets(?:\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$/;
 const GUN_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
-/** Throws UnsafeNameError unless `role` is `targets`, `root`, `snapshot`, `timestamp` or a clean `targets/…` name. */
+/**
+ * Throws UnsafeNameError unless `role` is `targets`, `root`, `snapshot`, `timestamp` or a clean
+ * `targets/…` name.
+ * @throws {UnsafeNameError} `role` is not a Notary role name.
+ */
 export function checkNotaryRoleName(role: string): string {
   const top = role === 'root' || role === 'snapshot' || role === 'timestamp';
   if (
@@ -37,7 +41,10 @@ export function checkNotaryRoleName(role: string): string {
   return role;
 }
 
-/** Throws UnsafeNameError unless `gun` is a plain repository name (`host[:port]/path/…`). */
+/**
+ * Throws UnsafeNameError unless `gun` is a plain repository name (`host[:port]/path/…`).
+ * @throws {UnsafeNameError} `gun` is not a plain repository name.
+ */
 export function checkNotaryGun(gun: string): string {
   const segs = gun.split('/');
   if (
@@ -54,7 +61,11 @@ function encodePath(name: string): string {
   return name.split('/').map(encodeURIComponent).join('/');
 }
 
-/** `SERVER/v2/GUN/_trust/tuf/` for a notary-server base URL. */
+/**
+ * `SERVER/v2/GUN/_trust/tuf/` for a notary-server base URL.
+ * @throws {UsageError} `server` is not an http(s) URL.
+ * @throws {UnsafeNameError} `gun` is not a plain repository name.
+ */
 export function notaryServerBaseUrl(server: string, gun: string): string {
   if (!/^https?:\/\//i.test(server))
     throw new UsageError(`expected an http(s) URL, found ${JSON.stringify(server)}`);
@@ -81,6 +92,7 @@ export class FetcherNotarySource implements NotarySource {
   readonly hashedNames: boolean;
   readonly #timeoutMs: number;
 
+  /** @throws {UsageError} `baseUrl` does not end in `/`. */
   constructor(
     private readonly fetcher: Fetcher,
     private readonly baseUrl: string,
@@ -93,6 +105,13 @@ export class FetcherNotarySource implements NotarySource {
     this.#timeoutMs = options.timeoutMs ?? 60_000;
   }
 
+  /**
+   * The file `name`, at most `maxLength` bytes, or undefined when the source does not have it.
+   * @throws {UnsafeNameError} `name` is not a metadata file name.
+   * @throws {FetchError} the transport failed.
+   * @throws {TimeoutError} the file did not arrive in time.
+   * @throws {DownloadLimitError} the file is longer than `maxLength`.
+   */
   async read(name: string, maxLength: number): Promise<Uint8Array | undefined> {
     // Names are built by the reader from checked role names, versions and hex digests only.
     if (

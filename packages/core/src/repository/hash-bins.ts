@@ -51,7 +51,11 @@ export function targetsDelegation(top: Targets): TargetsDelegation {
   return top.delegations ? 'roles' : 'none';
 }
 
-/** The decision for `input` (see above). Throws UsageError for a threshold or count that is not a whole number. */
+/**
+ * The decision for `input` (see above). Throws UsageError for a threshold or count that is not a
+ * whole number.
+ * @throws {UsageError} `threshold` or `targets` is not a whole number in range.
+ */
 export function decideHashBins(input: HashBinInput): HashBinDecision {
   const { targets, delegation, threshold } = input;
   if (!Number.isSafeInteger(threshold) || threshold < 1) {

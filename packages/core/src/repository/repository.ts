@@ -420,7 +420,12 @@ export class Repository {
     return [...(await this.getTargets(role)).targets.values()];
   }
 
-  /** Every target in every role reachable from `targets`, with its role (publisher view, staged edits included). */
+  /**
+   * Every target in every role reachable from `targets`, with its role (publisher view, staged
+   * edits included).
+   * @throws {UsageError} a role delegates to more hash bins than this repository handles.
+   * @throws {NotFoundError} a delegated role's file is missing.
+   */
   async *walkTargets(): AsyncGenerator<{ role: string; target: TargetFile }> {
     const seen = new Set<string>();
     const stack = ['targets'];
@@ -527,6 +532,7 @@ export class Repository {
   /**
    * TAP 15 hash bins: `delegator` delegates to 2^bitLength roles `PREFIX-XX` sharing `keys`;
    * targets added afterwards without a role go to their bin automatically.
+   * @throws {UsageError} `delegator` already delegates, or the bin parameters are out of range.
    */
   async setSuccinctDelegation(
     delegator: string,
@@ -557,6 +563,7 @@ export class Repository {
    * Moves every target of `targets` into TAP 15 hash bins (the layout for very large target
    * sets: adding one target then re-signs one bin, not the whole list). `bitLength` defaults to
    * a size that keeps bins near `targetsPerBin` entries.
+   * @throws {UsageError} `targets` already delegates, or `bitLength` is out of range.
    */
   async useHashBins(init: {
     keys: Key[];
@@ -632,7 +639,12 @@ export class Repository {
     this.stagedRoot = copyRoot(root, { keys, roles });
   }
 
-  /** Changes the keys or threshold of a delegated role in its delegator's metadata. */
+  /**
+   * Changes the keys or threshold of a delegated role in its delegator's metadata.
+   * @throws {NotFoundError} `delegator` does not delegate to `name`.
+   * @throws {UsageError} `addDelegation` refuses the new keys and threshold.
+   * @throws {FormatError} a threshold below 1.
+   */
   async rotateDelegatedKeys(
     delegator: string,
     name: string,

@@ -104,7 +104,10 @@ export function signingRequestToBytes(r: SigningRequest): Uint8Array {
   return new TextEncoder().encode(`${pythonJson(doc, 1)}\n`);
 }
 
-/** Parses a request file strictly; the embedded metadata must match `signed_sha256`. */
+/**
+ * Parses a request file strictly; the embedded metadata must match `signed_sha256`.
+ * @throws {FormatError} not a signing request, or its metadata does not match `signed_sha256`.
+ */
 export function signingRequestFromBytes(bytes: Uint8Array): SigningRequest {
   const { value } = parseStrict(bytes);
   const o = readObject(value, '$');
@@ -149,7 +152,10 @@ export function signingRequestFromBytes(bytes: Uint8Array): SigningRequest {
   return { role, version, metadata, signedSha256, changes, required, keys };
 }
 
-/** Adds `signer`'s signature. The signer's key must be one the request names. */
+/**
+ * Adds `signer`'s signature. The signer's key must be one the request names.
+ * @throws {KeyError} the signer's key is not one the request names.
+ */
 export async function signSigningRequest(r: SigningRequest, signer: Signer): Promise<SigningRequest> {
   const material = signer.key.materialId();
   const keyids = [...r.keys]
@@ -166,7 +172,10 @@ export async function signSigningRequest(r: SigningRequest, signer: Signer): Pro
   return { ...r, metadata: md };
 }
 
-/** Merges the signatures of requests for the same metadata, in any order. */
+/**
+ * Merges the signatures of requests for the same metadata, in any order.
+ * @throws {ValueError} the requests are not for the same metadata.
+ */
 export async function mergeSigningRequests(
   first: SigningRequest,
   ...rest: SigningRequest[]
