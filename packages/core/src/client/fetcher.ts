@@ -25,8 +25,8 @@ export interface Fetcher {
   /**
    * Streams the body at `url`. Throws a `NotFoundError` when the file does not exist (see
    * `httpStatusError`), and a `FetchError` for any other failure.
-   * @throws {NotFoundError} the file does not exist.
-   * @throws {FetchError} any other transport failure.
+   * @throws {@link errors!NotFoundError | NotFoundError} the file does not exist.
+   * @throws {@link errors!FetchError | FetchError} any other transport failure.
    */
   fetch(url: string, request: FetchRequest): AsyncIterable<Uint8Array>;
 }

@@ -50,9 +50,10 @@ export class TrustedMetadataSet {
   /**
    * Spec 5.2: load the trusted root. It must parse strictly and be signed by a threshold of its
    * own root keys (a corrupt or unsigned local root fails before anything is fetched).
-   * @throws {UsageError} `referenceTime` is not a valid date.
-   * @throws {FormatError} the bytes are not valid root metadata.
-   * @throws {ThresholdError} the root is not signed by a threshold of its own root keys.
+   * @throws {@link errors!UsageError | UsageError} `referenceTime` is not a valid date.
+   * @throws {@link errors!FormatError | FormatError} the bytes are not valid root metadata.
+   * @throws {@link errors!ThresholdError | ThresholdError} the root is not signed by a threshold of
+   *   its own root keys.
    */
   static async create(rootBytes: Uint8Array, referenceTime: Date): Promise<TrustedMetadataSet> {
     if (Number.isNaN(referenceTime.getTime())) throw new UsageError('the reference time is not a valid date');
@@ -80,11 +81,13 @@ export class TrustedMetadataSet {
 
   /**
    * Spec 5.3.4–5.3.8: accept root N+1 when both root N and N+1 thresholds sign it.
-   * @throws {StateError} a timestamp is already trusted (root comes first).
-   * @throws {FormatError} the bytes are not valid root metadata.
-   * @throws {ThresholdError} not signed by a threshold of the trusted root's and its own root keys.
-   * @throws {RollbackError} a version below N+1.
-   * @throws {VersionMismatchError} a version above N+1.
+   * @throws {@link errors!StateError | StateError} a timestamp is already trusted (root comes
+   *   first).
+   * @throws {@link errors!FormatError | FormatError} the bytes are not valid root metadata.
+   * @throws {@link errors!ThresholdError | ThresholdError} not signed by a threshold of the trusted
+   *   root's and its own root keys.
+   * @throws {@link errors!RollbackError | RollbackError} a version below N+1.
+   * @throws {@link errors!VersionMismatchError | VersionMismatchError} a version above N+1.
    */
   async updateRoot(bytes: Uint8Array): Promise<Metadata<Root>> {
     if (this.trustedTimestamp) throw new StateError('root cannot be updated after timestamp');
@@ -105,7 +108,8 @@ export class TrustedMetadataSet {
 
   /**
    * Spec 5.3.10: the final root must not be expired.
-   * @throws {ExpiredError} the trusted root expired at the reference time.
+   * @throws {@link errors!ExpiredError | ExpiredError} the trusted root expired at the reference
+   *   time.
    */
   checkRootNotExpired(): void {
     const r = this.trustedRoot.signed;
@@ -117,12 +121,14 @@ export class TrustedMetadataSet {
   /**
    * Spec 5.4. Returns false when `bytes` carry the version already trusted: the trusted
    * timestamp stays (and nothing should be persisted).
-   * @throws {StateError} a snapshot is already trusted.
-   * @throws {ExpiredError} the trusted root, or the new timestamp, expired (spec 5.3.10, 5.4.4).
-   * @throws {FormatError} the bytes are not valid timestamp metadata.
-   * @throws {ThresholdError} not signed by a threshold of the root's timestamp keys (spec 5.4.2).
-   * @throws {RollbackError} its version, or the snapshot version it names, is below the trusted one
-   *   (spec 5.4.3).
+   * @throws {@link errors!StateError | StateError} a snapshot is already trusted.
+   * @throws {@link errors!ExpiredError | ExpiredError} the trusted root, or the new timestamp,
+   *   expired (spec 5.3.10, 5.4.4).
+   * @throws {@link errors!FormatError | FormatError} the bytes are not valid timestamp metadata.
+   * @throws {@link errors!ThresholdError | ThresholdError} not signed by a threshold of the root's
+   *   timestamp keys (spec 5.4.2).
+   * @throws {@link errors!RollbackError | RollbackError} its version, or the snapshot version it
+   *   names, is below the trusted one (spec 5.4.3).
    */
   async updateTimestamp(bytes: Uint8Array): Promise<boolean> {
     if (this.trustedSnapshot) throw new StateError('timestamp cannot be updated after snapshot');
@@ -167,13 +173,18 @@ export class TrustedMetadataSet {
    * Spec 5.5. `fromCache` is true for bytes read from the local store: those were verified when
    * stored and need not match the hashes the new timestamp lists (if they are stale, the version
    * check fails and the caller downloads the new snapshot).
-   * @throws {StateError} targets are already trusted, or no timestamp is.
-   * @throws {ExpiredError} the trusted timestamp, or the new snapshot, expired (spec 5.5.6).
-   * @throws {LengthOrHashError} the bytes do not match what the timestamp lists (spec 5.5.2).
-   * @throws {FormatError} the bytes are not valid snapshot metadata.
-   * @throws {ThresholdError} not signed by a threshold of the root's snapshot keys (spec 5.5.3).
-   * @throws {VersionMismatchError} not the version the timestamp names (spec 5.5.4).
-   * @throws {RollbackError} a targets role disappeared or went back a version (spec 5.5.5).
+   * @throws {@link errors!StateError | StateError} targets are already trusted, or no timestamp is.
+   * @throws {@link errors!ExpiredError | ExpiredError} the trusted timestamp, or the new snapshot,
+   *   expired (spec 5.5.6).
+   * @throws {@link errors!LengthOrHashError | LengthOrHashError} the bytes do not match what the
+   *   timestamp lists (spec 5.5.2).
+   * @throws {@link errors!FormatError | FormatError} the bytes are not valid snapshot metadata.
+   * @throws {@link errors!ThresholdError | ThresholdError} not signed by a threshold of the root's
+   *   snapshot keys (spec 5.5.3).
+   * @throws {@link errors!VersionMismatchError | VersionMismatchError} not the version the
+   *   timestamp names (spec 5.5.4).
+   * @throws {@link errors!RollbackError | RollbackError} a targets role disappeared or went back a
+   *   version (spec 5.5.5).
    */
   async updateSnapshot(bytes: Uint8Array, fromCache = false): Promise<Metadata<Snapshot>> {
     if (this.trustedTargets) throw new StateError('snapshot cannot be updated after targets');
@@ -223,13 +234,17 @@ export class TrustedMetadataSet {
 
   /**
    * Spec 5.6 for the top-level targets role.
-   * @throws {StateError} no snapshot is trusted.
-   * @throws {NotFoundError} the snapshot does not list `targets.json`.
-   * @throws {LengthOrHashError} the bytes do not match what the snapshot lists (spec 5.6.2).
-   * @throws {FormatError} the bytes are not valid targets metadata.
-   * @throws {ThresholdError} not signed by a threshold of the root's targets keys (spec 5.6.3).
-   * @throws {VersionMismatchError} not the version the snapshot names (spec 5.6.4).
-   * @throws {ExpiredError} the snapshot or the new targets expired (spec 5.6.5).
+   * @throws {@link errors!StateError | StateError} no snapshot is trusted.
+   * @throws {@link errors!NotFoundError | NotFoundError} the snapshot does not list `targets.json`.
+   * @throws {@link errors!LengthOrHashError | LengthOrHashError} the bytes do not match what the
+   *   snapshot lists (spec 5.6.2).
+   * @throws {@link errors!FormatError | FormatError} the bytes are not valid targets metadata.
+   * @throws {@link errors!ThresholdError | ThresholdError} not signed by a threshold of the root's
+   *   targets keys (spec 5.6.3).
+   * @throws {@link errors!VersionMismatchError | VersionMismatchError} not the version the snapshot
+   *   names (spec 5.6.4).
+   * @throws {@link errors!ExpiredError | ExpiredError} the snapshot or the new targets expired
+   *   (spec 5.6.5).
    */
   async updateTargets(bytes: Uint8Array, fromCache = false): Promise<Metadata<Targets>> {
     const md = await this.verifyTargets(bytes, 'targets', this.trustedRoot, fromCache);
@@ -241,15 +256,18 @@ export class TrustedMetadataSet {
   /**
    * Spec 5.6 for a delegated role, verified against `delegator`: the exact metadata object on the
    * current search path. The result is trusted only together with that delegator.
-   * @throws {StateError} top-level targets are not trusted, or `delegator` was not verified by this
-   *   set.
-   * @throws {NotFoundError} the snapshot does not list the role.
-   * @throws {LengthOrHashError} the bytes do not match what the snapshot lists (spec 5.6.2).
-   * @throws {FormatError} the bytes are not valid targets metadata.
-   * @throws {ThresholdError} not signed by a threshold of the keys `delegator` names for the role
-   *   (spec 5.6.3).
-   * @throws {VersionMismatchError} not the version the snapshot names (spec 5.6.4).
-   * @throws {ExpiredError} the snapshot or the new metadata expired (spec 5.6.5).
+   * @throws {@link errors!StateError | StateError} top-level targets are not trusted, or
+   *   `delegator` was not verified by this set.
+   * @throws {@link errors!NotFoundError | NotFoundError} the snapshot does not list the role.
+   * @throws {@link errors!LengthOrHashError | LengthOrHashError} the bytes do not match what the
+   *   snapshot lists (spec 5.6.2).
+   * @throws {@link errors!FormatError | FormatError} the bytes are not valid targets metadata.
+   * @throws {@link errors!ThresholdError | ThresholdError} not signed by a threshold of the keys
+   *   `delegator` names for the role (spec 5.6.3).
+   * @throws {@link errors!VersionMismatchError | VersionMismatchError} not the version the snapshot
+   *   names (spec 5.6.4).
+   * @throws {@link errors!ExpiredError | ExpiredError} the snapshot or the new metadata expired
+   *   (spec 5.6.5).
    */
   async updateDelegatedTargets(
     bytes: Uint8Array,

@@ -145,7 +145,7 @@ export class Updater {
   /** Delegated roles being loaded, per delegator and role, so concurrent look-ups fetch each once. */
   private readonly loading = new WeakMap<Metadata<Targets>, Map<string, SharedTask<Metadata<Targets>>>>();
 
-  /** @throws {UsageError} a base URL does not end in `/`. */
+  /** @throws {@link errors!UsageError | UsageError} a base URL does not end in `/`. */
   constructor(options: UpdaterOptions) {
     if (!options.offline && !options.metadataBaseUrl.endsWith('/')) {
       throw new UsageError(
@@ -172,20 +172,26 @@ export class Updater {
    * share it: one run of the workflow, one set of requests and store writes, and every caller
    * gets its result or its error. Once it has settled, the next call starts a new refresh (so a
    * failed one can be retried).
-   * @throws {StateError} the store holds no trusted root.
-   * @throws {FormatError} a downloaded file is not valid metadata.
-   * @throws {ThresholdError} a role is not signed by a threshold of its keys.
-   * @throws {ExpiredError} the final root, or a new timestamp, snapshot or targets, is expired.
-   * @throws {RollbackError} a role's version went back.
-   * @throws {VersionMismatchError} a file is not the version its parent role names.
-   * @throws {LengthOrHashError} a file does not match the length or hashes its parent role lists.
-   * @throws {DownloadLimitError} a server sent more bytes than allowed.
-   * @throws {NotFoundError} the repository has no `timestamp.json`, or a file the metadata lists is
-   *   missing.
-   * @throws {FetchError} the transport failed.
-   * @throws {TimeoutError} a download did not finish within `limits.timeoutMs`.
-   * @throws {AbortedError} `options.signal` fired.
-   * @throws {StorageError} the store could not be read or written.
+   * @throws {@link errors!StateError | StateError} the store holds no trusted root.
+   * @throws {@link errors!FormatError | FormatError} a downloaded file is not valid metadata.
+   * @throws {@link errors!ThresholdError | ThresholdError} a role is not signed by a threshold of
+   *   its keys.
+   * @throws {@link errors!ExpiredError | ExpiredError} the final root, or a new timestamp, snapshot
+   *   or targets, is expired.
+   * @throws {@link errors!RollbackError | RollbackError} a role's version went back.
+   * @throws {@link errors!VersionMismatchError | VersionMismatchError} a file is not the version
+   *   its parent role names.
+   * @throws {@link errors!LengthOrHashError | LengthOrHashError} a file does not match the length
+   *   or hashes its parent role lists.
+   * @throws {@link errors!DownloadLimitError | DownloadLimitError} a server sent more bytes than
+   *   allowed.
+   * @throws {@link errors!NotFoundError | NotFoundError} the repository has no `timestamp.json`, or
+   *   a file the metadata lists is missing.
+   * @throws {@link errors!FetchError | FetchError} the transport failed.
+   * @throws {@link errors!TimeoutError | TimeoutError} a download did not finish within
+   *   `limits.timeoutMs`.
+   * @throws {@link errors!AbortedError | AbortedError} `options.signal` fired.
+   * @throws {@link errors!StorageError | StorageError} the store could not be read or written.
    */
   async refresh(options: CallOptions = {}): Promise<void> {
     await this.sharedRefresh(options.signal);
@@ -424,10 +430,11 @@ export class Updater {
    * Spec 5.6.7: searches the delegation graph for `targetPath`, pre-order depth-first in listed
    * order, each role once; a matching terminating role ends the search after it and its
    * descendants. Returns undefined when no role on the trusted graph signs the path.
-   * @throws {TufError} whatever `refresh` throws, when no refresh has completed yet; and for a
-   *   delegated role, what `refresh` throws for a targets role (ThresholdError, ExpiredError,
-   *   VersionMismatchError, LengthOrHashError, FetchError, TimeoutError, …).
-   * @throws {AbortedError} `options.signal` fired.
+   * @throws {@link errors!TufError | TufError} whatever `refresh` throws, when no refresh has
+   *   completed yet; and for a delegated role, what `refresh` throws for a targets role
+   *   (ThresholdError, ExpiredError, VersionMismatchError, LengthOrHashError, FetchError,
+   *   TimeoutError, …).
+   * @throws {@link errors!AbortedError | AbortedError} `options.signal` fired.
    */
   async getTargetInfo(targetPath: string, options: CallOptions = {}): Promise<TargetInfo | undefined> {
     const signal = options.signal;
@@ -463,8 +470,8 @@ export class Updater {
    * Every target a look-up would find, with the role it resolves to: walks the whole delegation
    * graph (each role verified against its delegator), then resolves each path with the normal
    * search, so terminating roles and paths apply exactly as in `getTargetInfo`.
-   * @throws {TufError} as `getTargetInfo`, for every role on the graph.
-   * @throws {StateError} the graph has more than `maxRoles` roles.
+   * @throws {@link errors!TufError | TufError} as `getTargetInfo`, for every role on the graph.
+   * @throws {@link errors!StateError | StateError} the graph has more than `maxRoles` roles.
    */
   async *listTargets(options: { maxRoles?: number } & CallOptions = {}): AsyncGenerator<TargetInfo> {
     const signal = options.signal;
@@ -569,9 +576,9 @@ export class Updater {
 
   /**
    * The URL a target is fetched from (spec 5.7.2: hash-prefixed with consistent snapshots).
-   * @throws {UsageError} no `targetBaseUrl` was configured.
-   * @throws {UnsupportedHashError} consistent snapshots are on and the target lists no supported
-   *   hash.
+   * @throws {@link errors!UsageError | UsageError} no `targetBaseUrl` was configured.
+   * @throws {@link errors!UnsupportedHashError | UnsupportedHashError} consistent snapshots are on
+   *   and the target lists no supported hash.
    */
   targetUrl(target: TargetFile): string {
     const base = this.options.targetBaseUrl;
@@ -591,14 +598,19 @@ export class Updater {
    * Spec 5.7: streams a target's bytes, at most `target.length`, and throws at the end unless the
    * length and every supported hash match. Consumers must not use the bytes before the stream
    * completes without error (write to a temporary file, then rename).
-   * @throws {UsageError} the updater is offline, or has no `targetBaseUrl`.
-   * @throws {UnsupportedHashError} the target lists no supported hash algorithm.
-   * @throws {NotFoundError} the repository has no such target file.
-   * @throws {DownloadLimitError} the server sent more than `target.length` bytes.
-   * @throws {LengthOrHashError} the bytes received do not match the length or hashes (spec 5.7.3).
-   * @throws {FetchError} the transport failed.
-   * @throws {TimeoutError} the download did not finish within `limits.timeoutMs`.
-   * @throws {AbortedError} the signal fired.
+   * @throws {@link errors!UsageError | UsageError} the updater is offline, or has no
+   *   `targetBaseUrl`.
+   * @throws {@link errors!UnsupportedHashError | UnsupportedHashError} the target lists no
+   *   supported hash algorithm.
+   * @throws {@link errors!NotFoundError | NotFoundError} the repository has no such target file.
+   * @throws {@link errors!DownloadLimitError | DownloadLimitError} the server sent more than
+   *   `target.length` bytes.
+   * @throws {@link errors!LengthOrHashError | LengthOrHashError} the bytes received do not match
+   *   the length or hashes (spec 5.7.3).
+   * @throws {@link errors!FetchError | FetchError} the transport failed.
+   * @throws {@link errors!TimeoutError | TimeoutError} the download did not finish within
+   *   `limits.timeoutMs`.
+   * @throws {@link errors!AbortedError | AbortedError} the signal fired.
    */
   async *streamTarget(
     target: TargetFile,
@@ -637,7 +649,7 @@ export class Updater {
 
   /**
    * Reads and verifies a whole target into memory (for small targets).
-   * @throws {TufError} as `streamTarget`.
+   * @throws {@link errors!TufError | TufError} as `streamTarget`.
    */
   async downloadTarget(target: TargetFile, options: CallOptions = {}): Promise<Uint8Array> {
     const out = new Uint8Array(target.length);

@@ -39,7 +39,10 @@ export class Hasher {
   readonly algorithm: HashAlgorithm;
   #hash: Hash | undefined;
 
-  /** @throws {UnsupportedHashError} `alg` is not sha256 or sha512 (it may come from metadata). */
+  /**
+   * @throws {@link errors!UnsupportedHashError | UnsupportedHashError} `alg` is not sha256 or
+   *   sha512 (it may come from metadata).
+   */
   constructor(alg: HashAlgorithm) {
     this.algorithm = checked(alg);
     this.#hash = createHash(alg);
@@ -47,7 +50,7 @@ export class Hasher {
 
   /**
    * Adds the next chunk of the stream.
-   * @throws {UsageError} the digest was already taken.
+   * @throws {@link errors!UsageError | UsageError} the digest was already taken.
    */
   update(chunk: Uint8Array): this {
     this.#live().update(chunk);
@@ -56,7 +59,7 @@ export class Hasher {
 
   /**
    * Finishes and returns the digest bytes.
-   * @throws {UsageError} the digest was already taken.
+   * @throws {@link errors!UsageError | UsageError} the digest was already taken.
    */
   digest(): Uint8Array {
     return toBytes(this.#finish().digest());
@@ -64,7 +67,7 @@ export class Hasher {
 
   /**
    * Finishes and returns the digest as lower-case hex, the form metadata `hashes` hold.
-   * @throws {UsageError} the digest was already taken.
+   * @throws {@link errors!UsageError | UsageError} the digest was already taken.
    */
   digestHex(): string {
     return this.#finish().digest('hex');

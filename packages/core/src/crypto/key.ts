@@ -192,8 +192,10 @@ export class Key {
   #keyid: string | undefined;
 
   /**
-   * @throws {UsageError} a field has the wrong type, or `unrecognized` repeats a known field.
-   * @throws {FormatError} `keyval` is not JSON TUF can sign (e.g. a non-integer number).
+   * @throws {@link errors!UsageError | UsageError} a field has the wrong type, or `unrecognized`
+   *   repeats a known field.
+   * @throws {@link errors!FormatError | FormatError} `keyval` is not JSON TUF can sign (e.g. a
+   *   non-integer number).
    */
   constructor(keytype: string, scheme: string, keyval: KeyVal, unrecognized: Record<string, unknown> = {}) {
     if (typeof keytype !== 'string' || typeof scheme !== 'string') {
@@ -214,7 +216,7 @@ export class Key {
   /**
    * Validates the shape only (unknown keytypes and schemes are kept; see `supported`).
    * `path` names the object in errors, e.g. `signed.keys.ab12`.
-   * @throws {FormatError} the object is not a key object.
+   * @throws {@link errors!FormatError | FormatError} the object is not a key object.
    */
   static fromJSON(obj: unknown, path: string): Key {
     if (!isRecord(obj)) throw new FormatError('expected an object', path);
@@ -236,9 +238,9 @@ export class Key {
    * The TUF key object for a node public KeyObject, as securesystemslib's `from_crypto` writes
    * it: Ed25519 as raw hex, ECDSA (keytype `ecdsa`) and RSA as PEM SubjectPublicKeyInfo.
    * `scheme` may only name the default scheme for the key's type.
-   * @throws {UsageError} `publicKey` is not a public key.
-   * @throws {UnsupportedKeyError} a key type, curve or scheme tufa cannot use, or RSA below the
-   *   minimum size.
+   * @throws {@link errors!UsageError | UsageError} `publicKey` is not a public key.
+   * @throws {@link errors!UnsupportedKeyError | UnsupportedKeyError} a key type, curve or scheme
+   *   tufa cannot use, or RSA below the minimum size.
    */
   static fromPublicKeyObject(publicKey: KeyObject, scheme?: string): Key {
     if (publicKey.type !== 'public')

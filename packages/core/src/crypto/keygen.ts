@@ -40,7 +40,8 @@ const generate = promisify(nodeGenerateKeyPair) as (
 /**
  * Generates a key pair of `kind` in Node's thread pool (RSA generation would otherwise block the
  * event loop).
- * @throws {UsageError} an unknown `kind`, or `rsaBits` outside 2048–16384.
+ * @throws {@link errors!UsageError | UsageError} an unknown `kind`, or `rsaBits` outside
+ *   2048–16384.
  */
 export async function generateKeyPair(
   kind: KeyKind,
@@ -78,9 +79,9 @@ export async function generateKeyPair(
 /**
  * The TUF key for a PEM SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`), written as securesystemslib
  * writes it (Ed25519 as raw hex; PEM re-encoded by OpenSSL, as python's `cryptography` does).
- * @throws {FormatError} `pem` is not a PEM SubjectPublicKeyInfo.
- * @throws {UnsupportedKeyError} the key cannot be decoded, or is of a type or scheme tufa cannot
- *   use.
+ * @throws {@link errors!FormatError | FormatError} `pem` is not a PEM SubjectPublicKeyInfo.
+ * @throws {@link errors!UnsupportedKeyError | UnsupportedKeyError} the key cannot be decoded, or is
+ *   of a type or scheme tufa cannot use.
  */
 export function keyFromPublicPem(pem: string, scheme?: string): Key {
   const der = spkiDerFromPem(pem);
@@ -96,7 +97,8 @@ export function keyFromPublicPem(pem: string, scheme?: string): Key {
 
 /**
  * The key's public material as PEM SubjectPublicKeyInfo (also for Ed25519 keys).
- * @throws {UnsupportedKeyError} the key is of a type or scheme tufa cannot use.
+ * @throws {@link errors!UnsupportedKeyError | UnsupportedKeyError} the key is of a type or scheme
+ *   tufa cannot use.
  */
 export function keyToPem(key: Key): string {
   const m = materialOf(key);

@@ -16,7 +16,7 @@ export class Signature {
   /** Fields this version does not know, kept so they are re-emitted unchanged. */
   readonly unrecognized: Readonly<Record<string, unknown>>;
 
-  /** @throws {UsageError} `unrecognized` repeats a known field. */
+  /** @throws {@link errors!UsageError | UsageError} `unrecognized` repeats a known field. */
   constructor(keyid: string, sig: string, unrecognized: Record<string, unknown> = {}) {
     for (const k of KNOWN) {
       if (Object.hasOwn(unrecognized, k)) throw new UsageError(`'${k}' is not an unrecognized field`);
@@ -28,7 +28,7 @@ export class Signature {
 
   /**
    * Validates the shape only; `path` names the object in errors (e.g. `signatures[0]`).
-   * @throws {FormatError} the object is not a signature object.
+   * @throws {@link errors!FormatError | FormatError} the object is not a signature object.
    */
   static fromJSON(obj: unknown, path: string): Signature {
     if (!isRecord(obj)) throw new FormatError('expected an object', path);

@@ -42,8 +42,10 @@ export class PrivateKeySigner implements Signer {
 
   /**
    * Throws UnsupportedKeyError for a key tufa cannot verify with, KeyError when the keys differ.
-   * @throws {KeyError} `privateKey` is not a private key, or does not match `key`.
-   * @throws {UnsupportedKeyError} `key` is of a type or scheme tufa cannot verify.
+   * @throws {@link errors!KeyError | KeyError} `privateKey` is not a private key, or does not match
+   *   `key`.
+   * @throws {@link errors!UnsupportedKeyError | UnsupportedKeyError} `key` is of a type or scheme
+   *   tufa cannot verify.
    */
   constructor(privateKey: KeyObject, key: Key, options: PrivateKeySignerOptions = {}) {
     if (privateKey.type !== 'private')
@@ -95,9 +97,10 @@ export class PrivateKeySigner implements Signer {
   /**
    * A signer from a PKCS#8 PEM private key. Without `key`, the public TUF key is derived from
    * the private key with the default scheme for its type.
-   * @throws {KeyError} the PEM cannot be read (not a private key, or a wrong passphrase), or does
-   *   not match `key`.
-   * @throws {UnsupportedKeyError} the key is of a type or scheme tufa cannot verify.
+   * @throws {@link errors!KeyError | KeyError} the PEM cannot be read (not a private key, or a
+   *   wrong passphrase), or does not match `key`.
+   * @throws {@link errors!UnsupportedKeyError | UnsupportedKeyError} the key is of a type or scheme
+   *   tufa cannot verify.
    */
   static fromPem(pkcs8Pem: string, key?: Key, options: FromPemOptions = {}): PrivateKeySigner {
     let privateKey: KeyObject;

@@ -41,7 +41,8 @@ export class LengthAndHashChecker {
 
   /**
    * Counts and hashes the next chunk.
-   * @throws {LengthOrHashError} more bytes than the expected length have arrived.
+   * @throws {@link errors!LengthOrHashError | LengthOrHashError} more bytes than the expected
+   *   length have arrived.
    */
   update(chunk: Uint8Array): void {
     this.n += chunk.length;
@@ -53,7 +54,8 @@ export class LengthAndHashChecker {
 
   /**
    * Checks the total: call it after the last chunk, and use the bytes only if it returns.
-   * @throws {LengthOrHashError} the length or a hash does not match.
+   * @throws {@link errors!LengthOrHashError | LengthOrHashError} the length or a hash does not
+   *   match.
    */
   finish(): void {
     if (this.length !== undefined && this.n !== this.length) {
@@ -84,7 +86,8 @@ async function verifyLengthAndHashes(
 
 /**
  * Length and hashes of data, computed in one pass over a stream.
- * @throws {UnsupportedHashError} an algorithm asked for is not sha256 or sha512.
+ * @throws {@link errors!UnsupportedHashError | UnsupportedHashError} an algorithm asked for is not
+ *   sha256 or sha512.
  */
 export async function measure(
   data: ByteSource,
@@ -124,7 +127,8 @@ export class MetaFile {
 
   /**
    * Keeps its own copies of `hashes` and the unknown fields (ADR 0012).
-   * @throws {FormatError} a version below 1, a negative length, or an empty `hashes`.
+   * @throws {@link errors!FormatError | FormatError} a version below 1, a negative length, or an
+   *   empty `hashes`.
    */
   constructor(
     version: number,
@@ -146,8 +150,8 @@ export class MetaFile {
 
   /**
    * Validates a `meta` entry; `path` names it in errors.
-   * @throws {FormatError} not a valid `meta` entry (a version below 1, a negative length, a bad
-   *   `hashes`).
+   * @throws {@link errors!FormatError | FormatError} not a valid `meta` entry (a version below 1, a
+   *   negative length, a bad `hashes`).
    */
   static fromJSON(v: unknown, path: string): MetaFile {
     const o = readObject(v, path);
@@ -175,8 +179,9 @@ export class MetaFile {
   /**
    * Spec 5.5.2 / 5.6.2: the bytes must match the length and hashes the parent lists, when it lists
    * them.
-   * @throws {LengthOrHashError} the bytes do not match.
-   * @throws {UnsupportedHashError} hashes are listed but none is of a supported algorithm.
+   * @throws {@link errors!LengthOrHashError | LengthOrHashError} the bytes do not match.
+   * @throws {@link errors!UnsupportedHashError | UnsupportedHashError} hashes are listed but none
+   *   is of a supported algorithm.
    */
   verifyLengthAndHashes(data: Uint8Array, what: string): Promise<void> {
     return verifyLengthAndHashes(what, data, this.length, this.hashes);
@@ -201,7 +206,7 @@ export class TargetFile {
 
   /**
    * Keeps its own copies of `hashes` and the unknown fields, `custom` included (ADR 0012).
-   * @throws {FormatError} a negative length, or an empty `hashes`.
+   * @throws {@link errors!FormatError | FormatError} a negative length, or an empty `hashes`.
    */
   constructor(
     path: string,
@@ -228,7 +233,8 @@ export class TargetFile {
 
   /**
    * Validates a `targets` entry for `path`; `fieldPath` names it in errors.
-   * @throws {FormatError} not a valid target entry (a negative length, no or bad `hashes`).
+   * @throws {@link errors!FormatError | FormatError} not a valid target entry (a negative length,
+   *   no or bad `hashes`).
    */
   static fromJSON(path: string, v: unknown, fieldPath: string): TargetFile {
     const o = readObject(v, fieldPath);
@@ -260,8 +266,9 @@ export class TargetFile {
 
   /**
    * Spec 5.7.3: the downloaded bytes must match the target's length and every known hash.
-   * @throws {LengthOrHashError} the bytes do not match.
-   * @throws {UnsupportedHashError} none of the hashes is of a supported algorithm.
+   * @throws {@link errors!LengthOrHashError | LengthOrHashError} the bytes do not match.
+   * @throws {@link errors!UnsupportedHashError | UnsupportedHashError} none of the hashes is of a
+   *   supported algorithm.
    */
   verifyLengthAndHashes(data: ByteSource): Promise<void> {
     return verifyLengthAndHashes(this.describe(), data, this.length, this.hashes);
@@ -269,7 +276,8 @@ export class TargetFile {
 
   /**
    * A checker for this target's bytes as they stream by.
-   * @throws {UnsupportedHashError} none of the hashes is of a supported algorithm.
+   * @throws {@link errors!UnsupportedHashError | UnsupportedHashError} none of the hashes is of a
+   *   supported algorithm.
    */
   checker(): LengthAndHashChecker {
     return new LengthAndHashChecker(this.describe(), this.length, this.hashes);

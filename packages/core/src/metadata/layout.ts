@@ -81,8 +81,8 @@ export function roleStoragePath(role: string, version: number, consistentSnapsho
 /**
  * A role name that can be a file name on any static host: no separators, dots-only or control
  * characters.
- * @throws {UnsafeNameError} the name could escape the metadata directory or is not a portable file
- *   name (DESIGN rule 9).
+ * @throws {@link errors!UnsafeNameError | UnsafeNameError} the name could escape the metadata
+ *   directory or is not a portable file name (DESIGN rule 9).
  */
 export function checkRoleFileName(role: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses

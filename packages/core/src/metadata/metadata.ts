@@ -58,7 +58,7 @@ export class Metadata<T extends AnySigned = AnySigned> {
   readonly unrecognized: Readonly<JsonObject>;
   private signedBytesCache: Uint8Array | undefined;
 
-  /** @throws {FormatError} two signatures share a keyid. */
+  /** @throws {@link errors!FormatError | FormatError} two signatures share a keyid. */
   constructor(
     signed: T,
     signatures?: Iterable<Signature>,
@@ -80,8 +80,8 @@ export class Metadata<T extends AnySigned = AnySigned> {
   /**
    * Parses metadata bytes strictly. When `type` is given, `_type` must be that role type.
    * Signatures are later checked over the canonical form of exactly the `signed` received.
-   * @throws {FormatError} the bytes are not strict TUF JSON, not a metadata file of `type`, or a
-   *   field is invalid.
+   * @throws {@link errors!FormatError | FormatError} the bytes are not strict TUF JSON, not a
+   *   metadata file of `type`, or a field is invalid.
    */
   static fromBytes<K extends RoleType>(bytes: Uint8Array, type: K): Metadata<SignedByType[K]>;
   static fromBytes(bytes: Uint8Array): Metadata;
@@ -183,7 +183,7 @@ export class Metadata<T extends AnySigned = AnySigned> {
   /**
    * Counts the distinct authorised public keys whose signature over `delegate` verifies (see
    * `verifyThreshold`). With `stopAtThreshold`, stops verifying once the threshold is met.
-   * @throws {UsageError} this metadata does not delegate to `roleName`.
+   * @throws {@link errors!UsageError | UsageError} this metadata does not delegate to `roleName`.
    */
   async delegateStatus(
     roleName: string,
@@ -197,8 +197,9 @@ export class Metadata<T extends AnySigned = AnySigned> {
   /**
    * Throws a ThresholdError unless `delegate` is signed by a threshold of `roleName`'s keys.
    * Spec 5.3.4, 5.4.2, 5.5.3, 5.6.3.
-   * @throws {ThresholdError} too few distinct authorised keys signed `delegate`.
-   * @throws {UsageError} this metadata does not delegate to `roleName`.
+   * @throws {@link errors!ThresholdError | ThresholdError} too few distinct authorised keys signed
+   *   `delegate`.
+   * @throws {@link errors!UsageError | UsageError} this metadata does not delegate to `roleName`.
    */
   async verifyDelegate(roleName: string, delegate: Metadata): Promise<void> {
     const r = await this.delegateStatus(roleName, delegate, { stopAtThreshold: true });

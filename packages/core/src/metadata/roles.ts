@@ -41,7 +41,7 @@ export class Role {
 
   /**
    * Keeps its own copies of the lists and fields it is given (ADR 0012).
-   * @throws {FormatError} `threshold` is not an integer of at least 1.
+   * @throws {@link errors!FormatError | FormatError} `threshold` is not an integer of at least 1.
    */
   constructor(keyids: readonly string[], threshold: number, unrecognizedFields?: JsonObject) {
     if (!Number.isSafeInteger(threshold) || threshold < 1) {
@@ -55,7 +55,7 @@ export class Role {
   /**
    * Reads `keyids` and `threshold`, the fields every kind of role has; for the `fromJSON` of
    * subclasses.
-   * @throws {FormatError} either field is missing or invalid.
+   * @throws {@link errors!FormatError | FormatError} either field is missing or invalid.
    */
   protected static readCommon(o: JsonObject, path: string): { keyids: string[]; threshold: number } {
     const keyids = readStringArray(readField(o, 'keyids', path), `${path}.keyids`);
@@ -65,7 +65,7 @@ export class Role {
 
   /**
    * Validates a role entry of root; `path` names it in errors.
-   * @throws {FormatError} not a valid role entry.
+   * @throws {@link errors!FormatError | FormatError} not a valid role entry.
    */
   static fromJSON(v: unknown, path: string): Role {
     const o = readObject(v, path);
@@ -97,7 +97,8 @@ export class DelegatedRole extends Role {
 
   /**
    * Keeps its own copies of the lists and fields it is given (ADR 0012).
-   * @throws {FormatError} an invalid threshold, or both `paths` and `pathHashPrefixes` given.
+   * @throws {@link errors!FormatError | FormatError} an invalid threshold, or both `paths` and
+   *   `pathHashPrefixes` given.
    */
   constructor(init: {
     name: string;
@@ -122,8 +123,8 @@ export class DelegatedRole extends Role {
 
   /**
    * Validates an entry of `delegations.roles`; `path` names it in errors.
-   * @throws {FormatError} not a valid delegated role (both `paths` and `path_hash_prefixes`, a
-   *   prefix that is not hex, …).
+   * @throws {@link errors!FormatError | FormatError} not a valid delegated role (both `paths` and
+   *   `path_hash_prefixes`, a prefix that is not hex, …).
    */
   static override fromJSON(v: unknown, path: string): DelegatedRole {
     const o = readObject(v, path);
@@ -197,7 +198,8 @@ export class SuccinctRoles extends Role {
 
   /**
    * Keeps its own copies of the lists and fields it is given (ADR 0012).
-   * @throws {FormatError} an invalid threshold, or `bitLength` outside 1–32.
+   * @throws {@link errors!FormatError | FormatError} an invalid threshold, or `bitLength` outside
+   *   1–32.
    */
   constructor(
     keyids: readonly string[],
@@ -217,7 +219,8 @@ export class SuccinctRoles extends Role {
 
   /**
    * Validates `delegations.succinct_roles` (TAP 15); `path` names it in errors.
-   * @throws {FormatError} not a valid succinct roles object (`bit_length` outside 1–32, …).
+   * @throws {@link errors!FormatError | FormatError} not a valid succinct roles object
+   *   (`bit_length` outside 1–32, …).
    */
   static override fromJSON(v: unknown, path: string): SuccinctRoles {
     const o = readObject(v, path);
@@ -290,8 +293,8 @@ export class Delegations {
 
   /**
    * Keeps its own copies of the lists and fields it is given (ADR 0012).
-   * @throws {FormatError} both or neither of `roles` and `succinctRoles`, or a role name listed
-   *   twice or reserved for a top-level role.
+   * @throws {@link errors!FormatError | FormatError} both or neither of `roles` and
+   *   `succinctRoles`, or a role name listed twice or reserved for a top-level role.
    */
   constructor(init: {
     keys: ReadonlyMap<string, Key>;
@@ -321,8 +324,9 @@ export class Delegations {
 
   /**
    * Validates a `delegations` object; `path` names it in errors.
-   * @throws {FormatError} not valid delegations (both or neither of `roles` and `succinct_roles`, a
-   *   role name listed twice or reserved for a top-level role, an invalid key or role).
+   * @throws {@link errors!FormatError | FormatError} not valid delegations (both or neither of
+   *   `roles` and `succinct_roles`, a role name listed twice or reserved for a top-level role, an
+   *   invalid key or role).
    */
   static fromJSON(v: unknown, path: string): Delegations {
     const o = readObject(v, path);

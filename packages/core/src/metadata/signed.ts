@@ -84,7 +84,7 @@ export abstract class Signed {
 
   /**
    * Checks the common fields and keeps its own copy of the unknown ones (ADR 0012).
-   * @throws {FormatError} a version below 1, or an invalid `expires`.
+   * @throws {@link errors!FormatError | FormatError} a version below 1, or an invalid `expires`.
    */
   constructor(c: SignedCommon) {
     if (!Number.isSafeInteger(c.version) || c.version < 1)
@@ -160,7 +160,7 @@ export class Root extends Signed {
    * The keys and threshold of a top-level role. A Root always defines all four (its constructor
    * refuses one that does not), so this throws only for a name that is not a top-level role,
    * which only an untyped caller can pass.
-   * @throws {FormatError} `name` is not a top-level role.
+   * @throws {@link errors!FormatError | FormatError} `name` is not a top-level role.
    */
   role(name: TopLevelRoleName): Role {
     const r = this.roles.get(name);
@@ -174,8 +174,8 @@ export class Root extends Signed {
 
   /**
    * Validates a root `signed` object (spec 4.3); `path` names it in errors.
-   * @throws {FormatError} not a valid root (a missing or extra top-level role, a bad key, a bad
-   *   date, …).
+   * @throws {@link errors!FormatError | FormatError} not a valid root (a missing or extra top-level
+   *   role, a bad key, a bad date, …).
    */
   static fromJSON(v: unknown, path = 'signed'): Root {
     const o = readObject(v, path);
@@ -242,8 +242,8 @@ export class Timestamp extends Signed {
 
   /**
    * Validates a timestamp `signed` object (spec 4.6); `path` names it in errors.
-   * @throws {FormatError} not a valid timestamp (no `snapshot.json` entry in `meta`, a bad date,
-   *   …).
+   * @throws {@link errors!FormatError | FormatError} not a valid timestamp (no `snapshot.json`
+   *   entry in `meta`, a bad date, …).
    */
   static fromJSON(v: unknown, path = 'signed'): Timestamp {
     const o = readObject(v, path);
@@ -286,7 +286,8 @@ export class Snapshot extends Signed {
 
   /**
    * Validates a snapshot `signed` object (spec 4.4); `path` names it in errors.
-   * @throws {FormatError} not a valid snapshot (a bad `meta` entry, a bad date, …).
+   * @throws {@link errors!FormatError | FormatError} not a valid snapshot (a bad `meta` entry, a
+   *   bad date, …).
    */
   static fromJSON(v: unknown, path = 'signed'): Snapshot {
     const o = readObject(v, path);
@@ -334,8 +335,8 @@ export class Targets extends Signed {
 
   /**
    * Validates a targets `signed` object (spec 4.5); `path` names it in errors.
-   * @throws {FormatError} not a valid targets object (a bad target entry or delegation, a bad date,
-   *   …).
+   * @throws {@link errors!FormatError | FormatError} not a valid targets object (a bad target entry
+   *   or delegation, a bad date, …).
    */
   static fromJSON(v: unknown, path = 'signed'): Targets {
     const o = readObject(v, path);

@@ -105,7 +105,7 @@ export interface BearerToken {
 
 /**
  * Checks user-given realm hosts; the error names the bad entry.
- * @throws {UsageError} an entry is not a host name.
+ * @throws {@link errors!UsageError | UsageError} an entry is not a host name.
  */
 export function checkRealmHosts(hosts: readonly string[] | undefined): string[] {
   for (const h of hosts ?? []) {
@@ -131,11 +131,11 @@ function viaProxy(u: URL, env: Readonly<Record<string, string | undefined>> | un
  * Asks the challenge's realm for a token. With credentials, throws `CredentialsRefusedError`
  * (before sending anything) unless the credential policy allows this realm; the caller decides
  * whether to try again anonymously. Token values never appear in errors.
- * @throws {CredentialsRefusedError} credentials were given and the policy refuses this realm
- *   (nothing was sent).
- * @throws {FetchError} the realm is not a URL, is plain HTTP, or answered with an error or no
- *   token.
- * @throws {TimeoutError} no token arrived in time.
+ * @throws {@link errors!CredentialsRefusedError | CredentialsRefusedError} credentials were given
+ *   and the policy refuses this realm (nothing was sent).
+ * @throws {@link errors!FetchError | FetchError} the realm is not a URL, is plain HTTP, or answered
+ *   with an error or no token.
+ * @throws {@link errors!TimeoutError | TimeoutError} no token arrived in time.
  */
 export async function requestBearerToken(req: BearerTokenRequest): Promise<BearerToken> {
   const { challenge: c } = req;

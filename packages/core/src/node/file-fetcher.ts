@@ -27,8 +27,9 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
  * The local path a `file:` URL (or a plain absolute path, read as a file URL's path) names.
  * Throws UnsafeNameError for dot segments, encoded separators and NUL; UsageError for anything
  * that is not a local file URL.
- * @throws {UnsafeNameError} a dot segment, an encoded separator or a NUL.
- * @throws {UsageError} not a local file URL.
+ * @throws {@link errors!UnsafeNameError | UnsafeNameError} a dot segment, an encoded separator or a
+ *   NUL.
+ * @throws {@link errors!UsageError | UsageError} not a local file URL.
  */
 export function fileUrlToLocalPath(url: string): string {
   let fileUrl: string;
@@ -70,7 +71,7 @@ export function fileUrlToLocalPath(url: string): string {
 export class FileFetcher implements Fetcher {
   private readonly chunkSize: number;
 
-  /** @throws {UsageError} `chunkSize` is not a positive integer. */
+  /** @throws {@link errors!UsageError | UsageError} `chunkSize` is not a positive integer. */
   constructor(options: FileFetcherOptions = {}) {
     const size = options.chunkSize ?? 65_536;
     if (!Number.isSafeInteger(size) || size < 1)

@@ -612,8 +612,8 @@ export class HttpFetcher implements Fetcher {
   private readonly userAgent: string;
 
   /**
-   * @throws {UsageError} an option is invalid (a CA certificate that cannot be parsed, a timeout or
-   *   retry count out of range, …).
+   * @throws {@link errors!UsageError | UsageError} an option is invalid (a CA certificate that
+   *   cannot be parsed, a timeout or retry count out of range, …).
    */
   constructor(options: HttpFetcherOptions = {}) {
     this.connectTimeoutMs = checkCount('connectTimeoutMs', options.connectTimeoutMs, 30_000);
@@ -662,9 +662,10 @@ export class HttpFetcher implements Fetcher {
    * Sends one request (GET, HEAD or POST) through the same layer as `fetch` (proxy, CA,
    * redirects, configured headers, deadlines) and returns the final answer, whatever its
    * status, with its headers; the caller reads the body with a limit, or closes it.
-   * @throws {UsageError} an unsupported method, a body on GET or HEAD, or an invalid header value.
-   * @throws {FetchError} the transport failed.
-   * @throws {TimeoutError} no answer in time.
+   * @throws {@link errors!UsageError | UsageError} an unsupported method, a body on GET or HEAD, or
+   *   an invalid header value.
+   * @throws {@link errors!FetchError | FetchError} the transport failed.
+   * @throws {@link errors!TimeoutError | TimeoutError} no answer in time.
    */
   async request(url: string, request: HttpRequest): Promise<HttpResponse> {
     const method = request.method ?? 'GET';

@@ -83,7 +83,7 @@ function describeJson(v: unknown): string {
 /**
  * Parses `chain.json` strictly into a Map (versions are never properties of a plain object,
  * DESIGN rule 4); anything else is a CorruptStateError naming the file and the entry.
- * @throws {CorruptStateError} the file is not a chain tufa wrote.
+ * @throws {@link errors!CorruptStateError | CorruptStateError} the file is not a chain tufa wrote.
  */
 export function parseTrustChain(bytes: Uint8Array, file: string): Map<number, string> {
   let doc: unknown;
@@ -169,7 +169,8 @@ export class PinnedTrust {
   /**
    * Opens `dir` (reading only): a corrupt `chain.json` is a CorruptStateError, never an empty
    * chain.
-   * @throws {CorruptStateError} `chain.json` or the stored root is not in the form tufa writes.
+   * @throws {@link errors!CorruptStateError | CorruptStateError} `chain.json` or the stored root is
+   *   not in the form tufa writes.
    */
   static async open(dir: string): Promise<PinnedTrust> {
     const abs = resolve(dir);
@@ -202,9 +203,11 @@ export class PinnedTrust {
    * Pins trust if this is the first use, refreshes (spec 5.3–5.6) and records every root
    * accepted. Throws RootNotInChainError for a given root this directory never accepted,
    * UsageError when nothing is pinned and no root is given, and whatever the refresh throws.
-   * @throws {RootNotInChainError} `options.root` is not a root this directory accepted.
-   * @throws {UsageError} nothing is pinned, no root is given and trust on first use is not allowed.
-   * @throws {TufError} whatever `Updater.refresh` throws.
+   * @throws {@link errors!RootNotInChainError | RootNotInChainError} `options.root` is not a root
+   *   this directory accepted.
+   * @throws {@link errors!UsageError | UsageError} nothing is pinned, no root is given and trust on
+   *   first use is not allowed.
+   * @throws {@link errors!TufError | TufError} whatever `Updater.refresh` throws.
    */
   async refresh(options: PinnedRefreshOptions): Promise<PinnedRefreshResult> {
     const limits = { ...DEFAULT_LIMITS, ...options.limits };

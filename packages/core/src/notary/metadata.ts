@@ -249,8 +249,8 @@ function parseMeta(o: Obj): Map<string, NotaryFileMeta> {
 
 /**
  * Parses a Notary metadata file strictly; `type` is the `_type` it must have.
- * @throws {FormatError} the bytes are not strict JSON, not a Notary file of `type`, or a field is
- *   invalid.
+ * @throws {@link errors!FormatError | FormatError} the bytes are not strict JSON, not a Notary file
+ *   of `type`, or a field is invalid.
  */
 export function parseNotaryMetadata<T extends NotaryRoleType>(
   raw: Uint8Array,

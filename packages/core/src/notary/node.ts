@@ -183,8 +183,8 @@ export function notaryTrustDirMetadata(trustDir: string, gun: string): string {
 
 /**
  * A client trust directory (`~/.docker/trust`, `~/.notary`) as a `NotarySource`.
- * @throws {UsageError} no trust directory is given.
- * @throws {UnsafeNameError} `gun` is not a plain repository name.
+ * @throws {@link errors!UsageError | UsageError} no trust directory is given.
+ * @throws {@link errors!UnsafeNameError | UnsafeNameError} `gun` is not a plain repository name.
  */
 export function notaryTrustDirSource(trustDir: string, gun: string): NotarySource {
   if (trustDir.length === 0) throw new UsageError('no trust directory given');

@@ -485,16 +485,21 @@ async function readByMeta(source: NotarySource, role: string, meta: NotaryFileMe
  * Verifies the Notary trust collection `opts.gun` from `source`. Throws a TufError when the
  * root, timestamp, snapshot or targets role does not verify; a delegation that does not verify
  * is reported in `failedRoles` and its targets are left out.
- * @throws {UsageError} `opts.asOf` is not a valid date, or there are more delegated roles than
- *   allowed.
- * @throws {UnsafeNameError} `opts.gun` is not a plain repository name.
- * @throws {NotFoundError} the source has no `timestamp.json` (or another top-level file).
- * @throws {FormatError} a file is not valid Notary metadata.
- * @throws {ThresholdError} a top-level role is not signed by a threshold of its keys.
- * @throws {ExpiredError} a top-level role expired at `opts.asOf`.
- * @throws {VersionMismatchError} a root file holds another version than its name says.
- * @throws {LengthOrHashError} a file does not match what its parent lists.
- * @throws {FetchError} the source could not be read.
+ * @throws {@link errors!UsageError | UsageError} `opts.asOf` is not a valid date, or there are more
+ *   delegated roles than allowed.
+ * @throws {@link errors!UnsafeNameError | UnsafeNameError} `opts.gun` is not a plain repository
+ *   name.
+ * @throws {@link errors!NotFoundError | NotFoundError} the source has no `timestamp.json` (or
+ *   another top-level file).
+ * @throws {@link errors!FormatError | FormatError} a file is not valid Notary metadata.
+ * @throws {@link errors!ThresholdError | ThresholdError} a top-level role is not signed by a
+ *   threshold of its keys.
+ * @throws {@link errors!ExpiredError | ExpiredError} a top-level role expired at `opts.asOf`.
+ * @throws {@link errors!VersionMismatchError | VersionMismatchError} a root file holds another
+ *   version than its name says.
+ * @throws {@link errors!LengthOrHashError | LengthOrHashError} a file does not match what its
+ *   parent lists.
+ * @throws {@link errors!FetchError | FetchError} the source could not be read.
  */
 export async function readNotaryCollection(
   source: NotarySource,

@@ -28,7 +28,7 @@ const GUN_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 /**
  * Throws UnsafeNameError unless `role` is `targets`, `root`, `snapshot`, `timestamp` or a clean
  * `targets/…` name.
- * @throws {UnsafeNameError} `role` is not a Notary role name.
+ * @throws {@link errors!UnsafeNameError | UnsafeNameError} `role` is not a Notary role name.
  */
 export function checkNotaryRoleName(role: string): string {
   const top = role === 'root' || role === 'snapshot' || role === 'timestamp';
@@ -43,7 +43,7 @@ export function checkNotaryRoleName(role: string): string {
 
 /**
  * Throws UnsafeNameError unless `gun` is a plain repository name (`host[:port]/path/…`).
- * @throws {UnsafeNameError} `gun` is not a plain repository name.
+ * @throws {@link errors!UnsafeNameError | UnsafeNameError} `gun` is not a plain repository name.
  */
 export function checkNotaryGun(gun: string): string {
   const segs = gun.split('/');
@@ -63,8 +63,8 @@ function encodePath(name: string): string {
 
 /**
  * `SERVER/v2/GUN/_trust/tuf/` for a notary-server base URL.
- * @throws {UsageError} `server` is not an http(s) URL.
- * @throws {UnsafeNameError} `gun` is not a plain repository name.
+ * @throws {@link errors!UsageError | UsageError} `server` is not an http(s) URL.
+ * @throws {@link errors!UnsafeNameError | UnsafeNameError} `gun` is not a plain repository name.
  */
 export function notaryServerBaseUrl(server: string, gun: string): string {
   if (!/^https?:\/\//i.test(server))
@@ -92,7 +92,7 @@ export class FetcherNotarySource implements NotarySource {
   readonly hashedNames: boolean;
   readonly #timeoutMs: number;
 
-  /** @throws {UsageError} `baseUrl` does not end in `/`. */
+  /** @throws {@link errors!UsageError | UsageError} `baseUrl` does not end in `/`. */
   constructor(
     private readonly fetcher: Fetcher,
     private readonly baseUrl: string,
@@ -107,10 +107,11 @@ export class FetcherNotarySource implements NotarySource {
 
   /**
    * The file `name`, at most `maxLength` bytes, or undefined when the source does not have it.
-   * @throws {UnsafeNameError} `name` is not a metadata file name.
-   * @throws {FetchError} the transport failed.
-   * @throws {TimeoutError} the file did not arrive in time.
-   * @throws {DownloadLimitError} the file is longer than `maxLength`.
+   * @throws {@link errors!UnsafeNameError | UnsafeNameError} `name` is not a metadata file name.
+   * @throws {@link errors!FetchError | FetchError} the transport failed.
+   * @throws {@link errors!TimeoutError | TimeoutError} the file did not arrive in time.
+   * @throws {@link errors!DownloadLimitError | DownloadLimitError} the file is longer than
+   *   `maxLength`.
    */
   async read(name: string, maxLength: number): Promise<Uint8Array | undefined> {
     // Names are built by the reader from checked role names, versions and hex digests only.

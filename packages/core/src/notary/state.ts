@@ -60,7 +60,7 @@ function sameKeys(a: RoleKeys, b: RoleKeys): boolean {
 /**
  * Throws RollbackError when `now` goes back from `before` (the rules above). `where` names the
  * source for the message.
- * @throws {RollbackError} `now` goes back from `before`.
+ * @throws {@link errors!RollbackError | RollbackError} `now` goes back from `before`.
  */
 export function checkNotaryRecord(
   before: NotaryRoleRecord | undefined,

@@ -10,7 +10,7 @@ const RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|(
 /**
  * The instant a Notary date names. Fractions below a millisecond are dropped, which makes an
  * expiry earlier by less than a millisecond: never later than the signer meant.
- * @throws {FormatError} not an RFC 3339 date string, or not a real date.
+ * @throws {@link errors!FormatError | FormatError} not an RFC 3339 date string, or not a real date.
  */
 export function parseNotaryTime(value: unknown, path: string): Date {
   if (typeof value !== 'string') throw new FormatError('expected a date string', path);

@@ -54,7 +54,8 @@ export function targetsDelegation(top: Targets): TargetsDelegation {
 /**
  * The decision for `input` (see above). Throws UsageError for a threshold or count that is not a
  * whole number.
- * @throws {UsageError} `threshold` or `targets` is not a whole number in range.
+ * @throws {@link errors!UsageError | UsageError} `threshold` or `targets` is not a whole number in
+ *   range.
  */
 export function decideHashBins(input: HashBinInput): HashBinDecision {
   const { targets, delegation, threshold } = input;

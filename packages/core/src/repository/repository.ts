@@ -185,8 +185,9 @@ export class Repository {
 
   /**
    * Starts a new repository (nothing is written until `publish`). Refuses to overwrite one.
-   * @throws {ConflictError} `storage` already holds a repository.
-   * @throws {UsageError} a role has no key, or a threshold above its number of keys.
+   * @throws {@link errors!ConflictError | ConflictError} `storage` already holds a repository.
+   * @throws {@link errors!UsageError | UsageError} a role has no key, or a threshold above its
+   *   number of keys.
    */
   static async create(storage: RepositoryStorage, options: CreateOptions): Promise<Repository> {
     if (await storage.read(TIMESTAMP_PATH)) {
@@ -231,9 +232,10 @@ export class Repository {
 
   /**
    * Opens the repository published in `storage`.
-   * @throws {NotFoundError} `storage` holds no repository, or a file it names is missing.
-   * @throws {FormatError} a published file is not valid metadata.
-   * @throws {StorageError} `storage` could not be read.
+   * @throws {@link errors!NotFoundError | NotFoundError} `storage` holds no repository, or a file
+   *   it names is missing.
+   * @throws {@link errors!FormatError | FormatError} a published file is not valid metadata.
+   * @throws {@link errors!StorageError | StorageError} `storage` could not be read.
    */
   static async open(storage: RepositoryStorage, options: RepositoryOptions = {}): Promise<Repository> {
     const tsBytes = await storage.read(TIMESTAMP_PATH);
@@ -262,7 +264,8 @@ export class Repository {
   /**
    * Adds a signer; from now on it signs every role whose keys include its public key, whatever
    * keyid the metadata lists it under.
-   * @throws {UsageError} the signer's key is of a type tufa cannot verify.
+   * @throws {@link errors!UsageError | UsageError} the signer's key is of a type tufa cannot
+   *   verify.
    */
   addSigner(signer: Signer): void {
     const id = signer.key.materialId();
@@ -297,7 +300,8 @@ export class Repository {
 
   /**
    * A targets role (top-level or delegated) as it stands, staged edits included.
-   * @throws {NotFoundError} the repository has no such targets role, or its file is missing.
+   * @throws {@link errors!NotFoundError | NotFoundError} the repository has no such targets role,
+   *   or its file is missing.
    */
   async getTargets(role = 'targets'): Promise<Targets> {
     const loaded = this.roles.get(role);
@@ -335,10 +339,13 @@ export class Repository {
    * So is a name the tag-name policy refuses (`checkTagName`: TagNameError), before anything is
    * staged; names already signed are never checked again, so a repository that holds one can
    * still be edited and re-signed.
-   * @throws {TagNameError} a new target name breaks the tag-name policy.
-   * @throws {ConflictError} a target is already signed in the role and `replace` is not set.
-   * @throws {UsageError} a delegated role is not trusted for a target's path.
-   * @throws {NotFoundError} no role delegates to the role named.
+   * @throws {@link errors!TagNameError | TagNameError} a new target name breaks the tag-name
+   *   policy.
+   * @throws {@link errors!ConflictError | ConflictError} a target is already signed in the role and
+   *   `replace` is not set.
+   * @throws {@link errors!UsageError | UsageError} a delegated role is not trusted for a target's
+   *   path.
+   * @throws {@link errors!NotFoundError | NotFoundError} no role delegates to the role named.
    */
   async addTargets(
     targets: Iterable<TargetFile>,
@@ -423,8 +430,9 @@ export class Repository {
   /**
    * Every target in every role reachable from `targets`, with its role (publisher view, staged
    * edits included).
-   * @throws {UsageError} a role delegates to more hash bins than this repository handles.
-   * @throws {NotFoundError} a delegated role's file is missing.
+   * @throws {@link errors!UsageError | UsageError} a role delegates to more hash bins than this
+   *   repository handles.
+   * @throws {@link errors!NotFoundError | NotFoundError} a delegated role's file is missing.
    */
   async *walkTargets(): AsyncGenerator<{ role: string; target: TargetFile }> {
     const seen = new Set<string>();
@@ -452,7 +460,7 @@ export class Repository {
 
   /**
    * Stages the removal of target `path` from `options.role` (or the role `roleForTarget` picks).
-   * @throws {NotFoundError} the role does not sign that target.
+   * @throws {@link errors!NotFoundError | NotFoundError} the role does not sign that target.
    */
   async removeTarget(path: string, options: { role?: string } = {}): Promise<void> {
     const role = await this.roleForTarget(path, options.role);
@@ -468,9 +476,10 @@ export class Repository {
 
   /**
    * Adds (or replaces) a delegation from `delegator` to `role`, and creates the role if new.
-   * @throws {UsageError} a keyid of the role has no public key in `keys`, or `delegator` delegates
-   *   with hash bins.
-   * @throws {NotFoundError} `delegator` is not a targets role of the repository.
+   * @throws {@link errors!UsageError | UsageError} a keyid of the role has no public key in `keys`,
+   *   or `delegator` delegates with hash bins.
+   * @throws {@link errors!NotFoundError | NotFoundError} `delegator` is not a targets role of the
+   *   repository.
    */
   async addDelegation(delegator: string, role: DelegatedRole, keys: Key[]): Promise<void> {
     checkRoleFileName(role.name);
@@ -511,7 +520,7 @@ export class Repository {
   /**
    * Stages the removal of the delegation from `delegator` to role `name`; the role's file stays in
    * storage, unlisted.
-   * @throws {NotFoundError} `delegator` does not delegate to `name`.
+   * @throws {@link errors!NotFoundError | NotFoundError} `delegator` does not delegate to `name`.
    */
   async removeDelegation(delegator: string, name: string): Promise<void> {
     const t = await this.getTargets(delegator);
@@ -532,7 +541,8 @@ export class Repository {
   /**
    * TAP 15 hash bins: `delegator` delegates to 2^bitLength roles `PREFIX-XX` sharing `keys`;
    * targets added afterwards without a role go to their bin automatically.
-   * @throws {UsageError} `delegator` already delegates, or the bin parameters are out of range.
+   * @throws {@link errors!UsageError | UsageError} `delegator` already delegates, or the bin
+   *   parameters are out of range.
    */
   async setSuccinctDelegation(
     delegator: string,
@@ -563,7 +573,8 @@ export class Repository {
    * Moves every target of `targets` into TAP 15 hash bins (the layout for very large target
    * sets: adding one target then re-signs one bin, not the whole list). `bitLength` defaults to
    * a size that keeps bins near `targetsPerBin` entries.
-   * @throws {UsageError} `targets` already delegates, or `bitLength` is out of range.
+   * @throws {@link errors!UsageError | UsageError} `targets` already delegates, or `bitLength` is
+   *   out of range.
    */
   async useHashBins(init: {
     keys: Key[];
@@ -610,8 +621,10 @@ export class Repository {
   /**
    * Changes the keys or threshold of a top-level role: adds `add`, removes `remove` (keyids),
    * sets `threshold`. Root changes need both the old and the new root thresholds to sign.
-   * @throws {NotFoundError} a keyid to remove is not one of the role's.
-   * @throws {UsageError} the role would have no keys left, or a threshold above its number of keys.
+   * @throws {@link errors!NotFoundError | NotFoundError} a keyid to remove is not one of the
+   *   role's.
+   * @throws {@link errors!UsageError | UsageError} the role would have no keys left, or a threshold
+   *   above its number of keys.
    */
   rotateKeys(role: TopLevelRoleName, change: { add?: Key[]; remove?: string[]; threshold?: number }): void {
     const root = this.currentRoot;
@@ -641,9 +654,10 @@ export class Repository {
 
   /**
    * Changes the keys or threshold of a delegated role in its delegator's metadata.
-   * @throws {NotFoundError} `delegator` does not delegate to `name`.
-   * @throws {UsageError} `addDelegation` refuses the new keys and threshold.
-   * @throws {FormatError} a threshold below 1.
+   * @throws {@link errors!NotFoundError | NotFoundError} `delegator` does not delegate to `name`.
+   * @throws {@link errors!UsageError | UsageError} `addDelegation` refuses the new keys and
+   *   threshold.
+   * @throws {@link errors!FormatError | FormatError} a threshold below 1.
    */
   async rotateDelegatedKeys(
     delegator: string,
@@ -728,7 +742,8 @@ export class Repository {
    * Builds and signs everything that changed, without writing. Returns the new metadata in
    * publish order, or throws a ThresholdError naming the roles that lack signatures (unless
    * `allowPending`, which returns those as `pending` for an offline signing ceremony).
-   * @throws {ThresholdError} a role lacks signatures and `allowPending` is not set.
+   * @throws {@link errors!ThresholdError | ThresholdError} a role lacks signatures and
+   *   `allowPending` is not set.
    */
   async prepare(
     options: { allowPending?: boolean; forceTimestamp?: boolean; forceSnapshot?: boolean } = {},
@@ -905,7 +920,7 @@ export class Repository {
    * A signing request for the staged change to `role` (root by default): the exact metadata to
    * sign, the thresholds it must meet and a readable summary, for key holders to sign offline.
    * Signatures from the signers this repository holds are already in it.
-   * @throws {StateError} nothing is staged for `role`.
+   * @throws {@link errors!StateError | StateError} nothing is staged for `role`.
    */
   async createSigningRequest(role = 'root'): Promise<SigningRequest> {
     if (role === 'root' && !this.stagedRoot) this.stagedRoot = this.root.signed; // re-sign (e.g. to extend expiry)
@@ -945,7 +960,8 @@ export class Repository {
   /**
    * Stages the metadata of a signed request for publishing, exactly as signed. `publish` then
    * checks its thresholds like any other role.
-   * @throws {UsageError} the request's metadata is not of the type its role needs.
+   * @throws {@link errors!UsageError | UsageError} the request's metadata is not of the type its
+   *   role needs.
    */
   applySigningRequest(request: SigningRequest): void {
     const md = request.metadata;
@@ -969,12 +985,12 @@ export class Repository {
    * Publishes everything that changed. Holds the storage lock, checks that nobody published
    * since this repository was opened, verifies the new metadata as a client would, then writes
    * every new file first and `metadata/timestamp.json` last.
-   * @throws {ThresholdError} a role that changed lacks signatures.
-   * @throws {ConflictError} another publisher holds the lock (PublishLockedError) or published
-   *   since this repository was opened.
-   * @throws {TufError} the self-check refused the new metadata (ExpiredError, RollbackError,
-   *   VersionMismatchError, …).
-   * @throws {StorageError} storage could not be written.
+   * @throws {@link errors!ThresholdError | ThresholdError} a role that changed lacks signatures.
+   * @throws {@link errors!ConflictError | ConflictError} another publisher holds the lock
+   *   (PublishLockedError) or published since this repository was opened.
+   * @throws {@link errors!TufError | TufError} the self-check refused the new metadata
+   *   (ExpiredError, RollbackError, VersionMismatchError, …).
+   * @throws {@link errors!StorageError | StorageError} storage could not be written.
    */
   async publish(
     options: { forceTimestamp?: boolean; forceSnapshot?: boolean; signal?: AbortSignal } = {},
@@ -1035,8 +1051,8 @@ export class Repository {
 
   /**
    * Re-signs timestamp (and snapshot when it would expire first): for a cron job.
-   * @throws {StateError} there are staged changes (publish them instead).
-   * @throws {TufError} as `publish`.
+   * @throws {@link errors!StateError | StateError} there are staged changes (publish them instead).
+   * @throws {@link errors!TufError | TufError} as `publish`.
    */
   async refreshTimestamp(): Promise<PublishResult> {
     if (this.hasChanges) throw new StateError('there are staged changes: publish them instead');

@@ -106,7 +106,8 @@ export function signingRequestToBytes(r: SigningRequest): Uint8Array {
 
 /**
  * Parses a request file strictly; the embedded metadata must match `signed_sha256`.
- * @throws {FormatError} not a signing request, or its metadata does not match `signed_sha256`.
+ * @throws {@link errors!FormatError | FormatError} not a signing request, or its metadata does not
+ *   match `signed_sha256`.
  */
 export function signingRequestFromBytes(bytes: Uint8Array): SigningRequest {
   const { value } = parseStrict(bytes);
@@ -154,7 +155,7 @@ export function signingRequestFromBytes(bytes: Uint8Array): SigningRequest {
 
 /**
  * Adds `signer`'s signature. The signer's key must be one the request names.
- * @throws {KeyError} the signer's key is not one the request names.
+ * @throws {@link errors!KeyError | KeyError} the signer's key is not one the request names.
  */
 export async function signSigningRequest(r: SigningRequest, signer: Signer): Promise<SigningRequest> {
   const material = signer.key.materialId();
@@ -174,7 +175,7 @@ export async function signSigningRequest(r: SigningRequest, signer: Signer): Pro
 
 /**
  * Merges the signatures of requests for the same metadata, in any order.
- * @throws {ValueError} the requests are not for the same metadata.
+ * @throws {@link errors!ValueError | ValueError} the requests are not for the same metadata.
  */
 export async function mergeSigningRequests(
   first: SigningRequest,

@@ -23,7 +23,8 @@ export interface RepositoryStorage {
    * the function that releases it. Throws a ConflictError when another publisher holds it. A
    * lock whose holder is known to be gone may be taken over (FsRepositoryStorage: a process of
    * this host and boot that no longer runs); one whose holder cannot be checked never is.
-   * @throws {ConflictError} another publisher holds the lock (`PublishLockedError` on disk).
+   * @throws {@link errors!ConflictError | ConflictError} another publisher holds the lock
+   *   (`PublishLockedError` on disk).
    */
   lock(): Promise<() => Promise<void>>;
 }

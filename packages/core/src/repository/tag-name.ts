@@ -90,7 +90,8 @@ export function showTagName(name: string): string {
 /**
  * Checks a tag before it is signed: throws TagNameError for a refused name (see the module
  * comment), returns warnings for a name that is accepted but not an OCI tag.
- * @throws {TagNameError} the name breaks a rule of the policy (`rule` says which).
+ * @throws {@link errors!TagNameError | TagNameError} the name breaks a rule of the policy (`rule`
+ *   says which).
  */
 export function checkTagName(name: string, options: CheckTagNameOptions = {}): TagNameWarning[] {
   if (OCI_TAG.test(name)) return []; // the common case; nothing in the grammar can be refused

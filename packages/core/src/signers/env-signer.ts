@@ -32,9 +32,10 @@ export function isEnvVarName(name: string): boolean {
 
 /**
  * A signer from the private key in environment variable `name`.
- * @throws {UsageError} the variable is not set, is empty, or its name is invalid.
- * @throws {KeyError} the value is not a usable private key or key file (or the passphrase is
- *   wrong).
+ * @throws {@link errors!UsageError | UsageError} the variable is not set, is empty, or its name is
+ *   invalid.
+ * @throws {@link errors!KeyError | KeyError} the value is not a usable private key or key file (or
+ *   the passphrase is wrong).
  */
 export async function envSigner(name: string, options: EnvSignerOptions = {}): Promise<Signer> {
   if (typeof name !== 'string' || !isEnvVarName(name)) {

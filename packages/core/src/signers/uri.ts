@@ -58,7 +58,8 @@ export function signerUriScheme(uri: string): string | undefined {
  * Registers the handler for `scheme` (case-insensitive), e.g. `pkcs11` or a KMS. Replaces an
  * earlier plugin for the same scheme; `file` and `env` cannot be replaced. Returns a function
  * that unregisters this handler.
- * @throws {UsageError} an invalid scheme, a handler that is not a function, or a built-in scheme.
+ * @throws {@link errors!UsageError | UsageError} an invalid scheme, a handler that is not a
+ *   function, or a built-in scheme.
  */
 export function registerSignerScheme(scheme: string, handler: SignerSchemeHandler): () => void {
   if (typeof scheme !== 'string' || !/^[A-Za-z][A-Za-z0-9+.-]*$/.test(scheme)) {
@@ -95,7 +96,8 @@ function isSigner(v: unknown): v is Signer {
 
 /**
  * The path a `file:` URI names.
- * @throws {UsageError} not a `file:` URI, no path, or an invalid encoding.
+ * @throws {@link errors!UsageError | UsageError} not a `file:` URI, no path, or an invalid
+ *   encoding.
  */
 export function filePathFromUri(uri: string, baseDir?: string): string {
   const shown = redactUri(uri);
@@ -157,9 +159,10 @@ async function envUriSigner(uri: string, context: SignerContext): Promise<Signer
  * The signer a URI names. Unknown schemes and plugin schemes with no plugin registered are a
  * UsageError explaining what to install. Errors from plugins that are not TufErrors become a
  * KeyError naming the redacted URI.
- * @throws {UsageError} the URI is malformed, or its scheme is unknown or has no plugin registered.
- * @throws {KeyError} the key cannot be loaded (a wrong passphrase, a damaged key file, a plugin
- *   failure).
+ * @throws {@link errors!UsageError | UsageError} the URI is malformed, or its scheme is unknown or
+ *   has no plugin registered.
+ * @throws {@link errors!KeyError | KeyError} the key cannot be loaded (a wrong passphrase, a
+ *   damaged key file, a plugin failure).
  */
 export async function resolveSigner(uri: string, context: SignerContext): Promise<Signer> {
   if (typeof uri !== 'string') throw new UsageError('a signer URI must be a string');
