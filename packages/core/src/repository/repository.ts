@@ -51,7 +51,7 @@ import {
 import { selfCheck } from './self-check.js';
 import { describeChanges, newSigningRequest, type SigningRequest } from './signing-request.js';
 import type { RepositoryStorage } from './storage.js';
-import { checkTagName } from './tag-name.js';
+import { checkTagName, showTagName } from './tag-name.js';
 
 const TIMESTAMP_PATH = metadataPath(TIMESTAMP_FILE_NAME);
 const LATEST_ROOT_PATH = metadataPath(LATEST_ROOT_FILE_NAME);
@@ -477,7 +477,8 @@ export class Repository {
   /**
    * Adds (or replaces) a delegation from `delegator` to `role`, and creates the role if new.
    * @throws {@link errors!UsageError | UsageError} a keyid of the role has no public key in `keys`,
-   *   or `delegator` delegates with hash bins.
+   *   `delegator` delegates with hash bins, or a new role's name holds control, format (bidi,
+   *   zero-width) or separator characters.
    * @throws {@link errors!NotFoundError | NotFoundError} `delegator` is not a targets role of the
    *   repository.
    */
@@ -494,6 +495,9 @@ export class Repository {
       );
     }
     const before = (await this.getTargets(delegator)).delegations?.roles?.find((r) => r.name === role.name);
+    // A new role name is shown to people (delegation lists, signing reviews): like a tag, it
+    // must not hide characters (DESIGN rule 13). A role that already exists stays editable.
+    if (!before) checkVisibleRoleName(role.name);
     await this.edit(delegator, (t) => {
       if (t.delegations?.succinctRoles)
         throw new UsageError(`${delegator} delegates with hash bins; it cannot list roles too`);
@@ -1132,4 +1136,17 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Invisible or line-breaking characters: C0/C1 controls, format (bidi, zero-width), separators, lone surrogates. */
+const HIDDEN_IN_NAME = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+
+/** Refuses a new delegated role name a person could not read as it is. */
+function checkVisibleRoleName(name: string): void {
+  const m = HIDDEN_IN_NAME.exec(name);
+  if (m) {
+    throw new UsageError(
+      `role name ${showTagName(name)}: expected visible characters only, found ${showTagName(m[0])} at position ${m.index} (control, format or separator characters are refused in new role names)`,
+    );
+  }
 }

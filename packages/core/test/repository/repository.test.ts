@@ -332,6 +332,27 @@ describe('delegations', () => {
     ).rejects.toMatchObject({ code: 'UNSAFE_NAME' });
   });
 
+  it.each([
+    ['a bidi override', 'team\u202eppa'],
+    ['a zero-width space', 'rel\u200beases'],
+    ['a C1 control', 'team\u009b2J'],
+    ['a line separator', 'team\u2028x'],
+  ])('refuses a new role name with %s, showing it escaped', async (_what, name) => {
+    const repo = await open();
+    const add = repo.addDelegation(
+      'targets',
+      new DelegatedRole({ name, keyids: [releases.keyid], threshold: 1, terminating: false, paths: ['*'] }),
+      [releases.key],
+    );
+    await expect(add).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining('visible characters'),
+    });
+    const message = await add.catch((e: Error) => e.message);
+    expect(message).not.toMatch(/[\u202e\u200b\u009b\u2028]/);
+    expect(repo.hasChanges).toBe(false);
+  });
+
   it('removes a delegation', async () => {
     const repo = await open();
     await repo.removeDelegation('targets', 'releases');
