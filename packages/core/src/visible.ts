@@ -13,14 +13,9 @@
  * U+200B–200F, U+FEFF, …), every other default-ignorable (invisible) code point, lone
  * surrogates, and the line and paragraph separators U+2028/U+2029.
  */
-const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
+import { escapeCodePoint } from './escape-code-point.js';
 
-function escapeCodePoint(ch: string): string {
-  const cp = ch.codePointAt(0) as number;
-  if (cp <= 0xff) return `\\x${cp.toString(16).padStart(2, '0')}`;
-  if (cp <= 0xffff) return `\\u${cp.toString(16).padStart(4, '0')}`;
-  return `\\u{${cp.toString(16)}}`;
-}
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
 
 /** Options of `visible`. */
 export interface VisibleOptions {

@@ -39,6 +39,8 @@ export interface CheckTagNameOptions {
   source?: string;
 }
 
+import { escapeCodePoint } from '../escape-code-point.js';
+
 const encoder = new TextEncoder();
 const CONTROL = /\p{Cc}/u;
 const FORMAT = /\p{Cf}/u;
@@ -51,18 +53,6 @@ const NEEDS_ESCAPE = /["\\\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}]|(?! )\p{Zs
 const DOT_SEGMENT = /(?:^|\/)\.\.?(?:\/|$)/;
 /** Any character a refusal rule is about; without one, only the length and segments matter. */
 const REFUSED_CHARACTER = /[\\\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
-
-function hex(cp: number, width: number): string {
-  return cp.toString(16).padStart(width, '0');
-}
-
-/** One character, escaped: `\x1b`, `\u202e`, `\u{e0001}`. */
-function escapeChar(ch: string): string {
-  const cp = ch.codePointAt(0) as number;
-  if (cp <= 0xff) return `\\x${hex(cp, 2)}`;
-  if (cp <= 0xffff) return `\\u${hex(cp, 4)}`;
-  return `\\u{${hex(cp, 0)}}`;
-}
 
 const SHOW_MAX = 80;
 
@@ -81,7 +71,7 @@ export function showTagName(name: string): string {
       break;
     }
     if (ch === '"' || ch === '\\') out += `\\${ch}`;
-    else if (INVISIBLE.test(ch)) out += escapeChar(ch);
+    else if (INVISIBLE.test(ch)) out += escapeCodePoint(ch);
     else out += ch;
   }
   return `${out}"`;
@@ -115,22 +105,22 @@ export function checkTagName(name: string, options: CheckTagNameOptions = {}): T
     if (cp >= 0xd800 && cp <= 0xdfff) {
       refuse(
         'lone-surrogate',
-        `has a lone surrogate ${escapeChar(ch)} ${at} (expected Unicode text)`,
+        `has a lone surrogate ${escapeCodePoint(ch)} ${at} (expected Unicode text)`,
         position,
       );
     }
     if (CONTROL.test(ch)) {
-      refuse('control-character', `has the control character ${escapeChar(ch)} ${at}`, position);
+      refuse('control-character', `has the control character ${escapeCodePoint(ch)} ${at}`, position);
     }
     if (FORMAT.test(ch)) {
       refuse(
         'format-character',
-        `has the invisible Unicode format character ${escapeChar(ch)} ${at} (bidi controls and zero-width characters make a name look like another)`,
+        `has the invisible Unicode format character ${escapeCodePoint(ch)} ${at} (bidi controls and zero-width characters make a name look like another)`,
         position,
       );
     }
     if (LINE_SEPARATOR.test(ch)) {
-      refuse('line-separator', `has the line separator ${escapeChar(ch)} ${at}`, position);
+      refuse('line-separator', `has the line separator ${escapeCodePoint(ch)} ${at}`, position);
     }
   }
   position = 1;
