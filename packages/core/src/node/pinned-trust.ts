@@ -213,7 +213,7 @@ export class PinnedTrust {
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
     const given = options.root;
     const givenVersion = given ? Metadata.fromBytes(given, 'root').signed.version : undefined;
-    let cached = this.#hasChain ? await this.#store.read('root') : undefined;
+    const cached = this.#hasChain ? await this.#store.read('root') : undefined;
     if (cached) this.#cachedRootVersion(cached);
     else await this.#clear(); // an unfinished first use (or nothing): start clean
 
@@ -242,7 +242,6 @@ export class PinnedTrust {
       );
     }
     const firstUse = rootSource !== 'pinned';
-    cached = undefined;
 
     const updater = new Updater({
       metadataBaseUrl: options.metadataBaseUrl,
