@@ -22,6 +22,8 @@ export const EXIT = {
   IO: 7,
   /** Another publisher changed the repository at the same time; run the command again. */
   CONFLICT: 8,
+  /** `tufa status --check`: a role is expired or expires within its warning period. */
+  EXPIRING: 9,
 } as const;
 
 const BY_CODE: Record<TufErrorCode, number> = {

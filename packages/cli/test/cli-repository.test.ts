@@ -617,10 +617,10 @@ describe('tufa status and tufa timestamp', () => {
     const ts = readJson(join(MD, 'timestamp.json')).signed.version;
     expect(lines[4]).toMatch(
       new RegExp(
-        `^  timestamp +v${ts} +expires \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.000Z  1/1 signatures$`,
+        `^  timestamp +v${ts} +expires \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.000Z \\(in (23|24) hours\\)  1/1 signatures$`,
       ),
     );
-    expect(lines[1]).toMatch(/^ {2}root +v1 +expires .* 1\/1 signatures$/);
+    expect(lines[1]).toMatch(/^ {2}root +v1 +expires \S+ \(in \d+ days\) {2}1\/1 signatures$/);
     expect(r.stdout).not.toContain('EXPIRED');
     expect(r.stdout).not.toContain('NOT met');
   });
@@ -634,9 +634,13 @@ describe('tufa status and tufa timestamp', () => {
     const rootKeyid = readJson(ROOT_KEY).keyid;
     expect(roles[0]).toEqual({
       role: 'root',
+      delegatedBy: null,
+      hashBin: false,
       version: 1,
       expires: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/),
+      expiresIn: expect.any(Number),
       expired: false,
+      due: false,
       threshold: 1,
       signed: [rootKeyid],
       missing: [],
