@@ -5,7 +5,6 @@
  * verified per notary-server and GUN).
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -13,6 +12,7 @@ import { CorruptStateError } from '@tufa/core/errors';
 import { ensureDir, writeFileAtomic } from '@tufa/core/node';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
+import { asFileProblem, exists, isSystemError } from './files.js';
 import { parseRepoConfig, type RepoConfig, repoConfigToBytes } from './repo-config.js';
 
 export function tufaHome(): string {
@@ -53,7 +53,8 @@ export async function readRepoConfig(gun: string): Promise<RepoConfig> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(file);
-  } catch {
+  } catch (e) {
+    if (!isSystemError(e) || e.code !== 'ENOENT') return asFileProblem(e, file, 'read the configuration');
     throw new CliError(
       `no repository ${gun} is set up on this machine`,
       EXIT.NOT_FOUND,
@@ -90,11 +91,15 @@ export function trustDir(server: string, gun: string): string {
  */
 export async function trustedRootFiles(gun: string): Promise<string[]> {
   const trust = join(tufaHome(), 'trust');
-  const servers = await readdir(trust).catch(() => [] as string[]);
+  const servers = await readdir(trust).catch((e) =>
+    isSystemError(e) && e.code === 'ENOENT'
+      ? ([] as string[])
+      : asFileProblem(e, trust, 'read the client cache'),
+  );
   const out: string[] = [];
   for (const server of servers.sort()) {
     const file = join(trust, server, gunDir(gun), 'metadata', 'root.json');
-    if (existsSync(file)) out.push(file);
+    if (exists(file)) out.push(file);
   }
   return out;
 }

@@ -2,7 +2,6 @@
  * Key references on the command line: a key NAME (in $TUFA_HOME/keys), a path, `file:`,
  * `env:VAR` or `pkcs11:` (RFC 7512). Config files store them as URIs.
  */
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { generateKeyPair, Key, type KeyKind, keyFromPublicPem, type Signer } from '@tufa/core';
@@ -17,6 +16,7 @@ import {
 } from '@tufa/core/node';
 import { CliError, isCode, usage } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
+import { exists } from './files.js';
 import { checkKeyName, keyPath, keysDir } from './home.js';
 
 /** By the name `-t` takes (a Map: `constructor` is not a key type). */
@@ -79,7 +79,7 @@ export async function loadSigner(ref: string, secrets: SecretCallback): Promise<
   const uri = toUri(ref);
   await preparePkcs11(uri);
   const file = fileOf(uri);
-  if (file !== undefined && !existsSync(file)) {
+  if (file !== undefined && !exists(file)) {
     throw new CliError(`key ${redactUri(ref)} not found (${file})`, EXIT.NOT_FOUND, 'tufa key list');
   }
   return resolveSigner(uri, { secrets });
@@ -112,8 +112,7 @@ export async function loadPublicKey(ref: string, secrets: SecretCallback): Promi
   const uri = toUri(ref);
   const file = fileOf(uri);
   if (file !== undefined) {
-    if (!existsSync(file))
-      throw new CliError(`key ${ref} not found (${file})`, EXIT.NOT_FOUND, 'tufa key list');
+    if (!exists(file)) throw new CliError(`key ${ref} not found (${file})`, EXIT.NOT_FOUND, 'tufa key list');
     const text = await readFile(file, 'utf8');
     const json = jsonOrUndefined(text);
     if (json && typeof json === 'object') {
@@ -141,7 +140,7 @@ export async function generateKeyFile(
   secrets: SecretCallback,
   options: { unencrypted?: boolean } = {},
 ): Promise<GeneratedKey> {
-  if (existsSync(path)) {
+  if (exists(path)) {
     throw new CliError(
       `${path} already exists`,
       EXIT.USAGE,
@@ -180,7 +179,7 @@ function jsonOrUndefined(text: string): unknown {
 export async function signerIfPrivate(ref: string, secrets: SecretCallback): Promise<Signer | undefined> {
   const uri = toUri(ref);
   const file = fileOf(uri);
-  if (file !== undefined && existsSync(file)) {
+  if (file !== undefined && exists(file)) {
     const text = await readFile(file, 'utf8');
     const json = jsonOrUndefined(text);
     // A tufa key file holds a private key (and its public key as PEM, so test the JSON first).

@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error.js';
 import { type RegisteredCommand, type Run, register } from './command.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { fileProblem, isSystemError } from './files.js';
 import { createOutput, type Output } from './output.js';
 import { VERSION } from './version.js';
 
@@ -98,7 +99,10 @@ export async function buildProgram(run: Run, entries: readonly Entry[] = ENTRIES
   return program;
 }
 
-export function renderError(e: unknown, out: Output, debug: boolean): number {
+export function renderError(thrown: unknown, out: Output, debug: boolean): number {
+  // A Node.js system error that no command explained (EISDIR, EACCES…): its documented exit code
+  // and the path, not exit 1 and Node's wording.
+  const e = isSystemError(thrown) ? fileProblem(thrown, thrown.path, thrown.syscall ?? 'use') : thrown;
   const err = e as { message?: string; code?: string; hint?: string; exitCode?: number; stack?: string };
   let code: number;
   if (e instanceof CliError) code = e.exitCode;
@@ -117,7 +121,9 @@ export function renderError(e: unknown, out: Output, debug: boolean): number {
   }
   process.stderr.write(`Error: ${visible(message)}\n`);
   if (err?.hint) process.stderr.write(`Hint: ${visible(err.hint)}\n`);
-  if (debug && err?.stack) process.stderr.write(`${visible(err.stack, { keepLayout: true })}\n`);
+  // The stack of what was thrown, not of the explanation made from it.
+  const stack = (thrown as { stack?: string } | undefined)?.stack;
+  if (debug && stack) process.stderr.write(`${visible(stack, { keepLayout: true })}\n`);
   return code;
 }
 
@@ -144,6 +150,13 @@ export async function main(argv: string[]): Promise<number> {
         e.code === 'commander.help'
       )
         return EXIT.OK;
+      // Commander has written its `Error:` line; a script reading --json gets the error object too.
+      if (out.json) {
+        const message = e.message.replace(/^error: /, '');
+        process.stdout.write(
+          `${safeJson({ tufa: 1, error: { message, code: 'USAGE', exitCode: EXIT.USAGE, hint: 'tufa --help' } })}\n`,
+        );
+      }
       return EXIT.USAGE;
     }
     return renderError(e, out, debug);

@@ -13,13 +13,14 @@
  * span several versions, since that is still everything that changes against what this
  * machine trusts.
  */
+
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LATEST_ROOT_FILE_NAME, METADATA_DIR, Metadata, type Root, rootFileName, TufError } from '@tufa/core';
 import { CliError, usage } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
+import { exists, readOrExplain } from './files.js';
 import { publishedDir, readRepoConfig, repoConfigPath, trustedRootFiles } from './home.js';
 
 export interface TrustedPrevious {
@@ -51,11 +52,7 @@ async function readRoot(bytes: Uint8Array, source: string): Promise<Candidate> {
 
 /** `--previous FILE`: checked, and refused (not ignored) when it is not the root replaced. */
 async function fromFile(file: string, version: number): Promise<TrustedPrevious> {
-  const bytes = new Uint8Array(
-    await readFile(file).catch(() => {
-      throw new CliError(`cannot read ${file}`, EXIT.NOT_FOUND);
-    }),
-  );
+  const bytes = new Uint8Array(await readOrExplain(file, 'read --previous'));
   const found = Metadata.fromBytes(bytes, 'root').signed.version;
   if (found !== version - 1) {
     throw usage(
@@ -86,12 +83,12 @@ async function candidates(gun: string, version: number, notes: string[]): Promis
   for (const file of await trustedRootFiles(gun)) {
     await add(file, `the root this machine last verified for ${gun} (${file})`);
   }
-  if (existsSync(repoConfigPath(gun))) {
+  if (exists(repoConfigPath(gun))) {
     // The version the request replaces, when published, and the current root (which may be as
     // new as the request).
     const dir = join(publishedDir((await readRepoConfig(gun)).publishRoot, gun), METADATA_DIR);
     for (const file of [join(dir, rootFileName(version - 1)), join(dir, LATEST_ROOT_FILE_NAME)]) {
-      if (existsSync(file)) await add(file, `the root this machine publishes for ${gun} (${file})`);
+      if (exists(file)) await add(file, `the root this machine publishes for ${gun} (${file})`);
     }
   }
   return out;

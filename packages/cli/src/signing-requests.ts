@@ -3,7 +3,7 @@
  * from the metadata itself, compared with a trusted previous root), and rendered as text. Used
  * by `tufa root …` and `tufa status --request`.
  */
-import { readFile } from 'node:fs/promises';
+
 import {
   describeSigned,
   type Root,
@@ -17,14 +17,11 @@ import {
   type Targets,
   visible,
 } from '@tufa/core';
-import { CliError } from './cli-error.js';
-import { EXIT } from './exit-codes.js';
+import { readOrExplain } from './files.js';
 import type { TrustedPrevious } from './previous-root.js';
 
 export async function readRequest(file: string): Promise<SigningRequest> {
-  const bytes = await readFile(file).catch(() => {
-    throw new CliError(`cannot read ${file}`, EXIT.NOT_FOUND);
-  });
+  const bytes = await readOrExplain(file, 'read the signing request');
   return signingRequestFromBytes(new Uint8Array(bytes));
 }
 

@@ -239,7 +239,7 @@ describe.concurrent('tufa key import', () => {
       sandbox.tufa(['key', 'import', 'alice', 'ed.pem']),
     ]);
     expectError(pub, 2, 'is not a PEM private key');
-    expectError(missing, 5, 'cannot read no-such.pem');
+    expectError(missing, 5, 'cannot read the key no-such.pem: no such file or directory');
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/^Error: .*already exists/m);
     expect(existsSync(keyFile('x1'))).toBe(false);

@@ -283,7 +283,11 @@ describe('tufa key rotate GUN root', () => {
     });
 
     it('a missing request file is exit 5', async () => {
-      expectError(await sandbox.tufa(['status', GUN, '--request', 'nope.json']), 5, 'cannot read nope.json');
+      expectError(
+        await sandbox.tufa(['status', GUN, '--request', 'nope.json']),
+        5,
+        'cannot read the signing request nope.json: no such file or directory',
+      );
     });
 
     it('publish: the new root goes out; a client holding the old root verifies', async () => {

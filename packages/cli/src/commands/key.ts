@@ -1,11 +1,13 @@
 /** `tufa key generate|list|import|export|passwd`. */
-import { readdir, readFile } from 'node:fs/promises';
+
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { keyToPem, PrivateKeySigner, visible } from '@tufa/core';
 import { changePassphrase, readKeyFile, redactUri, writeKeyFile } from '@tufa/core/node';
-import { CliError, usage } from '../cli-error.js';
+import { usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
+import { asFileProblem, isSystemError, readOrExplain } from '../files.js';
 import { keyPath, keysDir } from '../home.js';
 import {
   generateKeyFile,
@@ -82,8 +84,9 @@ export const commands: readonly RegisteredCommand[] = [
       let names: string[] = [];
       try {
         names = (await readdir(keysDir())).filter((n) => n.endsWith('.json')).sort();
-      } catch {
-        names = [];
+      } catch (e) {
+        // No keys directory yet: no keys. Anything else (permissions) must not look like that.
+        if (!isSystemError(e) || e.code !== 'ENOENT') asFileProblem(e, keysDir(), 'list the keys in');
       }
       const keys: { name: string; keyid: string; keytype: string; scheme: string; encrypted: boolean }[] = [];
       for (const file of names) {
@@ -119,9 +122,7 @@ export const commands: readonly RegisteredCommand[] = [
     arguments: [argument('<name>', 'key name'), argument('<file>', 'PKCS#8 PEM private key')],
     options: [option('--unencrypted', 'store the private key without a passphrase (not recommended)')],
     async handler(ctx, [name, file], opts) {
-      const pem = await readFile(file, 'utf8').catch(() => {
-        throw new CliError(`cannot read ${file}`, EXIT.NOT_FOUND);
-      });
+      const pem = (await readOrExplain(file, 'read the key')).toString('utf8');
       if (!pem.includes('PRIVATE KEY')) throw usage(`${file} is not a PEM private key`);
       const signer = withUnsupportedKeyHint(file, false, () => PrivateKeySigner.fromPem(pem));
       const secrets = secretsFromEnvironment();

@@ -4,7 +4,6 @@
  * verifies into a tufa repository. Read-only towards Notary: nothing is ever written there.
  */
 
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +34,7 @@ import {
 import { CliError, isCode, usage } from '../cli-error.js';
 import { argument, defineCommand, type OptionsOf, option, type RegisteredCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
+import { exists, readOrExplain } from '../files.js';
 import { readRepoConfig } from '../home.js';
 import { checkDigest, checkGun, checkTag, parseImageReference } from '../names.js';
 import { readNotaryRecords, replayHint, writeNotaryRecords } from '../notary-records.js';
@@ -84,11 +84,7 @@ function parseAsOf(value: string | undefined): Date {
 }
 
 async function readArg(path: string, what: string): Promise<Buffer> {
-  try {
-    return await readFile(expandHome(path));
-  } catch {
-    throw new CliError(`cannot read ${what} ${path}`, EXIT.NOT_FOUND);
-  }
+  return readOrExplain(expandHome(path), `read ${what}`);
 }
 
 function parseHeaders(list: string[] | undefined): Record<string, string> {
@@ -162,7 +158,7 @@ async function loadCollection(gun: string, opts: NotarySourceOptions): Promise<N
   } else if (trustDir) {
     // The root this machine's Docker/Notary client already trusts.
     const cached = join(notaryTrustDirMetadata(trustDir, gun), 'root.json');
-    if (!existsSync(cached)) {
+    if (!exists(cached)) {
       throw new CliError(
         `no trusted root for ${gun} in ${trustDir}`,
         EXIT.NOT_FOUND,
