@@ -12,7 +12,7 @@ import { CorruptStateError } from '@tufa/core/errors';
 import { ensureDir, writeFileAtomic } from '@tufa/core/node';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
-import { asFileProblem, exists, isSystemError } from './files.js';
+import { asFileProblem, exists, isSystemError, readOrExplain } from './files.js';
 import { parseRepoConfig, type RepoConfig, repoConfigToBytes } from './repo-config.js';
 
 export function tufaHome(): string {
@@ -77,6 +77,28 @@ export async function writeRepoConfig(c: RepoConfig): Promise<void> {
   const p = repoConfigPath(c.gun);
   await ensureDir(join(p, '..'), 0o700);
   await writeFileAtomic(p, repoConfigToBytes(c), { mode: 0o600 });
+}
+
+/**
+ * Every repository set up on this machine (`$TUFA_HOME/repos/*`), read strictly as
+ * readRepoConfig does; none when there is no repos directory yet.
+ */
+export async function allRepoConfigs(): Promise<RepoConfig[]> {
+  const repos = join(tufaHome(), 'repos');
+  const dirs = await readdir(repos).catch((e) =>
+    isSystemError(e) && e.code === 'ENOENT'
+      ? ([] as string[])
+      : asFileProblem(e, repos, 'list the repositories in'),
+  );
+  const out: RepoConfig[] = [];
+  for (const dir of dirs.sort()) {
+    const file = join(repos, dir, 'config.json');
+    if (exists(file))
+      out.push(
+        parseRepoConfig(await readOrExplain(file, 'read the configuration'), file, decodeURIComponent(dir)),
+      );
+  }
+  return out;
 }
 
 /** The client cache for one server and GUN. */

@@ -50,7 +50,7 @@ export function toUri(ref: string): string {
 }
 
 /** The file a `file:` URI names, or undefined for other schemes. */
-function fileOf(uri: string): string | undefined {
+export function fileOf(uri: string): string | undefined {
   return uri.startsWith('file:') ? decodeURIComponent(uri.slice(5).replace(/^\/\/(?=\/)/, '')) : undefined;
 }
 

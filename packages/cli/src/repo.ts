@@ -10,6 +10,7 @@ import { describeHolder, FsRepositoryStorage, type SecretCallback } from '@tufa/
 import { publishedDir, type RepoConfig, readRepoConfig } from './home.js';
 import { loadSigner } from './keys.js';
 import { signerRefFor } from './repo-config.js';
+import { forRole } from './secrets.js';
 
 export interface OpenOptions {
   /** Roles whose configured keys to load: 'targets', 'snapshot', 'timestamp' or a delegated role. */
@@ -20,14 +21,15 @@ export interface OpenOptions {
 }
 
 export async function loadSigners(config: RepoConfig, options: OpenOptions): Promise<Signer[]> {
-  const refs = new Set<string>();
+  // Each key once, unlocked with the passphrase variable of the first role it is loaded for.
+  const refs = new Map<string, SecretCallback>();
   for (const role of options.roles) {
     const ref = signerRefFor(config, role);
-    if (ref) refs.add(ref);
+    if (ref && !refs.has(ref)) refs.set(ref, forRole(options.secrets, config.gun, role));
   }
-  for (const r of options.extraKeys ?? []) refs.add(r);
+  for (const r of options.extraKeys ?? []) if (!refs.has(r)) refs.set(r, options.secrets);
   const signers: Signer[] = [];
-  for (const ref of refs) signers.push(await loadSigner(ref, options.secrets));
+  for (const [ref, secrets] of refs) signers.push(await loadSigner(ref, secrets));
   return signers;
 }
 

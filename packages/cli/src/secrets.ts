@@ -52,6 +52,36 @@ async function promptHidden(question: string): Promise<string> {
   });
 }
 
+/**
+ * The variable that holds the passphrase of `gun`'s key for `role` whatever the key is called:
+ * `TUFA_PASSPHRASE_<GUN_SLUG>_<ROLE>`, e.g. `TUFA_PASSPHRASE_REGISTRY_EXAMPLE_COM_TEAM_APP_TARGETS`.
+ * A rotation gives the role a new key under a new name; this name stays (as Notary's
+ * `NOTARY_TARGETS_PASSPHRASE` did).
+ */
+export function rolePassphraseVariable(gun: string, role: string): string {
+  return `TUFA_PASSPHRASE_${envName(gun)}_${envName(role)}`;
+}
+
+/**
+ * `secrets` for the key of `gun`'s `role`: the key's own variable (`TUFA_PASSPHRASE_<KEYNAME>`)
+ * first, then the role's (rolePassphraseVariable), then what `secrets` does (TUFA_PASSPHRASE, a
+ * prompt).
+ */
+export function forRole(
+  secrets: SecretCallback,
+  gun: string,
+  role: string,
+  env: NodeJS.ProcessEnv = process.env,
+): SecretCallback {
+  return async (request: SecretRequest) => {
+    if (request.kind === 'passphrase' && !env[`TUFA_PASSPHRASE_${envName(request.label)}`]) {
+      const v = env[rolePassphraseVariable(gun, role)];
+      if (v !== undefined && v !== '') return v;
+    }
+    return secrets(request);
+  };
+}
+
 export function secretsFromEnvironment(env: NodeJS.ProcessEnv = process.env): SecretCallback {
   return async (request: SecretRequest) => {
     const specific = request.kind === 'pin' ? 'TUFA_PIN' : `TUFA_PASSPHRASE_${envName(request.label)}`;

@@ -110,7 +110,11 @@ describe('tufa key generate', () => {
 describe('tufa key list', () => {
   it('lists names, keyids and types; marks unencrypted keys', async () => {
     const r = expectExit(await sandbox.tufa(['key', 'list']), 0);
-    const lines = r.stdout.trimEnd().split('\n');
+    // Each key's line, then an indented line saying which repositories use it.
+    const lines = r.stdout
+      .trimEnd()
+      .split('\n')
+      .filter((l) => !l.startsWith('    used by '));
     expect(lines.map((l) => l.split(/\s+/)[0])).toEqual(['alice', 'bob', 'plain']);
     const alice = readJson(keyFile('alice')).keyid;
     expect(lines[0]).toMatch(new RegExp(`^alice\\s+${alice}  ed25519$`));
@@ -127,6 +131,7 @@ describe('tufa key list', () => {
         keytype: 'ed25519',
         scheme: 'ed25519',
         encrypted: true,
+        usedBy: [],
       },
       expect.objectContaining({
         name: 'bob',

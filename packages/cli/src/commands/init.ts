@@ -17,7 +17,7 @@ import { generateKeyFile, generateNamedKey, keyKind, loadPublicKey, loadSigner, 
 import { checkGun, slug } from '../names.js';
 import { collect, keyTypeOption, positiveInt } from '../options.js';
 import { publishStorage } from '../repo.js';
-import { secretsFromEnvironment } from '../secrets.js';
+import { forRole, secretsFromEnvironment } from '../secrets.js';
 
 /** One machine holds one configuration per GUN. */
 function refuseIfSetUp(gun: string): void {
@@ -94,11 +94,13 @@ export const commands: readonly RegisteredCommand[] = [
         if (given) ref = toUri(given);
         else {
           const name = `${slug(gun)}-${role}`;
-          const k = await generateNamedKey(name, kind, secrets, { unencrypted: opts.unencrypted === true });
+          const k = await generateNamedKey(name, kind, forRole(secrets, gun, role), {
+            unencrypted: opts.unencrypted === true,
+          });
           generated.push({ role, path: k.path, keyid: k.key.keyid() });
           ref = toUri(keyPath(name));
         }
-        online[role] = { ref, signer: await loadSigner(ref, secrets) };
+        online[role] = { ref, signer: await loadSigner(ref, forRole(secrets, gun, role)) };
       }
 
       const keyOf = (s: Signer): Key => s.key;

@@ -8,8 +8,9 @@ import { usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { asFileProblem, isSystemError, readOrExplain } from '../files.js';
-import { keyPath, keysDir } from '../home.js';
+import { allRepoConfigs, keyPath, keysDir } from '../home.js';
 import {
+  fileOf,
   generateKeyFile,
   keyKind,
   loadPublicKey,
@@ -20,6 +21,26 @@ import {
 } from '../keys.js';
 import { keyTypeOption } from '../options.js';
 import { newPassphrase, secretsFromEnvironment } from '../secrets.js';
+
+/** A repository and role whose configuration names a key. */
+interface KeyUse {
+  gun: string;
+  role: string;
+}
+
+/** Which repositories and roles use each key file, by path (from every repository's configuration). */
+async function keyUsage(): Promise<Map<string, KeyUse[]>> {
+  const usage = new Map<string, KeyUse[]>();
+  for (const config of await allRepoConfigs()) {
+    const roles: [string, string][] = [...Object.entries(config.keys), ...config.delegations];
+    for (const [role, ref] of roles) {
+      const file = fileOf(toUri(ref));
+      if (file === undefined) continue;
+      usage.set(file, [...(usage.get(file) ?? []), { gun: config.gun, role }]);
+    }
+  }
+  return usage;
+}
 
 export const commands: readonly RegisteredCommand[] = [
   defineCommand({
@@ -88,16 +109,26 @@ export const commands: readonly RegisteredCommand[] = [
         // No keys directory yet: no keys. Anything else (permissions) must not look like that.
         if (!isSystemError(e) || e.code !== 'ENOENT') asFileProblem(e, keysDir(), 'list the keys in');
       }
-      const keys: { name: string; keyid: string; keytype: string; scheme: string; encrypted: boolean }[] = [];
+      const uses = await keyUsage();
+      const keys: {
+        name: string;
+        keyid: string;
+        keytype: string;
+        scheme: string;
+        encrypted: boolean;
+        usedBy: KeyUse[];
+      }[] = [];
       for (const file of names) {
         try {
-          const info = await readKeyFile(join(keysDir(), file));
+          const path = join(keysDir(), file);
+          const info = await readKeyFile(path);
           keys.push({
             name: file.slice(0, -5),
             keyid: info.keyid,
             keytype: info.key.keytype,
             scheme: info.key.scheme,
             encrypted: info.encrypted,
+            usedBy: uses.get(path) ?? [],
           });
         } catch (e) {
           ctx.out.warn(`${file}: ${(e as Error).message}`);
@@ -109,7 +140,7 @@ export const commands: readonly RegisteredCommand[] = [
           : keys
               .map(
                 (k) =>
-                  `${visible(k.name).padEnd(24)} ${visible(k.keyid)}  ${visible(k.keytype)}${k.encrypted ? '' : '  (unencrypted)'}`,
+                  `${visible(k.name).padEnd(24)} ${visible(k.keyid)}  ${visible(k.keytype)}${k.encrypted ? '' : '  (unencrypted)'}\n    ${k.usedBy.length === 0 ? 'used by no repository set up here' : `used by ${k.usedBy.map((u) => `${visible(u.gun)} (${visible(u.role)})`).join(', ')}`}`,
               )
               .join('\n'),
       );

@@ -6,18 +6,20 @@ import { usage } from '../cli-error.js';
 import { argument, defineCommand, type OptionsOf, option, type RegisteredCommand } from '../command.js';
 import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
-import { keyPath, readRepoConfig, writeRepoConfig } from '../home.js';
+import { exists } from '../files.js';
+import { checkKeyName, keyPath, readRepoConfig, writeRepoConfig } from '../home.js';
 import { generateKeyFile, generateNamedKey, keyKind, loadSigner, toUri } from '../keys.js';
 import { checkGun, slug } from '../names.js';
 import { collect, keyTypeOption } from '../options.js';
 import { loadSigners, storageFor } from '../repo.js';
-import { secretsFromEnvironment } from '../secrets.js';
+import { forRole, secretsFromEnvironment } from '../secrets.js';
 
 const rotateOptions = [
   option('-k, --key <ref>', 'the new key (default: generate one)'),
   keyTypeOption('type of a generated key'),
   option('--root-key <ref>', 'a current root key (repeatable)', { parse: collect }),
   option('--new-root-key-out <dir>', 'where a generated root key is written (offline media)'),
+  option('--name <name>', 'name of the generated key (default: GUN-ROLE-N, the next free N)'),
   option('--delegator <role>', 'the role that delegates to a delegated role', { default: 'targets' }),
 ] as const;
 type RotateOptions = OptionsOf<typeof rotateOptions>;
@@ -33,7 +35,7 @@ async function rotateTo(
   const secrets = secretsFromEnvironment();
   const config = await readRepoConfig(gun);
   const { Repository } = await import('@tufa/core');
-  const newSigner: Signer = await loadSigner(newRef, secrets);
+  const newSigner: Signer = await loadSigner(newRef, forRole(secrets, gun, role));
 
   // The key being replaced is not needed (it may be lost or compromised): the role is signed by
   // its new key. Root changes need the root keys; everything needs snapshot and timestamp.
@@ -80,6 +82,18 @@ async function rotateTo(
   return EXIT.OK;
 }
 
+/**
+ * `base-N` for the smallest N ≥ 2 whose file (`pathOf`) does not exist: `tufa init` made
+ * `base`, so the first rotation's key is `base-2`. Predictable names let passphrase variables
+ * be set ahead of a rotation.
+ */
+function nextFreeName(base: string, pathOf: (name: string) => string): string {
+  for (let n = 2; ; n++) {
+    const name = `${base}-${n}`;
+    if (!exists(pathOf(name))) return name;
+  }
+}
+
 export const commands: readonly RegisteredCommand[] = [
   defineCommand({
     name: 'rotate',
@@ -91,7 +105,7 @@ export const commands: readonly RegisteredCommand[] = [
     options: rotateOptions,
     async handler(ctx, [gunArg, role], opts) {
       const gun = checkGun(gunArg);
-      const secrets = secretsFromEnvironment();
+      const secrets = forRole(secretsFromEnvironment(), gun, role);
       await readRepoConfig(gun); // fail early when the repository is not set up here
       const topLevel = ['root', 'targets', 'snapshot', 'timestamp'].includes(role);
       if (topLevel && (opts.rootKey ?? []).length === 0) {
@@ -104,6 +118,7 @@ export const commands: readonly RegisteredCommand[] = [
       // The new key: given, or generated (a new root key goes to offline media).
       let newRef: string;
       let generatedPath: string | undefined;
+      if (opts.key && opts.name) throw usage('--name names a generated key: give --key or --name, not both');
       if (opts.key) newRef = toUri(opts.key);
       else if (role === 'root') {
         if (!opts.newRootKeyOut)
@@ -111,12 +126,16 @@ export const commands: readonly RegisteredCommand[] = [
             'a new root key must go offline: name where to write it',
             `tufa key rotate ${gun} root --root-key OLD --new-root-key-out /media/OFFLINE-USB`,
           );
-        const path = resolve(opts.newRootKeyOut, `root-${slug(gun)}-${Date.now()}.json`);
-        await generateKeyFile(path, `root-${slug(gun)}`, keyKind(opts.type), secrets);
+        const name =
+          opts.name ??
+          nextFreeName(`root-${slug(gun)}`, (n) => resolve(opts.newRootKeyOut as string, `${n}.json`));
+        const path = resolve(opts.newRootKeyOut, `${checkKeyName(name)}.json`);
+        if (exists(path)) throw usage(`${path} already exists`, 'choose another --name');
+        await generateKeyFile(path, name, keyKind(opts.type), secrets);
         generatedPath = path;
         newRef = toUri(path);
       } else {
-        const name = `${slug(gun)}-${role.replace(/[^A-Za-z0-9]+/g, '-')}-${Date.now()}`;
+        const name = opts.name ?? nextFreeName(`${slug(gun)}-${slug(role)}`, keyPath);
         generatedPath = (await generateNamedKey(name, keyKind(opts.type), secrets)).path;
         newRef = toUri(keyPath(name));
       }
