@@ -30,7 +30,7 @@ let serverPid = 0;
 function notary(config: string, ...args: string[]): void {
   const r = spawnSync('notary', ['-c', config, ...args], {
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: 240_000,
     env: {
       ...process.env,
       NOTARY_ROOT_PASSPHRASE: 'test-only-root',

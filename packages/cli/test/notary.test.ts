@@ -38,7 +38,7 @@ function run(argv: string[], extraEnv: NodeJS.ProcessEnv = {}) {
   const r = spawnSync(process.execPath, argv, {
     env: { ...env, ...extraEnv },
     encoding: 'utf8',
-    timeout: 60_000,
+    timeout: 240_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
