@@ -4,6 +4,7 @@ import { safeJson, visible } from '@tufa/core/visible';
 import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error.js';
 import { type RegisteredCommand, type Run, register } from './command.js';
+import { asInvokedBy, TUFA } from './command-name.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { fileProblem, isSystemError } from './files.js';
 import { createOutput, type Output } from './output.js';
@@ -67,9 +68,19 @@ function isHelp(arg: string): boolean {
   return arg === '-h' || arg === '--help';
 }
 
-/** The program with `entries` registered; each command's action calls `run`. */
-export async function buildProgram(run: Run, entries: readonly Entry[] = ENTRIES): Promise<Command> {
-  const program = new Command('tufa')
+/** The top-level command names (`key`, `init`, …), for rewriting hints (command-name.ts). */
+const COMMAND_WORDS: readonly string[] = ['help', ...ENTRIES.flatMap((e) => e.names)];
+
+/**
+ * The program with `entries` registered; each command's action calls `run`. `name` is how the
+ * user runs it (`docker tufa` for the Docker CLI plugin): usage lines and help say so.
+ */
+export async function buildProgram(
+  run: Run,
+  entries: readonly Entry[] = ENTRIES,
+  name: string = TUFA,
+): Promise<Command> {
+  const program = new Command(name)
     .description('Sign container image digests and other artifacts with TUF, and verify them.')
     .version(VERSION, '-V, --version')
     .option('--json', 'machine-readable output on stdout')
@@ -99,7 +110,7 @@ export async function buildProgram(run: Run, entries: readonly Entry[] = ENTRIES
   return program;
 }
 
-export function renderError(thrown: unknown, out: Output, debug: boolean): number {
+export function renderError(thrown: unknown, out: Output, debug: boolean, commandName: string = TUFA): number {
   // A Node.js system error that no command explained (EISDIR, EACCES…): its documented exit code
   // and the path, not exit 1 and Node's wording.
   const e = isSystemError(thrown) ? fileProblem(thrown, thrown.path, thrown.syscall ?? 'use') : thrown;
@@ -120,14 +131,22 @@ export function renderError(thrown: unknown, out: Output, debug: boolean): numbe
     );
   }
   process.stderr.write(`Error: ${visible(message)}\n`);
-  if (err?.hint) process.stderr.write(`Hint: ${visible(err.hint)}\n`);
+  // The JSON above keeps the hint as `tufa` writes it: stdout is the same whichever way tufa runs.
+  if (err?.hint)
+    process.stderr.write(`Hint: ${visible(asInvokedBy(err.hint, commandName, COMMAND_WORDS))}\n`);
   // The stack of what was thrown, not of the explanation made from it.
   const stack = (thrown as { stack?: string } | undefined)?.stack;
   if (debug && stack) process.stderr.write(`${visible(stack, { keepLayout: true })}\n`);
   return code;
 }
 
-export async function main(argv: string[]): Promise<number> {
+export interface MainOptions {
+  /** How the user runs the CLI: `tufa` (the default), or `docker tufa` for the Docker CLI plugin. */
+  commandName?: string;
+}
+
+export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
+  const commandName = options.commandName ?? TUFA;
   const json = argv.includes('--json');
   const debug = argv.includes('--debug');
   const out = createOutput(json);
@@ -138,6 +157,7 @@ export async function main(argv: string[]): Promise<number> {
         pending = call({ out, debug });
       },
       entriesFor(argv.slice(2)),
+      commandName,
     );
     await program.parseAsync(argv);
     if (!pending) return EXIT.OK;
@@ -159,6 +179,6 @@ export async function main(argv: string[]): Promise<number> {
       }
       return EXIT.USAGE;
     }
-    return renderError(e, out, debug);
+    return renderError(e, out, debug, commandName);
   }
 }

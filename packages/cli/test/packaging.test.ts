@@ -7,6 +7,7 @@
  *
  * Never skipped (it needs network access to the registry, like `npm ci`).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +30,16 @@ const VERSION = (JSON.parse(readFileSync(join(CLI_DIR, 'package.json'), 'utf8'))
   .version;
 const GUN = 'registry.example.com/packaging/app';
 const TIMEOUT = 290_000;
+
+function onPath(program: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${program}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+const HAVE_DOCKER = onPath('docker');
 
 /**
  * The environment for npm and the installed tufa: no TUFA_* settings, and none of the
@@ -193,6 +204,37 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
       );
       expectExit(wrong, 4);
       expect(wrong.stderr).toContain('is not the signed one');
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'installs docker-tufa, the Docker CLI plugin, which the documented one-liner links into Docker',
+    async () => {
+      // After the install test above: the same project.
+      const bin = join(project, 'node_modules', '.bin');
+      const env = cleanEnv({
+        PATH: `${bin}:${process.env['PATH'] ?? ''}`,
+        DOCKER_CONFIG: box.path('docker'),
+      });
+      const meta = await run('docker-tufa', ['docker-cli-plugin-metadata'], project, env);
+      expectExit(meta, 0);
+      expect(JSON.parse(meta.stdout)).toMatchObject({
+        SchemaVersion: '0.1.0',
+        Vendor: 'tufa',
+        Version: VERSION,
+      });
+      // The install one-liner of docs/cli.md ("Docker CLI plugin"), as written there.
+      const oneLiner = readFileSync(join(REPO_ROOT, 'docs', 'cli.md'), 'utf8')
+        .split('\n')
+        .find((l) => l.includes('ln -sf "$(command -v docker-tufa)"'));
+      expect(oneLiner, 'docs/cli.md shows how to link docker-tufa into Docker').toBeDefined();
+      // docker-plugin-docker.test.ts requires docker under CI=true; here only where it is installed.
+      if (!HAVE_DOCKER) return;
+      expectExit(await run('bash', ['-euo', 'pipefail', '-c', oneLiner as string], project, env), 0);
+      const version = await run('docker', ['tufa', '--version'], project, env);
+      expectExit(version, 0);
+      expect(version.stdout.trim()).toBe(VERSION);
     },
     TIMEOUT,
   );

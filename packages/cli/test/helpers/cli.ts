@@ -134,7 +134,7 @@ function secretsIn(env: Record<string, string | undefined>): string[] {
 }
 
 /** The hermetic base environment with `extra` applied (an undefined value removes the variable). */
-function tufaEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
+export function tufaEnv(extra: Record<string, string | undefined> = {}): Record<string, string> {
   const env: Record<string, string | undefined> = { ...baseEnv(), ...extra };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   return env as Record<string, string>;
