@@ -145,11 +145,14 @@ describe.skipIf(!HAVE_DOCKER)('docker tufa: the Docker CLI plugin, run by the do
     expect(plugin.stderr, show(plugin)).toContain(`\nHint: docker tufa list ${GUN} --server pub\n`);
   });
 
-  it('is found through docker --config DIR as well as $DOCKER_CONFIG', async () => {
+  it("is found through docker --config DIR as well as $DOCKER_CONFIG; Docker's global options are skipped", async () => {
     const r = expectExit(
-      await docker(['--config', dockerConfig, 'tufa', ...verify('1.0', DIGEST, false)], {
-        DOCKER_CONFIG: undefined,
-      }),
+      await docker(
+        ['--config', dockerConfig, '-D', '--log-level', 'error', 'tufa', ...verify('1.0', DIGEST, false)],
+        {
+          DOCKER_CONFIG: undefined,
+        },
+      ),
       0,
     );
     expect(r.stdout).toContain(`${GUN}:1.0 ${DIGEST}`);
