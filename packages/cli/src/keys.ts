@@ -130,6 +130,8 @@ export interface GeneratedKey {
   path: string;
   key: Key;
   encrypted: boolean;
+  /** The new key, ready to sign: whoever generated it need not unlock it again. */
+  signer: Signer;
 }
 
 /** Generates a key and writes it encrypted (unless `unencrypted`) with mode 0600. */
@@ -154,7 +156,7 @@ export async function generateKeyFile(
     : await secrets({ kind: 'passphrase', label, confirm: true });
   const n = scryptN();
   await writeKeyFile(path, pair, protection, n ? { scryptN: n } : {});
-  return { name: label, path, key: pair.key, encrypted: !options.unencrypted };
+  return { name: label, path, key: pair.key, encrypted: !options.unencrypted, signer: pair.signer };
 }
 
 export async function generateNamedKey(

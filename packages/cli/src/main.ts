@@ -110,7 +110,12 @@ export async function buildProgram(
   return program;
 }
 
-export function renderError(thrown: unknown, out: Output, debug: boolean, commandName: string = TUFA): number {
+export function renderError(
+  thrown: unknown,
+  out: Output,
+  debug: boolean,
+  commandName: string = TUFA,
+): number {
   // A Node.js system error that no command explained (EISDIR, EACCES…): its documented exit code
   // and the path, not exit 1 and Node's wording.
   const e = isSystemError(thrown) ? fileProblem(thrown, thrown.path, thrown.syscall ?? 'use') : thrown;

@@ -1,5 +1,6 @@
 /** `tufa init GUN`: keys and the first version of every role, published. */
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   type Key,
@@ -71,56 +72,71 @@ export const commands: readonly RegisteredCommand[] = [
       }
       const rootSigners: Signer[] = [];
       const generated: { role: string; path: string; keyid: string }[] = [];
-      for (const ref of rootRefs) rootSigners.push(await loadSigner(ref, secrets));
-      if (rootRefs.length === 0 && opts.rootKeyOut) {
-        const path = resolve(opts.rootKeyOut, `root-${slug(gun)}.json`);
-        const k = await generateKeyFile(path, `root-${slug(gun)}`, kind, secrets, {
-          unencrypted: opts.unencrypted === true,
-        });
-        rootSigners.push(await loadSigner(path, secrets));
-        generated.push({ role: 'root', path, keyid: k.key.keyid() });
-      }
-      if (opts.rootThreshold < 1 || opts.rootThreshold > rootSigners.length) {
-        throw usage(
-          `--root-threshold ${opts.rootThreshold} needs that many root keys (have ${rootSigners.length})`,
-        );
-      }
-
       const online: Record<'targets' | 'snapshot' | 'timestamp', { ref: string; signer: Signer }> =
         {} as never;
-      for (const role of ['targets', 'snapshot', 'timestamp'] as const) {
-        const given = opts[`${role}Key`];
-        let ref: string;
-        if (given) ref = toUri(given);
-        else {
+      let written: string[];
+      let published = false;
+      try {
+        for (const ref of rootRefs) rootSigners.push(await loadSigner(ref, secrets));
+        if (rootRefs.length === 0 && opts.rootKeyOut) {
+          const path = resolve(opts.rootKeyOut, `root-${slug(gun)}.json`);
+          const k = await generateKeyFile(path, `root-${slug(gun)}`, kind, secrets, {
+            unencrypted: opts.unencrypted === true,
+          });
+          generated.push({ role: 'root', path, keyid: k.key.keyid() });
+          rootSigners.push(k.signer); // just made: asking for its passphrase again would be noise
+        }
+        if (opts.rootThreshold < 1 || opts.rootThreshold > rootSigners.length) {
+          throw usage(
+            `--root-threshold ${opts.rootThreshold} needs that many root keys (have ${rootSigners.length})`,
+          );
+        }
+
+        for (const role of ['targets', 'snapshot', 'timestamp'] as const) {
+          const given = opts[`${role}Key`];
+          if (given) {
+            const ref = toUri(given);
+            online[role] = { ref, signer: await loadSigner(ref, forRole(secrets, gun, role)) };
+            continue;
+          }
           const name = `${slug(gun)}-${role}`;
           const k = await generateNamedKey(name, kind, forRole(secrets, gun, role), {
             unencrypted: opts.unencrypted === true,
           });
           generated.push({ role, path: k.path, keyid: k.key.keyid() });
-          ref = toUri(keyPath(name));
+          online[role] = { ref: toUri(keyPath(name)), signer: k.signer }; // not unlocked again
         }
-        online[role] = { ref, signer: await loadSigner(ref, forRole(secrets, gun, role)) };
-      }
 
-      const keyOf = (s: Signer): Key => s.key;
-      const repo = await Repository.create(publishStorage(dir, gun), {
-        keys: {
-          root: rootSigners.map(keyOf),
-          targets: [online.targets.signer.key],
-          snapshot: [online.snapshot.signer.key],
-          timestamp: [online.timestamp.signer.key],
-        },
-        thresholds: { root: opts.rootThreshold },
-        signers: [...rootSigners, online.targets.signer, online.snapshot.signer, online.timestamp.signer],
-      });
-      const { written } = await repo.publish();
-      await writeRepoConfig({
-        gun,
-        publishRoot: resolve(opts.publishRoot),
-        keys: { targets: online.targets.ref, snapshot: online.snapshot.ref, timestamp: online.timestamp.ref },
-        delegations: new Map(),
-      });
+        const keyOf = (s: Signer): Key => s.key;
+        const repo = await Repository.create(publishStorage(dir, gun), {
+          keys: {
+            root: rootSigners.map(keyOf),
+            targets: [online.targets.signer.key],
+            snapshot: [online.snapshot.signer.key],
+            timestamp: [online.timestamp.signer.key],
+          },
+          thresholds: { root: opts.rootThreshold },
+          signers: [...rootSigners, online.targets.signer, online.snapshot.signer, online.timestamp.signer],
+        });
+        ({ written } = await repo.publish());
+        published = true;
+        await writeRepoConfig({
+          gun,
+          publishRoot: resolve(opts.publishRoot),
+          keys: {
+            targets: online.targets.ref,
+            snapshot: online.snapshot.ref,
+            timestamp: online.timestamp.ref,
+          },
+          delegations: new Map(),
+        });
+      } catch (e) {
+        // Nothing half-made may block the next attempt (a wrong passphrase for a given key, a
+        // failed publish): the keys made for a repository that was not published go. Once it is
+        // published they are its keys and stay.
+        if (!published) for (const g of generated) await rm(g.path, { force: true });
+        throw e;
+      }
       const rootPath = join(dir, METADATA_DIR, rootFileName(1));
       ctx.out.result(
         {

@@ -31,11 +31,13 @@ async function rotateTo(
   newRef: string,
   opts: RotateOptions,
   topLevel: boolean,
+  generated: Signer | undefined,
 ): Promise<number> {
   const secrets = secretsFromEnvironment();
   const config = await readRepoConfig(gun);
   const { Repository } = await import('@tufa/core');
-  const newSigner: Signer = await loadSigner(newRef, forRole(secrets, gun, role));
+  // A key generated for this rotation is used as it is, not unlocked again.
+  const newSigner: Signer = generated ?? (await loadSigner(newRef, forRole(secrets, gun, role)));
 
   // The key being replaced is not needed (it may be lost or compromised): the role is signed by
   // its new key. Root changes need the root keys; everything needs snapshot and timestamp.
@@ -118,6 +120,7 @@ export const commands: readonly RegisteredCommand[] = [
       // The new key: given, or generated (a new root key goes to offline media).
       let newRef: string;
       let generatedPath: string | undefined;
+      let generatedSigner: Signer | undefined;
       if (opts.key && opts.name) throw usage('--name names a generated key: give --key or --name, not both');
       if (opts.key) newRef = toUri(opts.key);
       else if (role === 'root') {
@@ -131,16 +134,18 @@ export const commands: readonly RegisteredCommand[] = [
           nextFreeName(`root-${slug(gun)}`, (n) => resolve(opts.newRootKeyOut as string, `${n}.json`));
         const path = resolve(opts.newRootKeyOut, `${checkKeyName(name)}.json`);
         if (exists(path)) throw usage(`${path} already exists`, 'choose another --name');
-        await generateKeyFile(path, name, keyKind(opts.type), secrets);
+        generatedSigner = (await generateKeyFile(path, name, keyKind(opts.type), secrets)).signer;
         generatedPath = path;
         newRef = toUri(path);
       } else {
         const name = opts.name ?? nextFreeName(`${slug(gun)}-${slug(role)}`, keyPath);
-        generatedPath = (await generateNamedKey(name, keyKind(opts.type), secrets)).path;
+        const k = await generateNamedKey(name, keyKind(opts.type), secrets);
+        generatedPath = k.path;
+        generatedSigner = k.signer;
         newRef = toUri(keyPath(name));
       }
       try {
-        return await rotateTo(ctx, gun, role, newRef, opts, topLevel);
+        return await rotateTo(ctx, gun, role, newRef, opts, topLevel, generatedSigner);
       } catch (e) {
         // A key generated for a rotation that did not happen is of no use: do not leave it behind.
         if (generatedPath) await rm(generatedPath, { force: true });
