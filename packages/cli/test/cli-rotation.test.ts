@@ -155,9 +155,12 @@ describe('tufa key rotate GUN root', () => {
   });
 
   it('the old root key can no longer change root', async () => {
+    // Too few root keys given is the publisher's mistake (exit 2), not untrusted input (3).
     const r = await sandbox.tufa(['key', 'rotate', GUN, 'timestamp', '--root-key', ROOT_KEY]);
-    expectExit(r, 3);
-    expect(r.stderr).toMatch(/^Error: not enough signatures to publish: root/m);
+    expectExit(r, 2);
+    expect(r.stderr).toMatch(
+      /^Error: not enough signatures to publish: root \(\d+ of \d+ needed, unsigned: [0-9a-f]{64}\): the keys that would sign were not given$/m,
+    );
   });
 
   describe('offline ceremony: root sign-request → sign ×2 → merge → status --request → publish', () => {
@@ -322,6 +325,12 @@ describe('tufa key rotate GUN root', () => {
         threshold: 2,
         verified: true,
       });
+      // Publishing the same request again: stale, so exit 2 with what to do (retrying cannot help).
+      expectError(
+        await sandbox.tufa(['root', 'publish', GUN, MERGED]),
+        2,
+        `the signed root is version ${version}, but the repository now needs version ${version + 1}: create a new signing request`,
+      );
       // Everyday signing still works after the ceremony.
       expectExit(await sandbox.tufa(['sign', `${GUN}:v3`, '--digest', digestOf('v3'), '--size', '3']), 0);
       await expectClientVerifies('v3');

@@ -6,7 +6,7 @@
  * signature checks, which published roles the new root still accepts, included) and then signs
  * exactly what the plan lists.
  */
-import { ConflictError } from '../errors.js';
+import { UsageError } from '../errors.js';
 
 const DAY = 86_400;
 
@@ -98,7 +98,8 @@ export interface PublishPlan {
  * - timestamp whenever snapshot or root is signed (so on the first publish too), when forced,
  *   or when the new root no longer accepts it.
  * A role signed elsewhere keeps its version and expiry; its version must be the one planned,
- * or it was signed for a state of the repository that has moved on (ConflictError).
+ * or it was signed for a state of the repository that has moved on: a UsageError, since running
+ * the same publish again cannot help (unlike a ConflictError) — the role must be signed anew.
  */
 export function planPublish(input: PlanInput): PublishPlan {
   const { published, expiry, now } = input;
@@ -106,7 +107,7 @@ export function planPublish(input: PlanInput): PublishPlan {
     const pre = input.presigned.get(role);
     if (!pre) return { version, expires: expiresAfter(now, seconds) };
     if (pre.version !== version) {
-      throw new ConflictError(
+      throw new UsageError(
         `the signed ${role} is version ${pre.version}, but the repository now needs version ${version}: create a new signing request`,
       );
     }

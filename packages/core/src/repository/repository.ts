@@ -12,7 +12,7 @@ import { hexDigest } from '../crypto/hash.js';
 import type { Key } from '../crypto/key.js';
 import { Signature } from '../crypto/signature.js';
 import type { Signer } from '../crypto/signer.js';
-import { ConflictError, NotFoundError, StateError, ThresholdError, UsageError } from '../errors.js';
+import { ConflictError, NotFoundError, StateError, UsageError } from '../errors.js';
 import { MetaFile, type TargetFile } from '../metadata/files.js';
 import {
   checkRoleFileName,
@@ -744,10 +744,10 @@ export class Repository {
 
   /**
    * Builds and signs everything that changed, without writing. Returns the new metadata in
-   * publish order, or throws a ThresholdError naming the roles that lack signatures (unless
+   * publish order, or throws a UsageError naming the roles that lack signatures (unless
    * `allowPending`, which returns those as `pending` for an offline signing ceremony).
-   * @throws {@link errors!ThresholdError | ThresholdError} a role lacks signatures and
-   *   `allowPending` is not set.
+   * @throws {@link errors!UsageError | UsageError} a role lacks signatures (the keys that would
+   *   sign were not given) and `allowPending` is not set.
    */
   async prepare(
     options: { allowPending?: boolean; forceTimestamp?: boolean; forceSnapshot?: boolean } = {},
@@ -844,17 +844,23 @@ export class Repository {
     }
 
     if (pending.length > 0 && !options.allowPending) {
-      throw new ThresholdError(
+      // The publisher's own shortfall, not untrusted input: the keys that would sign were not
+      // given, so it is a UsageError (fix the call), not a ThresholdError (refuse what came in).
+      throw new UsageError(
         `not enough signatures to publish: ${pending
           .map((p) => {
-            const missing = p.status.flatMap((s) =>
-              s.verified
-                ? []
-                : [`${s.signed.length}/${s.threshold}, unsigned: ${s.unsigned.join(', ') || 'none'}`],
+            const missing = new Set(
+              p.status.flatMap((s) =>
+                s.verified
+                  ? []
+                  : [
+                      `${s.signed.length} of ${s.threshold} needed, unsigned: ${s.unsigned.join(', ') || 'none'}`,
+                    ],
+              ),
             );
-            return `${p.role} (${missing.join('; ')})`;
+            return `${p.role} (${[...missing].join('; ')})`;
           })
-          .join('; ')}`,
+          .join('; ')}: the keys that would sign were not given`,
       );
     }
     return { files, pending, prepared };
@@ -989,7 +995,8 @@ export class Repository {
    * Publishes everything that changed. Holds the storage lock, checks that nobody published
    * since this repository was opened, verifies the new metadata as a client would, then writes
    * every new file first and `metadata/timestamp.json` last.
-   * @throws {@link errors!ThresholdError | ThresholdError} a role that changed lacks signatures.
+   * @throws {@link errors!UsageError | UsageError} a role that changed lacks signatures (the keys
+   *   that would sign were not given).
    * @throws {@link errors!ConflictError | ConflictError} another publisher holds the lock
    *   (PublishLockedError) or published since this repository was opened.
    * @throws {@link errors!TufError | TufError} the self-check refused the new metadata

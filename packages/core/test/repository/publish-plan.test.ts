@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConflictError } from '../../src/errors.js';
+import { UsageError } from '../../src/errors.js';
 import {
   DEFAULT_EXPIRY,
   type ExpiryPolicy,
@@ -291,15 +291,15 @@ describe('planPublish: metadata signed for another version', () => {
       },
       /^the signed team is version 3, but the repository now needs version 4/,
     ],
-  ])('%s is refused (ConflictError)', (_name, change, message) => {
+  ])('%s is refused (UsageError: signing again, not retrying, helps)', (_name, change, message) => {
     let e: unknown;
     try {
       planPublish(input(change));
     } catch (x) {
       e = x;
     }
-    expect(e).toBeInstanceOf(ConflictError);
-    expect((e as ConflictError).code).toBe('CONFLICT');
-    expect((e as ConflictError).message).toMatch(message);
+    expect(e).toBeInstanceOf(UsageError);
+    expect((e as UsageError).code).toBe('USAGE');
+    expect((e as UsageError).message).toMatch(message);
   });
 });

@@ -142,7 +142,7 @@ describe('create and publish', () => {
     await repo.addTargets([target('x', 5)]);
     const before = new Map(storage.files);
     await expect(repo.publish()).rejects.toMatchObject({
-      code: 'THRESHOLD',
+      code: 'USAGE',
       message: expect.stringContaining('targets'),
     });
     expect(storage.files).toEqual(before);
@@ -208,7 +208,7 @@ describe('keys and rotation', () => {
     const repo = await open([keys.targets, keys.snapshot, keys.timestamp, newRoot]);
     repo.rotateKeys('root', { add: [newRoot.key], remove: [keys.root.keyid] });
     await expect(repo.publish()).rejects.toMatchObject({
-      code: 'THRESHOLD',
+      code: 'USAGE',
       message: expect.stringContaining('root'),
     });
   });
@@ -276,7 +276,7 @@ describe('delegations', () => {
     const repo = await open();
     await repo.addTargets([target('registry.example.com/team/svc:2.0', 7)], { role: 'releases' });
     await expect(repo.publish()).rejects.toMatchObject({
-      code: 'THRESHOLD',
+      code: 'USAGE',
       message: expect.stringContaining('releases'),
     });
   });
