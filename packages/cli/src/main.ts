@@ -8,6 +8,7 @@ import { asInvokedBy, TUFA } from './command-name.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { fileProblem, isSystemError } from './files.js';
 import { createOutput, type Output } from './output.js';
+import { normalizeOutputFlag } from './output-flag.js';
 import { VERSION } from './version.js';
 
 /** One top-level entry of the command line, in the order `tufa --help` lists them. */
@@ -83,7 +84,7 @@ export async function buildProgram(
   const program = new Command(name)
     .description('Sign container image digests and other artifacts with TUF, and verify them.')
     .version(VERSION, '-V, --version')
-    .option('--json', 'machine-readable output on stdout')
+    .option('--json', 'machine-readable output on stdout (also: -o json, --output json)')
     .option('--debug', 'show stack traces on errors')
     .showHelpAfterError('(run with --help for usage)')
     // Set before any subcommand is created: commander copies these settings into subcommands.
@@ -152,6 +153,7 @@ export interface MainOptions {
 
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
   const commandName = options.commandName ?? TUFA;
+  argv = normalizeOutputFlag(argv); // -o json, --output json
   const json = argv.includes('--json');
   const debug = argv.includes('--debug');
   const out = createOutput(json);
