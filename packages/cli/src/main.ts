@@ -3,7 +3,7 @@ import { TufError } from '@tufa/core/errors';
 import { safeJson, visible } from '@tufa/core/visible';
 import { Command, CommanderError } from 'commander';
 import { CliError } from './cli-error.js';
-import { type RegisteredCommand, type Run, register } from './command.js';
+import { argument, defineCommand, type RegisteredCommand, type Run, register } from './command.js';
 import { asInvokedBy, TUFA } from './command-name.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { fileProblem, isSystemError } from './files.js';
@@ -20,6 +20,29 @@ interface Entry {
   /** Its command modules: each exports `commands`, the definitions (flags and handler). */
   load: () => Promise<readonly { commands: readonly RegisteredCommand[] }[]>;
 }
+
+// Defined here, not in a command module: it needs every other command's definition.
+const completionCommand = defineCommand({
+  name: 'completion',
+  description: 'print a shell completion script (bash, zsh or fish)',
+  arguments: [argument('<shell>', 'bash, zsh or fish')],
+  options: [],
+  async handler(ctx, [shell]) {
+    const { completionScript, SHELLS } = await import('./completion.js');
+    if (!(SHELLS as readonly string[]).includes(shell)) {
+      throw new CliError(
+        `no completion for ${JSON.stringify(shell)}: expected bash, zsh or fish`,
+        EXIT.USAGE,
+        'tufa completion bash',
+      );
+    }
+    const program = await buildProgram(() => {});
+    const script = completionScript(shell as (typeof SHELLS)[number], program);
+    if (ctx.out.json) ctx.out.result({ shell, script }, () => script);
+    else process.stdout.write(script);
+    return EXIT.OK;
+  },
+});
 
 // Imported only when needed: a command line loads the one module it names (with it the rest of
 // core), so `tufa verify` in a CI job does not pay for every other command.
@@ -50,6 +73,7 @@ const ENTRIES: readonly Entry[] = [
   { names: ['status', 'timestamp'], load: async () => [await import('./commands/status.js')] },
   { names: ['unlock'], load: async () => [await import('./commands/unlock.js')] },
   { names: ['serve'], load: async () => [await import('./commands/serve.js')] },
+  { names: ['completion'], load: async () => [{ commands: [completionCommand] }] },
 ];
 
 /**
