@@ -545,8 +545,8 @@ export interface HttpProbe {
 
 /** What `HttpFetcher.request` sends besides the URL. */
 export interface HttpRequest {
-  /** Default GET. */
-  method?: 'GET' | 'HEAD' | 'POST';
+  /** Default GET. PUT is for uploads that replace what a URL names (an OCI registry's blobs and manifests). */
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT';
   /**
    * Headers for this request (e.g. `Authorization`), over the configured ones. Like those, they
    * go to the origin of the URL only: a redirect to another origin drops them for the rest of
@@ -555,7 +555,7 @@ export interface HttpRequest {
   headers?: Readonly<Record<string, string>>;
   /** The `Accept` header, sent on every hop (it is not a secret). Default `*\/*`. */
   accept?: string;
-  /** A POST body and its media type. A request with a body does not follow redirects. */
+  /** A POST or PUT body and its media type. A request with a body does not follow redirects. */
   body?: { contentType: string; bytes: Uint8Array };
   signal: AbortSignal;
 }
@@ -580,7 +580,7 @@ export interface HttpResponse {
 
 /** What `exchange` sends besides the target. */
 interface Outgoing {
-  method: 'GET' | 'HEAD' | 'POST';
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT';
   headers: readonly (readonly [string, string])[];
   accept: string;
   body: { contentType: string; bytes: Uint8Array } | undefined;
@@ -659,7 +659,7 @@ export class HttpFetcher implements Fetcher {
   }
 
   /**
-   * Sends one request (GET, HEAD or POST) through the same layer as `fetch` (proxy, CA,
+   * Sends one request (GET, HEAD, POST or PUT) through the same layer as `fetch` (proxy, CA,
    * redirects, configured headers, deadlines) and returns the final answer, whatever its
    * status, with its headers; the caller reads the body with a limit, or closes it.
    * @throws {@link errors!UsageError | UsageError} an unsupported method, a body on GET or HEAD, or
@@ -669,10 +669,12 @@ export class HttpFetcher implements Fetcher {
    */
   async request(url: string, request: HttpRequest): Promise<HttpResponse> {
     const method = request.method ?? 'GET';
-    if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') {
-      throw new UsageError(`unsupported HTTP method ${JSON.stringify(method)} (expected GET, HEAD or POST)`);
+    if (method !== 'GET' && method !== 'HEAD' && method !== 'POST' && method !== 'PUT') {
+      throw new UsageError(
+        `unsupported HTTP method ${JSON.stringify(method)} (expected GET, HEAD, POST or PUT)`,
+      );
     }
-    if (request.body !== undefined && method !== 'POST')
+    if (request.body !== undefined && method !== 'POST' && method !== 'PUT')
       throw new UsageError(`a ${method} request has no body`);
     const accept = request.accept ?? '*/*';
     const contentType = request.body?.contentType ?? '';

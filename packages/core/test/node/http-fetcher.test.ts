@@ -794,6 +794,34 @@ describe('HttpFetcher.request', () => {
     expect(seen).toEqual(['/post-redirect']);
   });
 
+  it('PUTs a body with its type and length (uploads to a registry), and does not follow a redirect with it', async () => {
+    const r = await fetcher.request(`${base}/echo`, {
+      method: 'PUT',
+      body: {
+        contentType: 'application/vnd.oci.image.manifest.v1+json',
+        bytes: new TextEncoder().encode('{}'),
+      },
+      signal: signal(),
+    });
+    const got = JSON.parse(text(await r.read(1 << 20))) as {
+      method: string;
+      headers: Record<string, string>;
+      body: string;
+    };
+    expect(got).toMatchObject({ method: 'PUT', body: '{}' });
+    expect(got.headers['content-type']).toBe('application/vnd.oci.image.manifest.v1+json');
+    expect(got.headers['content-length']).toBe('2');
+    seen.length = 0;
+    const redirected = await fetcher.request(`${base}/post-redirect`, {
+      method: 'PUT',
+      body: { contentType: 'text/plain', bytes: new TextEncoder().encode('x') },
+      signal: signal(),
+    });
+    redirected.close();
+    expect(redirected.status).toBe(307);
+    expect(seen).toEqual(['/post-redirect']);
+  });
+
   it('drops request headers after a redirect to another origin and keeps Accept', async () => {
     const port = new URL(base).port;
     const hop = http.createServer((_q, s) => {
@@ -817,7 +845,7 @@ describe('HttpFetcher.request', () => {
 
   it('refuses bad methods, bodies on GET and invalid or reserved headers without echoing values', async () => {
     const bad = (r: Parameters<HttpFetcher['request']>[1]) => rejection(fetcher.request(`${base}/echo`, r));
-    expect((await bad({ method: 'PUT' as 'GET', signal: signal() })).code).toBe('USAGE');
+    expect((await bad({ method: 'DELETE' as 'GET', signal: signal() })).code).toBe('USAGE');
     const body = { contentType: 'text/plain', bytes: new Uint8Array(1) };
     expect((await bad({ body, signal: signal() })).code).toBe('USAGE');
     const e = await bad({ headers: { Authorization: 'Bearer x\r\nInjected: s3cr3t' }, signal: signal() });
