@@ -100,6 +100,16 @@ export interface ListTagsOptions extends OperationOptions {
   maxPages?: number;
 }
 
+/** What one request to the registry sends besides its target. */
+interface RegistryRequest {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT';
+  accept: string;
+  body?: { contentType: string; bytes: Uint8Array };
+}
+
+/** The most bytes of a blob tufa reads when the caller gives no limit: blobs are TUF metadata here. */
+export const DEFAULT_MAX_BLOB_BYTES = 16 * 1024 * 1024;
+
 /** Single-valued header, or undefined; a repeated one is refused (two values, two meanings). */
 function header(r: HttpResponse, name: string): string | undefined {
   const v = r.headers.get(name);
@@ -263,6 +273,136 @@ export class RegistryClient {
     });
   }
 
+  /**
+   * GETs the blob `digest` of `ref`'s repository: at most `maxLength` bytes counted as they
+   * arrive, and only bytes that hash to `digest` (a registry, or the storage a redirect points
+   * to, that sends others is refused with LengthOrHashError).
+   */
+  async getBlob(
+    ref: ImageReference | string,
+    digest: string,
+    maxLength: number = DEFAULT_MAX_BLOB_BYTES,
+    options: OperationOptions = {},
+  ): Promise<Uint8Array> {
+    const r = toReference(ref);
+    const problem = digestProblem(digest);
+    if (problem !== undefined) throw new UsageError(`invalid blob digest: ${problem}`);
+    return this.#operation(options, async (signal) => {
+      const answer = await this.#send(
+        r,
+        `/v2/${r.repository}/blobs/${digest}`,
+        { method: 'GET', accept: '*/*' },
+        signal,
+      );
+      if (answer.status < 200 || answer.status >= 300) await this.#failure(answer, r, false, digest);
+      const bytes = await answer.read(maxLength);
+      const actual = computeDigest(bytes, digestAlgorithm(digest));
+      if (actual !== digest) {
+        throw new LengthOrHashError(
+          `${r.name}@${digest}: the registry sent a blob of ${bytes.length} bytes whose digest is ${actual}`,
+        );
+      }
+      return bytes;
+    });
+  }
+
+  /** Whether `ref`'s repository holds the blob `digest` (HEAD). */
+  async hasBlob(
+    ref: ImageReference | string,
+    digest: string,
+    options: OperationOptions = {},
+  ): Promise<boolean> {
+    const r = toReference(ref);
+    const problem = digestProblem(digest);
+    if (problem !== undefined) throw new UsageError(`invalid blob digest: ${problem}`);
+    return this.#operation(options, async (signal) => {
+      const answer = await this.#send(
+        r,
+        `/v2/${r.repository}/blobs/${digest}`,
+        { method: 'HEAD', accept: '*/*' },
+        signal,
+      );
+      answer.close();
+      if (answer.status === 404) return false;
+      if (answer.status >= 200 && answer.status < 300) return true;
+      return this.#failure(answer, r, false, digest);
+    });
+  }
+
+  /**
+   * Uploads `bytes` as a blob of `ref`'s repository unless it is there already (HEAD first),
+   * with the distribution specification's POST-then-PUT monolithic upload. Returns its digest.
+   * Needs a client made with `actions: ['pull', 'push']` on registries with token auth.
+   */
+  async pushBlob(
+    ref: ImageReference | string,
+    bytes: Uint8Array,
+    options: OperationOptions = {},
+  ): Promise<string> {
+    const r = toReference(ref);
+    const digest = computeDigest(bytes);
+    if (await this.hasBlob(r, digest, options)) return digest;
+    return this.#operation(options, async (signal) => {
+      const start = await this.#send(
+        r,
+        `/v2/${r.repository}/blobs/uploads/`,
+        {
+          method: 'POST',
+          accept: '*/*',
+          body: { contentType: 'application/octet-stream', bytes: new Uint8Array() },
+        },
+        signal,
+      );
+      if (start.status !== 202) await this.#failure(start, r, false, 'blob upload');
+      start.close();
+      const location = header(start, 'location');
+      if (location === undefined) throw new FormatError(`${r.name}: the blob upload answer has no Location`);
+      const target = this.#sameOrigin(location, start.url, r, 'blob upload');
+      const url = new URL(target);
+      url.searchParams.set('digest', digest);
+      const done = await this.#send(
+        r,
+        url.href,
+        { method: 'PUT', accept: '*/*', body: { contentType: 'application/octet-stream', bytes } },
+        signal,
+      );
+      done.close();
+      if (done.status !== 201) await this.#failure(done, r, false, 'blob upload');
+      return digest;
+    });
+  }
+
+  /**
+   * PUTs manifest `bytes` of `mediaType` under `ref`'s tag (or digest). The registry's
+   * `Docker-Content-Digest`, when sent, must be the digest of the bytes sent. Returns the digest.
+   */
+  async putManifest(
+    ref: ImageReference | string,
+    bytes: Uint8Array,
+    mediaType: ManifestMediaType,
+    options: OperationOptions = {},
+  ): Promise<string> {
+    const r = toReference(ref);
+    const digest = computeDigest(bytes);
+    return this.#operation(options, async (signal) => {
+      const answer = await this.#send(
+        r,
+        this.#manifestPath(r),
+        { method: 'PUT', accept: '*/*', body: { contentType: mediaType, bytes } },
+        signal,
+      );
+      answer.close();
+      if (answer.status !== 201) await this.#failure(answer, r, false);
+      const claimed = header(answer, 'docker-content-digest');
+      if (claimed !== undefined && claimed !== digest) {
+        throw new LengthOrHashError(
+          `${r.name}: the registry stored the manifest as ${claimed}, the bytes sent hash to ${digest}`,
+        );
+      }
+      return digest;
+    });
+  }
+
   /** The credentials the client would use for `ref`'s registry (for a CLI that reports the source). */
   async credentialsFor(ref: ImageReference | string): Promise<RegistryCredentials | undefined> {
     const r = toReference(ref);
@@ -366,7 +506,7 @@ export class RegistryClient {
   async #request(
     r: ImageReference,
     target: string,
-    req: { method: 'GET' | 'HEAD'; accept: string },
+    req: RegistryRequest,
     headers: Record<string, string>,
     signal: AbortSignal,
   ): Promise<HttpResponse> {
@@ -413,7 +553,7 @@ export class RegistryClient {
   async #send(
     r: ImageReference,
     target: string,
-    req: { method: 'GET' | 'HEAD'; accept: string },
+    req: RegistryRequest,
     signal: AbortSignal,
   ): Promise<HttpResponse> {
     const origin = () => this.#origins.get(r.apiHost) ?? `https://${r.apiHost}`;
@@ -446,25 +586,25 @@ export class RegistryClient {
   }
 
   /** The next page's URL: an absolute path on this registry, or an absolute URL of the same origin. */
-  #sameOrigin(link: string, current: string, r: ImageReference): string {
+  #sameOrigin(link: string, current: string, r: ImageReference, what = "the tag list's next page"): string {
     const origin = new URL(current).origin;
     if (link.startsWith('/') && !link.startsWith('//')) return `${origin}${link}`;
     let u: URL;
     try {
       u = new URL(link);
     } catch {
-      throw new FormatError(`${r.name}: the tag list's Link header is not a URL or absolute path`);
+      throw new FormatError(`${r.name}: the location of ${what} is not a URL or absolute path`);
     }
     if (u.origin !== origin) {
       throw new FetchError(
-        `${r.name}: refusing to follow the tag list's next page to another origin (expected ${origin}, found ${u.origin})`,
+        `${r.name}: refusing to follow ${what} to another origin (expected ${origin}, found ${u.origin})`,
       );
     }
     return link;
   }
 
   /** Turns a non-2xx answer into the error it means; reads a bounded error body for its code. */
-  async #failure(answer: HttpResponse, r: ImageReference, tags: boolean): Promise<never> {
+  async #failure(answer: HttpResponse, r: ImageReference, tags: boolean, object?: string): Promise<never> {
     const codes: string[] = [];
     try {
       const body = answer.headers.get('content-length')
@@ -484,7 +624,11 @@ export class RegistryClient {
     } finally {
       answer.close();
     }
-    const what = tags ? `the tags of ${r.name}` : `${r.name}${r.digest ? `@${r.digest}` : `:${r.tag ?? ''}`}`;
+    const what = tags
+      ? `the tags of ${r.name}`
+      : object !== undefined
+        ? `${r.name} (${object})`
+        : `${r.name}${r.digest ? `@${r.digest}` : `:${r.tag ?? ''}`}`;
     const said = codes.length > 0 ? ` (${codes.join(', ')})` : '';
     if (answer.status === 404) {
       if (codes.includes('NAME_UNKNOWN'))
