@@ -71,6 +71,14 @@ export interface RegistryClientOptions {
   actions?: readonly ScopeAction[];
   /** Bytes a manifest may have. Default 4 MiB. */
   maxManifestBytes?: number;
+  /**
+   * Times a request is sent again after a connection error or a 5xx answer (HttpFetcher's
+   * `retries`). Default 0. The distribution registry on a filesystem answers 500 to a read that
+   * races a write of the same tag, which TUF-in-OCI publishers meet under contention.
+   */
+  retries?: number;
+  /** Milliseconds before the first retry (doubling after each). Default 250. */
+  retryDelayMs?: number;
   /** Milliseconds for one operation (all its requests, tag pages included). Default 120 000. */
   timeoutMs?: number;
   connectTimeoutMs?: number;
@@ -158,6 +166,8 @@ export class RegistryClient {
       ...(options.env !== undefined ? { env: options.env } : {}),
       ...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
       ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
+      ...(options.retries !== undefined ? { retries: options.retries } : {}),
+      ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
       ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
     };
     this.#http = new HttpFetcher(this.#transport);

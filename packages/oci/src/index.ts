@@ -13,6 +13,7 @@
 
 // The one error tree (DESIGN principle 5), re-exported so callers can match on it from here.
 export {
+  ConflictError,
   CredentialsRefusedError,
   DownloadLimitError,
   FetchError,
@@ -21,15 +22,19 @@ export {
   KeyError,
   LengthOrHashError,
   NotFoundError,
+  PublishLockedError,
+  StateError,
   TimeoutError,
   TufError,
   type TufErrorCode,
+  UnsafeNameError,
   UnsupportedHashError,
   UsageError,
 } from '@tufa/core';
 export type { ScopeAction } from './auth.js';
 export {
   type CredentialProvider,
+  DEFAULT_MAX_BLOB_BYTES,
   DEFAULT_MAX_MANIFEST_BYTES,
   type ListTagsOptions,
   type ManifestResult,
@@ -90,3 +95,32 @@ export {
   parseImageReference,
   pinnedReference,
 } from './reference.js';
+export { OciFetcher, type OciFetcherOptions } from './tuf/fetcher.js';
+export { MetadataTags, parseOciLocation, type ReadFile } from './tuf/files.js';
+export type { PublishStep } from './tuf/lease.js';
+export {
+  ANNOTATION_ROLE,
+  ANNOTATION_VERSION,
+  buildMetadataManifest,
+  EMPTY_CONFIG,
+  type Lease,
+  type MetadataLayer,
+  metadataFileName,
+  parseMetadataManifest,
+  TUF_LEASE_ARTIFACT_TYPE,
+  TUF_METADATA_MEDIA_TYPE,
+} from './tuf/manifest.js';
+export { OciRepositoryStorage, type OciRepositoryStorageOptions } from './tuf/storage.js';
+export {
+  decodeRoleName,
+  encodeRoleName,
+  isReservedTag,
+  LEASE_TAG,
+  MAX_ENCODED_ROLE_LENGTH,
+  type MetadataFile,
+  metadataTag,
+  parseMetadataFileName,
+  parseMetadataTag,
+  TIMESTAMP_TAG,
+  TUF_TAG_PREFIX,
+} from './tuf/tags.js';
