@@ -124,3 +124,4 @@ export {
   TIMESTAMP_TAG,
   TUF_TAG_PREFIX,
 } from './tuf/tags.js';
+export { exportRepository, importRepository, type TransferResult } from './tuf/transfer.js';
