@@ -176,6 +176,45 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('TUF metadata in a registry (htpasswd)', (
     expect(await c.updater.getTargetInfo('other:1')).toBeUndefined();
   });
 
+  it("a manifest declaring more bytes than the Updater's limit: refused before the blob is fetched", async () => {
+    const s = storage('team/limit');
+    await initRepository(s);
+    const root = await trustedRoot(s);
+    // 20 000 bytes under the timestamp tag; the Updater takes at most 16 384 for timestamp.json.
+    await new MetadataTags(rawClient(), s.tags.repository).write(
+      { role: 'timestamp', version: undefined },
+      new Uint8Array(20_000).fill(0x20),
+    );
+    const c = await clientFor(proxy.host, 'team/limit', USER, root);
+    proxy.seen.length = 0;
+    const e = await failure(c.updater.refresh());
+    expect(e.code).toBe('DOWNLOAD_LIMIT');
+    expect(e.message).toContain('the file is 20000 bytes, expected at most 16384');
+    expect(proxy.seen.filter((r) => r.path.includes('/blobs/'))).toEqual([]);
+  });
+
+  it('a blob longer or shorter than its manifest says: refused on the bytes read', async () => {
+    const s = storage('team/length');
+    await initRepository(s);
+    const root = await trustedRoot(s);
+    const m = await rawClient().getManifest(`${proxy.host}/team/length:_tufa.1.snapshot`);
+    const layer = JSON.parse(new TextDecoder().decode(m.bytes)).layers[0].digest as string;
+    const cases: [string, (b: Buffer) => Buffer, string, string][] = [
+      ['longer', (b) => Buffer.concat([b, Buffer.alloc(4096, 0x20)]), 'DOWNLOAD_LIMIT', 'expected at most'],
+      ['shorter', (b) => b.subarray(0, b.length - 1), 'LENGTH_OR_HASH', 'the registry sent a blob of'],
+    ];
+    for (const [what, change, code, message] of cases) {
+      proxy.rewrite = (_m, path, body) => (path.endsWith(`/blobs/${layer}`) ? change(body) : body);
+      try {
+        const e = await failure((await clientFor(proxy.host, 'team/length', USER, root)).updater.refresh());
+        expect(e.code, what).toBe(code);
+        expect(e.message, what).toContain(message);
+      } finally {
+        proxy.rewrite = undefined;
+      }
+    }
+  });
+
   it('a registry that moves the timestamp tag back to an older manifest: refused as a rollback', async () => {
     const s = storage('team/rollback');
     await initRepository(s);
