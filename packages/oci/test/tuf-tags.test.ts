@@ -13,6 +13,7 @@ import {
 import {
   decodeRoleName,
   encodeRoleName,
+  isReservedTag,
   MAX_ENCODED_ROLE_LENGTH,
   metadataTag,
   parseMetadataFileName,
@@ -90,6 +91,9 @@ describe('tags', () => {
       expect(parseMetadataTag(tag), tag).toBeUndefined();
     }
     expect(decodeRoleName('a_2eb')).toBe('a.b');
+    // The prefix is reserved whatever follows it: tufa sign refuses such image tags.
+    expect(['_tufa.x', '_tufa.lease', '_tufa.timestamp'].every(isReservedTag)).toBe(true);
+    expect(['latest', '_tufa', 'tufa.1', '_tufb.1'].some(isReservedTag)).toBe(false);
   });
 
   it('refuses a role name that cannot fit in 128 characters, with a typed error, at any version', () => {
