@@ -231,6 +231,21 @@ describe('metadata manifests', () => {
         },
         /expected role "targets"/,
       ],
+      [
+        'no layer media type',
+        (d) => {
+          delete d.layers[0].mediaType;
+        },
+        /found null/,
+      ],
+      // A role name from the registry reaches the message with its bidi override escaped (DESIGN rule 13).
+      [
+        'other role, disguised',
+        (d) => {
+          d.annotations['dev.tufa.metadata.role'] = 'targ\u202eets';
+        },
+        /name role "targ\\u202eets"/,
+      ],
     ];
     for (const [what, change, message] of cases) {
       const d = structuredClone(good);

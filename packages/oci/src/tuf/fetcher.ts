@@ -18,6 +18,7 @@ import {
   type FetchRequest,
   type MetadataStore,
   NotFoundError,
+  safeJson,
   UnsafeNameError,
   UsageError,
 } from '@tufa/core';
@@ -40,7 +41,7 @@ function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new UnsafeNameError(`${JSON.stringify(segment)} is not a percent-encoded role name`);
+    throw new UnsafeNameError(`${safeJson(segment, 0)} is not a percent-encoded role name`);
   }
 }
 
@@ -65,11 +66,11 @@ export class OciFetcher implements Fetcher {
   #file(url: string): MetadataFile {
     if (!url.startsWith(this.metadataBaseUrl)) {
       throw new UsageError(
-        `${JSON.stringify(url)} is not under ${this.metadataBaseUrl}: target files are not stored in the registry (the images are the targets)`,
+        `${safeJson(url, 0)} is not under ${this.metadataBaseUrl}: target files are not stored in the registry (the images are the targets)`,
       );
     }
     const name = url.slice(this.metadataBaseUrl.length);
-    if (name.includes('/')) throw new UnsafeNameError(`${JSON.stringify(name)} is not one file name`);
+    if (name.includes('/')) throw new UnsafeNameError(`${safeJson(name, 0)} is not one file name`);
     return parseMetadataFileName(name, decodeSegment);
   }
 

@@ -2,7 +2,7 @@
  * Reading and writing TUF metadata files as tags of one OCI repository, in the layout of
  * docs/tuf-in-oci.md: shared by the publisher's storage, the client's fetcher and export/import.
  */
-import { DownloadLimitError, NotFoundError, UsageError } from '@tufa/core';
+import { DownloadLimitError, NotFoundError, safeJson, UsageError } from '@tufa/core';
 import type { OperationOptions, RegistryClient } from '../client.js';
 import { computeDigest } from '../digest.js';
 import { MEDIA_TYPES } from '../manifest.js';
@@ -26,7 +26,7 @@ export function parseOciLocation(location: string): ImageReference {
   const ref = parseImageReference(text.replace(/\/+$/, ''));
   if (ref.tag !== undefined || ref.digest !== undefined) {
     throw new UsageError(
-      `expected a repository (oci://REGISTRY/REPOSITORY) without a tag or digest, found ${JSON.stringify(location)}`,
+      `expected a repository (oci://REGISTRY/REPOSITORY) without a tag or digest, found ${safeJson(location, 0)}`,
     );
   }
   return ref;

@@ -7,7 +7,7 @@
  * client holding the bytes of a timestamp it trusts can compute the manifest digest a registry
  * would answer with and skip the download when a HEAD shows the same digest.
  */
-import { FormatError, parseJson, roleUrlName } from '@tufa/core';
+import { FormatError, parseJson, roleUrlName, safeJson } from '@tufa/core';
 import { computeDigest, digestProblem } from '../digest.js';
 import { MEDIA_TYPES } from '../manifest.js';
 import type { MetadataFile } from './tags.js';
@@ -86,12 +86,12 @@ export function parseMetadataManifest(bytes: Uint8Array, file: MetadataFile, whe
   if (own(doc, 'schemaVersion') !== 2) return fail('expected schemaVersion 2');
   if (own(doc, 'mediaType') !== MEDIA_TYPES.ociManifest) {
     return fail(
-      `expected mediaType ${MEDIA_TYPES.ociManifest}, found ${JSON.stringify(own(doc, 'mediaType'))}`,
+      `expected mediaType ${MEDIA_TYPES.ociManifest}, found ${safeJson(own(doc, 'mediaType') ?? null, 0)}`,
     );
   }
   if (own(doc, 'artifactType') !== TUF_METADATA_MEDIA_TYPE) {
     return fail(
-      `expected artifactType ${TUF_METADATA_MEDIA_TYPE}, found ${JSON.stringify(own(doc, 'artifactType') ?? null)}`,
+      `expected artifactType ${TUF_METADATA_MEDIA_TYPE}, found ${safeJson(own(doc, 'artifactType') ?? null, 0)}`,
     );
   }
   const layers = own(doc, 'layers');
@@ -102,7 +102,7 @@ export function parseMetadataManifest(bytes: Uint8Array, file: MetadataFile, whe
   if (!isObject(layer)) return fail('expected the layer as an object');
   if (own(layer, 'mediaType') !== TUF_METADATA_MEDIA_TYPE) {
     return fail(
-      `expected a layer of type ${TUF_METADATA_MEDIA_TYPE}, found ${JSON.stringify(own(layer, 'mediaType'))}`,
+      `expected a layer of type ${TUF_METADATA_MEDIA_TYPE}, found ${safeJson(own(layer, 'mediaType') ?? null, 0)}`,
     );
   }
   const digest = own(layer, 'digest');
@@ -117,7 +117,7 @@ export function parseMetadataManifest(bytes: Uint8Array, file: MetadataFile, whe
   const wanted = file.version === undefined ? undefined : String(file.version);
   if (role !== file.role || version !== wanted) {
     return fail(
-      `its annotations name role ${JSON.stringify(role ?? null)} version ${JSON.stringify(version ?? null)}, expected role ${JSON.stringify(file.role)} version ${JSON.stringify(wanted ?? null)}`,
+      `its annotations name role ${safeJson(role ?? null, 0)} version ${safeJson(version ?? null, 0)}, expected role ${safeJson(file.role, 0)} version ${safeJson(wanted ?? null, 0)}`,
     );
   }
   return { digest, size };

@@ -24,6 +24,7 @@ import {
   Metadata,
   type RepositoryStorage,
   StateError,
+  safeJson,
   UnsafeNameError,
   UsageError,
 } from '@tufa/core';
@@ -107,7 +108,7 @@ export class OciRepositoryStorage implements RepositoryStorage {
   #file(path: string): MetadataFile | 'root.json' | undefined {
     if (path.startsWith('targets/')) return undefined;
     if (!path.startsWith('metadata/') || path.slice('metadata/'.length).includes('/')) {
-      throw new UnsafeNameError(`expected a path metadata/NAME or targets/…, found ${JSON.stringify(path)}`);
+      throw new UnsafeNameError(`expected a path metadata/NAME or targets/…, found ${safeJson(path, 0)}`);
     }
     const name = path.slice('metadata/'.length);
     if (name === 'root.json') return 'root.json';

@@ -14,7 +14,7 @@
  * does not produce (an escaped byte that needed none, upper-case hex, invalid UTF-8), so each
  * tag has at most one meaning.
  */
-import { UnsafeNameError, UsageError } from '@tufa/core';
+import { safeJson, UnsafeNameError, UsageError } from '@tufa/core';
 
 /** The tag prefix of TUF metadata: `_` starts almost no image tag, `tufa` names the layout. */
 export const TUF_TAG_PREFIX = '_tufa.';
@@ -49,7 +49,7 @@ export function encodeRoleName(role: string): string {
   }
   if (out.length > MAX_ENCODED_ROLE_LENGTH) {
     throw new UnsafeNameError(
-      `role name ${JSON.stringify(role)} does not fit an OCI tag (expected at most ${MAX_ENCODED_ROLE_LENGTH} characters once encoded, found ${out.length}): choose a shorter name`,
+      `role name ${safeJson(role, 0)} does not fit an OCI tag (expected at most ${MAX_ENCODED_ROLE_LENGTH} characters once encoded, found ${out.length}): choose a shorter name`,
     );
   }
   return out;
@@ -124,7 +124,7 @@ export function parseMetadataFileName(name: string, decode: (segment: string) =>
   const version = m === null ? Number.NaN : Number(m[1]);
   if (m === null || !Number.isSafeInteger(version)) {
     throw new UsageError(
-      `expected a metadata file named VERSION.ROLE.json or timestamp.json, found ${JSON.stringify(name)} (an OCI registry stores consistent-snapshot repositories only)`,
+      `expected a metadata file named VERSION.ROLE.json or timestamp.json, found ${safeJson(name, 0)} (an OCI registry stores consistent-snapshot repositories only)`,
     );
   }
   return { role: decode(m[2] as string), version };
