@@ -173,6 +173,15 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('export and import of TUF repositories in 
     const e = await failure(importRepository(src, storage('move/in')));
     expect(e.code).toBe('CONFLICT');
     expect(e.message).toContain('would roll its clients back');
+
+    // The same the other way: exporting the registry again refreshes the directory, but the
+    // directory of a newer repository is not overwritten with an older one.
+    await exportRepository(to, back);
+    const older = storage('move/older');
+    await importRepository(src, older);
+    const e2 = await failure(exportRepository(older, back));
+    expect(e2.code).toBe('CONFLICT');
+    expect(e2.message).toContain('would roll its clients back');
   });
 
   it('refuses a repository without consistent snapshots, with a typed error, before writing anything', async () => {

@@ -92,16 +92,7 @@ export async function importRepository(dir: string, to: OciRepositoryStorage): P
   } catch {
     // No targets directory.
   }
-  const served = await to.read('metadata/timestamp.json');
-  if (
-    served !== undefined &&
-    !sameBytes(served, timestamp) &&
-    timestampVersion(served) >= timestampVersion(timestamp)
-  ) {
-    throw new ConflictError(
-      `the registry already serves timestamp version ${timestampVersion(served)}; importing version ${timestampVersion(timestamp)} would roll its clients back`,
-    );
-  }
+  checkNotOlder(await to.read('metadata/timestamp.json'), timestamp, to.tags.repository.name);
   await copyUnderLock(to, from, publishOrder([...files, { role: 'timestamp', version: undefined }]), result);
   return result;
 }
@@ -122,6 +113,10 @@ export async function exportRepository(from: OciRepositoryStorage, dir: string):
   if (!files.some((f) => f.version === undefined)) {
     throw new NotFoundError(`${from.tags.repository.name}: no TUF repository here (no _tufa.timestamp tag)`);
   }
+  const timestamp = await from.read('metadata/timestamp.json');
+  if (timestamp === undefined)
+    throw new NotFoundError(`${from.tags.repository.name}: _tufa.timestamp disappeared`);
+  checkNotOlder(await to.read('metadata/timestamp.json'), timestamp, dir);
   await copyUnderLock(to, from, publishOrder(files), result, true);
   return result;
 }
@@ -150,6 +145,20 @@ async function copyUnderLock(
     }
   } finally {
     await release();
+  }
+}
+
+/**
+ * A destination that already serves another timestamp of the same or a higher version would roll
+ * its clients back (TUF 5.4.3 would refuse it, as an outage): refused before anything is copied.
+ */
+function checkNotOlder(served: Uint8Array | undefined, copied: Uint8Array, where: string): void {
+  if (served === undefined || sameBytes(served, copied)) return;
+  const [had, got] = [timestampVersion(served), timestampVersion(copied)];
+  if (had >= got) {
+    throw new ConflictError(
+      `${where} already serves timestamp version ${had}; copying version ${got} there would roll its clients back`,
+    );
   }
 }
 
