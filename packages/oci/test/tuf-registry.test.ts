@@ -3,12 +3,13 @@
  * OciRepositoryStorage, read by core's Updater through OciFetcher; a counting proxy in front of
  * the registry sees every request. One registry for the file, one repository per scenario.
  */
-import { DelegatedRole, withRepository } from '@tufa/core';
+import { DelegatedRole, MemoryMetadataStore, Updater, withRepository } from '@tufa/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTempDir } from '../../core/test/helpers/temp-dir.js';
 import { RegistryClient } from '../src/client.js';
 import { computeDigest } from '../src/digest.js';
 import { MEDIA_TYPES } from '../src/manifest.js';
+import { OciFetcher } from '../src/tuf/fetcher.js';
 import { MetadataTags } from '../src/tuf/files.js';
 import { buildMetadataManifest } from '../src/tuf/manifest.js';
 import { failure } from './helpers/failure.js';
@@ -191,6 +192,29 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('TUF metadata in a registry (htpasswd)', (
     expect(e.code).toBe('DOWNLOAD_LIMIT');
     expect(e.message).toContain('the file is 20000 bytes, expected at most 16384');
     expect(proxy.seen.filter((r) => r.path.includes('/blobs/'))).toEqual([]);
+  });
+
+  it('a manifest of more than 64 KiB under a metadata tag: the default client stops reading it', async () => {
+    const s = storage('team/big');
+    await initRepository(s);
+    const root = await trustedRoot(s);
+    const ts = (await s.read('metadata/timestamp.json')) as Uint8Array;
+    const doc = JSON.parse(
+      new TextDecoder().decode(buildMetadataManifest({ role: 'timestamp', version: undefined }, ts)),
+    );
+    doc.annotations.padding = 'x'.repeat(100 * 1024);
+    await rawClient().putManifest(
+      `${proxy.host}/team/big:_tufa.timestamp`,
+      new TextEncoder().encode(JSON.stringify(doc)),
+      MEDIA_TYPES.ociManifest,
+    );
+    const store = new MemoryMetadataStore();
+    await store.write('root', root);
+    const fetcher = new OciFetcher(`${proxy.host}/team/big`, { clientOptions: clientOptions(USER) });
+    const updater = new Updater({ metadataBaseUrl: fetcher.metadataBaseUrl, fetcher, store, now });
+    const e = await failure(updater.refresh());
+    expect(e.code).toBe('DOWNLOAD_LIMIT');
+    expect(e.message).toContain('65536');
   });
 
   it('a blob longer or shorter than its manifest says: refused on the bytes read', async () => {

@@ -23,11 +23,11 @@ import {
   UsageError,
 } from '@tufa/core';
 import { RegistryClient, type RegistryClientOptions } from '../client.js';
-import { MetadataTags, parseOciLocation, REGISTRY_RETRIES } from './files.js';
+import { MetadataTags, parseOciLocation, TUF_CLIENT_DEFAULTS } from './files.js';
 import { type MetadataFile, metadataTag, parseMetadataFileName } from './tags.js';
 
 export interface OciFetcherOptions {
-  /** The registry client (pull access is enough). Default: a new one with `clientOptions` (`retries` defaults to 3). */
+  /** The registry client (pull access is enough). Default: a new one with `clientOptions` (`retries` defaults to 3, `maxManifestBytes` to 64 KiB). */
   client?: RegistryClient;
   clientOptions?: RegistryClientOptions;
   /**
@@ -55,7 +55,7 @@ export class OciFetcher implements Fetcher {
   constructor(location: string, options: OciFetcherOptions = {}) {
     const repository = parseOciLocation(location);
     this.tags = new MetadataTags(
-      options.client ?? new RegistryClient({ ...REGISTRY_RETRIES, ...options.clientOptions }),
+      options.client ?? new RegistryClient({ ...TUF_CLIENT_DEFAULTS, ...options.clientOptions }),
       repository,
     );
     this.metadataBaseUrl = `oci://${repository.registry}/${repository.repository}/`;

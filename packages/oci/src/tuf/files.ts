@@ -33,10 +33,14 @@ export function parseOciLocation(location: string): ImageReference {
 }
 
 /**
- * Publishers contend for the lease tag, and a registry may answer 500 to a read racing a write
- * of the same tag (distribution 2.8 on a filesystem does): such requests are sent again.
+ * What the storage's and the fetcher's own registry clients use unless told otherwise:
+ * - retries: publishers contend for the lease tag, and a registry may answer 500 to a read
+ *   racing a write of the same tag (distribution 2.8 on a filesystem does);
+ * - a 64 KiB manifest limit instead of 4 MiB: a metadata manifest is under 2 KiB (its largest
+ *   part, the role name, is limited by the tag), so a registry cannot make each refresh request
+ *   read megabytes before the layer checks refuse them.
  */
-export const REGISTRY_RETRIES = { retries: 3, retryDelayMs: 100 } as const;
+export const TUF_CLIENT_DEFAULTS = { retries: 3, retryDelayMs: 100, maxManifestBytes: 64 * 1024 } as const;
 
 /** One metadata file as read: its bytes and the digest of the manifest that named them. */
 export interface ReadFile {

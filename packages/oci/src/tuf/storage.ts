@@ -29,7 +29,7 @@ import {
   UsageError,
 } from '@tufa/core';
 import { DEFAULT_MAX_BLOB_BYTES, RegistryClient, type RegistryClientOptions } from '../client.js';
-import { MetadataTags, parseOciLocation, REGISTRY_RETRIES } from './files.js';
+import { MetadataTags, parseOciLocation, TUF_CLIENT_DEFAULTS } from './files.js';
 import { acquireLease, confirmLease, type LeaseTiming, type PublishStep, releaseLease } from './lease.js';
 import type { Lease } from './manifest.js';
 import { type MetadataFile, metadataTag, parseMetadataFileName } from './tags.js';
@@ -37,7 +37,7 @@ import { type MetadataFile, metadataTag, parseMetadataFileName } from './tags.js
 export interface OciRepositoryStorageOptions {
   /** The registry client; it must ask for `pull,push` tokens. Default: a new one with `clientOptions`. */
   client?: RegistryClient;
-  /** Options of the default client (`actions` is always `['pull', 'push']`; `retries` defaults to 3). */
+  /** Options of the default client (`actions` is always `['pull', 'push']`; `retries` defaults to 3, `maxManifestBytes` to 64 KiB). */
   clientOptions?: Omit<RegistryClientOptions, 'actions'>;
   /** How long a publish lease holds, in ms. Default 120 000. */
   leaseTtlMs?: number;
@@ -76,7 +76,7 @@ export class OciRepositoryStorage implements RepositoryStorage {
   constructor(location: string, options: OciRepositoryStorageOptions = {}) {
     const client =
       options.client ??
-      new RegistryClient({ ...REGISTRY_RETRIES, ...options.clientOptions, actions: ['pull', 'push'] });
+      new RegistryClient({ ...TUF_CLIENT_DEFAULTS, ...options.clientOptions, actions: ['pull', 'push'] });
     this.tags = new MetadataTags(client, parseOciLocation(location));
     const ttlMs = options.leaseTtlMs ?? 120_000;
     const settleMs = options.settleMs ?? 2_000;
