@@ -95,7 +95,21 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('TUF metadata in a registry (htpasswd)', (
     await initRepository(s);
     const root = await trustedRoot(s);
     const c = await clientFor(proxy.host, 'team/budget', USER, root);
+    // A first refresh, with no timestamp to compare: every file by tag, no HEAD.
+    proxy.seen.length = 0;
     await c.updater.refresh();
+    expect(
+      proxy.seen.map((r) => `${r.method} ${r.path.replace(/sha256:[0-9a-f]{64}/, 'DIGEST')} ${r.status}`),
+    ).toEqual([
+      'GET /v2/team/budget/manifests/_tufa.2.root 401',
+      'GET /v2/team/budget/manifests/_tufa.2.root 404',
+      'GET /v2/team/budget/manifests/_tufa.timestamp 200',
+      'GET /v2/team/budget/blobs/DIGEST 200',
+      'GET /v2/team/budget/manifests/_tufa.1.snapshot 200',
+      'GET /v2/team/budget/blobs/DIGEST 200',
+      'GET /v2/team/budget/manifests/_tufa.1.targets 200',
+      'GET /v2/team/budget/blobs/DIGEST 200',
+    ]);
     proxy.seen.length = 0;
     // Same process, same client: the Basic credentials earned by the first 401 are kept.
     const again = await clientFor(proxy.host, 'team/budget', USER, root, c.store);

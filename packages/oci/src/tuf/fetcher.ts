@@ -78,14 +78,11 @@ export class OciFetcher implements Fetcher {
     const file = this.#file(url);
     const { signal, maxLength } = request;
     let byDigest: string | undefined;
-    if (file.version === undefined && this.#store !== undefined) {
-      const cached = await this.#store.read('timestamp');
+    // Without a trusted timestamp to compare with, a HEAD would only add a request.
+    const cached = file.version === undefined ? await this.#store?.read('timestamp') : undefined;
+    if (cached !== undefined) {
       const served = await this.tags.head(metadataTag(file), { signal });
-      if (
-        cached !== undefined &&
-        served !== undefined &&
-        served === MetadataTags.manifestDigest(file, cached)
-      ) {
+      if (served !== undefined && served === MetadataTags.manifestDigest(file, cached)) {
         yield cached;
         return;
       }
