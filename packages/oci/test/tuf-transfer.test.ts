@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topLevelKeys } from '../../core/test/helpers/keys.js';
 import { useTempDir } from '../../core/test/helpers/temp-dir.js';
 import { type StaticServer, serveDirectory } from '../../core/test/interop/static-server.js';
+import { MEDIA_TYPES } from '../src/manifest.js';
 import { exportRepository, importRepository } from '../src/tuf/transfer.js';
 import { failure } from './helpers/failure.js';
 import {
@@ -182,6 +183,29 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('export and import of TUF repositories in 
     const e2 = await failure(exportRepository(older, back));
     expect(e2.code).toBe('CONFLICT');
     expect(e2.message).toContain('would roll its clients back');
+  });
+
+  it('importing again is a no-op, also where another writer stored the same bytes under another manifest', async () => {
+    const src = join(work, 'again');
+    const fs = new FsRepositoryStorage(src);
+    const repo = await Repository.create(fs, { keys: topLevelKeys(keys), ...repoOptions });
+    await repo.addTargets([image('app:1.0', 1)]);
+    await repo.publish();
+    const to = storage('move/again');
+    await importRepository(src, to);
+    // Another implementation's manifest for 1.targets.json: the same blob, one annotation more.
+    const client = to.tags.client;
+    const ref = `${registry.host}/move/again:_tufa.1.targets`;
+    const doc = JSON.parse(new TextDecoder().decode((await client.getManifest(ref)).bytes));
+    doc.annotations['org.example.written-by'] = 'another tool';
+    const variant = await client.putManifest(
+      ref,
+      new TextEncoder().encode(JSON.stringify(doc)),
+      MEDIA_TYPES.ociManifest,
+    );
+    const result = await importRepository(src, storage('move/again'));
+    expect(result.copied).toContain('metadata/1.targets.json');
+    expect((await client.resolve(ref)).digest).toBe(variant);
   });
 
   it('refuses a repository without consistent snapshots, with a typed error, before writing anything', async () => {

@@ -177,6 +177,15 @@ export class OciRepositoryStorage implements RepositoryStorage {
       held.written.set(tag, digest);
       return;
     }
+    if (existing !== undefined) {
+      // Another writer's manifest (another implementation, other annotations) for the very same
+      // bytes: the file is already there.
+      const there = await this.tags.read(file, this.#maxFileBytes, { byDigest: existing });
+      if (there !== undefined && sameBytes(there.bytes, bytes)) {
+        held.written.set(tag, existing);
+        return;
+      }
+    }
     if (existing !== undefined && file.role !== 'root' && (await this.#isOrphan(file))) {
       // Left by an interrupted publish: no committed timestamp refers to it, so no client can
       // have read it. Under the lease, it is replaced (else one crash would block every later
@@ -251,4 +260,8 @@ export class OciRepositoryStorage implements RepositoryStorage {
       }
     }
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
