@@ -10,12 +10,12 @@ import { DelegatedRole, Repository, withRepository } from '@tufa/core';
 import { FsRepositoryStorage } from '@tufa/core/node';
 import { Updater as TufJsUpdater } from 'tuf-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { topLevelKeys } from '../../core/test/helpers/keys.js';
 import { useTempDir } from '../../core/test/helpers/temp-dir.js';
 import { type StaticServer, serveDirectory } from '../../core/test/interop/static-server.js';
 import { MEDIA_TYPES } from '../src/manifest.js';
 import { exportRepository, importRepository } from '../src/tuf/transfer.js';
 import { failure } from './helpers/failure.js';
+import { topLevelKeys } from './helpers/keys.js';
 import {
   HAVE_REGISTRY_TOOLS,
   type Registry,

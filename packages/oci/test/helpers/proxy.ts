@@ -48,7 +48,7 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
           r.on('end', () => {
             const path = q.url ?? '';
             proxy.seen.push({ method: q.method ?? '', path, status: r.statusCode ?? 0 });
-            let out = Buffer.concat(body);
+            let out: Buffer = Buffer.concat(body);
             const headers = { ...r.headers };
             if (proxy.rewrite !== undefined && q.method !== 'HEAD') {
               out = proxy.rewrite(q.method ?? '', path, out);

@@ -13,10 +13,10 @@ import {
   TargetFile,
   Updater,
 } from '@tufa/core';
-import { fixedSigner, topLevelKeys } from '../../../core/test/helpers/keys.js';
 import { RegistryClient } from '../../src/client.js';
 import { OciFetcher } from '../../src/tuf/fetcher.js';
 import { OciRepositoryStorage, type OciRepositoryStorageOptions } from '../../src/tuf/storage.js';
+import { fixedSigner, topLevelKeys } from './keys.js';
 import type { User } from './registry.js';
 
 export const keys = {
