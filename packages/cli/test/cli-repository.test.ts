@@ -282,10 +282,11 @@ describe('tufa sign', () => {
   it('--bulk FILE with "TAG sha256:HEX SIZE" lines (comments and blank lines skipped)', async () => {
     writeFileSync(
       sandbox.path('bulk.txt'),
-      `# release tags\nb-1 ${digestOf('b-1')} 11\n\n  b-2   ${digestOf('b-2')}   22  \nb-3 ${digestOf('b-3')} 33\n`,
+      `# release tags\nb-1 ${digestOf('b-1')} 11\n\n  b-2   ${digestOf('b-2')}   22  \nb-3 ${digestOf('b-3')} 33\nb-1 ${digestOf('b-1')} 11\n`,
     );
     const r = expectExit(await sign(GUN, '--bulk', 'bulk.txt'), 0);
     expect(r.stdout).toBe(`signed 3 tags in ${GUN} (targets)\n`);
+    expect(r.stderr).toContain('Warning: bulk.txt:6 repeats tag "b-1" of bulk.txt:2; signed once');
     const t = publishedTargets();
     expect(t['b-2']).toEqual({ length: 22, hashes: { sha256: digestOf('b-2').slice(7) } });
     expect(t['b-3']?.length).toBe(33);
@@ -373,6 +374,54 @@ describe('tufa sign', () => {
       expectError(tag, 2, '--bulk takes the tags from the file');
       expectError(missing, 5, 'cannot read no-such-file.txt');
       expect(newestVersion(MD, 'targets')).toBe(before);
+    });
+
+    it('--bulk: one tag with two contents is refused with both lines; a size beyond 2^53 is 2 with file:line', async () => {
+      writeFileSync(
+        sandbox.path('dup.txt'),
+        `d-1 ${digestOf('d-1')} 1\nd-2 ${digestOf('d-2')} 2\n# again\nd-1 ${digestOf('d-1b')} 1\n`,
+      );
+      writeFileSync(
+        sandbox.path('dup.json'),
+        JSON.stringify([
+          { tag: 'd-1', digest: digestOf('d-1'), size: 1 },
+          { tag: 'd-1', digest: digestOf('d-1'), size: 1, custom: { other: true } },
+        ]),
+      );
+      writeFileSync(
+        sandbox.path('huge.txt'),
+        `ok ${digestOf('ok')} 1\nbig ${digestOf('big')} 99999999999999999999\n`,
+      );
+      writeFileSync(
+        sandbox.path('huge.json'),
+        JSON.stringify([{ tag: 'big', digest: digestOf('big'), size: 1e20 }]),
+      );
+      const before = newestVersion(MD, 'targets');
+      const [dup, dupJson, huge, hugeJson, withTag] = await Promise.all([
+        sign(GUN, '--bulk', 'dup.txt'),
+        sign(GUN, '--bulk', 'dup.json'),
+        sign(GUN, '--bulk', 'huge.txt'),
+        sign(GUN, '--bulk', 'huge.json'),
+        sign(`${GUN}:1.0`, '--bulk', 'dup.txt'),
+      ]);
+      expectError(
+        dup,
+        2,
+        `dup.txt:1 and dup.txt:4 give tag "d-1" different contents (${digestOf('d-1')} 1 bytes, ${digestOf('d-1b')} 1 bytes)`,
+      );
+      expectError(dupJson, 2, 'dup.json[0] and dup.json[1] give tag "d-1" different contents');
+      expectError(
+        huge,
+        2,
+        'huge.txt:2: the size must be a whole number of bytes up to 9007199254740991 (found "99999999999999999999")',
+      );
+      expectError(hugeJson, 2, 'huge.json[0]: the size must be a whole number');
+      expectError(withTag, 2, '--bulk takes the tags from the file: give only GUN');
+      expect(newestVersion(MD, 'targets')).toBe(before);
+    });
+
+    it('--manifest naming a directory is 2 and names it', async () => {
+      expectError(await sign(GUN, 'x', '--manifest', 'pub'), 2, 'cannot read pub: not a regular file');
     });
 
     it('--custom that is not a JSON object is exit 2', async () => {
@@ -555,6 +604,35 @@ describe('tufa delegation and sign --role', () => {
     // unsign --role removes it from the delegated role.
     expectExit(await sandbox.tufa(['unsign', GUN, 'v2.0', '--role', 'releases']), 0);
     expect(publishedTargets('releases')['v2.0']).toBeUndefined();
+  });
+
+  it('signing into targets a tag a delegated role signs is refused without --force; unsign names the role', async () => {
+    const d = digestOf('v3.0');
+    expectExit(await sign(GUN, 'v3.0', '--digest', d, '--size', '30', '--role', 'releases'), 0);
+    const before = snapshotTree(MD);
+    const [shadow, bulk] = await Promise.all([
+      sign(GUN, 'v3.0', '--digest', digestOf('other'), '--size', '31'),
+      sandbox.tufa(['sign', GUN, '--bulk', '-'], { input: `free-1 ${d} 1\nv3.0 ${d} 30\n` }),
+    ]);
+    expectError(
+      shadow,
+      2,
+      'would override what a delegated role signs for registry.example.com/team/app: v3.0 (signed by releases)',
+    );
+    expect(shadow.stderr).toContain('Hint: sign into that role with --role ROLE, or give --force');
+    expectError(bulk, 2, 'v3.0 (signed by releases)');
+    expect(snapshotTree(MD)).toEqual(before);
+    // unsign without --role names the delegated role that holds the tag.
+    const unsign = await sandbox.tufa(['unsign', GUN, 'v3.0']);
+    expectError(unsign, 5, 'is not signed by targets: it is in the delegated role releases');
+    expect(unsign.stderr).toContain(`Hint: tufa unsign ${GUN} v3.0 --role releases`);
+    // --force overrides, with a warning; targets' entry is then what clients see.
+    const forced = await sign(GUN, 'v3.0', '--digest', digestOf('other'), '--size', '31', '--force');
+    expect(expectExit(forced, 0).stderr).toContain('Warning: targets now overrides the delegated role');
+    expect(publishedTargets()['v3.0']?.length).toBe(31);
+    expect(publishedTargets('releases')['v3.0']?.length).toBe(30);
+    expectExit(await sandbox.tufa(['unsign', GUN, 'v3.0']), 0);
+    expectExit(await sandbox.tufa(['unsign', GUN, 'v3.0', '--role', 'releases']), 0);
   });
 
   it('add refuses a top-level role name, a threshold above the key count, and public-only keys (2)', async () => {

@@ -1,20 +1,23 @@
 /** `tufa sign` and `tufa unsign`: one transaction, published atomically. */
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import {
   applyHashBinPolicy,
   checkTagName,
   DEFAULT_HASH_BIN_THRESHOLD,
   type HashBinDecision,
   measure,
+  type Repository,
   type TagNameWarning,
   TargetFile,
   visible,
 } from '@tufa/core';
+import { readBulk } from '../bulk.js';
 import { CliError, usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand } from '../command.js';
 import type { Context } from '../context.js';
 import { EXIT } from '../exit-codes.js';
+import { asFileProblem } from '../files.js';
 import { checkDigest, checkTag, gunAndTag, parseImageReference } from '../names.js';
 import { positiveInt } from '../options.js';
 import { transaction } from '../repo.js';
@@ -65,66 +68,44 @@ function entry(
   return new TargetFile(checkTag(tag), size, new Map([['sha256', hex]]), extra);
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function readBulk(source: string, custom: unknown, warnings: TagNameWarning[]): Promise<TargetFile[]> {
-  const text =
-    source === '-'
-      ? await readStdin()
-      : await readFile(source, 'utf8').catch(() => {
-          throw new CliError(`cannot read ${source}`, EXIT.NOT_FOUND);
-        });
-  const out: TargetFile[] = [];
-  if (text.trimStart().startsWith('[')) {
-    let items: unknown;
-    try {
-      items = JSON.parse(text);
-    } catch {
-      throw usage(`${source}: not a JSON array`);
-    }
-    if (!Array.isArray(items)) throw usage(`${source}: not a JSON array`);
-    for (const [i, it] of items.entries()) {
-      const item: Record<string, unknown> =
-        typeof it === 'object' && it !== null && !Array.isArray(it) ? it : Object.create(null);
-      const own = (k: string) => (Object.hasOwn(item, k) ? item[k] : undefined);
-      const tag = own('tag');
-      const digest = own('digest');
-      const size = own('size');
-      if (
-        typeof tag !== 'string' ||
-        typeof digest !== 'string' ||
-        typeof size !== 'number' ||
-        !Number.isSafeInteger(size) ||
-        size < 0
-      ) {
-        throw usage(`${source}[${i}]: expected {"tag", "digest": "sha256:…", "size"}`);
-      }
-      out.push(entry(tag, checkDigest(digest), size, own('custom') ?? custom, warnings, `${source}[${i}]`));
-    }
-    return out;
-  }
-  for (const [n, raw] of text.split('\n').entries()) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const [tag, digest, size, extra] = line.split(/\s+/);
-    if (!tag || !digest || !size || extra !== undefined || !/^\d+$/.test(size)) {
-      throw usage(`${source}:${n + 1}: expected "TAG sha256:HEX SIZE"`);
-    }
-    out.push(entry(tag, checkDigest(digest), Number(size), custom, warnings, `${source}:${n + 1}`));
-  }
-  return out;
-}
-
 /** Warnings about tags, on stderr: a few, then how many more (a bulk file may hold thousands). */
 function warnAboutTags(ctx: Context, warnings: TagNameWarning[]): void {
   const SHOWN = 5;
   for (const w of warnings.slice(0, SHOWN)) ctx.out.warn(w.message);
   if (warnings.length > SHOWN)
     ctx.out.warn(`${warnings.length - SHOWN} more tag(s) are not OCI image tags (--json lists them all)`);
+}
+
+/**
+ * Refuses to sign into `targets` a tag that a delegated role signs, unless forced: clients search
+ * `targets` first, so its entry would silently replace the delegated team's signature.
+ */
+async function refuseShadowing(
+  ctx: Context,
+  repo: Repository,
+  gun: string,
+  targets: readonly TargetFile[],
+  force: boolean,
+): Promise<void> {
+  const shadowed: string[] = [];
+  for (const t of targets) {
+    if ((await repo.roleForTarget(t.path)) !== 'targets') continue;
+    const signers = await repo.delegatedSignersOf(t.path);
+    if (signers.length > 0)
+      shadowed.push(`${visible(t.path)} (signed by ${signers.map((r) => visible(r)).join(', ')})`);
+  }
+  if (shadowed.length === 0) return;
+  const list =
+    shadowed.length > 5
+      ? `${shadowed.slice(0, 5).join(', ')} and ${shadowed.length - 5} more`
+      : shadowed.join(', ');
+  if (!force) {
+    throw usage(
+      `signing into targets would override what a delegated role signs for ${gun}: ${list}`,
+      'sign into that role with --role ROLE, or give --force to override it in targets',
+    );
+  }
+  ctx.out.warn(`targets now overrides the delegated role's signature for ${list}`);
 }
 
 export const commands: readonly RegisteredCommand[] = [
@@ -142,6 +123,10 @@ export const commands: readonly RegisteredCommand[] = [
       ),
       option('-r, --role <role>', 'sign into a delegated role'),
       option('--custom <json>', 'custom metadata (a JSON object) for the target'),
+      option(
+        '-f, --force',
+        'sign into targets even where a delegated role signs the tag (targets then wins)',
+      ),
     ],
     async handler(ctx, [first, second], opts) {
       const custom = parseCustom(opts.custom);
@@ -149,24 +134,39 @@ export const commands: readonly RegisteredCommand[] = [
       let gun: string;
       let targets: TargetFile[];
       if (opts.bulk) {
-        if (second !== undefined || opts.digest || opts.manifest)
-          throw usage('--bulk takes the tags from the file: give only GUN');
-        gun = parseImageReference(first).gun;
-        targets = await readBulk(opts.bulk, custom, warnings);
-        if (targets.length === 0) throw usage(`${opts.bulk} lists no tags`);
+        const ref = parseImageReference(first);
+        if (
+          second !== undefined ||
+          ref.tag !== undefined ||
+          ref.digest !== undefined ||
+          opts.digest ||
+          opts.manifest
+        )
+          throw usage(
+            '--bulk takes the tags from the file: give only GUN',
+            `tufa sign ${ref.gun} --bulk ${opts.bulk}`,
+          );
+        gun = ref.gun;
+        const bulk = await readBulk(opts.bulk, custom);
+        if (bulk.entries.length === 0) throw usage(`${opts.bulk} lists no tags`);
+        for (const f of bulk.folded) ctx.out.warn(f);
+        targets = bulk.entries.map((e) => entry(e.tag, e.hex, e.size, e.custom, warnings, e.source));
       } else {
         const ref = gunAndTag(first, second);
         gun = ref.gun;
         if (opts.manifest) {
           if (opts.digest || opts.size !== undefined)
             throw usage('give --manifest, or --digest and --size, not both');
-          const size = (
-            await stat(opts.manifest).catch(() => {
-              throw new CliError(`cannot read ${opts.manifest}`, EXIT.NOT_FOUND);
-            })
-          ).size;
-          const bar = ctx.out.progress(`hashing ${opts.manifest}`, size);
-          const m = await measure(createReadStream(opts.manifest), ['sha256'], (n) => bar.update(n));
+          const file = opts.manifest;
+          const st = await stat(file).catch((e: unknown) => asFileProblem(e, file, 'read'));
+          if (!st.isFile())
+            throw usage(
+              `cannot read ${file}: not a regular file`,
+              'give the manifest file itself (--manifest FILE)',
+            );
+          const size = st.size;
+          const bar = ctx.out.progress(`hashing ${file}`, size);
+          const m = await measure(createReadStream(file), ['sha256'], (n) => bar.update(n));
           bar.end();
           targets = [entry(ref.tag, m.hashes.get('sha256') as string, m.length, custom, warnings)];
         } else {
@@ -192,6 +192,7 @@ export const commands: readonly RegisteredCommand[] = [
         written,
         versions,
       } = await transaction(gun, { roles, secrets: secretsFromEnvironment() }, async (repo) => {
+        if (!opts.role) await refuseShadowing(ctx, repo, gun, targets, opts.force === true);
         await repo.addTargets(targets, opts.role ? { role: opts.role } : {});
         bar.update(targets.length);
         // Tags signed by targets itself may have grown past the threshold: core decides whether
@@ -234,8 +235,24 @@ export const commands: readonly RegisteredCommand[] = [
     async handler(ctx, [first, second], opts) {
       const { gun, tag } = gunAndTag(first, second);
       const roles = [opts.role ?? 'targets', 'snapshot', 'timestamp'];
-      const { written } = await transaction(gun, { roles, secrets: secretsFromEnvironment() }, (repo) =>
-        repo.removeTarget(tag, opts.role ? { role: opts.role } : {}),
+      const { written } = await transaction(
+        gun,
+        { roles, secrets: secretsFromEnvironment() },
+        async (repo) => {
+          if (!opts.role && (await repo.roleForTarget(tag)) === 'targets') {
+            const signers = (await repo.getTargets('targets')).targets.has(tag)
+              ? []
+              : await repo.delegatedSignersOf(tag);
+            if (signers.length > 0) {
+              throw new CliError(
+                `${gun}:${visible(tag)} is not signed by targets: it is in the delegated role ${signers.map((r) => visible(r)).join(', ')}`,
+                EXIT.NOT_FOUND,
+                `tufa unsign ${gun} ${visible(tag)} --role ${visible(signers[0] as string)}`,
+              );
+            }
+          }
+          await repo.removeTarget(tag, opts.role ? { role: opts.role } : {});
+        },
       );
       ctx.out.result({ gun, unsigned: tag, written }, () => `removed ${gun}:${visible(tag)}`);
       return EXIT.OK;

@@ -428,6 +428,29 @@ export class Repository {
   }
 
   /**
+   * The delegated roles (reachable from `targets` through listed delegations whose `paths` cover
+   * `path`) that sign `path` themselves, staged edits included. Signing `path` into `targets`
+   * would shadow each of them: clients search `targets` first (§5.6.7.1), so its entry wins and
+   * the delegated signers' entry is never seen again. Hash bins are not searched: a path has one
+   * bin, and it is where `roleForTarget` puts it.
+   */
+  async delegatedSignersOf(path: string): Promise<string[]> {
+    const out: string[] = [];
+    const seen = new Set<string>(['targets']);
+    const walk = async (name: string): Promise<void> => {
+      for (const child of (await this.getTargets(name)).delegations?.roles ?? []) {
+        if (seen.has(child.name) || !child.isDelegatedPath(path)) continue;
+        seen.add(child.name);
+        if (!this.roles.has(child.name) && !this.snapshot?.signed.roleMeta(child.name)) continue;
+        if ((await this.getTargets(child.name)).targets.has(path)) out.push(child.name);
+        await walk(child.name);
+      }
+    };
+    await walk('targets');
+    return out;
+  }
+
+  /**
    * Every target in every role reachable from `targets`, with its role (publisher view, staged
    * edits included).
    * @throws {@link errors!UsageError | UsageError} a role delegates to more hash bins than this
