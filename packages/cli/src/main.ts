@@ -2,7 +2,7 @@
 import { TufError } from '@tufa/core/errors';
 import { safeJson, visible } from '@tufa/core/visible';
 import { Command, CommanderError } from 'commander';
-import { CliError } from './cli-error.js';
+import { CliError, defaultHint } from './cli-error.js';
 import { argument, defineCommand, type RegisteredCommand, type Run, register } from './command.js';
 import { asInvokedBy, TUFA } from './command-name.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
@@ -145,6 +145,7 @@ export function renderError(
   // and the path, not exit 1 and Node's wording.
   const e = isSystemError(thrown) ? fileProblem(thrown, thrown.path, thrown.syscall ?? 'use') : thrown;
   const err = e as { message?: string; code?: string; hint?: string; exitCode?: number; stack?: string };
+  const hint = err?.hint ?? defaultHint(e);
   let code: number;
   if (e instanceof CliError) code = e.exitCode;
   else if (e instanceof Error && typeof err.code === 'string' && err.code.length > 0 && e.name !== 'Error') {
@@ -157,13 +158,12 @@ export function renderError(
   const message = e instanceof TufError || e instanceof CliError ? raw : (raw.split('\n')[0] ?? '');
   if (out.json) {
     process.stdout.write(
-      `${safeJson({ tufa: 1, error: { message, code: err?.code ?? null, exitCode: code, hint: err?.hint ?? null } })}\n`,
+      `${safeJson({ tufa: 1, error: { message, code: err?.code ?? null, exitCode: code, hint: hint ?? null } })}\n`,
     );
   }
   process.stderr.write(`Error: ${visible(message)}\n`);
   // The JSON above keeps the hint as `tufa` writes it: stdout is the same whichever way tufa runs.
-  if (err?.hint)
-    process.stderr.write(`Hint: ${visible(asInvokedBy(err.hint, commandName, COMMAND_WORDS))}\n`);
+  if (hint) process.stderr.write(`Hint: ${visible(asInvokedBy(hint, commandName, COMMAND_WORDS))}\n`);
   // The stack of what was thrown, not of the explanation made from it.
   const stack = (thrown as { stack?: string } | undefined)?.stack;
   if (debug && stack) process.stderr.write(`${visible(stack, { keepLayout: true })}\n`);

@@ -168,3 +168,25 @@ describe('tufa status --check', () => {
     );
   });
 });
+
+describe('expired metadata on the client side says who has to act', () => {
+  it("an expired timestamp names the publisher's timestamp job; an expired root names the root holders", async () => {
+    const root = join(metadataDir(sandbox.path('pub'), GUN), '1.root.json');
+    const verify = ['verify', '--server', 'pub', '--root', root, `${GUN}:team-1`];
+    expectExit(await sandbox.tufa(verify), 0);
+    const ts = await later(2 * DAY, verify);
+    expectError(ts, 3, 'timestamp version');
+    expect(ts.stderr).toContain("Hint: the publisher's timestamp job has stopped");
+    const json = expectJson<{ error: { code: string; hint: string } }>(
+      await later(2 * DAY, ['--json', ...verify]),
+      3,
+    );
+    expect(json.error).toMatchObject({
+      code: 'EXPIRED',
+      hint: expect.stringContaining('tufa timestamp GUN'),
+    });
+    const rootExpired = await later(800 * DAY, verify);
+    expectError(rootExpired, 3, 'root version 1 expired');
+    expect(rootExpired.stderr).toContain('Hint: the root holders must sign a new root version');
+  });
+});

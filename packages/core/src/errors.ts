@@ -136,8 +136,15 @@ export class ThresholdError extends TufError {
  * Expired means `now >= expires`.
  */
 export class ExpiredError extends TufError {
-  constructor(message: string) {
+  /**
+   * The role that expired (`timestamp`, `snapshot`, `targets`, a delegated role, `root`), when
+   * known: who has to act differs — an expired timestamp means the publisher's re-signing job
+   * stopped, an expired root needs the root key holders.
+   */
+  readonly role: string | undefined;
+  constructor(message: string, role?: string) {
     super('EXPIRED', message);
+    this.role = role;
   }
 }
 

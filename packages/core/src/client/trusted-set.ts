@@ -114,7 +114,10 @@ export class TrustedMetadataSet {
   checkRootNotExpired(): void {
     const r = this.trustedRoot.signed;
     if (r.isExpired(this.referenceTime)) {
-      throw new ExpiredError(`${describeRole('root', r.version)} expired at ${r.expires.toISOString()}`);
+      throw new ExpiredError(
+        `${describeRole('root', r.version)} expired at ${r.expires.toISOString()}`,
+        'root',
+      );
     }
   }
 
@@ -164,6 +167,7 @@ export class TrustedMetadataSet {
     if (ts.signed.isExpired(this.referenceTime)) {
       throw new ExpiredError(
         `${describeRole('timestamp', ts.signed.version)} expired at ${ts.signed.expires.toISOString()}`,
+        'timestamp',
       );
     }
     return ts;
@@ -227,6 +231,7 @@ export class TrustedMetadataSet {
     if (sn.signed.isExpired(this.referenceTime)) {
       throw new ExpiredError(
         `${describeRole('snapshot', sn.signed.version)} expired at ${sn.signed.expires.toISOString()}`,
+        'snapshot',
       );
     }
     return sn;
@@ -318,6 +323,7 @@ export class TrustedMetadataSet {
       // 5.6.4
       throw new ExpiredError(
         `${describeRole(role, next.signed.version)} expired at ${next.signed.expires.toISOString()}`,
+        role,
       );
     }
     return next;

@@ -159,7 +159,10 @@ type Keys = ReadonlyMap<string, NotaryKey>;
 /** Expired means `asOf >= expires` (DESIGN rule 3). */
 function checkExpiry(role: string, s: NotarySigned, asOf: Date): void {
   if (asOf.getTime() >= s.expires.getTime()) {
-    throw new ExpiredError(`${role} expired at ${s.expires.toISOString()} (as of ${asOf.toISOString()})`);
+    throw new ExpiredError(
+      `${role} expired at ${s.expires.toISOString()} (as of ${asOf.toISOString()})`,
+      role,
+    );
   }
 }
 
