@@ -255,6 +255,16 @@ describe.skipIf(!HAVE_NOTARY)('tufa notary against notary-server', () => {
 
   it('migrates into a tufa repository; tufa verify then accepts the tags', () => {
     const publish = join(work, 'publish');
+    // --dry-run works before tufa init: planned against a new, empty repository.
+    const early = notary('--json', 'notary', 'migrate', GUN, '--trust-dir', trustDir(), '--dry-run');
+    expect(early.code).toBe(0);
+    expect(json(early)).toMatchObject({ dryRun: true, versions: {} });
+    expect(json(early).imported).toHaveLength(5);
+    const earlyText = notary('notary', 'migrate', GUN, '--trust-dir', trustDir(), '--dry-run');
+    expect(earlyText.stderr).toContain(
+      `${GUN} is not set up in tufa yet: planned against a new, empty repository`,
+    );
+    expect(earlyText.stdout).toContain('would import 5 tag(s)');
     const init = tufa(
       'init',
       GUN,
@@ -384,7 +394,8 @@ describe.skipIf(!HAVE_NOTARY)('tufa notary against notary-server', () => {
     // A repository where targets signs the copy Docker never resolved (as an earlier migration
     // left it): migrate refuses v1 until --replace removes that copy.
     const wrong = shadowedV1 as { digest: string; size: number };
-    const signed = t('sign', `${GUN}:v1`, '--digest', wrong.digest, '--size', String(wrong.size));
+    // (--force: tufa itself refuses to shadow a delegated role's tag from targets.)
+    const signed = t('sign', `${GUN}:v1`, '--digest', wrong.digest, '--size', String(wrong.size), '--force');
     expect(signed.stderr + signed.stdout).not.toMatch(/^Error/m);
     const resolvesWrong = json(t('--json', 'verify', '--server', publish, '--root', rootFile, `${GUN}:v1`));
     expect(resolvesWrong.digest).toBe(wrong.digest);

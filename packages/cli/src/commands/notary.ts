@@ -9,9 +9,11 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   CredentialsRefusedError,
+  generateKeyPair,
   isLoopbackUrl,
+  MemoryRepositoryStorage,
   normalizeRealmHost,
-  type Repository,
+  Repository,
   visible,
 } from '@tufa/core';
 import {
@@ -35,7 +37,7 @@ import { CliError, isCode, usage } from '../cli-error.js';
 import { argument, defineCommand, type OptionsOf, option, type RegisteredCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { exists, readOrExplain } from '../files.js';
-import { readRepoConfig } from '../home.js';
+import { readRepoConfig, repoConfigPath } from '../home.js';
 import { checkDigest, checkGun, checkTag, parseImageReference } from '../names.js';
 import { readNotaryRecords, replayHint, writeNotaryRecords } from '../notary-records.js';
 import { collect } from '../options.js';
@@ -252,6 +254,15 @@ function tagProblem(name: string): string | undefined {
   }
 }
 
+/** An empty repository in memory, with one throwaway key for every role: never published. */
+async function scratchRepository(): Promise<Repository> {
+  const { key, signer } = await generateKeyPair('ed25519');
+  return Repository.create(new MemoryRepositoryStorage(), {
+    keys: { root: [key], targets: [key], snapshot: [key], timestamp: [key] },
+    signers: [signer],
+  });
+}
+
 export const commands: readonly RegisteredCommand[] = [
   defineCommand({
     name: 'verify',
@@ -399,8 +410,18 @@ export const commands: readonly RegisteredCommand[] = [
       };
       let versions: Record<string, number> = {};
       if (opts.dryRun) {
-        const { repo } = await openRepository(gun, { roles: [], secrets });
-        await edit(repo); // staged in memory only: never published
+        // Staged in memory only: never published. Before `tufa init` there is no repository to
+        // plan against, so the plan is made against a new, empty one with throwaway keys: what
+        // a migration right after init would import.
+        const setUp = exists(repoConfigPath(gun));
+        const repo = setUp
+          ? (await openRepository(gun, { roles: [], secrets })).repo
+          : await scratchRepository();
+        if (!setUp)
+          ctx.out.info(
+            `${gun} is not set up in tufa yet: planned against a new, empty repository (tufa init ${gun} … first)`,
+          );
+        await edit(repo);
       } else {
         const config = await readRepoConfig(gun);
         const roles = new Set(['targets', ...roleMap.values(), ...config.delegations.keys()]);
