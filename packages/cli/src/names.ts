@@ -1,13 +1,32 @@
 /**
  * GUNs (globally unique names: the image repository a trust collection protects) and image
  * references, parsed like Docker does: `host:5000/team/app:1.0` splits at the last `:` after the
- * last `/`; `@sha256:` names a digest.
+ * last `/`; `@sha256:` names a digest. Docker Hub short names become the GUNs Docker Content
+ * Trust gave them (`app` → `docker.io/library/app`, `user/app` → `docker.io/user/app`), so a
+ * repository migrated from Notary and the image reference a user types name the same GUN.
  */
 import { showTagName } from '@tufa/core';
 import { usage } from './cli-error.js';
 
 const GUN_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
+/** Docker Hub, as GUNs name it (Docker Content Trust's spelling), and its other spelling. */
+export const DOCKER_HUB_GUN = 'docker.io';
+const DOCKER_HUB_ALIAS = 'index.docker.io';
+
+/**
+ * Whether the first segment of a name is a registry: Docker's rule (it holds a `.` or a `:`, is
+ * `localhost`, or has an upper-case letter, which a repository path cannot).
+ */
+function isRegistry(segment: string): boolean {
+  return /[.:]/.test(segment) || segment === 'localhost' || /[A-Z]/.test(segment);
+}
+
+/**
+ * A GUN as given, checked, and with Docker Hub named as Docker Content Trust named it: `app` →
+ * `docker.io/library/app`, `user/app` → `docker.io/user/app`, `index.docker.io/app` →
+ * `docker.io/library/app`. Names on any other registry are kept as given.
+ */
 export function checkGun(gun: string): string {
   const segments = gun.split('/');
   if (gun.length > 255 || segments.some((s) => !GUN_SEGMENT.test(s) || s === '.' || s === '..')) {
@@ -15,7 +34,18 @@ export function checkGun(gun: string): string {
       `not a repository name: ${JSON.stringify(gun)} (expected something like registry.example.com/team/app)`,
     );
   }
-  return gun;
+  let [first, ...rest] = segments as [string, ...string[]];
+  if (rest.length === 0 || !isRegistry(first)) {
+    rest = [first, ...rest];
+    first = DOCKER_HUB_GUN;
+  }
+  if (first === DOCKER_HUB_ALIAS) first = DOCKER_HUB_GUN;
+  if (first === DOCKER_HUB_GUN && rest.length === 1) rest = ['library', ...rest];
+  const full = [first, ...rest].join('/');
+  if (full.length > 255) {
+    throw usage(`not a repository name: ${JSON.stringify(gun)} (${full} is longer than 255 characters)`);
+  }
+  return full;
 }
 
 /** A GUN as a file-name fragment (generated key names): `registry-example-com-team-app`. */
