@@ -54,7 +54,10 @@ const ENTRIES: readonly Entry[] = [
   },
   { names: ['init', 'attach'], load: async () => [await import('./commands/init.js')] },
   { names: ['sign', 'unsign'], load: async () => [await import('./commands/sign.js')] },
-  { names: ['verify', 'lookup', 'list'], load: async () => [await import('./commands/verify.js')] },
+  {
+    names: ['verify', 'lookup', 'list', 'resolve', 'inspect'],
+    load: async () => [await import('./commands/verify.js')],
+  },
   {
     names: ['notary'],
     group: 'verify Notary v1 / Docker Content Trust data (read-only) and migrate it to tufa',

@@ -81,7 +81,7 @@ describe.concurrent('tufa: version, help and usage errors', () => {
     ['an unknown option of a sub-command', ['key', 'list', '--frobnicate'], "unknown option '--frobnicate'"],
     ['an unknown sub-command', ['key', 'frobnicate'], "unknown command 'frobnicate'"],
     ['a missing argument', ['key', 'generate'], "missing required argument 'name'"],
-    ['a missing required option', ['init', 'x.io/a'], "required option '-p, --publish-root <dir>'"],
+    ['a missing publish location', ['init', 'x.io/a'], 'give --publish-to DIR'],
     ['an invalid choice', ['key', 'generate', 'k', '--type', 'dsa'], "argument 'dsa' is invalid"],
     ['too many arguments', ['status', 'a', 'b', 'c'], 'too many arguments'],
   ];

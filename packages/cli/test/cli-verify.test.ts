@@ -92,6 +92,8 @@ describe('tufa verify --server DIR', () => {
         size: 2000,
         role: 'targets',
         custom: { git: 'abc123' },
+        pinned: `${GUN}@${digestOf('app 2.0')}`,
+        registry: null,
       });
     });
 
@@ -187,7 +189,7 @@ describe('tufa verify --server DIR', () => {
         c.tufa(['verify', '--server', PUB, '--header', 'X-A: b', `${GUN}:1.0`]),
       ]);
       expectError(missing, 5, 'cannot read no-such-root.json');
-      expectError(header, 2, '--header and --ca apply to an HTTP(S) server only');
+      expectError(header, 2, '--header applies to an HTTP(S) server only');
     });
 
     it('a GUN the server does not have is exit 5', async () => {

@@ -220,6 +220,8 @@ describe('the tufa command line', () => {
       'verify',
       'lookup',
       'list',
+      'resolve',
+      'inspect',
       'notary verify',
       'notary list',
       'notary migrate',
@@ -234,6 +236,7 @@ describe('the tufa command line', () => {
       'timestamp',
       'unlock',
       'serve',
+      'completion',
     ]);
   });
 
@@ -244,7 +247,7 @@ describe('the tufa command line', () => {
     ],
     [
       ['--json', 'verify', 'x.io/a:1'],
-      ['verify', 'lookup', 'list'],
+      ['verify', 'lookup', 'list', 'resolve', 'inspect'],
     ],
     [['key', 'rotate', 'x.io/a', 'targets'], ['key']],
     [['--debug', 'root', 'sign', 'r.json'], ['root']],

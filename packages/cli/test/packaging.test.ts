@@ -92,6 +92,8 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
         '-w',
         'packages/pkcs11',
         '-w',
+        'packages/oci',
+        '-w',
         'packages/cli',
       ],
       REPO_ROOT,
@@ -107,7 +109,12 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
   });
 
   it('packs dist, the sources its maps point to, package.json and nothing else', () => {
-    expect(packed.map((p) => p.name).sort()).toEqual(['@tufa/cli', '@tufa/core', '@tufa/pkcs11']);
+    expect(packed.map((p) => p.name).sort()).toEqual([
+      '@tufa/cli',
+      '@tufa/core',
+      '@tufa/oci',
+      '@tufa/pkcs11',
+    ]);
     const files = (name: string) => packed.find((p) => p.name === name)?.files.map((f) => f.path) ?? [];
     expect(files('@tufa/core')).toEqual(
       expect.arrayContaining(['package.json', 'dist/index.js', 'dist/node/index.js']),
@@ -150,7 +157,7 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
         join(project, 'package.json'),
         `${JSON.stringify({ name: 'tufa-packaging-check', version: '1.0.0', private: true }, null, 2)}\n`,
       );
-      const tarballs = ['@tufa/core', '@tufa/pkcs11', '@tufa/cli'].map((name) => {
+      const tarballs = ['@tufa/core', '@tufa/pkcs11', '@tufa/oci', '@tufa/cli'].map((name) => {
         const p = packed.find((x) => x.name === name);
         if (!p) throw new Error(`${name} was not packed`);
         return join(packDir, p.filename);

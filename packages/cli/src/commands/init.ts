@@ -15,10 +15,44 @@ import { argument, defineCommand, option, type RegisteredCommand, requiredOption
 import { EXIT } from '../exit-codes.js';
 import { keyPath, publishedDir, type RepoConfig, repoConfigPath, writeRepoConfig } from '../home.js';
 import { generateKeyFile, generateNamedKey, keyKind, loadPublicKey, loadSigner, toUri } from '../keys.js';
+import { type Location, parsePublishTo } from '../locations.js';
 import { checkGun, slug } from '../names.js';
 import { collect, keyTypeOption, positiveInt } from '../options.js';
 import { publishStorage } from '../repo.js';
 import { forRole, secretsFromEnvironment } from '../secrets.js';
+
+/** `--publish-to LOCATION` and its older spelling `-p, --publish-root DIR`. */
+const publishOptions = [
+  option('--publish-to <location>', 'where the repository is written: DIR or oci://REGISTRY/REPOSITORY'),
+  option('-p, --publish-root <dir>', 'the same as --publish-to DIR (<dir>/<gun>/metadata)'),
+] as const;
+
+/** Where to publish, from exactly one of the two spellings. */
+function publishLocation(
+  gun: string,
+  command: string,
+  opts: { publishTo?: string | undefined; publishRoot?: string | undefined },
+): Location {
+  if (opts.publishTo !== undefined && opts.publishRoot !== undefined)
+    throw usage('give --publish-to or --publish-root, not both (--publish-root DIR is --publish-to DIR)');
+  if (opts.publishRoot !== undefined) return parsePublishTo(opts.publishRoot, '--publish-root');
+  if (opts.publishTo !== undefined) return parsePublishTo(opts.publishTo);
+  throw usage(
+    'where is the repository published? give --publish-to DIR or --publish-to oci://REGISTRY/REPOSITORY',
+    `tufa ${command} ${gun} --publish-to DIR …`,
+  );
+}
+
+/**
+ * Writing a repository's configuration for a registry location (OciRepositoryStorage, issue 14)
+ * is not wired into the CLI yet: said here, in one place, naming the location.
+ */
+function refuseOciPublish(location: Location, command: string): never {
+  throw usage(
+    `--publish-to ${location.kind === 'oci' ? location.location : location.kind}: tufa ${command} does not publish to an OCI registry yet`,
+    `tufa ${command} … --publish-to DIR`,
+  );
+}
 
 /** One machine holds one configuration per GUN. */
 function refuseIfSetUp(gun: string): void {
@@ -37,10 +71,7 @@ export const commands: readonly RegisteredCommand[] = [
     description: 'create a repository and its keys',
     arguments: [argument('<gun>', 'repository name, e.g. registry.example.com/team/app')],
     options: [
-      requiredOption(
-        '-p, --publish-root <dir>',
-        'directory the repository is published under (<dir>/<gun>/metadata)',
-      ),
+      ...publishOptions,
       option('--root-key <ref>', 'an existing root key (repeatable)', { parse: collect }),
       option('--root-key-out <dir>', 'where to write a new root key: offline media'),
       option('--root-threshold <n>', 'root signatures required', { parse: positiveInt, default: 1 }),
@@ -54,20 +85,23 @@ export const commands: readonly RegisteredCommand[] = [
       const gun = checkGun(gunArg);
       const secrets = secretsFromEnvironment();
       const kind = keyKind(opts.type);
+      const location = publishLocation(gun, 'init', opts);
       refuseIfSetUp(gun);
-      const dir = publishedDir(opts.publishRoot, gun);
+      if (location.kind !== 'dir') refuseOciPublish(location, 'init');
+      const publishRoot = location.dir;
+      const dir = publishedDir(publishRoot, gun);
       if (existsSync(join(dir, METADATA_DIR, TIMESTAMP_FILE_NAME))) {
         throw new CliError(
           `a repository is already published at ${dir}`,
           EXIT.USAGE,
-          'choose another --publish-root, or remove it',
+          'choose another --publish-to, or remove it',
         );
       }
       const rootRefs = opts.rootKey ?? [];
       if (rootRefs.length === 0 && !opts.rootKeyOut) {
         throw usage(
           'the root key must be kept offline: name where to write a new one, or give an existing one',
-          `tufa init ${gun} --publish-root ${opts.publishRoot} --root-key-out /media/OFFLINE-USB`,
+          `tufa init ${gun} --publish-to ${opts.publishTo ?? opts.publishRoot} --root-key-out /media/OFFLINE-USB`,
         );
       }
       const rootSigners: Signer[] = [];
@@ -122,7 +156,7 @@ export const commands: readonly RegisteredCommand[] = [
         published = true;
         await writeRepoConfig({
           gun,
-          publishRoot: resolve(opts.publishRoot),
+          publishRoot,
           keys: {
             targets: online.targets.ref,
             snapshot: online.snapshot.ref,
@@ -179,20 +213,23 @@ export const commands: readonly RegisteredCommand[] = [
     description: 'sign for a repository that was initialised elsewhere (e.g. from a CI job)',
     arguments: [argument('<gun>', 'repository name')],
     options: [
-      requiredOption('-p, --publish-root <dir>', 'directory the repository is published under'),
+      ...publishOptions,
       requiredOption('--targets-key <ref>', 'the targets key (a key name, path or URI such as env:VAR)'),
       requiredOption('--snapshot-key <ref>', 'the snapshot key'),
       requiredOption('--timestamp-key <ref>', 'the timestamp key'),
     ],
     async handler(ctx, [gunArg], opts) {
       const gun = checkGun(gunArg);
+      const location = publishLocation(gun, 'attach', opts);
       refuseIfSetUp(gun);
-      const dir = publishedDir(opts.publishRoot, gun);
+      if (location.kind !== 'dir') refuseOciPublish(location, 'attach');
+      const publishRoot = location.dir;
+      const dir = publishedDir(publishRoot, gun);
       const repo = await Repository.open(publishStorage(dir, gun)).catch(() => {
         throw new CliError(
           `no repository is published at ${dir}`,
           EXIT.NOT_FOUND,
-          `tufa init ${gun} --publish-root …`,
+          `tufa init ${gun} --publish-to …`,
         );
       });
       const root = repo.currentRoot;
@@ -215,7 +252,7 @@ export const commands: readonly RegisteredCommand[] = [
       }
       await writeRepoConfig({
         gun,
-        publishRoot: resolve(opts.publishRoot),
+        publishRoot,
         keys: keys as RepoConfig['keys'],
         delegations: new Map(),
       });

@@ -1,4 +1,8 @@
-/** `tufa sign` and `tufa unsign`: one transaction, published atomically. */
+/**
+ * `tufa sign` and `tufa unsign`: one transaction, published atomically. `tufa sign REF` without
+ * a digest signs what the registry serves for the tag now (the digest and length of the bytes
+ * received); `--all-tags`/`--tags PATTERN` sign many tags listed by the registry.
+ */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import {
@@ -6,12 +10,15 @@ import {
   checkTagName,
   DEFAULT_HASH_BIN_THRESHOLD,
   type HashBinDecision,
+  matchPathPattern,
   measure,
   type Repository,
+  showTagName,
   type TagNameWarning,
   TargetFile,
   visible,
 } from '@tufa/core';
+
 import { readBulk } from '../bulk.js';
 import { CliError, usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand } from '../command.js';
@@ -20,6 +27,7 @@ import { EXIT } from '../exit-codes.js';
 import { asFileProblem } from '../files.js';
 import { checkDigest, checkTag, gunAndTag, parseImageReference } from '../names.js';
 import { positiveInt } from '../options.js';
+import { imageReference, registryClientOptions, registryOptions, withRegistryHint } from '../registry.js';
 import { transaction } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 
@@ -63,11 +71,58 @@ function entry(
   source?: string,
 ): TargetFile {
   warnings.push(...checkTagName(tag, source === undefined ? {} : { source }));
+  // Tags under this prefix hold TUF metadata in a registry (docs/tuf-in-oci.md): an image tag
+  // there could be read as, or overwrite, a metadata tag.
+  if (tag.startsWith(TUF_TAG_PREFIX)) {
+    throw usage(
+      `${source === undefined ? '' : `${source}: `}the tag ${showTagName(tag)} starts with ${TUF_TAG_PREFIX}, which is reserved for TUF metadata in registries (docs/tuf-in-oci.md)`,
+      'push the image under another tag',
+    );
+  }
   const extra: Record<string, unknown> = Object.create(null);
   if (custom !== undefined) extra['custom'] = custom;
   return new TargetFile(checkTag(tag), size, new Map([['sha256', hex]]), extra);
 }
 
+/**
+ * The reserved prefix of TUF-in-OCI metadata tags, as `@tufa/oci` defines it (`isReservedTag`).
+ * Repeated here so that signing from a file does not load the registry client; a test checks
+ * that the two agree.
+ */
+export const TUF_TAG_PREFIX = '_tufa.';
+
+/** What the registry serves for GUN:TAG, as the target to sign; an index lists its platforms. */
+async function fromRegistry(
+  client: import('@tufa/oci').RegistryClient,
+  gun: string,
+  tag: string,
+  custom: unknown,
+  warnings: TagNameWarning[],
+): Promise<TargetFile> {
+  // The tag is checked before anything is asked of the registry.
+  entry(tag, '0'.repeat(64), 0, custom, []);
+  const ref = await imageReference(gun, tag);
+  let got: Awaited<ReturnType<typeof client.getManifest>>;
+  try {
+    got = await client.getManifest(ref);
+  } catch (e) {
+    throw withRegistryHint(e);
+  }
+  const { digest, size } = got.descriptor;
+  let withPlatforms = custom;
+  if (got.manifests !== undefined) {
+    // Signed by the index digest; the platforms' manifests are recorded too, so a client that
+    // pulls one platform by digest can check it belongs to the signed index.
+    const platforms = got.manifests.map((m) => ({
+      digest: m.digest,
+      size: m.size,
+      mediaType: m.mediaType,
+      ...(m.platform ? { platform: m.platform } : {}),
+    }));
+    withPlatforms = { ...(custom as object | undefined), mediaType: got.descriptor.mediaType, platforms };
+  }
+  return entry(tag, checkDigest(digest), size, withPlatforms, warnings);
+}
 /** Warnings about tags, on stderr: a few, then how many more (a bulk file may hold thousands). */
 function warnAboutTags(ctx: Context, warnings: TagNameWarning[]): void {
   const SHOWN = 5;
@@ -121,19 +176,64 @@ export const commands: readonly RegisteredCommand[] = [
         '-b, --bulk <file>',
         'sign many tags from a file (or - for stdin): lines "TAG sha256:HEX SIZE", or a JSON array',
       ),
+      option('--all-tags', 'sign every tag the registry lists for GUN (as it serves them now)'),
+      option('--tags <pattern>', 'sign the tags the registry lists for GUN that match PATTERN (*, ?, [seq])'),
       option('-r, --role <role>', 'sign into a delegated role'),
       option('--custom <json>', 'custom metadata (a JSON object) for the target'),
       option(
         '-f, --force',
         'sign into targets even where a delegated role signs the tag (targets then wins)',
       ),
+      option('--ca <file>', 'extra CA certificates (PEM) for the registry'),
+      ...registryOptions,
     ],
     async handler(ctx, [first, second], opts) {
       const custom = parseCustom(opts.custom);
       const warnings: TagNameWarning[] = [];
       let gun: string;
       let targets: TargetFile[];
-      if (opts.bulk) {
+      const registryClient = async () => {
+        const { RegistryClient } = await import('@tufa/oci');
+        return new RegistryClient(await registryClientOptions(opts));
+      };
+      if (opts.allTags || opts.tags !== undefined) {
+        if (opts.allTags && opts.tags !== undefined)
+          throw usage('give --all-tags or --tags PATTERN, not both');
+        if (second !== undefined || opts.bulk || opts.digest || opts.manifest || opts.size !== undefined)
+          throw usage('--all-tags and --tags take the tags and digests from the registry: give only GUN');
+        const ref = parseImageReference(first);
+        if (ref.tag !== undefined || ref.digest !== undefined)
+          throw usage(
+            `give the repository without a tag: tufa sign ${ref.gun} ${opts.allTags ? '--all-tags' : '--tags PATTERN'}`,
+          );
+        gun = ref.gun;
+        const client = await registryClient();
+        let listed: string[];
+        try {
+          listed = await client.listTags(await imageReference(gun, undefined));
+        } catch (e) {
+          throw withRegistryHint(e);
+        }
+        // Metadata tags of a TUF repository in the same registry repository are not images.
+        const pattern = opts.tags;
+        const chosen = listed.filter(
+          (t) => !t.startsWith(TUF_TAG_PREFIX) && (pattern === undefined || matchPathPattern(t, pattern)),
+        );
+        if (chosen.length === 0) {
+          throw new CliError(
+            `the registry lists no image tags${pattern === undefined ? '' : ` matching ${JSON.stringify(pattern)}`} for ${gun}`,
+            EXIT.NOT_FOUND,
+            pattern === undefined ? undefined : `tufa sign ${gun} --all-tags`,
+          );
+        }
+        const bar = ctx.out.progress(`reading ${chosen.length} manifest(s)`, chosen.length);
+        targets = [];
+        for (const t of chosen) {
+          targets.push(await fromRegistry(client, gun, t, custom, warnings));
+          bar.update(targets.length);
+        }
+        bar.end();
+      } else if (opts.bulk) {
         const ref = parseImageReference(first);
         if (
           second !== undefined ||
@@ -170,16 +270,20 @@ export const commands: readonly RegisteredCommand[] = [
           bar.end();
           targets = [entry(ref.tag, m.hashes.get('sha256') as string, m.length, custom, warnings)];
         } else {
-          if (!(opts.digest ?? ref.digest) || opts.size === undefined) {
+          if (!(opts.digest ?? ref.digest) && opts.size === undefined) {
+            // Neither given: sign what the registry serves for the tag now.
+            targets = [await fromRegistry(await registryClient(), gun, ref.tag, custom, warnings)];
+          } else if (!(opts.digest ?? ref.digest) || opts.size === undefined) {
             throw usage(
-              'give --digest sha256:HEX and --size BYTES (or --manifest FILE)',
+              'give --digest sha256:HEX and --size BYTES together (or --manifest FILE, or neither to sign what the registry serves)',
               `tufa sign ${gun} ${ref.tag} --digest sha256:… --size …`,
             );
+          } else {
+            const hex = checkDigest((ref.digest ?? opts.digest) as string);
+            if (ref.digest && opts.digest && ref.digest !== opts.digest)
+              throw usage('the digest in the reference and --digest differ');
+            targets = [entry(ref.tag, hex, opts.size, custom, warnings)];
           }
-          const hex = checkDigest((ref.digest ?? opts.digest) as string);
-          if (ref.digest && opts.digest && ref.digest !== opts.digest)
-            throw usage('the digest in the reference and --digest differ');
-          targets = [entry(ref.tag, hex, opts.size, custom, warnings)];
         }
       }
       warnAboutTags(ctx, warnings);
