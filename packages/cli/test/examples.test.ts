@@ -5,6 +5,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HAVE_REGISTRY_TOOLS, requireRegistryTools } from '../../oci/test/helpers/registry.js';
 import {
   CLI_DIR,
   expectExit,
@@ -16,6 +17,8 @@ import {
   sha256hex,
   startServe,
 } from './helpers/cli.js';
+
+requireRegistryTools();
 
 const REPO = resolve(CLI_DIR, '..', '..');
 const EXAMPLES = join(REPO, 'examples');
@@ -41,6 +44,17 @@ describe('library examples', () => {
   it('demo.mjs runs the main job end to end', async () => {
     ok(await run(process.execPath, [join(EXAMPLES, 'demo.mjs')]));
   }, 180_000);
+
+  // Skips itself politely without the tools; under CI=true they are required (registry harness).
+  it.skipIf(!HAVE_REGISTRY_TOOLS)(
+    'registry-demo.mjs signs, verifies and resolves against docker-registry',
+    async () => {
+      const r = ok(await run(process.execPath, [join(EXAMPLES, 'registry-demo.mjs')]));
+      expect(r.stdout).toContain('registry demo: every step behaved as expected');
+      expect(r.stdout).toContain('refuses the moved tag (exit 4, expected 4)');
+    },
+    180_000,
+  );
 });
 
 describe('the conformance client', () => {
