@@ -340,6 +340,23 @@ export class PublishLockedError extends ConflictError {
   }
 }
 
+/**
+ * Metadata signed elsewhere is based on an older state: its version is not above the version
+ * the repository already has for that role (two publishers raced, and the other one won).
+ * Re-read the repository, re-apply the change and sign again.
+ */
+export class StaleVersionError extends ConflictError {
+  /** The role whose upload is stale. */
+  readonly role: string;
+  /** The role's version in the repository now. */
+  readonly current: number;
+  constructor(message: string, role: string, current: number) {
+    super(message);
+    this.role = role;
+    this.current = current;
+  }
+}
+
 /** The caller's AbortSignal fired (its `reason`, when an Error, is the `cause`). */
 export class AbortedError extends TufError {
   constructor(message: string, options?: { cause?: unknown }) {

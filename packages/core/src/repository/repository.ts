@@ -12,7 +12,17 @@ import { hexDigest } from '../crypto/hash.js';
 import type { Key } from '../crypto/key.js';
 import { Signature } from '../crypto/signature.js';
 import type { Signer } from '../crypto/signer.js';
-import { ConflictError, NotFoundError, StateError, UsageError } from '../errors.js';
+import {
+  ConflictError,
+  FormatError,
+  NotFoundError,
+  StaleVersionError,
+  StateError,
+  ThresholdError,
+  UsageError,
+  ValueError,
+  VersionMismatchError,
+} from '../errors.js';
 import { MetaFile, type TargetFile } from '../metadata/files.js';
 import {
   checkRoleFileName,
@@ -173,6 +183,8 @@ export class Repository {
   private readonly stagedSignatures = new Map<string, Signature[]>();
   /** Metadata signed elsewhere (an applied signing request), published exactly as signed. */
   private readonly presigned = new Map<string, Metadata>();
+  /** Roles staged by `stageSignedMetadata`: a shortfall of signatures there is refused input. */
+  private readonly untrusted = new Set<string>();
   private readonly changed = new Set<string>();
 
   private constructor(storage: RepositoryStorage, root: Metadata<Root>, options: RepositoryOptions) {
@@ -227,6 +239,36 @@ export class Repository {
       }),
     );
     repo.changed.add('targets');
+    return repo;
+  }
+
+  /**
+   * Starts a new repository from a root signed elsewhere (a trust server receiving a
+   * publisher's root version 1, signed by a threshold of its own root keys). Nothing is written
+   * until `publish`; the targets role must be staged too (`stageSignedMetadata`), and the
+   * snapshot and timestamp keys it names must be among this repository's signers.
+   * @throws {@link errors!ConflictError | ConflictError} `storage` already holds a repository.
+   * @throws {@link errors!VersionMismatchError | VersionMismatchError} the root is not version 1.
+   */
+  static async createFromSignedRoot(
+    storage: RepositoryStorage,
+    root: Metadata<Root>,
+    options: RepositoryOptions = {},
+  ): Promise<Repository> {
+    if (await storage.read(TIMESTAMP_PATH)) {
+      throw new ConflictError(`a repository already exists here (${TIMESTAMP_PATH} is present)`);
+    }
+    // A client's trust starts at the first root it is given; a chain that starts anywhere but 1
+    // would leave clients holding root 1 (from elsewhere) unable to follow it.
+    if (root.signed.version !== 1) {
+      throw new VersionMismatchError(
+        `root: a new repository starts at version 1, found ${root.signed.version}`,
+      );
+    }
+    const repo = new Repository(storage, root, options);
+    repo.stagedRoot = root.signed;
+    repo.presigned.set('root', root);
+    repo.untrusted.add('root');
     return repo;
   }
 
@@ -779,6 +821,7 @@ export class Repository {
     pending: PendingRole[];
     prepared: Map<string, Metadata>;
   }> {
+    await this.checkPresignedPaths();
     const plan = await this.plan(options);
     const prepared = new Map<string, Metadata>();
     const files: { path: string; bytes: Uint8Array; role: string; version: number }[] = [];
@@ -867,6 +910,16 @@ export class Repository {
     }
 
     if (pending.length > 0 && !options.allowPending) {
+      // Metadata staged from an untrusted source that lacks its signatures is refused input.
+      const refused = pending.find((p) => this.untrusted.has(p.role));
+      if (refused) {
+        throw new ThresholdError(
+          `${refused.role} version ${refused.metadata.signed.version}: ${refused.status
+            .filter((s) => !s.verified)
+            .map((s) => `${s.signed.length} of ${s.threshold} signatures needed`)
+            .join('; ')}`,
+        );
+      }
       // The publisher's own shortfall, not untrusted input: the keys that would sign were not
       // given, so it is a UsageError (fix the call), not a ThresholdError (refuse what came in).
       throw new UsageError(
@@ -1015,6 +1068,82 @@ export class Repository {
   }
 
   /**
+   * Stages metadata signed elsewhere, from a source this repository does not trust (a trust
+   * server's upload): a new root, or a new version of the targets role or a delegated role,
+   * published exactly as signed. Its version must be the next one: the current version + 1, or 1
+   * for a role not published yet. `publish` then checks every threshold and the delegated paths
+   * of its targets, and its self-check verifies the result as a client would.
+   * @throws {@link errors!UsageError | UsageError} `role` is snapshot or timestamp (this
+   *   repository signs those).
+   * @throws {@link errors!FormatError | FormatError} the metadata is not of the type `role` needs.
+   * @throws {@link errors!UnsafeNameError | UnsafeNameError} a role name that cannot be a file name.
+   * @throws {@link errors!StaleVersionError | StaleVersionError} its version is not above the
+   *   current one (another publisher got there first).
+   * @throws {@link errors!VersionMismatchError | VersionMismatchError} its version skips one.
+   */
+  stageSignedMetadata(role: string, md: Metadata): void {
+    if (role === 'snapshot' || role === 'timestamp') {
+      throw new UsageError(`${role} is signed by this repository's online keys; it cannot be staged`);
+    }
+    const type = role === 'root' ? 'root' : 'targets';
+    if (md.signed.type !== type) {
+      throw new FormatError(
+        `expected ${type} metadata for the role ${JSON.stringify(role)}, found ${md.signed.type}`,
+      );
+    }
+    if (role !== 'root') checkRoleFileName(role);
+    const current =
+      role === 'root'
+        ? this.timestamp
+          ? this.root.signed.version
+          : 0
+        : (this.snapshot?.signed.roleMeta(role)?.version ?? 0);
+    const version = md.signed.version;
+    if (version <= current) {
+      throw new StaleVersionError(
+        `${role}: version ${version} is not newer than the current version ${current} (re-read the repository and sign again)`,
+        role,
+        current,
+      );
+    }
+    if (version !== current + 1) {
+      throw new VersionMismatchError(`${role}: expected version ${current + 1}, found ${version}`);
+    }
+    this.presigned.set(role, md);
+    this.untrusted.add(role);
+    if (md.signed.type === 'root') this.stagedRoot = md.signed;
+    else if (md.signed.type === 'targets') {
+      this.roles.set(role, md.signed);
+      this.changed.add(role);
+    }
+  }
+
+  /**
+   * Refuses a delegated role signed elsewhere that lists a target its delegators do not trust it
+   * for: a client would never find that target there, so the upload is wrong (the same rule
+   * `addTargets` applies to edits made here).
+   */
+  private async checkPresignedPaths(): Promise<void> {
+    for (const [role, md] of this.presigned) {
+      if (role === 'targets' || md.signed.type !== 'targets') continue;
+      const delegators = await this.delegatorsOf(role);
+      if (delegators.length === 0) throw new ValueError(`no role delegates to ${JSON.stringify(role)}`);
+      for (const path of (md.signed as Targets).targets.keys()) {
+        const trusted = delegators.some(({ delegations }) =>
+          delegations.succinctRoles
+            ? delegations.succinctRoles.getRoleForTarget(path) === role
+            : (delegations.roles?.find((r) => r.name === role)?.isDelegatedPath(path) ?? false),
+        );
+        if (!trusted) {
+          throw new ValueError(
+            `${role}: target ${JSON.stringify(path)} is outside the paths its delegators trust it for`,
+          );
+        }
+      }
+    }
+  }
+
+  /**
    * Publishes everything that changed. Holds the storage lock, checks that nobody published
    * since this repository was opened, verifies the new metadata as a client would, then writes
    * every new file first and `metadata/timestamp.json` last.
@@ -1131,6 +1260,7 @@ export class Repository {
     this.stagedRoot = undefined;
     this.stagedSignatures.clear();
     this.presigned.clear();
+    this.untrusted.clear();
     this.changed.clear();
   }
 }
