@@ -1,0 +1,36 @@
+/**
+ * @tufa/server: the trust server — serves the TUF metadata of many repositories (GUNs), verifies
+ * publishers' uploads with the core's repository and trusted set, and signs snapshot and
+ * timestamp with online keys it holds (ADR 0021, docs/server.md).
+ */
+export {
+  type Action,
+  AllowAll,
+  type AuthDecision,
+  type Authorizer,
+  parseStaticTokens,
+  StaticTokenAuthorizer,
+  type StaticTokenEntry,
+} from './auth.js';
+export { ServerClient, type ServerClientOptions, ServerRepositoryStorage } from './client.js';
+export { checkGun, MAX_GUN_LENGTH } from './gun.js';
+export {
+  createHandler,
+  DEFAULT_MAX_BODY_BYTES,
+  type HandlerOptions,
+  IMMUTABLE,
+  parseUploadBody,
+  REVALIDATE,
+  statusOf,
+} from './http.js';
+export { Metrics } from './metrics.js';
+export { type OnlineKeyOptions, OnlineKeys, type OnlinePublicKeys, type OnlineRole } from './online-keys.js';
+export { type RunningTrustServer, startTrustServer, type TrustServerOptions } from './server.js';
+export {
+  MAX_UPLOAD_ROLES,
+  type RoleVersions,
+  TrustService,
+  type TrustServiceOptions,
+  type UploadedRole,
+} from './service.js';
+export { type ChangeRecord, DirectoryStore, type ServerStore } from './store.js';

@@ -1,0 +1,129 @@
+/**
+ * Starting and stopping a trust server: the store, the online keys, the HTTP listener and the
+ * timestamp refresher, with a shutdown that lets requests in flight finish.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ExpiryPolicy } from '@tufa/core';
+import { AllowAll, type Authorizer } from './auth.js';
+import { createHandler } from './http.js';
+import { Metrics } from './metrics.js';
+import { OnlineKeys } from './online-keys.js';
+import { TrustService } from './service.js';
+import { DirectoryStore } from './store.js';
+
+export interface TrustServerOptions {
+  /** The store directory (created if missing). */
+  store: string;
+  /** The passphrase online keys are encrypted with (from the environment, never argv). */
+  keyPassphrase: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  authorizer?: Authorizer;
+  basePath?: string;
+  maxBodyBytes?: number;
+  /** How often the refresher visits every GUN, in ms (default 60 000; 0: never). */
+  refreshIntervalMs?: number;
+  expiry?: Partial<Pick<ExpiryPolicy, 'snapshot' | 'timestamp'>>;
+  now?: () => Date;
+  /** scrypt N of new online key files (tests pass 2^10). */
+  scryptN?: number;
+  log?: (line: string) => void;
+}
+
+/** A running trust server. */
+export interface RunningTrustServer {
+  /** The base URL clients use (`http://HOST:PORT/BASE`). */
+  url: string;
+  service: TrustService;
+  http: Server;
+  /** Stops taking connections, finishes requests in flight, stops the refresher, releases the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the store (refusing a directory another server process holds) and starts listening.
+ * @throws {ConflictError} another server serves the directory.
+ */
+export async function startTrustServer(options: TrustServerOptions): Promise<RunningTrustServer> {
+  const log = options.log ?? (() => {});
+  const keys = new OnlineKeys({
+    passphrase: options.keyPassphrase,
+    ...(options.scryptN !== undefined ? { scryptN: options.scryptN } : {}),
+  });
+  const store = await DirectoryStore.open(options.store);
+  const metrics = new Metrics();
+  const service = new TrustService({
+    store,
+    keys,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.expiry ? { expiry: options.expiry } : {}),
+    onRefreshError: (gun, e) => {
+      metrics.refresh('failed');
+      log(`refresh of ${gun} failed: ${e instanceof Error ? e.message : String(e)}`);
+    },
+  });
+  let stopping = false;
+  const handler = createHandler({
+    service,
+    authorizer: options.authorizer ?? new AllowAll(),
+    metrics,
+    log,
+    ready: () => !stopping,
+    ...(options.basePath ? { basePath: options.basePath } : {}),
+    ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
+  });
+  const http = createServer(handler);
+  const host = options.host ?? '127.0.0.1';
+  try {
+    await new Promise<void>((ok, fail) => {
+      http.once('error', fail);
+      http.listen(options.port ?? 0, host, () => {
+        http.off('error', fail);
+        ok();
+      });
+    });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const { port } = http.address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host;
+  const url = `http://${shownHost}:${port}${options.basePath ?? '/'}`;
+
+  // The refresher: one visit at a time; a visit still running when the timer fires is not doubled.
+  let visiting: Promise<unknown> | undefined;
+  const interval = options.refreshIntervalMs ?? 60_000;
+  const visit = () => {
+    if (visiting || stopping) return;
+    visiting = service
+      .refreshAll()
+      .then(({ refreshed }) => {
+        for (let i = 0; i < refreshed; i++) metrics.refresh('signed');
+      })
+      .catch((e) => log(`refresh failed: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => {
+        visiting = undefined;
+      });
+  };
+  const timer = interval > 0 ? setInterval(visit, interval) : undefined;
+  timer?.unref();
+  if (interval > 0) visit();
+
+  return {
+    url,
+    service,
+    http,
+    async close() {
+      stopping = true;
+      if (timer) clearInterval(timer);
+      await new Promise<void>((done) => {
+        http.close(() => done());
+        http.closeIdleConnections();
+      });
+      await visiting;
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,257 @@
+/**
+ * The trust server over HTTP with its embedded store: publishers create a GUN and upload new
+ * versions through ServerClient; tufa's Updater and tuf-js verify what it serves; every bad
+ * request is refused with a 4xx and stores nothing.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  DelegatedRole,
+  MemoryMetadataStore,
+  Metadata,
+  SPECIFICATION_VERSION,
+  StaleVersionError,
+  TargetFile,
+  Targets,
+  ThresholdError,
+  Updater,
+} from '@tufa/core';
+import { HttpFetcher } from '@tufa/core/node';
+import { Updater as TufJsUpdater } from 'tuf-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IMMUTABLE, REVALIDATE, ServerClient } from '../src/index.js';
+import { fixedSigner } from './helpers/keys.js';
+import { call, startTestServer, type TestServer } from './helpers/server.js';
+
+const ROOT = fixedSigner(41);
+const TARGETS = fixedSigner(42);
+const TEAM = fixedSigner(43);
+const STRANGER = fixedSigner(44);
+const GUN = 'registry.test:5000/team/app';
+
+function target(path: string, seed: number): TargetFile {
+  return new TargetFile(path, 100 + seed, new Map([['sha256', seed.toString(16).padStart(64, '0')]]));
+}
+
+let server: TestServer;
+let client: ServerClient;
+
+/** Every file under the store directory, with its bytes (to prove a refusal stored nothing). */
+async function snapshotOfStore(): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else out.set(p, (await readFile(p)).toString('base64'));
+    }
+  };
+  await walk(server.dir);
+  return out;
+}
+
+async function verifiedBy(
+  updater: 'tufa' | 'tuf-js',
+  gun: string,
+  path: string,
+): Promise<number | undefined> {
+  const root1 = await client.readFile(gun, 'metadata/1.root.json');
+  if (!root1) throw new Error('no root 1');
+  if (updater === 'tufa') {
+    const store = new MemoryMetadataStore();
+    await store.write('root', root1);
+    const u = new Updater({ metadataBaseUrl: client.metadataUrl(gun), fetcher: new HttpFetcher(), store });
+    return (await u.getTargetInfo(path))?.target.length;
+  }
+  const { mkdtemp, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const metadataDir = await mkdtemp(join(tmpdir(), 'tuf-js-'));
+  await writeFile(join(metadataDir, 'root.json'), root1);
+  const u = new TufJsUpdater({
+    metadataDir,
+    metadataBaseUrl: client.metadataUrl(gun).replace(/\/$/, ''),
+    targetBaseUrl: 'http://127.0.0.1:9/',
+    config: { fetchRetry: 0 },
+  });
+  await u.refresh();
+  return (await u.getTargetInfo(path))?.length;
+}
+
+/** The version the served snapshot lists for a targets role. */
+async function currentVersion(role: string): Promise<number> {
+  const ts = Metadata.fromBytes(
+    (await client.readFile(GUN, 'metadata/timestamp.json')) as Uint8Array,
+    'timestamp',
+  );
+  const v = ts.signed.snapshotMeta.version;
+  const sn = Metadata.fromBytes(
+    (await client.readFile(GUN, `metadata/${v}.snapshot.json`)) as Uint8Array,
+    'snapshot',
+  );
+  return sn.signed.roleMeta(role)?.version ?? 0;
+}
+
+beforeAll(async () => {
+  server = await startTestServer();
+  client = new ServerClient({ url: server.url });
+  await client.create(GUN, { keys: { root: [ROOT.key], targets: [TARGETS.key] }, signers: [ROOT, TARGETS] });
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+describe('serving and publishing', () => {
+  it('creates a GUN with the online keys the server generated, encrypted at rest', async () => {
+    const keys = await client.onlineKeys(GUN);
+    const root = Metadata.fromBytes(
+      (await client.readFile(GUN, 'metadata/1.root.json')) as Uint8Array,
+      'root',
+    );
+    expect(root.signed.role('timestamp').keyids).toEqual([keys.timestamp.keyid()]);
+    expect(root.signed.role('snapshot').keyids).toEqual([keys.snapshot.keyid()]);
+    const keyFile = await readFile(join(server.dir, GUN, '.tufa-server', 'timestamp.key'), 'utf8');
+    expect(JSON.parse(keyFile)).toMatchObject({ kdf: { name: 'scrypt' }, cipher: { name: 'aes-256-gcm' } });
+    expect(keyFile).not.toContain('PRIVATE KEY');
+    expect(keyFile).not.toContain('private_pkcs8');
+    // Keys of the GUN are not served, nor anything else of the server's.
+    expect((await call(`${server.url}${GUN}/.tufa-server/timestamp.key`)).status).toBe(404);
+    expect((await call(`${server.url}${GUN}/metadata/..%2F.tufa-server%2Ftimestamp.key`)).status).toBe(400);
+  });
+
+  it('publishes targets a publisher signed; tufa and tuf-js verify what the server serves', async () => {
+    const { versions } = await client.publish(GUN, { signers: [TARGETS] }, (repo) =>
+      repo.addTargets([target('app:1', 1)]),
+    );
+    expect(versions).toEqual(
+      expect.arrayContaining([
+        { role: 'targets', version: 2 },
+        { role: 'snapshot', version: 2 },
+        { role: 'timestamp', version: 2 },
+      ]),
+    );
+    expect(await verifiedBy('tufa', GUN, 'app:1')).toBe(101);
+    expect(await verifiedBy('tuf-js', GUN, 'app:1')).toBe(101);
+  });
+
+  it('serves exactly the bytes of the directory, with caching headers right for TUF', async () => {
+    for (const file of ['timestamp.json', '2.snapshot.json', '2.targets.json', '1.root.json', 'root.json']) {
+      const r = await call(`${server.url}${GUN}/metadata/${file}`);
+      expect(r.status).toBe(200);
+      expect(r.body).toEqual(new Uint8Array(await readFile(join(server.dir, GUN, 'metadata', file))));
+      expect(r.headers.get('cache-control')).toBe(/^\d/.test(file) ? IMMUTABLE : REVALIDATE);
+      const again = await call(`${server.url}${GUN}/metadata/${file}`, {
+        headers: { 'If-None-Match': r.headers.get('etag') as string },
+      });
+      expect(again.status).toBe(304);
+    }
+    const head = await call(`${server.url}${GUN}/metadata/timestamp.json`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.body.length).toBe(0);
+    expect((await call(`${server.url}${GUN}/metadata/9.targets.json`)).json().error.code).toBe('NOT_FOUND');
+  });
+
+  it('takes delegated roles and refuses targets outside their paths', async () => {
+    const team = new DelegatedRole({
+      name: 'team',
+      keyids: [TEAM.keyid],
+      threshold: 1,
+      terminating: true,
+      paths: ['team/*'],
+    });
+    await client.publish(GUN, { signers: [TARGETS, TEAM] }, async (repo) => {
+      await repo.addDelegation('targets', team, [TEAM.key]);
+      await repo.addTargets([target('team/a', 2)], { role: 'team' });
+    });
+    expect(await verifiedBy('tufa', GUN, 'team/a')).toBe(102);
+
+    const before = await snapshotOfStore();
+    const outside = new Metadata(
+      new Targets({
+        version: 2,
+        specVersion: SPECIFICATION_VERSION,
+        expires: new Date(Date.now() + 86_400_000),
+        targets: new Map([['other/x', target('other/x', 3)]]),
+      }),
+    );
+    await outside.sign(TEAM);
+    const r = await call(`${server.url}${GUN}/metadata`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        roles: [{ role: 'team', metadata: Buffer.from(outside.toBytes()).toString('base64') }],
+      }),
+    });
+    expect(r.status).toBe(400);
+    expect(r.json().error.code).toBe('BAD_VALUE');
+    expect(await snapshotOfStore()).toEqual(before);
+  });
+
+  it('answers a stale upload with 409 naming the current version, and stores nothing', async () => {
+    // Two publishers read the same state; the first one's upload wins.
+    const slow = new ServerClient({ url: server.url });
+    let raced = false;
+    const err = await slow
+      .publish(GUN, { signers: [TARGETS], attempts: 1 }, async (repo) => {
+        await repo.addTargets([target('slow:1', 4)]);
+        if (!raced) {
+          raced = true;
+          await client.publish(GUN, { signers: [TARGETS] }, (r) => r.addTargets([target('fast:1', 5)]));
+        }
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StaleVersionError);
+    expect(err).toMatchObject({ code: 'CONFLICT', role: 'targets', current: 4 });
+    expect(await verifiedBy('tufa', GUN, 'slow:1')).toBeUndefined();
+    // With retries (the default), the same edit is applied to the new state and published.
+    raced = false;
+    await slow.publish(GUN, { signers: [TARGETS] }, (repo) => repo.addTargets([target('slow:1', 4)]));
+    expect(await verifiedBy('tufa', GUN, 'slow:1')).toBe(104);
+    expect(await verifiedBy('tufa', GUN, 'fast:1')).toBe(105);
+  });
+
+  it('refuses targets signed by a key root does not authorise (THRESHOLD), and stores nothing', async () => {
+    const before = await snapshotOfStore();
+    const err = await client
+      .publish(GUN, { signers: [STRANGER] }, async (repo) => {
+        await repo.addTargets([target('evil:1', 6)]);
+      })
+      .catch((e: unknown) => e);
+    // The client refuses before uploading: its signers cannot sign targets.
+    expect(err).toMatchObject({ code: 'USAGE' });
+    // Uploaded anyway, the server refuses it.
+    const evil = new Metadata(
+      new Targets({
+        version: (await currentVersion('targets')) + 1,
+        specVersion: SPECIFICATION_VERSION,
+        expires: new Date(Date.now() + 86_400_000),
+        targets: new Map([['evil:1', target('evil:1', 6)]]),
+      }),
+    );
+    await evil.sign(STRANGER);
+    await expect(client.upload(GUN, [{ role: 'targets', metadata: evil }])).rejects.toBeInstanceOf(
+      ThresholdError,
+    );
+    expect(await snapshotOfStore()).toEqual(before);
+  });
+
+  it('answers a replayed old version with 409 and the current version', async () => {
+    const old = (await client.readFile(GUN, 'metadata/2.targets.json')) as Uint8Array;
+    const r = await call(`${server.url}${GUN}/metadata`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ roles: [{ role: 'targets', metadata: Buffer.from(old).toString('base64') }] }),
+    });
+    expect(r.status).toBe(409);
+    expect(r.json()).toMatchObject({
+      error: { code: 'CONFLICT' },
+      current: { role: 'targets', version: await currentVersion('targets') },
+    });
+  });
+});
+
+describe('a second server on the same directory', () => {
+  it('refuses to start while the first one runs', async () => {
+    await expect(startTestServer({ store: server.dir })).rejects.toMatchObject({ code: 'CONFLICT' });
+    expect((await call(`${server.url}_tufa/health`)).status).toBe(200);
+  });
+});
