@@ -76,6 +76,7 @@ const ENTRIES: readonly Entry[] = [
   { names: ['status', 'timestamp'], load: async () => [await import('./commands/status.js')] },
   { names: ['unlock'], load: async () => [await import('./commands/unlock.js')] },
   { names: ['serve'], load: async () => [await import('./commands/serve.js')] },
+  { names: ['server'], load: async () => [await import('./commands/server.js')] },
   { names: ['completion'], load: async () => [{ commands: [completionCommand] }] },
 ];
 

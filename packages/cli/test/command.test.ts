@@ -236,6 +236,7 @@ describe('the tufa command line', () => {
       'timestamp',
       'unlock',
       'serve',
+      'server',
       'completion',
     ]);
   });

@@ -93,6 +93,7 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
         'packages/pkcs11',
         '-w',
         'packages/oci',
+        'packages/server',
         '-w',
         'packages/cli',
       ],
@@ -114,6 +115,7 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
       '@tufa/core',
       '@tufa/oci',
       '@tufa/pkcs11',
+      '@tufa/server',
     ]);
     const files = (name: string) => packed.find((p) => p.name === name)?.files.map((f) => f.path) ?? [];
     expect(files('@tufa/core')).toEqual(
@@ -157,7 +159,7 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
         join(project, 'package.json'),
         `${JSON.stringify({ name: 'tufa-packaging-check', version: '1.0.0', private: true }, null, 2)}\n`,
       );
-      const tarballs = ['@tufa/core', '@tufa/pkcs11', '@tufa/oci', '@tufa/cli'].map((name) => {
+      const tarballs = ['@tufa/core', '@tufa/pkcs11', '@tufa/oci', '@tufa/server', '@tufa/cli'].map((name) => {
         const p = packed.find((x) => x.name === name);
         if (!p) throw new Error(`${name} was not packed`);
         return join(packDir, p.filename);

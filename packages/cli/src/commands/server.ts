@@ -1,0 +1,147 @@
+/**
+ * `tufa server`: the trust server (@tufa/server, ADR 0021, docs/server.md). With `--store DIR`
+ * it serves and takes uploads for every GUN under DIR, holding their online keys; with
+ * `--read-only DIR` it serves a publish root as `tufa serve` does (which stays as an alias).
+ * Secrets come from the environment only: the online-key passphrase
+ * (`TUFA_SERVER_KEY_PASSPHRASE`) and, instead of `--tokens FILE`, the token list
+ * (`TUFA_SERVER_TOKENS`).
+ */
+import { readFile } from 'node:fs/promises';
+import { isLoopbackUrl, isTufError } from '@tufa/core';
+import {
+  AllowAll,
+  type Authorizer,
+  parseStaticTokens,
+  StaticTokenAuthorizer,
+  startTrustServer,
+} from '@tufa/server';
+import { CliError, usage } from '../cli-error.js';
+import { defineCommand, option, type RegisteredCommand } from '../command.js';
+import { EXIT } from '../exit-codes.js';
+import { onInterrupt } from '../signals.js';
+import { serveReadOnly } from '../static-server.js';
+
+const PASSPHRASE_ENV = 'TUFA_SERVER_KEY_PASSPHRASE';
+const TOKENS_ENV = 'TUFA_SERVER_TOKENS';
+
+/** `HOST:PORT`, `[IPv6]:PORT`; port 0 picks a free one. */
+function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):([0-9]{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535)
+    throw usage(`--listen: expected HOST:PORT (port 0 picks a free one), found ${JSON.stringify(value)}`);
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+
+async function authorizerFrom(
+  file: string | undefined,
+  anonymousRead: boolean,
+): Promise<Authorizer | undefined> {
+  let bytes: Uint8Array | undefined;
+  let source = '';
+  if (file !== undefined) {
+    source = file;
+    bytes = await readFile(file).catch((e: unknown) => {
+      throw new CliError(
+        `cannot read the token file ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+        EXIT.IO,
+      );
+    });
+  } else if (process.env[TOKENS_ENV]) {
+    source = TOKENS_ENV;
+    bytes = new TextEncoder().encode(process.env[TOKENS_ENV]);
+  }
+  if (!bytes) return undefined;
+  try {
+    return new StaticTokenAuthorizer(parseStaticTokens(bytes), { anonymousPull: anonymousRead });
+  } catch (e) {
+    if (isTufError(e)) {
+      throw new CliError(
+        `${source}: ${e.message}`,
+        EXIT.USAGE,
+        'the token list is a JSON array of {"sha256": "<hex of the token>", "scopes": ["repository:<gun>:pull,push"]}',
+      );
+    }
+    throw e;
+  }
+}
+
+export const commands: readonly RegisteredCommand[] = [
+  defineCommand({
+    name: 'server',
+    description: 'run the trust server: serve and take uploads of TUF metadata for many repositories',
+    arguments: [],
+    options: [
+      option('--listen <host:port>', 'address and port to listen on (port 0 picks a free one)', {
+        default: '127.0.0.1:8080',
+      }),
+      option('--store <dir>', 'the directory holding every repository (one server process per directory)'),
+      option('--read-only <dir>', 'serve a publish root read-only instead (what `tufa serve` does)'),
+      option('--tokens <file>', `static tokens with per-repository scopes (or ${TOKENS_ENV})`),
+      option('--anonymous-read', 'with tokens: let requests without a token read metadata'),
+      option('--base-path <path>', 'the path prefix of every route', { default: '/' }),
+      option('--unsafe-no-auth', 'take uploads from anyone on a non-loopback address (no tokens)'),
+    ],
+    async handler(ctx, _args, opts) {
+      const { host, port } = parseListen(opts.listen);
+      if (opts.readOnly !== undefined) {
+        if (opts.store !== undefined) throw usage('--store and --read-only exclude each other');
+        return serveReadOnly(ctx, opts.readOnly, host, port);
+      }
+      if (opts.store === undefined) {
+        throw usage(
+          'tufa server needs --store DIR (or --read-only DIR)',
+          'tufa server --listen 127.0.0.1:8080 --store ./trust',
+        );
+      }
+      const passphrase = process.env[PASSPHRASE_ENV];
+      if (!passphrase) {
+        throw new CliError(
+          `no passphrase for the online keys (${PASSPHRASE_ENV} is not set)`,
+          EXIT.KEY,
+          `export ${PASSPHRASE_ENV}=<a long random secret, kept with the store's backups>`,
+        );
+      }
+      const authorizer = await authorizerFrom(opts.tokens, opts.anonymousRead === true);
+      const loopback = isLoopbackUrl(new URL(`http://${host.includes(':') ? `[${host}]` : host}/`));
+      if (!authorizer && !loopback && opts.unsafeNoAuth !== true) {
+        throw usage(
+          `no tokens given: anyone who reaches ${host} could upload metadata and create keys`,
+          `give --tokens FILE (or ${TOKENS_ENV}); or --unsafe-no-auth behind a proxy that authorises`,
+        );
+      }
+      let running: Awaited<ReturnType<typeof startTrustServer>>;
+      try {
+        running = await startTrustServer({
+          store: opts.store,
+          keyPassphrase: passphrase,
+          host,
+          port,
+          basePath: opts.basePath,
+          authorizer: authorizer ?? new AllowAll(),
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+      } catch (e) {
+        if (isTufError(e) && e.code === 'CONFLICT') {
+          throw new CliError(e.message, EXIT.CONFLICT, 'stop the other server, or give another --store');
+        }
+        if (isTufError(e) && e.code === 'USAGE') throw new CliError(e.message, EXIT.USAGE);
+        if (!isTufError(e)) {
+          throw new CliError(`cannot listen on ${opts.listen} (${(e as Error).message})`, EXIT.IO);
+        }
+        throw e;
+      }
+      ctx.out.result(
+        { url: running.url, store: opts.store },
+        () => `tufa server at ${running.url} (store ${opts.store}; Ctrl-C to stop)`,
+      );
+      // Requests in flight finish; then the store is released.
+      await new Promise<void>((done) => {
+        onInterrupt(() => {
+          running.close().then(done, done);
+        });
+      });
+      return EXIT.OK;
+    },
+  }),
+];

@@ -1,0 +1,171 @@
+/**
+ * `tufa server` through the built binary: the trust server on an embedded store, a publisher
+ * creating a repository and signing a tag through @tufa/server's client, `tufa verify --server`
+ * verifying it from the server, a second server on the same store refused, secrets only from the
+ * environment, SIGTERM stopping it cleanly (the store then opens again), and `--read-only` as
+ * `tufa serve`.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { PrivateKeySigner, TargetFile } from '@tufa/core';
+import { ServerClient } from '@tufa/server';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BIN, digestOf, expectError, expectExit, Sandbox, tufaEnv } from './helpers/cli.js';
+
+const sandbox = new Sandbox('tufa-server-');
+const KEY_PASSPHRASE = 'online-keys-passphrase-for-tests-0042';
+const GUN = 'registry.test/team/app';
+
+interface Running {
+  url: string;
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  stop(): Promise<number | null>;
+}
+
+/** Starts `tufa ARGS` (a server) and waits for the URL it prints. */
+function startServer(args: string[], env: Record<string, string | undefined> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: sandbox.dir,
+    env: tufaEnv({
+      ...sandbox.env,
+      TUFA_SERVER_KEY_PASSPHRASE: KEY_PASSPHRASE,
+      TUFA_SCRYPT_N: '1024',
+      ...env,
+    }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  return new Promise((done, fail) => {
+    child.stderr.setEncoding('utf8').on('data', (c: string) => {
+      err += c;
+    });
+    child.on('exit', (code) =>
+      fail(new Error(`tufa ${args.join(' ')} exited with ${code}:\n${out}\n${err}`)),
+    );
+    child.stdout.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      const m =
+        /"url": "(http:\/\/127\.0\.0\.1:\d+\/)"/.exec(out) ?? /at (http:\/\/127\.0\.0\.1:\d+\/) /.exec(out);
+      if (m) {
+        done({
+          url: m[1] as string,
+          child,
+          stdout: () => out,
+          stderr: () => err,
+          stop: async () => {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+            return exited;
+          },
+        });
+      }
+    });
+  });
+}
+
+const running: Running[] = [];
+afterAll(async () => {
+  for (const r of running) await r.stop();
+  sandbox.cleanup();
+});
+
+describe('tufa server --store DIR', () => {
+  it('serves a repository a publisher created through it, and tufa verify --server verifies it', async () => {
+    const server = await startServer(['--json', 'server', '--listen', '127.0.0.1:0', '--store', 'trust']);
+    running.push(server);
+    expect(JSON.parse(server.stdout())).toMatchObject({ url: server.url });
+
+    const rootKey = PrivateKeySigner.fromPem(
+      (await import('node:crypto'))
+        .generateKeyPairSync('ed25519')
+        .privateKey.export({ format: 'pem', type: 'pkcs8' })
+        .toString(),
+    );
+    const targetsKey = PrivateKeySigner.fromPem(
+      (await import('node:crypto'))
+        .generateKeyPairSync('ed25519')
+        .privateKey.export({ format: 'pem', type: 'pkcs8' })
+        .toString(),
+    );
+    const client = new ServerClient({ url: server.url });
+    await client.create(GUN, {
+      keys: { root: [rootKey.key], targets: [targetsKey.key] },
+      signers: [rootKey, targetsKey],
+    });
+    const digest = digestOf('app 1.0');
+    await client.publish(GUN, { signers: [targetsKey] }, (repo) =>
+      repo.addTargets([new TargetFile('1.0', 1000, new Map([['sha256', digest.slice('sha256:'.length)]]))]),
+    );
+    writeFileSync(
+      sandbox.path('root.json'),
+      (await client.readFile(GUN, 'metadata/1.root.json')) as Uint8Array,
+    );
+
+    const r = await sandbox
+      .client()
+      .tufa(['verify', '--server', server.url, '--root', 'root.json', `${GUN}:1.0`]);
+    expect(expectExit(r, 0).stdout).toBe(`${GUN}:1.0 ${digest} 1000 bytes (signed by targets)\n`);
+
+    // One server per directory: a second one is refused while the first runs.
+    const second = await sandbox.tufa(['server', '--listen', '127.0.0.1:0', '--store', 'trust'], {
+      env: { TUFA_SERVER_KEY_PASSPHRASE: KEY_PASSPHRASE },
+    });
+    expectError(second, 8, /another tufa server serves/);
+    expect(second.stderr).toMatch(/\nHint: stop the other server, or give another --store\n$/);
+
+    // SIGTERM: exit 0, the store released; a new server opens it and serves the same bytes.
+    expect(await server.stop()).toBe(0);
+    const again = await startServer(['server', '--listen', '127.0.0.1:0', '--store', 'trust']);
+    running.push(again);
+    expect(again.stdout()).toMatch(
+      /^tufa server at http:\/\/127\.0\.0\.1:\d+\/ \(store trust; Ctrl-C to stop\)\n$/,
+    );
+    const r2 = await sandbox
+      .client()
+      .tufa(['verify', '--server', again.url, '--root', 'root.json', `${GUN}:1.0`]);
+    expectExit(r2, 0);
+    expect(await again.stop()).toBe(0);
+  });
+
+  it('takes the online-key passphrase from the environment only', async () => {
+    const r = await sandbox.tufa(['server', '--listen', '127.0.0.1:0', '--store', 'trust2'], {
+      env: { TUFA_SERVER_KEY_PASSPHRASE: undefined },
+    });
+    expectError(r, 6, /no passphrase for the online keys \(TUFA_SERVER_KEY_PASSPHRASE is not set\)/);
+  });
+
+  it('refuses a non-loopback address without tokens, and a malformed token list', async () => {
+    const open = await sandbox.tufa(['server', '--listen', '0.0.0.0:0', '--store', 'trust3'], {
+      env: { TUFA_SERVER_KEY_PASSPHRASE: KEY_PASSPHRASE },
+    });
+    expectError(open, 2, /no tokens given/);
+    const bad = await sandbox.tufa(['server', '--listen', '127.0.0.1:0', '--store', 'trust3'], {
+      env: {
+        TUFA_SERVER_KEY_PASSPHRASE: KEY_PASSPHRASE,
+        TUFA_SERVER_TOKENS: '[{"sha256": "nothex", "scopes": []}]',
+      },
+    });
+    expectError(bad, 2, /TUFA_SERVER_TOKENS: \[0\]\.sha256/);
+    const listen = await sandbox.tufa(['server', '--listen', 'nowhere', '--store', 'trust3']);
+    expectError(listen, 2, /--listen: expected HOST:PORT/);
+  });
+});
+
+describe('tufa server --read-only DIR', () => {
+  it('serves a publish root as tufa serve does', async () => {
+    mkdirSync(sandbox.path('www', 'repo', 'metadata'), { recursive: true });
+    writeFileSync(sandbox.path('www', 'repo', 'metadata', 'timestamp.json'), '{"signed":{}}\n');
+    const s = await startServer(['server', '--listen', '127.0.0.1:0', '--read-only', 'www']);
+    running.push(s);
+    expect(s.stdout()).toMatch(
+      /^serving .*www at http:\/\/127\.0\.0\.1:\d+\/ \(read-only; Ctrl-C to stop\)\n$/,
+    );
+    const res = await fetch(`${s.url}repo/metadata/timestamp.json`);
+    expect(await res.text()).toBe('{"signed":{}}\n');
+    expect((await fetch(`${s.url}repo/metadata/timestamp.json`, { method: 'POST' })).status).toBe(405);
+    expect(await s.stop()).toBe(0);
+  });
+});
