@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { PrivateKeySigner, TargetFile } from '@tufa/core';
 import { ServerClient } from '@tufa/server';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startTokenIssuer } from '../../oci/test/helpers/registry.js';
 import { BIN, digestOf, expectError, expectExit, Sandbox, tufaEnv } from './helpers/cli.js';
 
 const sandbox = new Sandbox('tufa-server-');
@@ -151,6 +152,51 @@ describe('tufa server --store DIR', () => {
     expectError(bad, 2, /TUFA_SERVER_TOKENS: \[0\]\.sha256/);
     const listen = await sandbox.tufa(['server', '--listen', 'nowhere', '--store', 'trust3']);
     expectError(listen, 2, /--listen: expected HOST:PORT/);
+  });
+});
+
+describe('tufa server with registry tokens', () => {
+  it('challenges anonymous reads with the token service and takes its tokens', async () => {
+    const user = { username: 'bob', password: 'bob-password-7' };
+    const issuer = await startTokenIssuer({ users: [user] });
+    try {
+      const s = await startServer([
+        'server',
+        '--listen',
+        '127.0.0.1:0',
+        '--store',
+        'trust-jwt',
+        '--token-certs',
+        issuer.certificatePath,
+        '--token-issuer',
+        issuer.issuer,
+        '--token-service',
+        issuer.service,
+        '--token-realm',
+        issuer.realm,
+      ]);
+      running.push(s);
+      const anonymous = await fetch(`${s.url}${GUN}/keys`);
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get('www-authenticate')).toContain(`realm="${issuer.realm}"`);
+      const basic = Buffer.from(`${user.username}:${user.password}`).toString('base64');
+      const scope = encodeURIComponent(`repository:${GUN}:pull,push`);
+      const got = await fetch(
+        `${issuer.realm}?service=${encodeURIComponent(issuer.service)}&scope=${scope}`,
+        {
+          headers: { Authorization: `Basic ${basic}` },
+        },
+      );
+      const { token } = (await got.json()) as { token: string };
+      const created = await fetch(`${s.url}${GUN}/keys`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      expect(created.status).toBe(200);
+      expect(await s.stop()).toBe(0);
+    } finally {
+      await issuer.stop();
+    }
   });
 });
 

@@ -12,6 +12,7 @@ import {
   AllowAll,
   type Authorizer,
   parseStaticTokens,
+  RegistryTokenAuthorizer,
   StaticTokenAuthorizer,
   startTrustServer,
 } from '@tufa/server';
@@ -66,6 +67,27 @@ async function authorizerFrom(
   }
 }
 
+async function registryAuthorizer(
+  file: string,
+  options: { issuer: string; audience: string; realm: string; anonymousPull: boolean },
+): Promise<Authorizer> {
+  const certificates = await readFile(file, 'utf8').catch((e: unknown) => {
+    throw new CliError(
+      `cannot read the token certificates ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+      EXIT.IO,
+    );
+  });
+  try {
+    return new RegistryTokenAuthorizer({ certificates, ...options });
+  } catch (e) {
+    throw new CliError(
+      `${file}: ${(e as Error).message}`,
+      EXIT.USAGE,
+      '--token-certs is the PEM bundle the registry names as rootcertbundle',
+    );
+  }
+}
+
 export const commands: readonly RegisteredCommand[] = [
   defineCommand({
     name: 'server',
@@ -79,6 +101,10 @@ export const commands: readonly RegisteredCommand[] = [
       option('--read-only <dir>', 'serve a publish root read-only instead (what `tufa serve` does)'),
       option('--tokens <file>', `static tokens with per-repository scopes (or ${TOKENS_ENV})`),
       option('--anonymous-read', 'with tokens: let requests without a token read metadata'),
+      option('--token-certs <file>', "registry tokens: the token service's certificate bundle (PEM)"),
+      option('--token-issuer <iss>', 'registry tokens: the issuer (iss) the token service writes'),
+      option('--token-service <aud>', 'registry tokens: the service (aud) the tokens are for'),
+      option('--token-realm <url>', 'registry tokens: where clients get tokens (named in 401 challenges)'),
       option('--base-path <path>', 'the path prefix of every route', { default: '/' }),
       option('--unsafe-no-auth', 'take uploads from anyone on a non-loopback address (no tokens)'),
     ],
@@ -102,7 +128,24 @@ export const commands: readonly RegisteredCommand[] = [
           `export ${PASSPHRASE_ENV}=<a long random secret, kept with the store's backups>`,
         );
       }
-      const authorizer = await authorizerFrom(opts.tokens, opts.anonymousRead === true);
+      const registry = [opts.tokenCerts, opts.tokenIssuer, opts.tokenService, opts.tokenRealm];
+      if (registry.some((v) => v !== undefined) && registry.some((v) => v === undefined)) {
+        throw usage(
+          'registry tokens need --token-certs, --token-issuer, --token-service and --token-realm together',
+        );
+      }
+      if (opts.tokenCerts !== undefined && opts.tokens !== undefined) {
+        throw usage('give static tokens (--tokens) or registry tokens (--token-certs …), not both');
+      }
+      const authorizer =
+        opts.tokenCerts !== undefined
+          ? await registryAuthorizer(opts.tokenCerts, {
+              issuer: opts.tokenIssuer as string,
+              audience: opts.tokenService as string,
+              realm: opts.tokenRealm as string,
+              anonymousPull: opts.anonymousRead === true,
+            })
+          : await authorizerFrom(opts.tokens, opts.anonymousRead === true);
       const loopback = isLoopbackUrl(new URL(`http://${host.includes(':') ? `[${host}]` : host}/`));
       if (!authorizer && !loopback && opts.unsafeNoAuth !== true) {
         throw usage(

@@ -1,0 +1,179 @@
+/**
+ * Bearer tokens issued by a registry's token service (the docker distribution token protocol,
+ * as notary-server accepted them): a JWT signed by a key whose certificate (`x5c`) chains to the
+ * token service's certificate bundle, with `iss` and `aud` as configured, valid now, and an
+ * `access` claim granting `pull` or `push` on `repository:<gun>`. Nothing of a token reaches a
+ * log or an answer.
+ */
+import { type KeyObject, verify, X509Certificate } from 'node:crypto';
+import { FormatError, parseJson } from '@tufa/core';
+import type { Action, AuthDecision, Authorizer } from './auth.js';
+
+/** The JWS algorithms accepted, each bound to the key type and curve that may use it. */
+const ALGORITHMS: Record<string, { hash: string; type: string; curve?: string }> = {
+  ES256: { hash: 'sha256', type: 'ec', curve: 'prime256v1' },
+  ES384: { hash: 'sha384', type: 'ec', curve: 'secp384r1' },
+  ES512: { hash: 'sha512', type: 'ec', curve: 'secp521r1' },
+  RS256: { hash: 'sha256', type: 'rsa' },
+  RS384: { hash: 'sha384', type: 'rsa' },
+  RS512: { hash: 'sha512', type: 'rsa' },
+};
+
+/** Clock skew tolerated on `exp` and `nbf`, in seconds. */
+const LEEWAY = 60;
+/** The longest token looked at. */
+const MAX_TOKEN_LENGTH = 64 * 1024;
+
+export interface RegistryTokenOptions {
+  /** PEM certificates of the token service (the registry's `rootcertbundle`). */
+  certificates: string;
+  /** The `iss` the token service writes. */
+  issuer: string;
+  /** The `aud` it writes for this server (the registry's `service`). */
+  audience: string;
+  /** The realm clients get tokens from, named in the 401 challenge. */
+  realm: string;
+  /** Whether requests without a token may pull (default false). */
+  anonymousPull?: boolean;
+  /** The clock (tests). */
+  now?: () => Date;
+}
+
+function splitPem(bundle: string): X509Certificate[] {
+  const blocks = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0)
+    throw new FormatError('expected at least one PEM certificate in the token service bundle');
+  return blocks.map((b) => new X509Certificate(b));
+}
+
+function b64urlJson(part: string, what: string): Record<string, unknown> {
+  if (!/^[A-Za-z0-9_-]+$/.test(part)) throw new FormatError(`the token's ${what} is not base64url`);
+  const v = parseJson(Buffer.from(part, 'base64url'));
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new FormatError(`the token's ${what} is not an object`);
+  return v as Record<string, unknown>;
+}
+
+/** Verifies registry-issued JWTs against the token service's certificate bundle. */
+export class RegistryTokenAuthorizer implements Authorizer {
+  private readonly roots: X509Certificate[];
+  private readonly options: RegistryTokenOptions;
+  private readonly now: () => Date;
+
+  constructor(options: RegistryTokenOptions) {
+    this.roots = splitPem(options.certificates);
+    this.options = options;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** The leaf's public key when the `x5c` chain ends at a certificate of the bundle; else why not. */
+  private chainKey(x5c: unknown): KeyObject | string {
+    if (
+      !Array.isArray(x5c) ||
+      x5c.length === 0 ||
+      x5c.length > 8 ||
+      !x5c.every((c) => typeof c === 'string')
+    ) {
+      return 'the token carries no x5c certificate chain';
+    }
+    let chain: X509Certificate[];
+    try {
+      chain = (x5c as string[]).map((c) => new X509Certificate(Buffer.from(c, 'base64')));
+    } catch {
+      return 'the token x5c chain is not DER certificates';
+    }
+    const at = this.now();
+    for (const c of chain) {
+      if (at < new Date(c.validFrom) || at > new Date(c.validTo))
+        return 'a certificate of the token x5c chain is not valid now';
+    }
+    for (let i = 0; i + 1 < chain.length; i++) {
+      const [child, parent] = [chain[i] as X509Certificate, chain[i + 1] as X509Certificate];
+      if (!child.checkIssued(parent) || !child.verify(parent.publicKey))
+        return 'the token x5c chain is broken';
+    }
+    const top = chain.at(-1) as X509Certificate;
+    const anchored = this.roots.some(
+      (r) => r.raw.equals(top.raw) || (top.checkIssued(r) && top.verify(r.publicKey)),
+    );
+    if (!anchored) return 'the token x5c chain does not lead to the token service bundle';
+    return (chain[0] as X509Certificate).publicKey;
+  }
+
+  /** The access the token grants, or why it is refused. */
+  private check(token: string): { access: { name: string; actions: Set<string> }[] } | string {
+    if (token.length > MAX_TOKEN_LENGTH) return 'the token is too long';
+    const parts = token.split('.');
+    if (parts.length !== 3) return 'the token is not a JWS compact serialisation';
+    const [h, c, s] = parts as [string, string, string];
+    let header: Record<string, unknown>;
+    let claims: Record<string, unknown>;
+    try {
+      header = b64urlJson(h, 'header');
+      claims = b64urlJson(c, 'claims');
+    } catch (e) {
+      return (e as Error).message;
+    }
+    const alg = typeof header.alg === 'string' ? ALGORITHMS[header.alg] : undefined;
+    if (!alg || !Object.hasOwn(ALGORITHMS, header.alg as string))
+      return 'the token algorithm is not one of ES256/384/512, RS256/384/512';
+    const key = this.chainKey(header.x5c);
+    if (typeof key === 'string') return key;
+    // The algorithm must fit the certificate's key: no algorithm confusion.
+    if (
+      key.asymmetricKeyType !== alg.type ||
+      (alg.curve && key.asymmetricKeyDetails?.namedCurve !== alg.curve)
+    ) {
+      return 'the token algorithm does not match its certificate key';
+    }
+    if (!/^[A-Za-z0-9_-]+$/.test(s)) return 'the token signature is not base64url';
+    const ok = verify(
+      alg.hash,
+      Buffer.from(`${h}.${c}`),
+      alg.type === 'ec' ? { key, dsaEncoding: 'ieee-p1363' } : key,
+      Buffer.from(s, 'base64url'),
+    );
+    if (!ok) return 'the token signature does not verify';
+    if (claims.iss !== this.options.issuer) return 'the token issuer is not the configured one';
+    const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+    if (!aud.includes(this.options.audience)) return 'the token audience is not this service';
+    const now = Math.floor(this.now().getTime() / 1000);
+    if (typeof claims.exp !== 'number' || now >= claims.exp + LEEWAY) return 'the token expired';
+    if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || now + LEEWAY < claims.nbf)) {
+      return 'the token is not valid yet';
+    }
+    const access = Array.isArray(claims.access) ? claims.access : [];
+    return {
+      access: access.flatMap((a: unknown) => {
+        const e = a as { type?: unknown; name?: unknown; actions?: unknown };
+        if (e?.type !== 'repository' || typeof e.name !== 'string' || !Array.isArray(e.actions)) return [];
+        return [
+          { name: e.name, actions: new Set(e.actions.filter((x): x is string => typeof x === 'string')) },
+        ];
+      }),
+    };
+  }
+
+  async authorize(authorization: string | undefined, gun: string, action: Action): Promise<AuthDecision> {
+    if (authorization === undefined) {
+      if (action === 'pull' && this.options.anonymousPull) return { allowed: true };
+      return { allowed: false, status: 401, message: 'authentication required' };
+    }
+    const m = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(authorization);
+    if (!m) return { allowed: false, status: 401, message: 'expected Authorization: Bearer <token>' };
+    const r = this.check(m[1] as string);
+    if (typeof r === 'string') return { allowed: false, status: 401, message: r };
+    // notary-server: push needs pull and push (an uploader reads the current state first).
+    const grants = r.access.filter((a) => a.name === gun);
+    const has = (x: string) => grants.some((g) => g.actions.has(x) || g.actions.has('*'));
+    if (has(action)) return { allowed: true };
+    if (action === 'pull' && this.options.anonymousPull) return { allowed: true };
+    return { allowed: false, status: 403, message: `the token does not grant ${action} on ${gun}` };
+  }
+
+  challenge(gun: string, action: Action): string {
+    const scope = action === 'push' ? `repository:${gun}:pull,push` : `repository:${gun}:pull`;
+    const q = (v: string) => JSON.stringify(v);
+    return `Bearer realm=${q(this.options.realm)},service=${q(this.options.audience)},scope=${q(scope)}`;
+  }
+}
