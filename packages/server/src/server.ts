@@ -75,6 +75,13 @@ export async function startTrustServer(options: TrustServerOptions): Promise<Run
     ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
   });
   const http = createServer(handler);
+  // During a shutdown a keep-alive connection is closed as soon as its request is answered,
+  // instead of after the keep-alive timeout.
+  http.on('request', (_req, res) => {
+    res.on('finish', () => {
+      if (stopping) setImmediate(() => http.closeIdleConnections());
+    });
+  });
   const host = options.host ?? '127.0.0.1';
   try {
     await new Promise<void>((ok, fail) => {
