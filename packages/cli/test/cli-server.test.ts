@@ -6,8 +6,9 @@
  * `tufa serve`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { PrivateKeySigner, TargetFile } from '@tufa/core';
+import { PrivateKeySigner, type Repository, TargetFile } from '@tufa/core';
 import { ServerClient } from '@tufa/server';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTokenIssuer } from '../../oci/test/helpers/registry.js';
@@ -16,6 +17,17 @@ import { BIN, digestOf, expectError, expectExit, Sandbox, tufaEnv } from './help
 const sandbox = new Sandbox('tufa-server-');
 const KEY_PASSPHRASE = 'online-keys-passphrase-for-tests-0042';
 const GUN = 'registry.test/team/app';
+const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+/** A fixed Ed25519 key (seed n repeated). */
+function fixedSigner(n: number): PrivateKeySigner {
+  const der = Buffer.concat([PKCS8_ED25519_PREFIX, Buffer.alloc(32, n)]);
+  return PrivateKeySigner.fromPem(
+    createPrivateKey({ key: der, format: 'der', type: 'pkcs8' })
+      .export({ format: 'pem', type: 'pkcs8' })
+      .toString(),
+  );
+}
 
 interface Running {
   url: string;
@@ -152,6 +164,52 @@ describe('tufa server --store DIR', () => {
     expectError(bad, 2, /TUFA_SERVER_TOKENS: \[0\]\.sha256/);
     const listen = await sandbox.tufa(['server', '--listen', 'nowhere', '--store', 'trust3']);
     expectError(listen, 2, /--listen: expected HOST:PORT/);
+  });
+});
+
+describe('a server killed during an upload', () => {
+  it('leaves the previous state served, and the next server takes the same upload', async () => {
+    const rootKey = fixedSigner(81);
+    const targetsKey = fixedSigner(82);
+    // Writes 1-5 are the first upload (root, targets, snapshot, root.json, timestamp.json);
+    // the second upload writes 2.targets.json (#6), 2.snapshot.json (#7), then timestamp.json.
+    const doomed = await startServer(['server', '--listen', '127.0.0.1:0', '--store', 'trust-kill'], {
+      TUFA_TEST_ONLY_KILL_AT: 'SIGKILL@write-done#7',
+    });
+    running.push(doomed);
+    const client = new ServerClient({ url: doomed.url });
+    await client.create(GUN, {
+      keys: { root: [rootKey.key], targets: [targetsKey.key] },
+      signers: [rootKey, targetsKey],
+    });
+    const digest = digestOf('app 2.0');
+    const add = (repo: Repository) =>
+      repo.addTargets([new TargetFile('2.0', 2000, new Map([['sha256', digest.slice('sha256:'.length)]]))]);
+    await expect(client.publish(GUN, { signers: [targetsKey] }, add)).rejects.toMatchObject({
+      code: 'FETCH',
+    });
+    await doomed.stop();
+    expect(doomed.child.signalCode).toBe('SIGKILL');
+
+    // Its locks are taken over; clients see the state before the upload, complete.
+    const next = await startServer(['server', '--listen', '127.0.0.1:0', '--store', 'trust-kill']);
+    running.push(next);
+    const again = new ServerClient({ url: next.url });
+    writeFileSync(
+      sandbox.path('kill-root.json'),
+      (await again.readFile(GUN, 'metadata/1.root.json')) as Uint8Array,
+    );
+    const before = await sandbox
+      .client()
+      .tufa(['verify', '--server', next.url, '--root', 'kill-root.json', `${GUN}:2.0`]);
+    expectExit(before, 5);
+    const { versions } = await again.publish(GUN, { signers: [targetsKey] }, add);
+    expect(versions).toContainEqual({ role: 'targets', version: 2 });
+    const after = await sandbox
+      .client()
+      .tufa(['verify', '--server', next.url, '--root', 'kill-root.json', `${GUN}:2.0`]);
+    expect(expectExit(after, 0).stdout).toBe(`${GUN}:2.0 ${digest} 2000 bytes (signed by targets)\n`);
+    expect(await next.stop()).toBe(0);
   });
 });
 
