@@ -249,6 +249,55 @@ describe('serving and publishing', () => {
   });
 });
 
+describe('root versions through the server', () => {
+  it('rotates the targets key with a root signed by the root key; the old key no longer publishes', async () => {
+    const newTargets = fixedSigner(45);
+    // Targets are signed again by the new key in the same upload: root 2 no longer accepts the old.
+    const { versions } = await client.publish(GUN, { signers: [ROOT, newTargets] }, async (repo) => {
+      repo.rotateKeys('targets', { add: [newTargets.key], remove: [TARGETS.keyid] });
+    });
+    expect(versions).toContainEqual({ role: 'root', version: 2 });
+    await expect(
+      client.publish(GUN, { signers: [TARGETS] }, (repo) => repo.addTargets([target('old-key:1', 7)])),
+    ).rejects.toMatchObject({ code: 'USAGE' });
+    await client.publish(GUN, { signers: [newTargets] }, (repo) => repo.addTargets([target('new-key:1', 8)]));
+    expect(await verifiedBy('tufa', GUN, 'new-key:1')).toBe(108);
+    expect(await verifiedBy('tuf-js', GUN, 'new-key:1')).toBe(108);
+    // Root 1 again: a replay, answered with the current root version.
+    const r = await call(`${server.url}${GUN}/metadata`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        roles: [
+          {
+            role: 'root',
+            metadata: Buffer.from(
+              (await client.readFile(GUN, 'metadata/1.root.json')) as Uint8Array,
+            ).toString('base64'),
+          },
+        ],
+      }),
+    });
+    expect(r.status).toBe(409);
+    expect(r.json().current).toEqual({ role: 'root', version: 2 });
+  });
+
+  it('keeps a GUN and a GUN nested in it apart', async () => {
+    const inner = `${GUN}/sub`;
+    await client.create(inner, {
+      keys: { root: [ROOT.key], targets: [TARGETS.key] },
+      signers: [ROOT, TARGETS],
+    });
+    await client.publish(inner, { signers: [TARGETS] }, (repo) => repo.addTargets([target('inner:1', 9)]));
+    expect(await verifiedBy('tufa', inner, 'inner:1')).toBe(109);
+    expect(await verifiedBy('tufa', GUN, 'inner:1')).toBeUndefined();
+    expect((await client.onlineKeys(inner)).timestamp.keyid()).not.toBe(
+      (await client.onlineKeys(GUN)).timestamp.keyid(),
+    );
+    expect(await server.service.store.listGuns()).toEqual([GUN, inner]);
+  });
+});
+
 describe('a second server on the same directory', () => {
   it('refuses to start while the first one runs', async () => {
     await expect(startTestServer({ store: server.dir })).rejects.toMatchObject({ code: 'CONFLICT' });
