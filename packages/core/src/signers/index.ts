@@ -14,6 +14,7 @@ export {
   type KeyFileInput,
   type KeyFileOptions,
   type KeyProtection,
+  keyFileBytesSigner,
   type LoadKeyFileOptions,
   loadKeyFileSigner,
   MAX_KEY_FILE_BYTES,

@@ -499,6 +499,20 @@ export async function signerFromParsed(
   }
 }
 
+/**
+ * A signer for the key in the bytes of a key file kept somewhere else than a file (a database
+ * row: a trust server's online keys). `source` names it in errors. The passphrase callback is
+ * called once, only for an encrypted key, after the clear part has been validated.
+ * @throws {@link errors!KeyError | KeyError} the bytes are not a key file, or the passphrase is wrong.
+ */
+export async function keyFileBytesSigner(
+  bytes: Uint8Array,
+  getPassphrase: SecretCallback,
+  source = 'key file',
+): Promise<Signer> {
+  return signerFromParsed(parseKeyFileBytes(bytes, source), getPassphrase, source);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Files
 

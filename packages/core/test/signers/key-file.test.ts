@@ -8,6 +8,7 @@ import {
   DEFAULT_SCRYPT_N,
   encodeKeyFile,
   inspectKeyFile,
+  keyFileBytesSigner,
   loadKeyFileSigner,
   readKeyFile,
   writeKeyFile,
@@ -409,5 +410,23 @@ describe('key files: changing the passphrase', () => {
     await changePassphrase(path, undefined, 'pw2', FAST);
     expect((await readKeyFile(path)).encrypted).toBe(true);
     await expectSigns(await loadKeyFileSigner(path, secretsOf('pw2')));
+  });
+});
+
+describe('key files: from bytes', () => {
+  it('signs with the key in the bytes of a key file, and refuses a wrong passphrase', async () => {
+    const kp = await pair('ed25519');
+    const bytes = await encodeKeyFile(kp, PASS, FAST);
+    const signer = await keyFileBytesSigner(bytes, async () => PASS, 'row 7');
+    await expectSigns(signer);
+    expect(signer.key.keyid()).toBe(kp.key.keyid());
+    await expect(keyFileBytesSigner(bytes, async () => 'wrong', 'row 7')).rejects.toMatchObject({
+      code: 'KEY',
+    });
+    await expect(
+      keyFileBytesSigner(new TextEncoder().encode('{}'), async () => PASS, 'row 7'),
+    ).rejects.toMatchObject({
+      code: 'KEY',
+    });
   });
 });
