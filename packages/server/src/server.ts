@@ -48,11 +48,17 @@ export interface RunningTrustServer {
  */
 export async function startTrustServer(options: TrustServerOptions): Promise<RunningTrustServer> {
   const log = options.log ?? (() => {});
-  const keys = new OnlineKeys({
-    passphrase: options.keyPassphrase,
-    ...(options.scryptN !== undefined ? { scryptN: options.scryptN } : {}),
-  });
   const store = await DirectoryStore.open(options.store);
+  let keys: OnlineKeys;
+  try {
+    keys = new OnlineKeys(store, {
+      passphrase: options.keyPassphrase,
+      ...(options.scryptN !== undefined ? { scryptN: options.scryptN } : {}),
+    });
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   const metrics = new Metrics();
   const service = new TrustService({
     store,

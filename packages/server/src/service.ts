@@ -6,6 +6,7 @@
  * client's trusted set before a byte is written, `timestamp.json` last.
  */
 import {
+  ConflictError,
   DEFAULT_EXPIRY,
   type ExpiryPolicy,
   FormatError,
@@ -15,6 +16,7 @@ import {
   Repository,
   type RepositoryOptions,
   type Root,
+  StaleVersionError,
   ValueError,
 } from '@tufa/core';
 import { checkGun } from './gun.js';
@@ -29,6 +31,9 @@ export interface UploadedRole {
 
 /** The new version of each role an upload or a refresh wrote. */
 export type RoleVersions = { role: string; version: number }[];
+
+/** Attempts of an upload that met a concurrent writer (not a stale version). */
+const UPLOAD_ATTEMPTS = 3;
 
 /** The most roles one upload may carry. */
 export const MAX_UPLOAD_ROLES = 1024;
@@ -68,7 +73,7 @@ export class TrustService {
 
   private async repositoryOptions(gun: string): Promise<RepositoryOptions> {
     return {
-      signers: await this.keys.signers(this.store.gunDirectory(gun)),
+      signers: await this.keys.signers(gun),
       now: this.now,
       expiry: this.expiry,
     };
@@ -80,10 +85,9 @@ export class TrustService {
    */
   async onlineKeys(gun: string, create: boolean): Promise<OnlinePublicKeys> {
     checkGun(gun);
-    const dir = this.store.gunDirectory(gun);
     const keys = create
-      ? await this.store.withGun(gun, () => this.keys.create(dir))
-      : await this.keys.publicKeys(dir);
+      ? await this.store.withGun(gun, () => this.keys.create(gun))
+      : await this.keys.publicKeys(gun);
     if (!keys) throw new NotFoundError(`${gun} has no online keys yet (create them with POST …/${gun}/keys)`);
     return keys;
   }
@@ -125,28 +129,42 @@ export class TrustService {
       if ((options.signers as unknown[]).length === 0) {
         throw new NotFoundError(`${gun} has no online keys yet (create them with POST …/${gun}/keys first)`);
       }
-      let repo: Repository;
-      const root = parsed.get('root');
-      if (await storage.read(TIMESTAMP_PATH)) {
-        repo = await Repository.open(storage, options);
-        if (root) repo.stageSignedMetadata('root', root);
-      } else {
-        if (!root)
-          throw new NotFoundError(`${gun} has no repository yet: the first upload must carry root version 1`);
-        if (!parsed.has('targets'))
-          throw new ValueError(`the first upload of ${gun} must carry targets version 1 too`);
-        repo = await Repository.createFromSignedRoot(storage, root as Metadata<Root>, options);
+      for (let attempt = 1; ; attempt++) {
+        let repo: Repository;
+        const root = parsed.get('root');
+        if (await storage.read(TIMESTAMP_PATH)) {
+          repo = await Repository.open(storage, options);
+          if (root) repo.stageSignedMetadata('root', root);
+        } else {
+          if (!root)
+            throw new NotFoundError(
+              `${gun} has no repository yet: the first upload must carry root version 1`,
+            );
+          if (!parsed.has('targets'))
+            throw new ValueError(`the first upload of ${gun} must carry targets version 1 too`);
+          repo = await Repository.createFromSignedRoot(storage, root as Metadata<Root>, options);
+        }
+        for (const [role, md] of parsed) if (role !== 'root') repo.stageSignedMetadata(role, md);
+        let published: PublishResult;
+        try {
+          published = await repo.publish();
+        } catch (e) {
+          // Another writer of the store (a replica, a refresh, a CLI on the directory) published
+          // between open and publish: try once more on the new state, where a stale upload is
+          // then told apart (StaleVersionError) from a mere race.
+          if (!(e instanceof ConflictError) || e instanceof StaleVersionError || attempt >= UPLOAD_ATTEMPTS)
+            throw e;
+          continue;
+        }
+        const versions = versionsOf(published);
+        const change = await this.store.recordChange({
+          gun,
+          time: this.now().toISOString(),
+          kind: 'upload',
+          versions,
+        });
+        return { versions, change };
       }
-      for (const [role, md] of parsed) if (role !== 'root') repo.stageSignedMetadata(role, md);
-      const published = await repo.publish();
-      const versions = versionsOf(published);
-      const change = await this.store.recordChange({
-        gun,
-        time: this.now().toISOString(),
-        kind: 'upload',
-        versions,
-      });
-      return { versions, change };
     });
   }
 
@@ -174,14 +192,17 @@ export class TrustService {
   async refreshAll(): Promise<{ refreshed: number; failed: number }> {
     let refreshed = 0;
     let failed = 0;
-    for (const gun of await this.store.listGuns()) {
-      try {
-        if ((await this.refresh(gun)).length > 0) refreshed++;
-      } catch (e) {
-        failed++;
-        this.onRefreshError?.(gun, e);
+    // With several replicas on one database, one of them refreshes at a time.
+    await this.store.asRefresher(async () => {
+      for (const gun of await this.store.listGuns()) {
+        try {
+          if ((await this.refresh(gun)).length > 0) refreshed++;
+        } catch (e) {
+          failed++;
+          this.onRefreshError?.(gun, e);
+        }
       }
-    }
+    });
     return { refreshed, failed };
   }
 }

@@ -9,8 +9,9 @@ import { constants } from 'node:fs';
 import { appendFile, lstat, open, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConflictError, PublishLockedError, type RepositoryStorage, StorageError } from '@tufa/core';
-import { FsRepositoryStorage } from '@tufa/core/node';
+import { ensureDir, FsRepositoryStorage, writeFileAtomic } from '@tufa/core/node';
 import { checkGun } from './gun.js';
+import { type OnlineKeyFiles, type OnlineRole, SERVER_FILES_DIR } from './online-keys.js';
 
 /** One entry of the change feed: a GUN's new versions after an upload or a refresh. */
 export interface ChangeRecord {
@@ -26,11 +27,14 @@ export interface ChangeRecord {
 }
 
 /** What the server needs from its storage. */
-export interface ServerStore {
+export interface ServerStore extends OnlineKeyFiles {
   /** The core repository storage of a GUN (paths relative to the GUN: `metadata/…`). */
   storage(gun: string): RepositoryStorage;
-  /** The directory of a GUN's server files (online keys). */
-  gunDirectory(gun: string): string;
+  /**
+   * Runs `fn` if this process is the one that refreshes timestamps now (with several replicas,
+   * exactly one is); otherwise returns undefined without running it.
+   */
+  asRefresher<T>(fn: () => Promise<T>): Promise<T | undefined>;
   /** Runs `fn` with the GUN's writes serialised against every other write of that GUN. */
   withGun<T>(gun: string, fn: () => Promise<T>): Promise<T>;
   /**
@@ -116,8 +120,36 @@ export class DirectoryStore implements ServerStore {
     return new DirectoryStore(abs, release, log);
   }
 
-  gunDirectory(gun: string): string {
+  private gunDirectory(gun: string): string {
     return join(this.dir, ...checkGun(gun).split('/'));
+  }
+
+  private keyPath(gun: string, role: OnlineRole): string {
+    return join(this.gunDirectory(gun), SERVER_FILES_DIR, `${role}.key`);
+  }
+
+  async readOnlineKey(gun: string, role: OnlineRole): Promise<Uint8Array | undefined> {
+    try {
+      const st = await lstat(this.keyPath(gun, role));
+      if (!st.isFile()) return undefined;
+      return new Uint8Array(await readFile(this.keyPath(gun, role)));
+    } catch (e) {
+      if (['ENOENT', 'ENOTDIR'].includes(errorCode(e) ?? '')) return undefined;
+      throw e;
+    }
+  }
+
+  /** One process per directory, and creation runs under the GUN's queue: no race to lose. */
+  async createOnlineKeys(gun: string, files: Record<OnlineRole, Uint8Array>): Promise<void> {
+    if (await this.readOnlineKey(gun, 'snapshot')) return;
+    await ensureDir(join(this.gunDirectory(gun), SERVER_FILES_DIR), 0o700);
+    for (const [role, bytes] of Object.entries(files) as [OnlineRole, Uint8Array][]) {
+      await writeFileAtomic(this.keyPath(gun, role), bytes, { mode: 0o600 });
+    }
+  }
+
+  async asRefresher<T>(fn: () => Promise<T>): Promise<T> {
+    return fn(); // the only process of this directory
   }
 
   storage(gun: string): RepositoryStorage {
