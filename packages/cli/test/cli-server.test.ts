@@ -162,6 +162,12 @@ describe('tufa server --store DIR', () => {
       },
     });
     expectError(bad, 2, /TUFA_SERVER_TOKENS: \[0\]\.sha256/);
+    const secret = 'db-password-in-argv';
+    const url = await sandbox.tufa(['server', '--store', `postgres://tufa:${secret}@127.0.0.1/db`], {
+      env: { TUFA_SERVER_KEY_PASSPHRASE: KEY_PASSPHRASE },
+    });
+    expectError(url, 2, /--store: the database URL carries a password/, /PGPASSWORD/);
+    expect(url.stderr).not.toContain(secret);
     const listen = await sandbox.tufa(['server', '--listen', 'nowhere', '--store', 'trust3']);
     expectError(listen, 2, /--listen: expected HOST:PORT/);
   });

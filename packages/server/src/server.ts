@@ -9,11 +9,15 @@ import { AllowAll, type Authorizer } from './auth.js';
 import { createHandler } from './http.js';
 import { Metrics } from './metrics.js';
 import { OnlineKeys } from './online-keys.js';
+import { PostgresStore } from './postgres-store.js';
 import { TrustService } from './service.js';
-import { DirectoryStore } from './store.js';
+import { DirectoryStore, type ServerStore } from './store.js';
 
 export interface TrustServerOptions {
-  /** The store directory (created if missing). */
+  /**
+   * The store: a directory (created if missing), or a `postgres://` URL without a password
+   * (the password from `PGPASSWORD` or a password file).
+   */
   store: string;
   /** The passphrase online keys are encrypted with (from the environment, never argv). */
   keyPassphrase: string;
@@ -48,7 +52,9 @@ export interface RunningTrustServer {
  */
 export async function startTrustServer(options: TrustServerOptions): Promise<RunningTrustServer> {
   const log = options.log ?? (() => {});
-  const store = await DirectoryStore.open(options.store);
+  const store: ServerStore = /^postgres(ql)?:\/\//.test(options.store)
+    ? await PostgresStore.open({ connectionString: options.store })
+    : await DirectoryStore.open(options.store);
   let keys: OnlineKeys;
   try {
     keys = new OnlineKeys(store, {

@@ -88,6 +88,23 @@ async function registryAuthorizer(
   }
 }
 
+/** A database URL must not carry its password: URLs end up in argv, logs and process lists. */
+function checkNoPassword(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw usage('--store: expected a directory or postgres://[USER@]HOST[:PORT]/DATABASE');
+  }
+  if (u.password !== '') {
+    throw usage(
+      '--store: the database URL carries a password (command lines are visible to other users)',
+      'give the password in PGPASSWORD or a password file (PGPASSFILE), or the whole URL in TUFA_SERVER_DATABASE_URL',
+    );
+  }
+  return url;
+}
+
 export const commands: readonly RegisteredCommand[] = [
   defineCommand({
     name: 'server',
@@ -97,7 +114,10 @@ export const commands: readonly RegisteredCommand[] = [
       option('--listen <host:port>', 'address and port to listen on (port 0 picks a free one)', {
         default: '127.0.0.1:8080',
       }),
-      option('--store <dir>', 'the directory holding every repository (one server process per directory)'),
+      option(
+        '--store <dir|url>',
+        'a directory holding every repository (one server process per directory), or postgres://[USER@]HOST[:PORT]/DB (password from PGPASSWORD or a password file)',
+      ),
       option('--read-only <dir>', 'serve a publish root read-only instead (what `tufa serve` does)'),
       option('--tokens <file>', `static tokens with per-repository scopes (or ${TOKENS_ENV})`),
       option('--anonymous-read', 'with tokens: let requests without a token read metadata'),
@@ -114,12 +134,16 @@ export const commands: readonly RegisteredCommand[] = [
         if (opts.store !== undefined) throw usage('--store and --read-only exclude each other');
         return serveReadOnly(ctx, opts.readOnly, host, port);
       }
-      if (opts.store === undefined) {
+      const fromEnv = process.env['TUFA_SERVER_DATABASE_URL'];
+      if (opts.store === undefined && !fromEnv) {
         throw usage(
-          'tufa server needs --store DIR (or --read-only DIR)',
+          'tufa server needs --store DIR|postgres://HOST/DB, TUFA_SERVER_DATABASE_URL, or --read-only DIR',
           'tufa server --listen 127.0.0.1:8080 --store ./trust',
         );
       }
+      if (opts.store !== undefined && /^postgres(ql)?:/.test(opts.store)) checkNoPassword(opts.store);
+      const store = opts.store ?? (fromEnv as string);
+      const shownStore = opts.store ?? 'TUFA_SERVER_DATABASE_URL';
       const passphrase = process.env[PASSPHRASE_ENV];
       if (!passphrase) {
         throw new CliError(
@@ -156,7 +180,7 @@ export const commands: readonly RegisteredCommand[] = [
       let running: Awaited<ReturnType<typeof startTrustServer>>;
       try {
         running = await startTrustServer({
-          store: opts.store,
+          store,
           keyPassphrase: passphrase,
           host,
           port,
@@ -175,8 +199,8 @@ export const commands: readonly RegisteredCommand[] = [
         throw e;
       }
       ctx.out.result(
-        { url: running.url, store: opts.store },
-        () => `tufa server at ${running.url} (store ${opts.store}; Ctrl-C to stop)`,
+        { url: running.url, store: shownStore },
+        () => `tufa server at ${running.url} (store ${shownStore}; Ctrl-C to stop)`,
       );
       // Requests in flight finish; then the store is released.
       await new Promise<void>((done) => {

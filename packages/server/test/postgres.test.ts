@@ -1,0 +1,142 @@
+/**
+ * The PostgreSQL store with two server replicas on one database: what one replica publishes the
+ * other serves; concurrent publishers to one GUN and to many lose no update and leave every
+ * version chain valid; of two replicas refreshing at once, exactly one signs each timestamp.
+ * PostgreSQL runs as the postgres user in a temporary directory (helpers/postgres.ts).
+ */
+import { MemoryMetadataStore, Metadata, TargetFile, Updater } from '@tufa/core';
+import { HttpFetcher } from '@tufa/core/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServerClient } from '../src/index.js';
+import { fixedSigner } from './helpers/keys.js';
+import { postgresUnavailable, startPostgres, type TestPostgres } from './helpers/postgres.js';
+import { startTestServer, type TestServer } from './helpers/server.js';
+
+const missing = postgresUnavailable();
+if (missing && process.env.CI === 'true') throw new Error(`CI needs PostgreSQL for these tests: ${missing}`);
+
+const ROOT = fixedSigner(91);
+const TARGETS = fixedSigner(92);
+const LONG = { root: 3650 * 86400, targets: 3650 * 86400 };
+
+function target(path: string, seed: number): TargetFile {
+  return new TargetFile(path, seed, new Map([['sha256', seed.toString(16).padStart(64, '0')]]));
+}
+
+async function targetsOf(
+  client: ServerClient,
+  gun: string,
+  paths: string[],
+): Promise<(number | undefined)[]> {
+  const store = new MemoryMetadataStore();
+  await store.write('root', (await client.readFile(gun, 'metadata/1.root.json')) as Uint8Array);
+  const u = new Updater({ metadataBaseUrl: client.metadataUrl(gun), fetcher: new HttpFetcher(), store });
+  const out = [];
+  for (const p of paths) out.push((await u.getTargetInfo(p))?.target.length);
+  return out;
+}
+
+describe.skipIf(missing !== undefined)('PostgreSQL store, two replicas', () => {
+  let db: TestPostgres;
+  let a: TestServer;
+  let b: TestServer;
+  let clock = new Date();
+  beforeAll(async () => {
+    db = await startPostgres('tufa_server_test');
+    process.env.PGPASSWORD = db.password;
+    const options = { store: db.url, now: () => clock, expiry: { timestamp: 3600 } };
+    a = await startTestServer(options);
+    b = await startTestServer(options);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    db?.stop();
+  });
+
+  it('serves on one replica what the other published', async () => {
+    const onA = new ServerClient({ url: a.url });
+    const onB = new ServerClient({ url: b.url });
+    await onA.create('db.test/one', {
+      keys: { root: [ROOT.key], targets: [TARGETS.key] },
+      signers: [ROOT, TARGETS],
+      expiry: LONG,
+    });
+    await onA.publish('db.test/one', { signers: [TARGETS] }, (r) => r.addTargets([target('x:1', 11)]));
+    expect(await targetsOf(onB, 'db.test/one', ['x:1'])).toEqual([11]);
+    expect((await onB.onlineKeys('db.test/one')).timestamp.keyid()).toBe(
+      (await onA.onlineKeys('db.test/one')).timestamp.keyid(),
+    );
+  });
+
+  it('takes 20 concurrent publishers, to one GUN and to many, without losing an update', async () => {
+    const clients = [new ServerClient({ url: a.url }), new ServerClient({ url: b.url })];
+    const gun = 'db.test/busy';
+    await clients[0]?.create(gun, {
+      keys: { root: [ROOT.key], targets: [TARGETS.key] },
+      signers: [ROOT, TARGETS],
+      expiry: LONG,
+    });
+    const same = Array.from({ length: 10 }, (_, i) =>
+      (clients[i % 2] as ServerClient).publish(gun, { signers: [TARGETS], attempts: 30 }, (r) =>
+        r.addTargets([target(`t:${i}`, 100 + i)]),
+      ),
+    );
+    const many = Array.from({ length: 10 }, async (_, i) => {
+      const c = clients[i % 2] as ServerClient;
+      const g = `db.test/many-${i}`;
+      await c.create(g, {
+        keys: { root: [ROOT.key], targets: [TARGETS.key] },
+        signers: [ROOT, TARGETS],
+        expiry: LONG,
+      });
+      await c.publish(g, { signers: [TARGETS] }, (r) => r.addTargets([target(`m:${i}`, 200 + i)]));
+    });
+    await Promise.all([...same, ...many]);
+    const paths = Array.from({ length: 10 }, (_, i) => `t:${i}`);
+    expect(await targetsOf(clients[1] as ServerClient, gun, paths)).toEqual(paths.map((_, i) => 100 + i));
+    // Every version in the chain exists, each snapshot the one before + 1.
+    const ts = Metadata.fromBytes(
+      (await clients[0]?.readFile(gun, 'metadata/timestamp.json')) as Uint8Array,
+      'timestamp',
+    );
+    const sn = ts.signed.snapshotMeta.version;
+    expect(sn).toBe(11);
+    for (let v = 1; v <= 11; v++) {
+      expect(await clients[1]?.readFile(gun, `metadata/${v}.targets.json`)).toBeDefined();
+      expect(await clients[1]?.readFile(gun, `metadata/${v}.snapshot.json`)).toBeDefined();
+    }
+    for (let i = 0; i < 10; i++) {
+      expect(await targetsOf(clients[(i + 1) % 2] as ServerClient, `db.test/many-${i}`, [`m:${i}`])).toEqual([
+        200 + i,
+      ]);
+    }
+  });
+
+  it('has exactly one replica sign each due timestamp', async () => {
+    const guns = await a.service.store.listGuns();
+    const before = await Promise.all(
+      guns.map(
+        async (g) =>
+          Metadata.fromBytes(
+            (await a.service.store.readMetadata(g, 'timestamp.json')) as Uint8Array,
+            'timestamp',
+          ).signed.version,
+      ),
+    );
+    clock = new Date(clock.getTime() + 45 * 60 * 1000);
+    const [ra, rb] = await Promise.all([a.service.refreshAll(), b.service.refreshAll()]);
+    expect(ra.refreshed + rb.refreshed).toBe(guns.length);
+    expect(ra.failed + rb.failed).toBe(0);
+    const after = await Promise.all(
+      guns.map(
+        async (g) =>
+          Metadata.fromBytes(
+            (await b.service.store.readMetadata(g, 'timestamp.json')) as Uint8Array,
+            'timestamp',
+          ).signed.version,
+      ),
+    );
+    expect(after).toEqual(before.map((v) => v + 1));
+  });
+});
