@@ -113,6 +113,37 @@ describe.skipIf(missing !== undefined)('PostgreSQL store, two replicas', () => {
     }
   });
 
+  it('recovers by itself when PostgreSQL crashes and restarts under load', async () => {
+    const clients = [new ServerClient({ url: a.url }), new ServerClient({ url: b.url })];
+    const gun = 'db.test/crash';
+    await clients[0]?.create(gun, {
+      keys: { root: [ROOT.key], targets: [TARGETS.key] },
+      signers: [ROOT, TARGETS],
+      expiry: LONG,
+    });
+    const load = Array.from({ length: 6 }, (_, i) =>
+      (clients[i % 2] as ServerClient)
+        .publish(gun, { signers: [TARGETS], attempts: 30 }, (r) => r.addTargets([target(`c:${i}`, 300 + i)]))
+        .then(
+          () => true,
+          () => false,
+        ),
+    );
+    db.restart();
+    const done = await Promise.all(load);
+    // What was accepted is there, completely; what failed is not there at all.
+    const paths = Array.from({ length: 6 }, (_, i) => `c:${i}`);
+    const seen = await targetsOf(clients[1] as ServerClient, gun, paths);
+    expect(seen).toEqual(done.map((ok, i) => (ok ? 300 + i : undefined)));
+    // Both replicas work again without a restart of their own.
+    for (const c of clients) {
+      await c.publish(gun, { signers: [TARGETS], attempts: 30 }, (r) =>
+        r.addTargets([target(`after:${c === clients[0] ? 0 : 1}`, 400)]),
+      );
+    }
+    expect(await targetsOf(clients[0] as ServerClient, gun, ['after:0', 'after:1'])).toEqual([400, 400]);
+  });
+
   it('has exactly one replica sign each due timestamp', async () => {
     const guns = await a.service.store.listGuns();
     const before = await Promise.all(

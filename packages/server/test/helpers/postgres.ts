@@ -15,6 +15,8 @@ export interface TestPostgres {
   /** `postgres://tufa@127.0.0.1:PORT/DB`, without the password. */
   url: string;
   password: string;
+  /** Stops PostgreSQL as a crash would (immediate mode) and starts it again. */
+  restart(): void;
   stop(): void;
 }
 
@@ -81,6 +83,19 @@ export async function startPostgres(database: string): Promise<TestPostgres> {
   return {
     url: `postgres://tufa@127.0.0.1:${port}/${database}`,
     password,
+    restart() {
+      as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      as('pg_ctl', [
+        '-D',
+        data,
+        '-l',
+        join(dir, 'log'),
+        '-w',
+        '-o',
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+        'start',
+      ]);
+    },
     stop() {
       try {
         as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
