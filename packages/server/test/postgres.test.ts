@@ -144,6 +144,38 @@ describe.skipIf(missing !== undefined)('PostgreSQL store, two replicas', () => {
     expect(await targetsOf(clients[0] as ServerClient, gun, ['after:0', 'after:1'])).toEqual([400, 400]);
   });
 
+  it('lets one replica at a time be the refresher', async () => {
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let entered = () => {};
+    const inside = new Promise<void>((r) => {
+      entered = r;
+    });
+    const first = a.service.store.asRefresher(async () => {
+      entered();
+      await held;
+      return 'a';
+    });
+    await inside;
+    let ran = false;
+    try {
+      expect(
+        await b.service.store.asRefresher(async () => {
+          ran = true;
+          return 'b';
+        }),
+      ).toBeUndefined();
+      expect(ran).toBe(false);
+    } finally {
+      release(); // a failed check must not leave the refresher role held (the store would not close)
+    }
+    expect(await first).toBe('a');
+    // Released: the other replica may take its turn.
+    expect(await b.service.store.asRefresher(async () => 'b')).toBe('b');
+  });
+
   it('has exactly one replica sign each due timestamp', async () => {
     const guns = await a.service.store.listGuns();
     const before = await Promise.all(
