@@ -159,11 +159,13 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
         join(project, 'package.json'),
         `${JSON.stringify({ name: 'tufa-packaging-check', version: '1.0.0', private: true }, null, 2)}\n`,
       );
-      const tarballs = ['@tufa/core', '@tufa/pkcs11', '@tufa/oci', '@tufa/server', '@tufa/cli'].map((name) => {
-        const p = packed.find((x) => x.name === name);
-        if (!p) throw new Error(`${name} was not packed`);
-        return join(packDir, p.filename);
-      });
+      const tarballs = ['@tufa/core', '@tufa/pkcs11', '@tufa/oci', '@tufa/server', '@tufa/cli'].map(
+        (name) => {
+          const p = packed.find((x) => x.name === name);
+          if (!p) throw new Error(`${name} was not packed`);
+          return join(packDir, p.filename);
+        },
+      );
       const env = cleanEnv();
       expectExit(await run('npm', ['install', '--prefix', project, ...tarballs], project, env), 0);
 
