@@ -47,6 +47,8 @@ const BY_CODE: Record<TufErrorCode, number> = {
   STORAGE: EXIT.IO,
   CONFLICT: EXIT.CONFLICT,
   STATE: EXIT.FAILURE,
+  // The runtime's crypto cannot do the operation: not a verdict on the data, and no I/O.
+  CRYPTO_BACKEND: EXIT.FAILURE,
   USAGE: EXIT.USAGE,
   ABORTED: EXIT.FAILURE,
 };

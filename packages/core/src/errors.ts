@@ -30,6 +30,7 @@ export type TufErrorCode =
   | 'LENGTH_OR_HASH' // bytes do not match the length or hashes the parent role names
   | 'UNSUPPORTED_KEY' // a key type or scheme tufa cannot use
   | 'UNSUPPORTED_HASH' // no hash algorithm tufa knows of
+  | 'CRYPTO_BACKEND' // this runtime's crypto cannot do an operation tufa needs
   | 'DOWNLOAD_LIMIT' // more bytes than allowed were sent
   | 'FETCH' // the transport failed
   | 'NOT_FOUND' // the server has no such file, or no such target is signed
@@ -70,6 +71,7 @@ const CATEGORY: Readonly<Record<TufErrorCode, ErrorCategory>> = {
   CREDENTIALS_REFUSED: 'transport',
   NOT_FOUND: 'not-found',
   STATE: 'local',
+  CRYPTO_BACKEND: 'local',
   STORAGE: 'local',
   KEY: 'local',
   CONFLICT: 'local',
@@ -192,6 +194,17 @@ export class UnsupportedKeyError extends TufError {
 export class UnsupportedHashError extends TufError {
   constructor(message: string) {
     super('UNSUPPORTED_HASH', message);
+  }
+}
+
+/**
+ * The runtime's crypto library cannot do what tufa asked (an algorithm missing from its
+ * WebCrypto, no `crypto.subtle` outside a secure context). Not a verdict on the data: nothing
+ * was verified, so nothing was trusted, and a bad signature is never reported this way.
+ */
+export class CryptoBackendError extends TufError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CRYPTO_BACKEND', message, options);
   }
 }
 

@@ -1,11 +1,15 @@
 /**
- * Hashing for target files and metadata. node:crypto (OpenSSL) is about 10x faster than a
- * pure-JS SHA-2 on Node (see docs/adr/0003-crypto-backend.md), which matters for large targets.
+ * Hashing for target files and metadata, through the crypto backend (node:crypto on Node, about
+ * 10x faster than a pure-JS SHA-2 there, see docs/adr/0003-crypto-backend.md; `@noble/hashes`
+ * elsewhere, since WebCrypto has no incremental digest).
  */
-import { createHash, type Hash } from 'node:crypto';
 import { UnsupportedHashError, UsageError } from '../errors.js';
+import { cryptoBackend } from './active-backend.js';
+import type { HashState } from './backend.js';
+import type { HashAlgorithm } from './hash-algorithm.js';
+import { bytesToHex } from './hex.js';
 
-export type HashAlgorithm = 'sha256' | 'sha512';
+export type { HashAlgorithm } from './hash-algorithm.js';
 
 const SUPPORTED: readonly string[] = ['sha256', 'sha512'];
 
@@ -22,22 +26,20 @@ function checked(alg: string): HashAlgorithm {
   return alg;
 }
 
-function toBytes(b: Buffer): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-}
-
 export function digest(alg: HashAlgorithm, bytes: Uint8Array): Uint8Array {
-  return toBytes(createHash(checked(alg)).update(bytes).digest());
+  const h = cryptoBackend().createHash(checked(alg));
+  h.update(bytes);
+  return h.digest();
 }
 
 export function hexDigest(alg: HashAlgorithm, bytes: Uint8Array): string {
-  return createHash(checked(alg)).update(bytes).digest('hex');
+  return bytesToHex(digest(alg, bytes));
 }
 
 /** Incremental hashing for streamed downloads. Single use: finishing twice is a UsageError. */
 export class Hasher {
   readonly algorithm: HashAlgorithm;
-  #hash: Hash | undefined;
+  #hash: HashState | undefined;
 
   /**
    * @throws {@link errors!UnsupportedHashError | UnsupportedHashError} `alg` is not sha256 or
@@ -45,7 +47,7 @@ export class Hasher {
    */
   constructor(alg: HashAlgorithm) {
     this.algorithm = checked(alg);
-    this.#hash = createHash(alg);
+    this.#hash = cryptoBackend().createHash(alg);
   }
 
   /**
@@ -62,7 +64,7 @@ export class Hasher {
    * @throws {@link errors!UsageError | UsageError} the digest was already taken.
    */
   digest(): Uint8Array {
-    return toBytes(this.#finish().digest());
+    return this.#finish().digest();
   }
 
   /**
@@ -70,15 +72,15 @@ export class Hasher {
    * @throws {@link errors!UsageError | UsageError} the digest was already taken.
    */
   digestHex(): string {
-    return this.#finish().digest('hex');
+    return bytesToHex(this.#finish().digest());
   }
 
-  #live(): Hash {
+  #live(): HashState {
     if (this.#hash === undefined) throw new UsageError('Hasher already finished');
     return this.#hash;
   }
 
-  #finish(): Hash {
+  #finish(): HashState {
     const h = this.#live();
     this.#hash = undefined;
     return h;

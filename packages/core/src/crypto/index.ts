@@ -1,13 +1,15 @@
-/** Keys, signatures, signers and hashes. Node backend: node:crypto, with @noble/ed25519 for key checks. */
+/**
+ * Keys, signatures, signers and hashes, on the crypto backend the runtime resolves (node:crypto
+ * on Node, WebCrypto elsewhere; docs/adr/0022-crypto-backends.md).
+ */
 export { digest, type HashAlgorithm, Hasher, hexDigest, isSupportedHashAlgorithm } from './hash.js';
 export { Key, type KeyVal } from './key.js';
+export { keyFromPublicPem, keyToPem } from './key-pem.js';
 export {
   type GeneratedKeyPair,
   type GenerateKeyPairOptions,
   generateKeyPair,
   type KeyKind,
-  keyFromPublicPem,
-  keyToPem,
 } from './keygen.js';
 export { Signature } from './signature.js';
 export {

@@ -4,28 +4,30 @@
  *
  * Parsing checks the shape only: a key of an unknown type or scheme, or with unusable key
  * material, is kept (it may sit in a root beside keys we can use) and simply never verifies.
- * The key material is validated once, on first use, and the resulting node KeyObject is cached
- * (re-creating it per verification halves throughput; see docs/adr/0003-crypto-backend.md).
+ * The key material is validated once, on first use, by pure code (spki.ts, @noble/ed25519 for
+ * Ed25519 points), so every crypto backend accepts the same keys; the backend only computes
+ * (docs/adr/0022-crypto-backends.md).
  */
-import { constants, createPublicKey, type KeyObject, verify as nodeVerify } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import * as ed from '@noble/ed25519';
-import { FormatError, UnsupportedKeyError, UsageError } from '../errors.js';
+import { CryptoBackendError, FormatError, UnsupportedKeyError, UsageError } from '../errors.js';
 import { canonicalBytes } from '../json/canonical.js';
+import { cryptoBackend } from './active-backend.js';
+import type { Algorithm, PublicKeyMaterial } from './backend.js';
+import { ecdsaDerToRaw } from './ecdsa-der.js';
 import { hexDigest } from './hash.js';
-import { hexToBytes } from './hex.js';
+import { bigIntToBytes, bytesToBase64Url, bytesToHex, hexToBytes } from './hex.js';
 import { cloneJson, isRecord, own, setOwn, unknownFields } from './json-value.js';
-import { ecSpkiCurve, spkiDerFromPem } from './pem.js';
+import { pemFromSpkiDer, spkiDerFromPem } from './pem.js';
+import { ed25519Spki, parseSpki, uncompressedPoint } from './spki.js';
 
 /** `keyval`: the `public` string plus any fields this version does not know. */
 export type KeyVal = { readonly public: string; readonly [field: string]: unknown };
 
-/** What tufa can verify with (internal); one per supported keytype/scheme combination. */
-export type Algorithm = 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'rsassa-pss-sha256';
+export type { Algorithm } from './backend.js';
 
 /** Validated public key material (internal). */
-export interface Material {
-  readonly algorithm: Algorithm;
-  readonly keyObject: KeyObject;
+export interface Material extends PublicKeyMaterial {
   /** Same key material, same id, whatever the keyid, keytype alias or point encoding. */
   readonly id: string;
   /** RSA: the modulus length in bytes, which a signature must have (RFC 8017 8.1.2 step 1). */
@@ -43,12 +45,11 @@ function algorithmFor(keytype: string, scheme: string): Algorithm | undefined {
   return undefined;
 }
 
-// SubjectPublicKeyInfo header for a raw 32-byte Ed25519 key (RFC 8410).
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const ED25519_HEX_RE = /^[0-9a-f]{64}$/;
 // RFC 8032 5.1: the order of the Ed25519 base point.
 const ED25519_L = 2n ** 252n + 27742317777372353535851937790883648493n;
 const MIN_RSA_BITS = 2048;
+const EC_SIZE = { 'ecdsa-p256': 32, 'ecdsa-p384': 48 } as const;
 
 function ed25519Material(pub: string): Material | undefined {
   if (!ED25519_HEX_RE.test(pub)) return undefined;
@@ -59,37 +60,46 @@ function ed25519Material(pub: string): Material | undefined {
   // A torsion component cannot come from key generation (A = aB), and cofactored and cofactorless
   // verifiers disagree on signatures under such a key; one scalar multiplication per key.
   if (point.isSmallOrder() || !point.isTorsionFree()) return undefined;
-  const der = Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(pub, 'hex')]);
-  const keyObject = createPublicKey({ key: der, format: 'der', type: 'spki' });
-  return { algorithm: 'ed25519', keyObject, id: `ed25519:${pub}`, sigLength: 64 };
+  const raw = hexToBytes(pub) ?? new Uint8Array(0);
+  return { algorithm: 'ed25519', spki: ed25519Spki(raw), raw, id: `ed25519:${pub}`, sigLength: 64 };
 }
+
+/** Minimal big-endian bytes, as JWK writes `n` and `e`. */
+const minimalBytes = (n: bigint): Uint8Array =>
+  bigIntToBytes(n, Math.ceil(n.toString(16).length / 2)) ?? new Uint8Array(0);
 
 function pemMaterial(algorithm: Algorithm, pem: string): Material | undefined {
   const der = spkiDerFromPem(pem);
   if (der === undefined) return undefined;
-  const keyObject = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
-  // OpenSSL ignores bytes after the SPKI structure; accept only an exact DER round trip.
-  if (!keyObject.export({ type: 'spki', format: 'der' }).equals(der)) return undefined;
-  const details = keyObject.asymmetricKeyDetails;
+  const parsed = parseSpki(der);
+  if (typeof parsed === 'string') return undefined; // includes explicit curve parameters
   if (algorithm === 'rsassa-pss-sha256') {
-    // 'rsa' only: an id-RSASSA-PSS SPKI carries its own parameters; securesystemslib writes rsaEncryption.
-    const bits = details?.modulusLength ?? 0;
-    if (keyObject.asymmetricKeyType !== 'rsa' || bits < MIN_RSA_BITS) return undefined;
-    const jwk = keyObject.export({ format: 'jwk' });
+    // rsaEncryption only (spki.ts): an id-RSASSA-PSS SPKI carries its own parameters.
+    if (parsed.kind !== 'rsa' || parsed.modulusBits < MIN_RSA_BITS) return undefined;
     // With e = 1 a signature is its own message encoding: anyone could forge one. Like the
     // small-order Ed25519 keys, such keys never count (an even e is not a valid RSA key either).
-    const e = BigInt(`0x${Buffer.from(jwk.e ?? '', 'base64url').toString('hex') || '0'}`);
-    if (e < 3n || e % 2n === 0n) return undefined;
-    return { algorithm, keyObject, id: `rsa:${jwk.n}:${jwk.e}`, sigLength: Math.ceil(bits / 8) };
+    if (parsed.e < 3n || parsed.e % 2n === 0n) return undefined;
+    const id = `rsa:${bytesToBase64Url(minimalBytes(parsed.n))}:${bytesToBase64Url(minimalBytes(parsed.e))}`;
+    return {
+      algorithm,
+      spki: der,
+      raw: new Uint8Array(0),
+      rsa: parsed,
+      id,
+      sigLength: Math.ceil(parsed.modulusBits / 8),
+    };
   }
-  const curve = algorithm === 'ecdsa-p256' ? 'prime256v1' : 'secp384r1';
+  if (algorithm === 'ed25519') return undefined;
   // The curve must match the scheme: a P-384 key under ecdsa-sha2-nistp256 is not usable.
-  if (keyObject.asymmetricKeyType !== 'ec' || details?.namedCurve !== curve) return undefined;
-  // Named curves only: node reports explicit parameters equal to P-256 as P-256 (see ecSpkiCurve).
-  if (ecSpkiCurve(der) !== curve) return undefined;
-  // From the JWK, so a compressed and an uncompressed encoding of one point get one id.
-  const jwk = keyObject.export({ format: 'jwk' });
-  return { algorithm, keyObject, id: `ec:${jwk.crv}:${jwk.x}:${jwk.y}`, sigLength: 0 };
+  const curve = algorithm === 'ecdsa-p256' ? 'P-256' : 'P-384';
+  if (parsed.kind !== 'ec' || parsed.curve !== curve) return undefined;
+  const raw = uncompressedPoint(curve, parsed.point);
+  if (raw === undefined) return undefined;
+  // From the uncompressed point, so a compressed and an uncompressed encoding of one point get one id.
+  const size = EC_SIZE[algorithm];
+  const x = bytesToBase64Url(raw.subarray(1, 1 + size));
+  const y = bytesToBase64Url(raw.subarray(1 + size));
+  return { algorithm, spki: der, raw, id: `ec:${curve}:${x}:${y}`, sigLength: 0 };
 }
 
 /**
@@ -98,11 +108,14 @@ function pemMaterial(algorithm: Algorithm, pem: string): Material | undefined {
  */
 export function refuseExplicitCurve(publicKey: KeyObject): void {
   if (publicKey.asymmetricKeyType !== 'ec') return;
-  if (ecSpkiCurve(publicKey.export({ type: 'spki', format: 'der' })) !== 'explicit') return;
-  throw new UnsupportedKeyError(
+  if (parseSpki(publicKey.export({ type: 'spki', format: 'der' })) !== 'explicit-curve') return;
+  throw explicitCurveError();
+}
+
+const explicitCurveError = (): UnsupportedKeyError =>
+  new UnsupportedKeyError(
     'an EC key with explicit curve parameters (expected a named curve, P-256 or P-384, as RFC 5480 and python-tuf require)',
   );
-}
 
 function loadMaterial(key: Key): Material | undefined {
   const algorithm = algorithmFor(key.keytype, key.scheme);
@@ -112,11 +125,11 @@ function loadMaterial(key: Key): Material | undefined {
       ? ed25519Material(key.keyval.public)
       : pemMaterial(algorithm, key.keyval.public);
   } catch {
-    return undefined; // undecodable point, bad DER, off-curve point: unusable, not a parse error
+    return undefined; // undecodable point: unusable, not a parse error
   }
 }
 
-// Keyed by the Key so the class carries no node types in its public shape.
+// Keyed by the Key so the class carries no backend types in its public shape.
 const materials = new WeakMap<Key, Material | null>();
 
 /** The validated key material, parsed once per Key (internal; for the signer and PEM export). */
@@ -135,41 +148,67 @@ function leToBigInt(bytes: Uint8Array): bigint {
   return n;
 }
 
-function verifyNow(m: Material, data: Uint8Array, sig: Uint8Array): boolean {
+/**
+ * What must not depend on the backend or its version, checked before it is called: the same
+ * signature gets the same answer from OpenSSL, WebCrypto and noble.
+ */
+function wellFormed(m: Material, sig: Uint8Array): boolean {
   switch (m.algorithm) {
     case 'ed25519':
-      // RFC 8032 5.1.7: reject S >= L (a malleated copy of a valid signature). OpenSSL 3 checks
-      // this too; checking here keeps the rule independent of the backend's version.
-      if (sig.length !== 64 || leToBigInt(sig.subarray(32)) >= ED25519_L) return false;
-      // An R that does not decode cannot equal the canonical encoding OpenSSL recomputes.
-      return nodeVerify(null, data, m.keyObject, sig);
+      // RFC 8032 5.1.7: reject S >= L (a malleated copy of a valid signature).
+      return sig.length === 64 && leToBigInt(sig.subarray(32)) < ED25519_L;
     case 'ecdsa-p256':
     case 'ecdsa-p384':
-      // DESIGN rule 7: DER signatures; nistp384 hashes with SHA-384.
-      return nodeVerify(
-        m.algorithm === 'ecdsa-p256' ? 'sha256' : 'sha384',
-        data,
-        {
-          key: m.keyObject,
-          dsaEncoding: 'der',
-        },
-        sig,
-      );
+      // DESIGN rule 7: strict DER, with r and s no longer than the curve order.
+      return ecdsaDerToRaw(sig, EC_SIZE[m.algorithm]) !== undefined;
     case 'rsassa-pss-sha256':
-      if (sig.length !== m.sigLength) return false;
-      // securesystemslib signs with a 32-byte salt and verifies with PSS.AUTO (any salt length);
-      // AUTO matches it, so signatures python-tuf accepts verify here. MGF1 uses SHA-256.
-      return nodeVerify(
-        'sha256',
-        data,
-        {
-          key: m.keyObject,
-          padding: constants.RSA_PKCS1_PSS_PADDING,
-          saltLength: constants.RSA_PSS_SALTLEN_AUTO,
-        },
-        sig,
-      );
+      // RFC 8017 8.1.2 step 1; OpenSSL alone accepts a signature one byte short.
+      return sig.length === m.sigLength;
   }
+}
+
+/**
+ * The TUF key object for an SPKI (internal; for PEM import and node KeyObjects), as
+ * securesystemslib writes it: Ed25519 as raw hex, ECDSA (keytype `ecdsa`) and RSA as PEM.
+ */
+export function keyFromSpki(der: Uint8Array, scheme?: string): Key {
+  const parsed = parseSpki(der);
+  if (parsed === 'explicit-curve') throw explicitCurveError();
+  if (parsed === 'unsupported') {
+    throw new UnsupportedKeyError(
+      'unsupported public key (expected Ed25519, ECDSA on P-256 or P-384, or RSA, as a valid SubjectPublicKeyInfo)',
+    );
+  }
+  let keytype: string;
+  let defaultScheme: string;
+  let pub: string;
+  if (parsed.kind === 'ed25519') {
+    [keytype, defaultScheme, pub] = ['ed25519', 'ed25519', bytesToHex(parsed.raw)];
+  } else {
+    pub = pemFromSpkiDer(der);
+    if (parsed.kind === 'rsa') [keytype, defaultScheme] = ['rsa', 'rsassa-pss-sha256'];
+    else
+      [keytype, defaultScheme] = [
+        'ecdsa',
+        parsed.curve === 'P-256' ? 'ecdsa-sha2-nistp256' : 'ecdsa-sha2-nistp384',
+      ];
+  }
+  if (scheme !== undefined && scheme !== defaultScheme) {
+    throw new UnsupportedKeyError(
+      `unsupported scheme for a ${keytype} key (expected ${defaultScheme}, got ${scheme})`,
+    );
+  }
+  const key = new Key(keytype, defaultScheme, { public: pub });
+  if (!key.supported) {
+    throw new UnsupportedKeyError(`unusable ${keytype} key (e.g. RSA below ${MIN_RSA_BITS} bits)`);
+  }
+  return key;
+}
+
+/** The key's public material as PEM SubjectPublicKeyInfo (internal; `keyToPem`). */
+export function spkiPemOf(key: Key): string | undefined {
+  const m = materialOf(key);
+  return m === undefined ? undefined : pemFromSpkiDer(m.spki);
 }
 
 /**
@@ -245,34 +284,7 @@ export class Key {
   static fromPublicKeyObject(publicKey: KeyObject, scheme?: string): Key {
     if (publicKey.type !== 'public')
       throw new UsageError(`expected a public KeyObject, got ${publicKey.type}`);
-    const type = publicKey.asymmetricKeyType;
-    const curve = publicKey.asymmetricKeyDetails?.namedCurve;
-    let keytype: string;
-    let defaultScheme: string;
-    let pub: string;
-    if (type === 'ed25519') {
-      [keytype, defaultScheme] = ['ed25519', 'ed25519'];
-      pub = Buffer.from(publicKey.export({ format: 'jwk' }).x ?? '', 'base64url').toString('hex');
-    } else {
-      refuseExplicitCurve(publicKey);
-      if (type === 'ec' && curve === 'prime256v1')
-        [keytype, defaultScheme] = ['ecdsa', 'ecdsa-sha2-nistp256'];
-      else if (type === 'ec' && curve === 'secp384r1')
-        [keytype, defaultScheme] = ['ecdsa', 'ecdsa-sha2-nistp384'];
-      else if (type === 'rsa') [keytype, defaultScheme] = ['rsa', 'rsassa-pss-sha256'];
-      else throw new UnsupportedKeyError(`unsupported key type ${type ?? '?'}${curve ? ` (${curve})` : ''}`);
-      pub = publicKey.export({ type: 'spki', format: 'pem' }) as string;
-    }
-    if (scheme !== undefined && scheme !== defaultScheme) {
-      throw new UnsupportedKeyError(
-        `unsupported scheme for a ${keytype} key (expected ${defaultScheme}, got ${scheme})`,
-      );
-    }
-    const key = new Key(keytype, defaultScheme, { public: pub });
-    if (!key.supported) {
-      throw new UnsupportedKeyError(`unusable ${keytype} key (e.g. RSA below ${MIN_RSA_BITS} bits)`);
-    }
-    return key;
+    return keyFromSpki(publicKey.export({ type: 'spki', format: 'der' }), scheme);
   }
 
   /** The TUF key object, a fresh plain object (unknown fields included, `__proto__` as a field). */
@@ -310,20 +322,26 @@ export class Key {
   }
 
   /**
-   * Whether `sigHex` is a valid signature over `data`. Never throws: malformed hex, a wrong
-   * length, an unsupported key or a bad signature are all `false`. Async so that a WebCrypto or
-   * remote verifier fits behind the same call.
+   * Whether `sigHex` is a valid signature over `data`: malformed hex, a wrong length, an
+   * unsupported key or a bad signature are all `false`. Async: WebCrypto is.
+   * @throws {@link errors!CryptoBackendError | CryptoBackendError} the runtime's crypto cannot
+   *   verify this kind of signature at all (e.g. no `crypto.subtle` outside a secure context).
    */
   async verify(data: Uint8Array, sigHex: string): Promise<boolean> {
+    if (!(data instanceof Uint8Array) || typeof sigHex !== 'string') return false;
+    const m = materialOf(this);
+    const sig = hexToBytes(sigHex);
+    if (m === undefined || sig === undefined || !wellFormed(m, sig)) return false;
+    const backend = cryptoBackend();
     try {
-      if (!(data instanceof Uint8Array) || typeof sigHex !== 'string') return false;
-      const m = materialOf(this);
-      const sig = hexToBytes(sigHex);
-      if (m === undefined || sig === undefined || sig.length === 0) return false;
-      // Synchronous on purpose: for metadata-sized data the thread-pool hop costs more than it saves.
-      return verifyNow(m, data, sig);
-    } catch {
-      return false;
+      return await backend.verify(m, data, sig);
+    } catch (e) {
+      // Not a bad signature: this runtime cannot check one. Reporting it as `false` would turn
+      // it into a threshold failure that hides the cause.
+      throw new CryptoBackendError(
+        `the crypto backend cannot verify ${m.algorithm} signatures (${backend.name}: ${e instanceof Error ? e.message : String(e)})`,
+        { cause: e },
+      );
     }
   }
 }

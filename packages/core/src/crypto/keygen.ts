@@ -1,9 +1,8 @@
 /** Key generation and PEM import/export of TUF public keys. */
-import { createPublicKey, type KeyObject, generateKeyPair as nodeGenerateKeyPair } from 'node:crypto';
+import { type KeyObject, generateKeyPair as nodeGenerateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
-import { FormatError, UnsupportedKeyError, UsageError } from '../errors.js';
-import { Key, materialOf } from './key.js';
-import { spkiDerFromPem } from './pem.js';
+import { UsageError } from '../errors.js';
+import { Key } from './key.js';
 import { PrivateKeySigner } from './signer.js';
 
 /**
@@ -74,34 +73,4 @@ export async function generateKeyPair(
   const key = Key.fromPublicKeyObject(pair.publicKey);
   const signer = new PrivateKeySigner(pair.privateKey, key);
   return { key, privateKeyPem: signer.toPem(), signer };
-}
-
-/**
- * The TUF key for a PEM SubjectPublicKeyInfo (`BEGIN PUBLIC KEY`), written as securesystemslib
- * writes it (Ed25519 as raw hex; PEM re-encoded by OpenSSL, as python's `cryptography` does).
- * @throws {@link errors!FormatError | FormatError} `pem` is not a PEM SubjectPublicKeyInfo.
- * @throws {@link errors!UnsupportedKeyError | UnsupportedKeyError} the key cannot be decoded, or is
- *   of a type or scheme tufa cannot use.
- */
-export function keyFromPublicPem(pem: string, scheme?: string): Key {
-  const der = spkiDerFromPem(pem);
-  if (der === undefined) throw new FormatError('expected a PEM SubjectPublicKeyInfo (BEGIN PUBLIC KEY)');
-  let publicKey: KeyObject;
-  try {
-    publicKey = createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' });
-  } catch (e) {
-    throw new UnsupportedKeyError('cannot decode the public key', { cause: e });
-  }
-  return Key.fromPublicKeyObject(publicKey, scheme);
-}
-
-/**
- * The key's public material as PEM SubjectPublicKeyInfo (also for Ed25519 keys).
- * @throws {@link errors!UnsupportedKeyError | UnsupportedKeyError} the key is of a type or scheme
- *   tufa cannot use.
- */
-export function keyToPem(key: Key): string {
-  const m = materialOf(key);
-  if (m === undefined) throw new UnsupportedKeyError(`unsupported key (${key.keytype}/${key.scheme})`);
-  return m.keyObject.export({ type: 'spki', format: 'pem' }) as string;
 }

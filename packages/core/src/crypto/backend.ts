@@ -1,0 +1,49 @@
+/**
+ * The crypto backend seam (internal; ADR 0022). Everything tufa asks of a crypto library goes
+ * through this interface, so one validation layer (key.ts, spki.ts) sits on top of whichever
+ * library the runtime offers:
+ *
+ * - `node-backend.ts`: node:crypto (OpenSSL), measured fastest on Node (ADR 0003);
+ * - `web-backend.ts`: WebCrypto (`crypto.subtle`) for signatures, `@noble/hashes` for the
+ *   incremental SHA-2 that WebCrypto lacks, `@noble/ed25519` where an engine lacks Ed25519.
+ *
+ * package.json `imports` maps `#crypto-backend` to one of them by export condition, so the choice
+ * is made by the resolver, with no code run at import and no `node:` module in a browser bundle.
+ */
+import type { HashAlgorithm } from './hash-algorithm.js';
+
+/** What tufa can verify with; one per supported keytype/scheme combination. */
+export type Algorithm = 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'rsassa-pss-sha256';
+
+/** Incremental hashing, synchronous: metadata-sized inputs and streamed chunks alike. */
+export interface HashState {
+  update(chunk: Uint8Array): void;
+  /** Finishes the hash; the state is not used again. */
+  digest(): Uint8Array;
+}
+
+/** Public key material already validated by spki.ts / key.ts (the backend trusts its shape). */
+export interface PublicKeyMaterial {
+  readonly algorithm: Algorithm;
+  /** SubjectPublicKeyInfo DER; for Ed25519 built from the raw key (RFC 8410). */
+  readonly spki: Uint8Array;
+  /** Ed25519: the 32 raw bytes; ECDSA: the uncompressed point 04‖X‖Y; RSA: unused (empty). */
+  readonly raw: Uint8Array;
+  /** RSA: modulus and public exponent (for the PSS salt-length recovery of the web backend). */
+  readonly rsa?: { readonly n: bigint; readonly e: bigint; readonly modulusBits: number };
+}
+
+/**
+ * A crypto library. `verify` resolves `false` for a signature that does not verify and rejects
+ * only when the library itself cannot do the operation (an algorithm missing, no `crypto.subtle`
+ * in an insecure context); key.ts turns that into a CryptoBackendError, never a bad signature.
+ *
+ * Signatures arrive in TUF's encoding: Ed25519 64 bytes, ECDSA ASN.1 DER, RSA-PSS as long as the
+ * modulus; RSA-PSS verification accepts any salt length (python-tuf's PSS.AUTO, ADR 0003).
+ */
+export interface CryptoBackend {
+  /** For errors and benchmarks: `node:crypto` or `webcrypto`. */
+  readonly name: string;
+  createHash(algorithm: HashAlgorithm): HashState;
+  verify(key: PublicKeyMaterial, data: Uint8Array, signature: Uint8Array): Promise<boolean>;
+}
