@@ -15,6 +15,11 @@ let store: MemoryMetadataStore;
 /** The simulator behind a gate: requests for `path` wait until `open()`; records their signals. */
 class Gated implements Fetcher {
   readonly signals: AbortSignal[] = [];
+  #reached!: () => void;
+  /** Settles when the first request for `path` waits at the gate (no guess at how long that takes). */
+  readonly reached = new Promise<void>((r) => {
+    this.#reached = r;
+  });
   #open!: () => void;
   readonly #gate = new Promise<void>((r) => {
     this.#open = r;
@@ -26,6 +31,7 @@ class Gated implements Fetcher {
   async *fetch(url: string, request: FetchRequest): AsyncIterable<Uint8Array> {
     if (url.endsWith(this.path)) {
       this.signals.push(request.signal);
+      this.#reached();
       await Promise.race([
         this.#gate,
         new Promise((_, reject) =>
@@ -53,7 +59,7 @@ describe('cancellation', () => {
     const u = updater({ fetcher: gated });
     const controller = new AbortController();
     const run = u.refresh({ signal: controller.signal });
-    await new Promise((r) => setTimeout(r, 10));
+    await gated.reached;
     controller.abort();
     await expect(run).rejects.toMatchObject({ code: 'ABORTED', category: 'cancelled' });
     expect(gated.signals[0]?.aborted).toBe(true); // the transfer itself was stopped
@@ -69,7 +75,7 @@ describe('cancellation', () => {
     const a = new AbortController();
     const first = u.refresh({ signal: a.signal });
     const second = u.getTargetInfo('app/1.0');
-    await new Promise((r) => setTimeout(r, 10));
+    await gated.reached;
     a.abort();
     await expect(first).rejects.toMatchObject({ code: 'ABORTED' });
     expect(gated.signals[0]?.aborted).toBe(false); // still wanted by the second caller
@@ -84,7 +90,7 @@ describe('cancellation', () => {
     const a = new AbortController();
     const b = new AbortController();
     const runs = [u.refresh({ signal: a.signal }), u.getTargetInfo('app/1.0', { signal: b.signal })];
-    await new Promise((r) => setTimeout(r, 10));
+    await gated.reached;
     a.abort();
     expect(gated.signals[0]?.aborted).toBe(false);
     b.abort();
