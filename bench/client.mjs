@@ -64,7 +64,7 @@ import {
 } from './lib/harness.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
-const CORE = pathToFileURL(join(ROOT_DIR, 'packages/core/dist/index.js')).href;
+const CORE = pathToFileURL(join(ROOT_DIR, 'packages/core/dist/index-node.js')).href;
 const CORE_NODE = pathToFileURL(join(ROOT_DIR, 'packages/core/dist/node/index.js')).href;
 const DIR = join(OUT_DIR, 'client');
 const RESULTS = join(ROOT_DIR, 'bench', 'results', 'client.md');

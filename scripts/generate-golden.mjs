@@ -408,7 +408,7 @@ async function stillValid(tufa, path, fresh) {
 async function main() {
   const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
   const dist = (f) => import(pathToFileURL(join(repo, 'packages/core/dist', f)).href);
-  const tufa = await dist('index.js');
+  const tufa = await dist('index-node.js');
   const internals = { ...(await dist('metadata/time.js')), ...(await dist('metadata/serialize.js')) };
   const out = join(repo, 'test-vectors/golden');
   const { files, randomized } = await buildGolden(tufa, internals);

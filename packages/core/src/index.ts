@@ -11,6 +11,10 @@
  * - `@tufa/core/notary`: the Notary v1 / Docker Content Trust reader and migration planner;
  * - `@tufa/core/visible`: making third-party text safe for a terminal.
  * Anything else is internal and may change without notice.
+ *
+ * This module is the portable root entry (browsers, workers, Deno, the `default` condition): it
+ * and everything it imports use no `node:` module and no `Buffer`. Under the `node` and `bun`
+ * conditions the root entry is `index-node.ts`, which adds in-process private keys.
  */
 
 export {
@@ -35,7 +39,7 @@ export {
   type UpdaterLimits,
   type UpdaterOptions,
 } from './client/updater.js';
-export * from './crypto/index.js';
+export * from './crypto/portable.js';
 export * from './errors.js';
 export { canonicalBytes } from './json/canonical.js';
 export { parseJson } from './json/strict.js';

@@ -1,20 +1,9 @@
 /**
- * Keys, signatures, signers and hashes, on the crypto backend the runtime resolves (node:crypto
- * on Node, WebCrypto elsewhere; docs/adr/0022-crypto-backends.md).
+ * Everything of the crypto module: the portable part, plus signing with and generating private
+ * keys in this process, which need node:crypto (exported by the Node flavour of the root entry
+ * and by `@tufa/core/node`).
  */
-export { digest, type HashAlgorithm, Hasher, hexDigest, isSupportedHashAlgorithm } from './hash.js';
-export { Key, type KeyVal } from './key.js';
-export { keyFromPublicPem, keyToPem } from './key-pem.js';
-export {
-  type GeneratedKeyPair,
-  type GenerateKeyPairOptions,
-  generateKeyPair,
-  type KeyKind,
-} from './keygen.js';
-export { Signature } from './signature.js';
-export {
-  type FromPemOptions,
-  PrivateKeySigner,
-  type PrivateKeySignerOptions,
-  type Signer,
-} from './signer.js';
+
+export { type GeneratedKeyPair, type GenerateKeyPairOptions, generateKeyPair } from './keygen.js';
+export * from './portable.js';
+export { type FromPemOptions, PrivateKeySigner, type PrivateKeySignerOptions } from './signer.js';

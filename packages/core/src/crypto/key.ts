@@ -8,7 +8,6 @@
  * Ed25519 points), so every crypto backend accepts the same keys; the backend only computes
  * (docs/adr/0022-crypto-backends.md).
  */
-import type { KeyObject } from 'node:crypto';
 import * as ed from '@noble/ed25519';
 import { CryptoBackendError, FormatError, UnsupportedKeyError, UsageError } from '../errors.js';
 import { canonicalBytes } from '../json/canonical.js';
@@ -21,10 +20,27 @@ import { cloneJson, isRecord, own, setOwn, unknownFields } from './json-value.js
 import { pemFromSpkiDer, spkiDerFromPem } from './pem.js';
 import { ed25519Spki, parseSpki, uncompressedPoint } from './spki.js';
 
+export type { Algorithm } from './backend.js';
+
+/**
+ * The kinds of key `generateKeyPair` makes; each maps to the default TUF keytype and scheme for it
+ * (RSA signs with `rsassa-pss-sha256`).
+ */
+export type KeyKind = 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'rsa';
+
 /** `keyval`: the `public` string plus any fields this version does not know. */
 export type KeyVal = { readonly public: string; readonly [field: string]: unknown };
 
-export type { Algorithm } from './backend.js';
+/**
+ * A public key that can export itself as SubjectPublicKeyInfo DER: a node `KeyObject` is one.
+ * Structural, so the portable entry's declarations need no Node types.
+ */
+export interface SpkiExportable {
+  /** `public` for a public key; anything else is refused. */
+  readonly type: string;
+  /** The SubjectPublicKeyInfo DER of the key. */
+  export(options: { type: 'spki'; format: 'der' }): Uint8Array;
+}
 
 /** Validated public key material (internal). */
 export interface Material extends PublicKeyMaterial {
@@ -102,17 +118,8 @@ function pemMaterial(algorithm: Algorithm, pem: string): Material | undefined {
   return { algorithm, spki: der, raw, id: `ec:${curve}:${x}:${y}`, sigLength: 0 };
 }
 
-/**
- * Throws UnsupportedKeyError for an EC key given with explicit curve parameters (internal; for
- * every place a key enters from outside metadata: key import, signers, Notary keys).
- */
-export function refuseExplicitCurve(publicKey: KeyObject): void {
-  if (publicKey.asymmetricKeyType !== 'ec') return;
-  if (parseSpki(publicKey.export({ type: 'spki', format: 'der' })) !== 'explicit-curve') return;
-  throw explicitCurveError();
-}
-
-const explicitCurveError = (): UnsupportedKeyError =>
+/** Internal: an EC key with explicit curve parameters, refused wherever a key enters. */
+export const explicitCurveError = (): UnsupportedKeyError =>
   new UnsupportedKeyError(
     'an EC key with explicit curve parameters (expected a named curve, P-256 or P-384, as RFC 5480 and python-tuf require)',
   );
@@ -281,10 +288,10 @@ export class Key {
    * @throws {@link errors!UnsupportedKeyError | UnsupportedKeyError} a key type, curve or scheme
    *   tufa cannot use, or RSA below the minimum size.
    */
-  static fromPublicKeyObject(publicKey: KeyObject, scheme?: string): Key {
+  static fromPublicKeyObject(publicKey: SpkiExportable, scheme?: string): Key {
     if (publicKey.type !== 'public')
       throw new UsageError(`expected a public KeyObject, got ${publicKey.type}`);
-    return keyFromSpki(publicKey.export({ type: 'spki', format: 'der' }), scheme);
+    return keyFromSpki(new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })), scheme);
   }
 
   /** The TUF key object, a fresh plain object (unknown fields included, `__proto__` as a field). */

@@ -2,14 +2,8 @@
 import { type KeyObject, generateKeyPair as nodeGenerateKeyPair } from 'node:crypto';
 import { promisify } from 'node:util';
 import { UsageError } from '../errors.js';
-import { Key } from './key.js';
+import { Key, type KeyKind } from './key.js';
 import { PrivateKeySigner } from './signer.js';
-
-/**
- * The kinds of key `generateKeyPair` makes; each maps to the default TUF keytype and scheme for it
- * (RSA signs with `rsassa-pss-sha256`).
- */
-export type KeyKind = 'ed25519' | 'ecdsa-p256' | 'ecdsa-p384' | 'rsa';
 
 /** Options of `generateKeyPair`. */
 export interface GenerateKeyPairOptions {

@@ -5,21 +5,22 @@
 import { constants, createPrivateKey, createPublicKey, type KeyObject, sign as nodeSign } from 'node:crypto';
 import { KeyError, UnsupportedKeyError } from '../errors.js';
 import { bytesToHex } from './hex.js';
-import { Key, materialOf, refuseExplicitCurve } from './key.js';
+import { explicitCurveError, Key, materialOf } from './key.js';
 import { Signature } from './signature.js';
+import type { Signer } from './signer-type.js';
+import { parseSpki } from './spki.js';
 
 /**
- * Anything that can sign for a key: a private key in memory, an HSM, a KMS. Asynchronous because
- * those are; the repository only ever calls `sign` over canonical bytes.
+ * Throws UnsupportedKeyError for an EC key given with explicit curve parameters (internal; for
+ * every place a key enters from outside metadata: key import, signers, Notary keys).
  */
-export interface Signer {
-  /** The public key that verifies this signer's signatures. */
-  readonly key: Key;
-  /** The keyid put in signatures (the key's id in the metadata that lists it). */
-  readonly keyid: string;
-  /** Signs `data` (the canonical bytes of a `signed` object) and returns the signature object. */
-  sign(data: Uint8Array): Promise<Signature>;
+export function refuseExplicitCurve(publicKey: KeyObject): void {
+  if (publicKey.asymmetricKeyType !== 'ec') return;
+  if (parseSpki(publicKey.export({ type: 'spki', format: 'der' })) !== 'explicit-curve') return;
+  throw explicitCurveError();
 }
+
+export type { Signer } from './signer-type.js';
 
 /** Options of `PrivateKeySigner`. */
 export interface PrivateKeySignerOptions {

@@ -4,7 +4,7 @@
  */
 import type { Key } from '../crypto/key.js';
 import { Signature } from '../crypto/signature.js';
-import type { Signer } from '../crypto/signer.js';
+import type { Signer } from '../crypto/signer-type.js';
 import { FormatError, ThresholdError, UsageError } from '../errors.js';
 import { canonicalBytes } from '../json/canonical.js';
 import { parseStrict } from '../json/strict.js';

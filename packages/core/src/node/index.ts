@@ -3,6 +3,14 @@
  * metadata store on disk, HTTP(S) and file fetchers, atomic writes, and targets on disk.
  */
 
+export {
+  type FromPemOptions,
+  type GeneratedKeyPair,
+  type GenerateKeyPairOptions,
+  generateKeyPair,
+  PrivateKeySigner,
+  type PrivateKeySignerOptions,
+} from '../crypto/index.js';
 export * from '../signers/index.js';
 export { ensureDir, type WriteFileAtomicOptions, writeFileAtomic } from './atomic.js';
 export {

@@ -11,7 +11,7 @@ import { abortedError } from '../client/fetcher.js';
 import { hexDigest } from '../crypto/hash.js';
 import type { Key } from '../crypto/key.js';
 import { Signature } from '../crypto/signature.js';
-import type { Signer } from '../crypto/signer.js';
+import type { Signer } from '../crypto/signer-type.js';
 import {
   ConflictError,
   FormatError,

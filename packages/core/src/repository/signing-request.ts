@@ -9,7 +9,7 @@
 import { hexDigest } from '../crypto/hash.js';
 import { Key } from '../crypto/key.js';
 import { Signature } from '../crypto/signature.js';
-import type { Signer } from '../crypto/signer.js';
+import type { Signer } from '../crypto/signer-type.js';
 import { FormatError, KeyError, ValueError } from '../errors.js';
 import { parseStrict } from '../json/strict.js';
 import {

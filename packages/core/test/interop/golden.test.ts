@@ -6,8 +6,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildGolden, type Golden } from '../../../../scripts/generate-golden.mjs';
-import * as tufa from '../../src/index.js';
-import { Metadata, type Root, type Snapshot, type Targets, type Timestamp } from '../../src/index.js';
+import * as tufa from '../../src/index-node.js';
+import { Metadata, type Root, type Snapshot, type Targets, type Timestamp } from '../../src/index-node.js';
 import { pythonJson } from '../../src/metadata/serialize.js';
 import { parseExpires } from '../../src/metadata/time.js';
 import { verificationEdges } from './chain.js';
