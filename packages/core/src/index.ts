@@ -27,6 +27,14 @@ export {
   mayReceiveCredentials,
   normalizeRealmHost,
 } from './auth/credential-policy.js';
+export {
+  type BodyLike,
+  type BodyReaderLike,
+  FetchFetcher,
+  type FetchFetcherOptions,
+  type FetchFunction,
+  type FetchResponseLike,
+} from './client/fetch-fetcher.js';
 export type { Fetcher, FetchRequest } from './client/fetcher.js';
 export { MemoryMetadataStore, type MetadataStore } from './client/store.js';
 export { TrustedMetadataSet } from './client/trusted-set.js';
