@@ -36,6 +36,11 @@ export {
   type FetchResponseLike,
 } from './client/fetch-fetcher.js';
 export type { Fetcher, FetchRequest } from './client/fetcher.js';
+export {
+  type IdbFactoryLike,
+  IndexedDbMetadataStore,
+  type IndexedDbStoreOptions,
+} from './client/indexeddb-store.js';
 export { MemoryMetadataStore, type MetadataStore } from './client/store.js';
 export { TrustedMetadataSet } from './client/trusted-set.js';
 export {
