@@ -87,7 +87,9 @@ describe.skipIf(!present)('the client in headless Chromium', () => {
           // Each place gets a fresh repository for the two-run cases (the first place changed it).
           if (c.change) await cases.reset(c);
           const arg = cases.input(c, where);
-          expect(await exec(arg)).toMatchObject(c.first);
+          const first = await exec(arg);
+          expect(first).toMatchObject(c.first);
+          expect(first.secure).toBe(true); // http://127.0.0.1 is a secure context: WebCrypto exists
           if (c.change) {
             await cases.change(c);
             expect(await exec(arg)).toMatchObject(c.second ?? {});

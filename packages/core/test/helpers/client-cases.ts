@@ -50,7 +50,7 @@ export const CASES: Case[] = [
       name: `keys-${kind}`,
       make: () => keyedSim(kind),
       target: 'app/1.0',
-      first: { ok: true, role: 'targets', content: `built with ${kind}`, persisted: true, secure: true },
+      first: { ok: true, role: 'targets', content: `built with ${kind}`, persisted: true },
     }),
   ),
   {
