@@ -89,7 +89,8 @@ describe.skipIf(!present)('the client in headless Chromium', () => {
           const arg = cases.input(c, where);
           const first = await exec(arg);
           expect(first).toMatchObject(c.first);
-          expect(first.secure).toBe(true); // http://127.0.0.1 is a secure context: WebCrypto exists
+          // http://127.0.0.1 is a secure context, so WebCrypto exists (failures report no flag).
+          if (first.ok) expect(first.secure).toBe(true);
           if (c.change) {
             await cases.change(c);
             expect(await exec(arg)).toMatchObject(c.second ?? {});
