@@ -36,6 +36,13 @@ function ok(r: RunResult): RunResult {
 }
 
 describe('library examples', () => {
+  it('browser/serve.mjs --check: the page verifies its target in headless Chromium', async () => {
+    const r = ok(await run(process.execPath, [join(EXAMPLES, 'browser', 'serve.mjs'), '--check']));
+    // CI installs chromium (.ci/run); only a local run without it may skip.
+    if (process.env['CI'] !== 'true' && r.stdout.startsWith('skipped:')) return;
+    expect(r.stdout).toMatch(/^verified hello\.txt \(signed by targets\): Hello from a TUF repository!/);
+  });
+
   it('sign-and-verify.mjs signs, verifies and refuses a tampered digest', async () => {
     const r = ok(await run(process.execPath, [join(EXAMPLES, 'sign-and-verify.mjs')]));
     expect(r.stdout).toMatch(/refused/i);
