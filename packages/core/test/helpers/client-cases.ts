@@ -6,7 +6,15 @@
 import { createHash } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { generateKeyPair, type KeyKind } from '../../src/index-node.js';
+import {
+  generateKeyPair,
+  hashPrefixedTargetPath,
+  hexDigest,
+  type KeyKind,
+  MemoryRepositoryStorage,
+  Repository,
+  TargetFile,
+} from '../../src/index-node.js';
 import { NOW } from './client.js';
 import { Simulator } from './simulator.js';
 
@@ -35,9 +43,52 @@ export async function keyedSim(kind: KeyKind): Promise<Simulator> {
 }
 
 /** What a case serves; `change` alters the repository between two runs of the same client. */
+/** What the server needs of a repository: its files by path, and its published roots. */
+export interface Served {
+  readonly files: Map<string, Uint8Array>;
+  rootBytes(version?: number): Uint8Array;
+}
+
+/**
+ * A repository made by tufa's own `Repository` (not the simulator), every role's key of `kind`:
+ * what a publisher using tufa would serve.
+ */
+export async function publishedRepository(kind: KeyKind): Promise<Served> {
+  const pairs = await Promise.all(
+    ['root', 'targets', 'snapshot', 'timestamp'].map(() => generateKeyPair(kind, { rsaBits: 2048 })),
+  );
+  const [root, targets, snapshot, timestamp] = pairs as [
+    (typeof pairs)[0],
+    (typeof pairs)[0],
+    (typeof pairs)[0],
+    (typeof pairs)[0],
+  ];
+  const storage = new MemoryRepositoryStorage();
+  const repo = await Repository.create(storage, {
+    keys: { root: [root.key], targets: [targets.key], snapshot: [snapshot.key], timestamp: [timestamp.key] },
+    signers: pairs.map((p) => p.signer),
+  });
+  const content = new TextEncoder().encode(`built with ${kind}`);
+  const sha256 = hexDigest('sha256', content);
+  await repo.addTargets([new TargetFile('app/1.0', content.length, new Map([['sha256', sha256]]))]);
+  await repo.publish();
+  const files = new Map(storage.files);
+  files.set(`targets/${hashPrefixedTargetPath('app/1.0', sha256)}`, content);
+  return {
+    files,
+    rootBytes: (version = 1) => {
+      const b = files.get(`metadata/${version}.root.json`);
+      if (!b) throw new Error(`no root version ${version}`);
+      return b;
+    },
+  };
+}
+
 export interface Case {
   name: string;
-  make: () => Promise<Simulator>;
+  make: () => Promise<Served>;
+  /** The client reads the real clock (the repository has real expiries), not the fixed NOW. */
+  realClock?: boolean;
   target: string;
   first: Partial<Outcome>;
   change?: (sim: Simulator) => Promise<void> | void;
@@ -48,7 +99,8 @@ export const CASES: Case[] = [
   ...(['ed25519', 'ecdsa-p256', 'ecdsa-p384', 'rsa'] as const).map(
     (kind): Case => ({
       name: `keys-${kind}`,
-      make: () => keyedSim(kind),
+      make: () => publishedRepository(kind),
+      realClock: true,
       target: 'app/1.0',
       first: { ok: true, role: 'targets', content: `built with ${kind}`, persisted: true },
     }),
@@ -196,7 +248,7 @@ export interface CaseInput {
 export async function serveCases(
   extra: (url: string, res: http.ServerResponse) => boolean = () => false,
 ): Promise<CaseServer> {
-  const sims = new Map<string, Simulator>();
+  const sims = new Map<string, Served>();
   for (const c of CASES) sims.set(c.name, await c.make());
   const byName = new Map(CASES.map((c) => [c.name, c]));
   const server = http.createServer((req, res) => {
@@ -230,10 +282,10 @@ export async function serveCases(
     input: (c, where) => ({
       name: c.name,
       db: `${where}-${c.name}-${run++}`,
-      root: Buffer.from((sims.get(c.name) as Simulator).rootBytes(1)).toString('base64'),
+      root: Buffer.from((sims.get(c.name) as Served).rootBytes(1)).toString('base64'),
       metadata: `${base}/case/${c.name}/metadata/`,
       targets: `${base}/case/${c.name}/targets/`,
-      now: NOW.toISOString(),
+      now: (c.realClock ? new Date() : NOW).toISOString(),
       target: c.target,
     }),
     reset: async (c) => {
