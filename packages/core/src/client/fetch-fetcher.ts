@@ -35,8 +35,8 @@ export type FetchFunction = (
   init: {
     signal: AbortSignal;
     redirect: 'follow' | 'error';
-    credentials: 'omit';
-    cache: 'no-store';
+    credentials?: 'omit';
+    cache?: 'no-store';
   },
 ) => Promise<FetchResponseLike>;
 
@@ -56,7 +56,9 @@ export interface FetchFetcherOptions {
  * soon as more than `maxLength` bytes arrived (the core enforces the limit too, on the bytes it
  * counts); the request's `signal` (the core's deadline and the caller's cancellation) aborts
  * the transfer. Sends no cookies or HTTP credentials (`credentials: 'omit'`, DESIGN rule 12) and
- * bypasses the HTTP cache (`cache: 'no-store'`): a cached timestamp would hide a newer one.
+ * bypasses the HTTP cache (`cache: 'no-store'`): a cached timestamp would hide a newer one. On
+ * Cloudflare Workers, which reject both fields and have neither cookies nor that cache, it
+ * leaves them out.
  * A 404, 410 or 403 is a NotFoundError, any other non-2xx a FetchError.
  */
 export class FetchFetcher implements Fetcher {
@@ -76,12 +78,11 @@ export class FetchFetcher implements Fetcher {
       this.#options.fetch ?? (globalThis as unknown as { fetch?: FetchFunction }).fetch ?? noFetch();
     let response: FetchResponseLike;
     try {
-      response = await fetchFn(url, {
-        signal: request.signal,
-        redirect: this.#options.redirect ?? 'follow',
-        credentials: 'omit',
-        cache: 'no-store',
-      });
+      const init = { signal: request.signal, redirect: this.#options.redirect ?? 'follow' } as const;
+      response = await fetchFn(
+        url,
+        onCloudflareWorkers() ? init : { ...init, credentials: 'omit', cache: 'no-store' },
+      );
     } catch (e) {
       throw new FetchError(`${url}: ${e instanceof Error ? e.message : String(e)}`, undefined, { cause: e });
     }
@@ -108,6 +109,15 @@ export class FetchFetcher implements Fetcher {
       reader.releaseLock();
     }
   }
+}
+
+/**
+ * Cloudflare's workerd rejects the `cache` and `credentials` fields ("not implemented"); it has
+ * no cookie jar and no browser HTTP cache for them to act on. It identifies itself by this
+ * documented user agent.
+ */
+function onCloudflareWorkers(): boolean {
+  return (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers';
 }
 
 function noFetch(): never {

@@ -54,8 +54,11 @@ describe.each(RUNTIMES)('the client table under %s', (name, entry, [exe, ...args
     const results = out.results;
     for (const c of CASES) {
       const r = results[c.name];
-      expect(r?.first, `${c.name} (first run)`).toMatchObject(c.first);
-      if (c.change) expect(r?.second, `${c.name} (second run)`).toMatchObject(c.second ?? {});
+      expect(r?.first, `${c.name} (first run): ${r?.first.message ?? ''}`).toMatchObject(c.first);
+      if (c.change)
+        expect(r?.second, `${c.name} (second run): ${r?.second?.message ?? ''}`).toMatchObject(
+          c.second ?? {},
+        );
     }
   });
 });
