@@ -16,6 +16,17 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+/** Seconds to wait, from 1 to a day: 0 would fail every request, more is a hang, not a wait. */
+export function seconds(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 86_400)
+    throw new CliError(
+      `expected a number of seconds from 1 to 86400, found ${JSON.stringify(value)}`,
+      EXIT.USAGE,
+    );
+  return n;
+}
+
 /** `-t, --type`: the key types tufa generates. */
 export function keyTypeOption(description: string) {
   return option('-t, --type <type>', description, {

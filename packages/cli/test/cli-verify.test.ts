@@ -192,6 +192,46 @@ describe('tufa verify --server DIR', () => {
       expectError(header, 2, '--header applies to an HTTP(S) server only');
     });
 
+    it('TUFA_SERVER and TUFA_ROOT stand in for --server and --root; neither given is exit 2', async () => {
+      const d = sandbox.client();
+      const env = { TUFA_SERVER: PUB, TUFA_ROOT: ROOT };
+      const r = await d.tufa(['verify', `${GUN}:1.0`], { env });
+      expect(expectExit(r, 0).stdout).toBe(`${GUN}:1.0 ${D1} 1000 bytes (signed by targets)\n`);
+      const listed = expectJson<{ tags: { tag: string }[] }>(await d.tufa(['--json', 'list', GUN], { env }));
+      expect(listed.tags.map((t) => t.tag)).toEqual(['1.0', '2.0']);
+      // --server on the command line wins over the variable.
+      const wins = await d.tufa(['verify', '--server', 'no-such-dir', `${GUN}:1.0`], { env });
+      expectError(wins, 5, 'no-such-dir');
+      const none = await sandbox.client().tufa(['verify', `${GUN}:1.0`], { env: { TUFA_SERVER: '' } });
+      expectError(
+        none,
+        2,
+        'give --server (https://SERVER, oci://REGISTRY/REPOSITORY or a directory), or set TUFA_SERVER',
+      );
+    });
+
+    it('--timeout: a server that accepts and never answers fails after it (exit 7); 0 is exit 2', async () => {
+      const { createServer } = await import('node:net');
+      const held: import('node:net').Socket[] = [];
+      const silent = createServer((s) => held.push(s));
+      await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+      const port = (silent.address() as import('node:net').AddressInfo).port;
+      try {
+        const d = sandbox.client();
+        const url = `http://127.0.0.1:${port}`;
+        const [slow, zero] = await Promise.all([
+          d.tufa(['verify', '--server', url, '--root', ROOT, '--timeout', '1', `${GUN}:1.0`]),
+          d.tufa(['verify', '--server', url, '--root', ROOT, '--timeout', '0', `${GUN}:1.0`]),
+        ]);
+        expect(slow.code).toBe(7);
+        expect(slow.stderr).toContain('no answer within 1000 ms');
+        expectError(zero, 2, 'expected a number of seconds from 1 to 86400, found "0"');
+      } finally {
+        for (const s of held) s.destroy();
+        await new Promise((r) => silent.close(r));
+      }
+    });
+
     it('a GUN the server does not have is exit 5', async () => {
       const d = sandbox.client();
       const r = await d.tufa(['verify', '--server', PUB, '--root', ROOT, 'localhost:5000/team/none:1.0']);

@@ -20,19 +20,12 @@ import {
 } from '@tufa/core';
 import { FileFetcher, fileBaseUrl, HttpFetcher, PinnedTrust } from '@tufa/core/node';
 import { CliError, isCode, usage } from '../cli-error.js';
-import {
-  argument,
-  defineCommand,
-  type OptionsOf,
-  option,
-  type RegisteredCommand,
-  requiredOption,
-} from '../command.js';
+import { argument, defineCommand, type OptionsOf, option, type RegisteredCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { trustDir } from '../home.js';
 import { type Location, locationId, parseServer } from '../locations.js';
 import { checkDigest, checkGun, gunAndTag, parseImageReference as parseGunReference } from '../names.js';
-import { collect } from '../options.js';
+import { collect, seconds } from '../options.js';
 import {
   imageReference,
   type RegistryFlags,
@@ -44,12 +37,15 @@ import { openRepository } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 
 /** How a client reaches a repository and pins its trust. */
-const serverOption = requiredOption(
+const serverOption = option(
   '--server <url|dir>',
-  'where the metadata is read: https://SERVER, oci://REGISTRY/REPOSITORY or a directory',
+  'where the metadata is read: https://SERVER, oci://REGISTRY/REPOSITORY or a directory (default: $TUFA_SERVER)',
 );
 const trustOptions = [
-  option('--root <file>', 'root.json to pin trust to on first use'),
+  option('--root <file>', 'root.json to pin trust to on first use (default: $TUFA_ROOT)'),
+  option('--timeout <seconds>', 'seconds to wait for a connection or for the next byte (default 30)', {
+    parse: seconds,
+  }),
   option('--unsafe-tofu', 'trust whatever root the server sends the first time (unsafe)'),
   option('--header <header>', 'extra HTTP header, e.g. "Authorization: Bearer $TOKEN" (repeatable)', {
     parse: collect,
@@ -58,6 +54,26 @@ const trustOptions = [
   ...registryOptions,
 ] as const;
 type ClientOptions = OptionsOf<readonly [typeof serverOption, ...typeof trustOptions]>;
+
+/**
+ * `--server`, or TUFA_SERVER: a CI job sets it once for every command it runs. An empty
+ * variable counts as unset.
+ */
+function serverOf(opts: { server?: string | undefined }): string {
+  const server = opts.server ?? (process.env.TUFA_SERVER || undefined);
+  if (server === undefined) {
+    throw usage(
+      'give --server (https://SERVER, oci://REGISTRY/REPOSITORY or a directory), or set TUFA_SERVER',
+      'tufa verify --server https://trust.example.com GUN:TAG',
+    );
+  }
+  return server;
+}
+
+/** `--root`, or TUFA_ROOT (the root.json a CI job pins trust to on first use). */
+function rootOf(opts: { root?: string | undefined }): string | undefined {
+  return opts.root ?? (process.env.TUFA_ROOT || undefined);
+}
 
 /** The transport for `location`, and for a registry the metadata base URL its fetcher answers. */
 async function fetcherFor(
@@ -72,7 +88,9 @@ async function fetcherFor(
   }
   if (location.kind === 'oci') {
     const { OciFetcher } = await import('@tufa/oci');
-    const fetcher = new OciFetcher(location.location, { clientOptions: await registryClientOptions(opts) });
+    const clientOptions = await registryClientOptions(opts);
+    if (opts.timeout !== undefined) clientOptions.timeoutMs = opts.timeout * 1000;
+    const fetcher = new OciFetcher(location.location, { clientOptions });
     return { fetcher, metadataBaseUrl: fetcher.metadataBaseUrl };
   }
   // Header names come from the command line: no prototype to reach (`__proto__`, DESIGN rule 4).
@@ -90,7 +108,11 @@ async function fetcherFor(
         throw new CliError(`cannot read the CA file ${opts.ca}`, EXIT.NOT_FOUND);
       })
     : undefined;
-  return { fetcher: new HttpFetcher({ headers, ...(ca ? { ca } : {}) }) };
+  const timeouts =
+    opts.timeout === undefined
+      ? {}
+      : { connectTimeoutMs: opts.timeout * 1000, idleTimeoutMs: opts.timeout * 1000 };
+  return { fetcher: new HttpFetcher({ headers, ...(ca ? { ca } : {}), ...timeouts }) };
 }
 
 function baseUrls(
@@ -114,16 +136,18 @@ function baseUrls(
  * reads `--root` and words the errors.
  */
 async function clientFor(gun: string, opts: ClientOptions): Promise<Updater> {
-  const location = parseServer(opts.server);
+  const server = serverOf(opts);
+  const root = rootOf(opts);
+  const location = parseServer(server);
   const serverId = locationId(location);
   const dir = trustDir(serverId, gun);
   const { fetcher, metadataBaseUrl } = await fetcherFor(location, opts);
   const urls = baseUrls(location, gun, metadataBaseUrl);
   const repin = `remove ${dir} and run again with --root ROOT.json (the root you trust, from the publisher)`;
-  const given = opts.root
+  const given = root
     ? new Uint8Array(
-        await readFile(opts.root).catch(() => {
-          throw new CliError(`cannot read ${opts.root}`, EXIT.NOT_FOUND);
+        await readFile(root).catch(() => {
+          throw new CliError(`cannot read ${root}`, EXIT.NOT_FOUND);
         }),
       )
     : undefined;
@@ -148,7 +172,7 @@ async function clientFor(gun: string, opts: ClientOptions): Promise<Updater> {
     if (isCode(e, 'NOT_FOUND') && !e.message.includes(serverId)) {
       e.message = `${e.message} (no repository for ${gun} at ${serverId}?)`;
       throw Object.assign(e, {
-        hint: `tufa verify --server ${opts.server} …: check the server and the GUN (${gun})`,
+        hint: `tufa verify --server ${server} …: check the server and the GUN (${gun})`,
       });
     }
     if (e instanceof RootNotInChainError) {
@@ -162,7 +186,7 @@ async function clientFor(gun: string, opts: ClientOptions): Promise<Updater> {
       throw new CliError(
         `no trusted root for ${gun} on ${serverId}`,
         EXIT.USAGE,
-        `tufa verify --server ${opts.server} --root ROOT.json ${gun} …  (ROOT.json from the publisher, e.g. its metadata/1.root.json)`,
+        `tufa verify --server ${server} --root ROOT.json ${gun} …  (ROOT.json from the publisher, e.g. its metadata/1.root.json)`,
       );
     }
     throw withRegistryHint(e);
@@ -186,7 +210,7 @@ async function lookupTag(gun: string, tag: string, opts: ClientOptions): Promise
     throw new CliError(
       `${gun}:${visible(tag)} is not signed`,
       EXIT.NOT_FOUND,
-      `tufa list ${gun} --server ${opts.server}`,
+      `tufa list ${gun} --server ${serverOf(opts)}`,
     );
   return info;
 }
@@ -390,8 +414,8 @@ export const commands: readonly RegisteredCommand[] = [
     async handler(ctx, [gunArg], opts) {
       const gun = checkGun(gunArg);
       let entries: { tag: string; digest: string | null; size: number; role: string }[];
-      if (opts.server) {
-        const updater = await clientFor(gun, { ...opts, server: opts.server });
+      if (opts.server ?? process.env.TUFA_SERVER) {
+        const updater = await clientFor(gun, opts);
         entries = [];
         for await (const info of updater.listTargets())
           entries.push({ tag: info.target.path, ...describe(info) });
@@ -448,7 +472,7 @@ export const commands: readonly RegisteredCommand[] = [
           throw new CliError(
             `${gun}:${visible(parsed.tag)} is not signed`,
             EXIT.NOT_FOUND,
-            `tufa inspect ${gun} --server ${opts.server}`,
+            `tufa inspect ${gun} --server ${serverOf(opts)}`,
           );
         }
         tags.push({ tag: parsed.tag, ...describe(info) });
