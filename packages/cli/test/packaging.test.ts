@@ -93,6 +93,7 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
         'packages/pkcs11',
         '-w',
         'packages/oci',
+        '-w',
         'packages/server',
         '-w',
         'packages/cli',
