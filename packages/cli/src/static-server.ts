@@ -8,6 +8,7 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open, realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { resolve, sep } from 'node:path';
 import { CliError } from './cli-error.js';
 import type { Context } from './context.js';
@@ -116,12 +117,18 @@ async function sendFile(
  * Serves `dir` read-only until SIGINT or SIGTERM (`tufa serve DIR`, `tufa server --read-only
  * DIR`): prints `serving DIR at URL` (with --json, `{serving, url}`).
  */
-export async function serveReadOnly(ctx: Context, dir: string, host: string, port: number): Promise<number> {
+export async function serveReadOnly(
+  ctx: Context,
+  dir: string,
+  host: string,
+  port: number,
+  tls?: { cert: string; key: string },
+): Promise<number> {
   const root = resolve(dir);
   const s = await stat(root).catch(() => undefined);
   if (!s?.isDirectory()) throw new CliError(`${root} is not a directory`, EXIT.NOT_FOUND);
   const realRoot = await realpath(root);
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;
@@ -135,7 +142,15 @@ export async function serveReadOnly(ctx: Context, dir: string, host: string, por
       if (res.headersSent) res.destroy();
       else res.writeHead(500).end();
     });
-  });
+  };
+  let server: ReturnType<typeof createServer>;
+  try {
+    server = tls
+      ? createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler)
+      : createServer(handler);
+  } catch (e) {
+    throw new CliError(`the TLS certificate and key cannot be used: ${(e as Error).message}`, EXIT.USAGE);
+  }
   await new Promise<void>((ok, fail) => {
     server.once('error', (e) =>
       fail(new CliError(`cannot listen on ${host}:${port} (${(e as Error).message})`, EXIT.IO)),
@@ -145,10 +160,8 @@ export async function serveReadOnly(ctx: Context, dir: string, host: string, por
   const addr = server.address();
   const bound = typeof addr === 'object' && addr ? addr.port : port;
   const shown = host.includes(':') ? `[${host}]` : host;
-  ctx.out.result(
-    { serving: root, url: `http://${shown}:${bound}/` },
-    () => `serving ${root} at http://${shown}:${bound}/ (read-only; Ctrl-C to stop)`,
-  );
+  const url = `${tls ? 'https' : 'http'}://${shown}:${bound}/`;
+  ctx.out.result({ serving: root, url }, () => `serving ${root} at ${url} (read-only; Ctrl-C to stop)`);
   await new Promise<void>((done) => {
     onInterrupt(() => server.close(() => done()));
   });

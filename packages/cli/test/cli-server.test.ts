@@ -7,8 +7,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { PrivateKeySigner, type Repository, TargetFile } from '@tufa/core';
+import { HttpFetcher } from '@tufa/core/node';
 import { ServerClient } from '@tufa/server';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startTokenIssuer } from '../../oci/test/helpers/registry.js';
@@ -62,7 +63,8 @@ function startServer(args: string[], env: Record<string, string | undefined> = {
     child.stdout.setEncoding('utf8').on('data', (c: string) => {
       out += c;
       const m =
-        /"url": "(http:\/\/127\.0\.0\.1:\d+\/)"/.exec(out) ?? /at (http:\/\/127\.0\.0\.1:\d+\/) /.exec(out);
+        /"url": "(https?:\/\/127\.0\.0\.1:\d+\/)"/.exec(out) ??
+        /at (https?:\/\/127\.0\.0\.1:\d+\/) /.exec(out);
       if (m) {
         done({
           url: m[1] as string,
@@ -277,5 +279,124 @@ describe('tufa server --read-only DIR', () => {
     expect(await res.text()).toBe('{"signed":{}}\n');
     expect((await fetch(`${s.url}repo/metadata/timestamp.json`, { method: 'POST' })).status).toBe(405);
     expect(await s.stop()).toBe(0);
+  });
+});
+
+describe('tufa server over TLS', () => {
+  const tlsDir = new URL('../../../test-vectors/tls/', import.meta.url).pathname;
+  const tlsArgs = ['--tls-cert', `${tlsDir}server.pem`, '--tls-key', `${tlsDir}server-key.pem`];
+
+  it('serves and takes uploads over HTTPS; clients verify with the CA given, and only with it', async () => {
+    const server = await startServer([
+      'server',
+      '--listen',
+      '127.0.0.1:0',
+      '--store',
+      'trust-tls',
+      ...tlsArgs,
+    ]);
+    running.push(server);
+    expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
+    const ca = readFileSync(`${tlsDir}ca.pem`, 'utf8');
+    const client = new ServerClient({ url: server.url, fetcher: new HttpFetcher({ env: {}, ca }) });
+    const rootKey = fixedSigner(91);
+    const targetsKey = fixedSigner(92);
+    await client.create(GUN, {
+      keys: { root: [rootKey.key], targets: [targetsKey.key] },
+      signers: [rootKey, targetsKey],
+    });
+    const digest = digestOf('app tls');
+    await client.publish(GUN, { signers: [targetsKey] }, (repo) =>
+      repo.addTargets([new TargetFile('tls', 77, new Map([['sha256', digest.slice('sha256:'.length)]]))]),
+    );
+    writeFileSync(
+      sandbox.path('root-tls.json'),
+      (await client.readFile(GUN, 'metadata/1.root.json')) as Uint8Array,
+    );
+    const verify = (extra: string[]) =>
+      sandbox
+        .client()
+        .tufa(['verify', '--server', server.url, '--root', 'root-tls.json', ...extra, `${GUN}:tls`]);
+    expect(expectExit(await verify(['--ca', `${tlsDir}ca.pem`]), 0).stdout).toBe(
+      `${GUN}:tls ${digest} 77 bytes (signed by targets)\n`,
+    );
+    // Without the CA the certificate is not trusted: nothing is read from the server.
+    const untrusted = await verify([]);
+    expect(untrusted.code, untrusted.stderr).not.toBe(0);
+    expect(untrusted.stderr).toMatch(/certificate/i);
+    // Plain HTTP to the TLS port is not answered as HTTP.
+    await expect(fetch(server.url.replace('https:', 'http:'))).rejects.toThrow();
+    expect(await server.stop()).toBe(0);
+  });
+
+  it('serves a publish root read-only over HTTPS', async () => {
+    mkdirSync(sandbox.path('www-tls', 'repo', 'metadata'), { recursive: true });
+    writeFileSync(sandbox.path('www-tls', 'repo', 'metadata', 'timestamp.json'), '{"signed":{}}\n');
+    const s = await startServer(['server', '--listen', '127.0.0.1:0', '--read-only', 'www-tls', ...tlsArgs]);
+    running.push(s);
+    expect(s.url).toMatch(/^https:/);
+    const ca = readFileSync(`${tlsDir}ca.pem`, 'utf8');
+    const chunks: Uint8Array[] = [];
+    for await (const c of new HttpFetcher({ env: {}, ca }).fetch(`${s.url}repo/metadata/timestamp.json`, {
+      maxLength: 1000,
+      signal: new AbortController().signal,
+    }))
+      chunks.push(c);
+    expect(Buffer.concat(chunks).toString()).toBe('{"signed":{}}\n');
+    expect(await s.stop()).toBe(0);
+  });
+
+  it("refuses half a TLS configuration, an unreadable file, and a key that is not the certificate's", async () => {
+    const env = { env: { TUFA_SERVER_KEY_PASSPHRASE: KEY_PASSPHRASE } };
+    const half = await sandbox.tufa(
+      ['server', '--listen', '127.0.0.1:0', '--store', 'trust-tls2', '--tls-cert', `${tlsDir}server.pem`],
+      env,
+    );
+    expectError(half, 2, /--tls-cert and --tls-key go together \(found only --tls-cert\)/);
+    const missing = await sandbox.tufa(
+      [
+        'server',
+        '--listen',
+        '127.0.0.1:0',
+        '--store',
+        'trust-tls2',
+        '--tls-cert',
+        'nope.pem',
+        '--tls-key',
+        'nope.pem',
+      ],
+      env,
+    );
+    expectError(missing, 7, /cannot read the TLS certificate nope\.pem \(ENOENT\)/);
+    const mismatched = await sandbox.tufa(
+      [
+        'server',
+        '--listen',
+        '127.0.0.1:0',
+        '--store',
+        'trust-tls2',
+        '--tls-cert',
+        `${tlsDir}server.pem`,
+        '--tls-key',
+        `${tlsDir}ca-key.pem`,
+      ],
+      env,
+    );
+    expectError(mismatched, 2, /the TLS certificate and key cannot be used: .*key values mismatch/);
+    const readOnly = await sandbox.tufa(
+      [
+        'server',
+        '--listen',
+        '127.0.0.1:0',
+        '--read-only',
+        '.',
+        '--tls-cert',
+        `${tlsDir}ca.pem`,
+        '--tls-key',
+        `${tlsDir}server-key.pem`,
+      ],
+      env,
+    );
+    expectError(readOnly, 2, /the TLS certificate and key cannot be used/);
   });
 });

@@ -3,8 +3,9 @@
  * timestamp refresher, with a shutdown that lets requests in flight finish.
  */
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { ExpiryPolicy } from '@tufa/core';
+import { type ExpiryPolicy, UsageError } from '@tufa/core';
 import { AllowAll, type Authorizer } from './auth.js';
 import { createHandler } from './http.js';
 import { Metrics } from './metrics.js';
@@ -34,16 +35,36 @@ export interface TrustServerOptions {
   /** scrypt N of new online key files (tests pass 2^10). */
   scryptN?: number;
   log?: (line: string) => void;
+  /**
+   * Serve HTTPS with this certificate chain and private key (PEM). Without it the server speaks
+   * plain HTTP, for loopback or behind a proxy that terminates TLS: bearer tokens and uploads
+   * must not cross a network in clear.
+   */
+  tls?: { cert: string; key: string };
 }
 
 /** A running trust server. */
 export interface RunningTrustServer {
-  /** The base URL clients use (`http://HOST:PORT/BASE`). */
+  /** The base URL clients use (`http://HOST:PORT/BASE`, `https://` with `tls`). */
   url: string;
   service: TrustService;
   http: Server;
   /** Stops taking connections, finishes requests in flight, stops the refresher, releases the store. */
   close(): Promise<void>;
+}
+
+/**
+ * An HTTPS listener; TLS 1.2 at least (what every supported client speaks). A certificate or key
+ * that OpenSSL cannot use, or a key that is not the certificate's, is a UsageError saying so
+ * (OpenSSL's own words kept, since they name the problem) rather than a failure at the first
+ * connection.
+ */
+function tlsServer(tls: { cert: string; key: string }, handler: Parameters<typeof createServer>[1]): Server {
+  try {
+    return createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler);
+  } catch (e) {
+    throw new UsageError(`the TLS certificate and key cannot be used: ${(e as Error).message}`);
+  }
 }
 
 /**
@@ -86,7 +107,13 @@ export async function startTrustServer(options: TrustServerOptions): Promise<Run
     ...(options.basePath ? { basePath: options.basePath } : {}),
     ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
   });
-  const http = createServer(handler);
+  let http: Server;
+  try {
+    http = options.tls ? tlsServer(options.tls, handler) : createServer(handler);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
   // During a shutdown a keep-alive connection is closed as soon as its request is answered,
   // instead of after the keep-alive timeout.
   http.on('request', (_req, res) => {
@@ -109,7 +136,7 @@ export async function startTrustServer(options: TrustServerOptions): Promise<Run
   }
   const { port } = http.address() as AddressInfo;
   const shownHost = host.includes(':') ? `[${host}]` : host;
-  const url = `http://${shownHost}:${port}${options.basePath ?? '/'}`;
+  const url = `${options.tls ? 'https' : 'http'}://${shownHost}:${port}${options.basePath ?? '/'}`;
 
   // The refresher: one visit at a time; a visit still running when the timer fires is not doubled.
   let visiting: Promise<unknown> | undefined;

@@ -88,6 +88,25 @@ async function registryAuthorizer(
   }
 }
 
+/** `--tls-cert` and `--tls-key` together, read as PEM text; neither: plain HTTP. */
+async function tlsFrom(cert: string | undefined, key: string | undefined) {
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    throw usage(
+      `--tls-cert and --tls-key go together (found only ${cert === undefined ? '--tls-key' : '--tls-cert'})`,
+      'tufa server … --tls-cert server.pem --tls-key server-key.pem',
+    );
+  }
+  const read = (file: string, what: string) =>
+    readFile(file, 'utf8').catch((e: unknown) => {
+      throw new CliError(
+        `cannot read the TLS ${what} ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+        EXIT.IO,
+      );
+    });
+  return { cert: await read(cert, 'certificate'), key: await read(key, 'key') };
+}
+
 /** A database URL must not carry its password: URLs end up in argv, logs and process lists. */
 function checkNoPassword(url: string): string {
   let u: URL;
@@ -126,13 +145,16 @@ export const commands: readonly RegisteredCommand[] = [
       option('--token-service <aud>', 'registry tokens: the service (aud) the tokens are for'),
       option('--token-realm <url>', 'registry tokens: where clients get tokens (named in 401 challenges)'),
       option('--base-path <path>', 'the path prefix of every route', { default: '/' }),
+      option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM; with --tls-key)'),
+      option('--tls-key <file>', 'the private key of --tls-cert (PEM, unencrypted; keep it 0600)'),
       option('--unsafe-no-auth', 'take uploads from anyone on a non-loopback address (no tokens)'),
     ],
     async handler(ctx, _args, opts) {
       const { host, port } = parseListen(opts.listen);
+      const tls = await tlsFrom(opts.tlsCert, opts.tlsKey);
       if (opts.readOnly !== undefined) {
         if (opts.store !== undefined) throw usage('--store and --read-only exclude each other');
-        return serveReadOnly(ctx, opts.readOnly, host, port);
+        return serveReadOnly(ctx, opts.readOnly, host, port, tls);
       }
       const fromEnv = process.env['TUFA_SERVER_DATABASE_URL'];
       if (opts.store === undefined && !fromEnv) {
@@ -186,6 +208,7 @@ export const commands: readonly RegisteredCommand[] = [
           port,
           basePath: opts.basePath,
           authorizer: authorizer ?? new AllowAll(),
+          ...(tls ? { tls } : {}),
           log: (line) => process.stderr.write(`${line}\n`),
         });
       } catch (e) {
