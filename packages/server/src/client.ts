@@ -30,7 +30,7 @@ import {
 } from '@tufa/core';
 import { HttpFetcher, type HttpResponse } from '@tufa/core/node';
 import { checkGun } from './gun.js';
-import type { OnlinePublicKeys } from './online-keys.js';
+import type { OnlinePublicKeys, OnlineRole } from './online-keys.js';
 import type { RoleVersions } from './service.js';
 
 /** The largest answer read from the server. */
@@ -184,6 +184,17 @@ export class ServerClient {
       return Key.fromJSON(entry.key, `keys.${role}`);
     };
     return { snapshot: get('snapshot'), timestamp: get('timestamp') };
+  }
+
+  /**
+   * Asks the server for the next key of an online role (it keeps the current one meanwhile).
+   * Name it in a new root — `repo.rotateKeys(role, { add: [key], remove: [old keyid] })` in
+   * `publish` with the root keys as signers — to start using it; the server then destroys the
+   * key it replaced.
+   */
+  async rotateOnlineKey(gun: string, role: OnlineRole): Promise<Key> {
+    const answer = await this.call('POST', `${checkGun(gun)}/keys/${role}`);
+    return Key.fromJSON(answer.key, 'key');
   }
 
   /**

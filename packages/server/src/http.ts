@@ -4,6 +4,7 @@
  *   GET|HEAD BASE/<gun>/metadata/<file>   a static publish root's bytes, with TUF caching headers
  *   POST     BASE/<gun>/metadata          an upload (JSON {"roles": [{"role", "metadata": base64}]})
  *   GET|POST BASE/<gun>/keys              the GUN's online public keys (POST creates them once)
+ *   POST     BASE/<gun>/keys/<role>       the next snapshot or timestamp key (rotation through root)
  *   GET      BASE/_tufa/health | ready | changes?since=N&limit=M | metrics
  *
  * Every refusal is JSON `{"error": {"code", "message"}}` with the core's error codes and a 4xx
@@ -25,6 +26,7 @@ import {
 import type { Action, Authorizer } from './auth.js';
 import { checkGun } from './gun.js';
 import { Metrics } from './metrics.js';
+import { ONLINE_ROLES, type OnlineRole } from './online-keys.js';
 import type { TrustService, UploadedRole } from './service.js';
 
 /** The largest upload body accepted by default: 16 MiB. */
@@ -138,6 +140,7 @@ type Route =
   | { kind: 'file'; gun: string; file: string }
   | { kind: 'upload'; gun: string }
   | { kind: 'keys'; gun: string }
+  | { kind: 'rotate'; gun: string; role: OnlineRole }
   | { kind: 'system'; name: string };
 
 function parseRoute(rest: string): Route {
@@ -160,6 +163,14 @@ function parseRoute(rest: string): Route {
   }
   if (segments.length >= 2 && last === 'metadata') return { kind: 'upload', gun: gunOf(1) };
   if (segments.length >= 2 && last === 'keys') return { kind: 'keys', gun: gunOf(1) };
+  if (segments.length >= 3 && segments[segments.length - 2] === 'keys') {
+    if (!(ONLINE_ROLES as readonly string[]).includes(last)) {
+      throw new NotFoundError(
+        `no online key ${JSON.stringify(last)}: the server holds ${ONLINE_ROLES.join(' and ')} keys`,
+      );
+    }
+    return { kind: 'rotate', gun: gunOf(2), role: last as OnlineRole };
+  }
   throw new NotFoundError(`no such route: ${JSON.stringify(`/${rest}`)}`);
 }
 
@@ -261,6 +272,17 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
             { role: 'snapshot', keyid: keys.snapshot.keyid(), key: keys.snapshot.toJSON() },
             { role: 'timestamp', keyid: keys.timestamp.keyid(), key: keys.timestamp.toJSON() },
           ],
+        });
+      }
+      case 'rotate': {
+        if (method !== 'POST') throw methodNotAllowed('POST');
+        await authorize(req, route.gun, 'push');
+        const next = await service.rotateOnlineKey(route.gun, route.role);
+        return sendJson(res, 200, {
+          gun: route.gun,
+          role: next.role,
+          keyid: next.key.keyid(),
+          key: next.key.toJSON(),
         });
       }
       case 'upload': {

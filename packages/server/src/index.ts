@@ -24,7 +24,15 @@ export {
   statusOf,
 } from './http.js';
 export { Metrics } from './metrics.js';
-export { type OnlineKeyOptions, OnlineKeys, type OnlinePublicKeys, type OnlineRole } from './online-keys.js';
+export {
+  type HeldKey,
+  type OnlineKeyFile,
+  type OnlineKeyFiles,
+  type OnlineKeyOptions,
+  OnlineKeys,
+  type OnlinePublicKeys,
+  type OnlineRole,
+} from './online-keys.js';
 export { PostgresStore, type PostgresStoreOptions } from './postgres-store.js';
 export { RegistryTokenAuthorizer, type RegistryTokenOptions } from './registry-token.js';
 export { type RunningTrustServer, startTrustServer, type TrustServerOptions } from './server.js';

@@ -12,7 +12,7 @@
 import { ConflictError, type RepositoryStorage, StorageError, UnsafeNameError } from '@tufa/core';
 import pg from 'pg';
 import { checkGun } from './gun.js';
-import type { OnlineRole } from './online-keys.js';
+import type { OnlineKeyFile, OnlineRole } from './online-keys.js';
 import type { ChangeRecord, ServerStore } from './store.js';
 
 /** The migrations, in order; each runs once, in a transaction. Never edit one that shipped. */
@@ -26,6 +26,10 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE tufa_changes (
      id bigserial PRIMARY KEY, gun text NOT NULL, time timestamptz NOT NULL,
      kind text NOT NULL, versions jsonb NOT NULL);`,
+  // 2: online-key rotation keeps several generations of a role's key.
+  `ALTER TABLE tufa_online_keys ADD COLUMN generation integer NOT NULL DEFAULT 1;
+   ALTER TABLE tufa_online_keys DROP CONSTRAINT tufa_online_keys_pkey;
+   ALTER TABLE tufa_online_keys ADD PRIMARY KEY (gun, role, generation);`,
 ];
 
 /** Advisory lock keys (the first of a two-int key): migrations, the refresher, GUN publishes. */
@@ -213,13 +217,46 @@ export class PostgresStore implements ServerStore {
     return r.rows.map((x) => x.gun);
   }
 
-  async readOnlineKey(gun: string, role: OnlineRole): Promise<Uint8Array | undefined> {
-    const r = await this.pool.query<{ key_file: Buffer }>(
-      'SELECT key_file FROM tufa_online_keys WHERE gun = $1 AND role = $2',
+  async readOnlineKeys(gun: string, role: OnlineRole): Promise<OnlineKeyFile[]> {
+    const r = await this.pool.query<{ generation: number; key_file: Buffer }>(
+      'SELECT generation, key_file FROM tufa_online_keys WHERE gun = $1 AND role = $2 ORDER BY generation',
       [checkGun(gun), role],
     );
-    const b = r.rows[0]?.key_file;
-    return b ? new Uint8Array(b) : undefined;
+    return r.rows.map((x) => ({ generation: x.generation, bytes: new Uint8Array(x.key_file) }));
+  }
+
+  /** The next generation under the GUN's lock, so two replicas rotating at once get two. */
+  async addOnlineKey(gun: string, role: OnlineRole, bytes: Uint8Array): Promise<number> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_GUN, checkGun(gun)]);
+      const r = await c.query<{ generation: number }>(
+        `INSERT INTO tufa_online_keys (gun, role, generation, key_file)
+           SELECT $1, $2, COALESCE(MAX(generation), 0) + 1, $3 FROM tufa_online_keys WHERE gun = $1 AND role = $2
+           RETURNING generation`,
+        [gun, role, Buffer.from(bytes)],
+      );
+      await c.query('COMMIT');
+      return r.rows[0]?.generation as number;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw dbError('store an online key', e);
+    } finally {
+      c.release();
+    }
+  }
+
+  async removeOnlineKey(gun: string, role: OnlineRole, generation: number): Promise<void> {
+    await this.pool
+      .query('DELETE FROM tufa_online_keys WHERE gun = $1 AND role = $2 AND generation = $3', [
+        checkGun(gun),
+        role,
+        generation,
+      ])
+      .catch((e: unknown) => {
+        throw dbError('remove an online key', e);
+      });
   }
 
   /** Both keys in one transaction; a replica that lost the race keeps the winner's. */

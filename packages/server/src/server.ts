@@ -96,6 +96,10 @@ export async function startTrustServer(options: TrustServerOptions): Promise<Run
       metrics.refresh('failed');
       log(`refresh of ${gun} failed: ${e instanceof Error ? e.message : String(e)}`);
     },
+    onRetireError: (gun, e) =>
+      log(
+        `destroying the replaced online keys of ${gun} failed: ${e instanceof Error ? e.message : String(e)}`,
+      ),
   });
   let stopping = false;
   const handler = createHandler({

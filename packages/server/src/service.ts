@@ -20,7 +20,7 @@ import {
   ValueError,
 } from '@tufa/core';
 import { checkGun } from './gun.js';
-import type { OnlineKeys, OnlinePublicKeys } from './online-keys.js';
+import type { HeldKey, OnlineKeys, OnlinePublicKeys, OnlineRole } from './online-keys.js';
 import type { ChangeRecord, ServerStore } from './store.js';
 
 /** One file of an upload: the role it is a new version of, and the file's bytes. */
@@ -47,6 +47,8 @@ export interface TrustServiceOptions {
   expiry?: Partial<Pick<ExpiryPolicy, 'snapshot' | 'timestamp'>>;
   /** Told about a GUN whose refresh failed (the refresher goes on with the others). */
   onRefreshError?: (gun: string, error: unknown) => void;
+  /** Told when the online keys a new root replaced could not be destroyed after its upload. */
+  onRetireError?: (gun: string, error: unknown) => void;
 }
 
 const TIMESTAMP_PATH = 'metadata/timestamp.json';
@@ -62,6 +64,7 @@ export class TrustService {
   private readonly now: () => Date;
   private readonly expiry: Partial<ExpiryPolicy>;
   private readonly onRefreshError: ((gun: string, error: unknown) => void) | undefined;
+  private readonly onRetireError: ((gun: string, error: unknown) => void) | undefined;
 
   constructor(options: TrustServiceOptions) {
     this.store = options.store;
@@ -69,6 +72,7 @@ export class TrustService {
     this.now = options.now ?? (() => new Date());
     this.expiry = { ...options.expiry };
     this.onRefreshError = options.onRefreshError;
+    this.onRetireError = options.onRetireError;
   }
 
   private async repositoryOptions(gun: string): Promise<RepositoryOptions> {
@@ -90,6 +94,22 @@ export class TrustService {
       : await this.keys.publicKeys(gun);
     if (!keys) throw new NotFoundError(`${gun} has no online keys yet (create them with POST …/${gun}/keys)`);
     return keys;
+  }
+
+  /**
+   * Generates the next key of an online role beside the current one (docs/server.md "Rotating
+   * online keys"). It signs nothing until a root naming it is uploaded; then the older key that
+   * root no longer names is destroyed.
+   * @throws {NotFoundError} the GUN has no online keys yet.
+   */
+  async rotateOnlineKey(gun: string, role: OnlineRole): Promise<HeldKey> {
+    checkGun(gun);
+    return this.store.withGun(gun, async () => {
+      if (!(await this.keys.publicKeys(gun))) {
+        throw new NotFoundError(`${gun} has no online keys yet (create them with POST …/${gun}/keys)`);
+      }
+      return this.keys.rotate(gun, role);
+    });
   }
 
   /**
@@ -157,6 +177,10 @@ export class TrustService {
           continue;
         }
         const versions = versionsOf(published);
+        // The upload is committed: a key that cannot be destroyed now is reported, not turned
+        // into a failed upload (the next root upload retires it).
+        if (root)
+          await this.retireOnlineKeys(gun, root as Metadata<Root>).catch((e) => this.onRetireError?.(gun, e));
         const change = await this.store.recordChange({
           gun,
           time: this.now().toISOString(),
@@ -166,6 +190,15 @@ export class TrustService {
         return { versions, change };
       }
     });
+  }
+
+  /**
+   * After a new root is published, the online keys it replaced are destroyed: a rotated-out key
+   * (perhaps rotated because it leaked) must not stay where it could be used or stolen.
+   */
+  private async retireOnlineKeys(gun: string, root: Metadata<Root>): Promise<void> {
+    const keyids = (role: OnlineRole) => root.signed.roles.get(role)?.keyids ?? [];
+    await this.keys.retire(gun, { snapshot: keyids('snapshot'), timestamp: keyids('timestamp') });
   }
 
   /**

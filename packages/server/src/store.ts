@@ -6,12 +6,12 @@
  * start, since uploads of a GUN are serialised by a queue in the process.
  */
 import { constants } from 'node:fs';
-import { appendFile, lstat, open, readdir, readFile } from 'node:fs/promises';
+import { appendFile, lstat, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConflictError, PublishLockedError, type RepositoryStorage, StorageError } from '@tufa/core';
 import { ensureDir, FsRepositoryStorage, writeFileAtomic } from '@tufa/core/node';
 import { checkGun } from './gun.js';
-import { type OnlineKeyFiles, type OnlineRole, SERVER_FILES_DIR } from './online-keys.js';
+import { type OnlineKeyFile, type OnlineKeyFiles, type OnlineRole, SERVER_FILES_DIR } from './online-keys.js';
 
 /** One entry of the change feed: a GUN's new versions after an upload or a refresh. */
 export interface ChangeRecord {
@@ -124,28 +124,55 @@ export class DirectoryStore implements ServerStore {
     return join(this.dir, ...checkGun(gun).split('/'));
   }
 
-  private keyPath(gun: string, role: OnlineRole): string {
-    return join(this.gunDirectory(gun), SERVER_FILES_DIR, `${role}.key`);
+  /** Generation 1 is `<role>.key` (the name before rotation existed); generation n, `<role>.<n>.key`. */
+  private keyPath(gun: string, role: OnlineRole, generation: number): string {
+    const name = generation === 1 ? `${role}.key` : `${role}.${generation}.key`;
+    return join(this.gunDirectory(gun), SERVER_FILES_DIR, name);
   }
 
-  async readOnlineKey(gun: string, role: OnlineRole): Promise<Uint8Array | undefined> {
+  async readOnlineKeys(gun: string, role: OnlineRole): Promise<OnlineKeyFile[]> {
+    let names: string[];
     try {
-      const st = await lstat(this.keyPath(gun, role));
-      if (!st.isFile()) return undefined;
-      return new Uint8Array(await readFile(this.keyPath(gun, role)));
+      names = await readdir(join(this.gunDirectory(gun), SERVER_FILES_DIR));
     } catch (e) {
-      if (['ENOENT', 'ENOTDIR'].includes(errorCode(e) ?? '')) return undefined;
+      if (['ENOENT', 'ENOTDIR'].includes(errorCode(e) ?? '')) return [];
       throw e;
     }
+    const generations = names.flatMap((n) => {
+      if (n === `${role}.key`) return [1];
+      const m = new RegExp(`^${role}\\.([2-9]|[1-9][0-9]{1,8})\\.key$`).exec(n);
+      return m ? [Number(m[1])] : [];
+    });
+    const out: OnlineKeyFile[] = [];
+    for (const generation of generations.sort((a, b) => a - b)) {
+      const path = this.keyPath(gun, role, generation);
+      const st = await lstat(path).catch(() => undefined);
+      if (!st?.isFile()) continue; // never a symbolic link
+      out.push({ generation, bytes: new Uint8Array(await readFile(path)) });
+    }
+    return out;
   }
 
   /** One process per directory, and creation runs under the GUN's queue: no race to lose. */
   async createOnlineKeys(gun: string, files: Record<OnlineRole, Uint8Array>): Promise<void> {
-    if (await this.readOnlineKey(gun, 'snapshot')) return;
+    if ((await this.readOnlineKeys(gun, 'snapshot')).length > 0) return;
     await ensureDir(join(this.gunDirectory(gun), SERVER_FILES_DIR), 0o700);
     for (const [role, bytes] of Object.entries(files) as [OnlineRole, Uint8Array][]) {
-      await writeFileAtomic(this.keyPath(gun, role), bytes, { mode: 0o600 });
+      await writeFileAtomic(this.keyPath(gun, role, 1), bytes, { mode: 0o600 });
     }
+  }
+
+  /** Callers hold the GUN's queue (withGun), so the next generation is not raced for. */
+  async addOnlineKey(gun: string, role: OnlineRole, bytes: Uint8Array): Promise<number> {
+    const have = await this.readOnlineKeys(gun, role);
+    const generation = (have.at(-1)?.generation ?? 0) + 1;
+    await ensureDir(join(this.gunDirectory(gun), SERVER_FILES_DIR), 0o700);
+    await writeFileAtomic(this.keyPath(gun, role, generation), bytes, { mode: 0o600 });
+    return generation;
+  }
+
+  async removeOnlineKey(gun: string, role: OnlineRole, generation: number): Promise<void> {
+    await rm(this.keyPath(gun, role, generation), { force: true });
   }
 
   async asRefresher<T>(fn: () => Promise<T>): Promise<T> {

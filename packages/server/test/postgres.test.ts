@@ -202,4 +202,38 @@ describe.skipIf(missing !== undefined)('PostgreSQL store, two replicas', () => {
     );
     expect(after).toEqual(before.map((v) => v + 1));
   });
+
+  it('rotates an online key across replicas: one generation each, any replica signs with it', async () => {
+    const onA = new ServerClient({ url: a.url });
+    const onB = new ServerClient({ url: b.url });
+    const gun = 'db.test/rotating';
+    await onA.create(gun, {
+      keys: { root: [ROOT.key], targets: [TARGETS.key] },
+      signers: [ROOT, TARGETS],
+      expiry: LONG,
+    });
+    const old = (await onA.onlineKeys(gun)).timestamp;
+    // Two replicas rotating at once get two generations, not one overwritten by the other.
+    const [k1, k2] = await Promise.all([
+      onA.rotateOnlineKey(gun, 'timestamp'),
+      onB.rotateOnlineKey(gun, 'timestamp'),
+    ]);
+    const held = await a.service.store.readOnlineKeys(gun, 'timestamp');
+    expect(held.map((h) => h.generation)).toEqual([1, 2, 3]);
+    expect(new Set([old.keyid(), k1?.keyid(), k2?.keyid()]).size).toBe(3);
+    const newest = (await onB.onlineKeys(gun)).timestamp;
+    // Root 2 names the newest key, uploaded through B (which may not have unlocked it yet).
+    await onB.publish(gun, { signers: [ROOT], expiry: LONG }, async (repo) => {
+      repo.rotateKeys('timestamp', { add: [newest], remove: [old.keyid()] });
+    });
+    expect((await a.service.store.readOnlineKeys(gun, 'timestamp')).map((h) => h.generation)).toEqual([3]);
+    // A signs the next timestamp with it too.
+    await onA.publish(gun, { signers: [TARGETS], expiry: LONG }, (r) => r.addTargets([target('rot:1', 21)]));
+    const ts = Metadata.fromBytes(
+      (await onA.readFile(gun, 'metadata/timestamp.json')) as Uint8Array,
+      'timestamp',
+    );
+    expect([...ts.signatures.keys()]).toEqual([newest.keyid()]);
+    expect(await targetsOf(onB, gun, ['rot:1'])).toEqual([21]);
+  });
 });
