@@ -170,6 +170,16 @@ describe('tufa server --store DIR', () => {
     });
     expectError(url, 2, /--store: the database URL carries a password/, /PGPASSWORD/);
     expect(url.stderr).not.toContain(secret);
+    const key = await sandbox.tufa(
+      ['server', '--listen', '127.0.0.1:0', '--store', 'trust3', '--timestamp-key', 'nope.json'],
+      { env: { TUFA_SERVER_KEY_PASSPHRASE: KEY_PASSPHRASE } },
+    );
+    expectError(key, 5, /key nope\.json not found/);
+    const envKey = await sandbox.tufa(
+      ['server', '--listen', '127.0.0.1:0', '--store', 'trust3', '--snapshot-key', 'env:TUFA_TEST_UNSET_KEY'],
+      { env: { TUFA_SERVER_KEY_PASSPHRASE: KEY_PASSPHRASE } },
+    );
+    expectError(envKey, 2, /environment variable TUFA_TEST_UNSET_KEY is not set/);
     const listen = await sandbox.tufa(['server', '--listen', 'nowhere', '--store', 'trust3']);
     expectError(listen, 2, /--listen: expected HOST:PORT/);
   });

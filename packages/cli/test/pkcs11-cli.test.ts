@@ -3,7 +3,7 @@
  * token is created, signs a tag, publishes, and verifies end to end with the built `tufa`.
  * Skips locally without SoftHSM2 or pkcs11js; fails under CI=true.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -107,6 +107,77 @@ describe('tufa with keys on a PKCS#11 token', () => {
     );
     expect(verify.code, verify.stderr).toBe(0);
     expect(JSON.parse(verify.stdout)).toMatchObject({ verified: true, digest, size: 321 });
+  });
+
+  it.skipIf(!probe.available)('runs the trust server with its timestamp key on the token', async () => {
+    const token = (object: string) => (hsm as SoftHsm).uri('vault', `;object=${object}`);
+    const made = await tufa(
+      '--json',
+      'key',
+      'generate',
+      'server-ts',
+      '--type',
+      'ecdsa-p256',
+      '--pkcs11',
+      token('server-ts'),
+    );
+    expect(made.code, made.stderr).toBe(0);
+    const { uri, keyid } = JSON.parse(made.stdout).key as { uri: string; keyid: string };
+    const server = spawn(
+      process.execPath,
+      [
+        BIN,
+        '--json',
+        'server',
+        '--listen',
+        '127.0.0.1:0',
+        '--store',
+        join(dir, 'trust'),
+        '--timestamp-key',
+        uri,
+      ],
+      {
+        env: { ...env(), TUFA_SERVER_KEY_PASSPHRASE: 'online-keys-passphrase-for-tests' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    try {
+      let out = '';
+      let err = '';
+      server.stderr.on('data', (c) => {
+        err += c;
+      });
+      const url = await new Promise<string>((ok, fail) => {
+        server.on('exit', (code) => fail(new Error(`tufa server exited with ${code}: ${err}`)));
+        server.stdout.on('data', (c) => {
+          out += c;
+          const m = /"url": "([^"]+)"/.exec(out);
+          if (m) ok(m[1] as string);
+        });
+      });
+      const gun = 'registry.example.com/hsm/served';
+      const { ServerClient } = await import('@tufa/server');
+      const { generateKeyPair, Metadata } = await import('@tufa/core');
+      const [rootKey, targetsKey] = await Promise.all([
+        generateKeyPair('ed25519'),
+        generateKeyPair('ed25519'),
+      ]);
+      const client = new ServerClient({ url });
+      expect((await client.onlineKeys(gun, { create: true })).timestamp.keyid()).toBe(keyid);
+      await client.create(gun, {
+        keys: { root: [rootKey.key], targets: [targetsKey.key] },
+        signers: [rootKey.signer, targetsKey.signer],
+      });
+      const ts = Metadata.fromBytes(
+        (await client.readFile(gun, 'metadata/timestamp.json')) as Uint8Array,
+        'timestamp',
+      );
+      expect([...ts.signatures.keys()]).toEqual([keyid]);
+    } finally {
+      const exited = new Promise((done) => server.once('exit', done));
+      server.kill('SIGTERM');
+      await exited;
+    }
   });
 
   it.skipIf(!probe.available)('refuses a PIN written into a key URI on the command line', async () => {

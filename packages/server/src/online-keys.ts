@@ -39,7 +39,7 @@ export interface OnlineKeyFiles {
    * Stores a GUN's first key files (generation 1) unless it has some already (then the existing
    * ones stay: two replicas creating keys at once agree on the first).
    */
-  createOnlineKeys(gun: string, files: Record<OnlineRole, Uint8Array>): Promise<void>;
+  createOnlineKeys(gun: string, files: Partial<Record<OnlineRole, Uint8Array>>): Promise<void>;
   /**
    * Stores the next generation of a role's key (one above the newest, serialised against other
    * additions for the GUN); returns that generation.
@@ -55,6 +55,12 @@ export interface OnlineKeyOptions {
   passphrase: string;
   /** scrypt N for new key files (default the key-file default, 2^17); tests pass 2^10. */
   scryptN?: number;
+  /**
+   * Keys the operator gives instead of generated ones (key files, `env:`, `pkcs11:` signers),
+   * per role, for every GUN, oldest first: the newest is the one new roots are told to name; the
+   * older ones keep signing for GUNs whose root still names them (an operator's rotation).
+   */
+  given?: Partial<Record<OnlineRole, readonly Signer[]>>;
 }
 
 const fileId = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -71,6 +77,7 @@ export class OnlineKeys {
   private readonly passphrase: string;
   private readonly scryptN: number | undefined;
   private readonly files: OnlineKeyFiles;
+  private readonly given: Partial<Record<OnlineRole, readonly Signer[]>>;
   /**
    * Unlocked signers by the sha256 of their key file: scrypt runs once per key, not per upload,
    * and a key another replica added is unlocked when first seen.
@@ -84,6 +91,14 @@ export class OnlineKeys {
     this.files = files;
     this.passphrase = options.passphrase;
     this.scryptN = options.scryptN;
+    this.given = Object.fromEntries(
+      Object.entries(options.given ?? {}).filter(([, list]) => list !== undefined && list.length > 0),
+    );
+  }
+
+  /** The operator's keys of a role, or undefined when the server generates that role's keys. */
+  private givenFor(role: OnlineRole): readonly Signer[] | undefined {
+    return this.given[role];
   }
 
   /** Every key the GUN's store holds, by role, oldest first. */
@@ -111,9 +126,9 @@ export class OnlineKeys {
     const held = await this.held(gun);
     const out: Partial<OnlinePublicKeys> = {};
     for (const role of ONLINE_ROLES) {
-      const newest = held.filter((h) => h.role === role).at(-1);
+      const newest = this.givenFor(role)?.at(-1)?.key ?? held.filter((h) => h.role === role).at(-1)?.key;
       if (!newest) return undefined;
-      out[role] = newest.key;
+      out[role] = newest;
     }
     return out as OnlinePublicKeys;
   }
@@ -131,9 +146,10 @@ export class OnlineKeys {
   async create(gun: string): Promise<OnlinePublicKeys> {
     const have = await this.publicKeys(gun);
     if (have) return have;
+    // Only the roles the operator gives no key for (with both given, publicKeys answered above).
     const files: Partial<Record<OnlineRole, Uint8Array>> = {};
-    for (const role of ONLINE_ROLES) files[role] = await this.newKeyFile();
-    await this.files.createOnlineKeys(gun, files as Record<OnlineRole, Uint8Array>);
+    for (const role of ONLINE_ROLES) if (!this.givenFor(role)) files[role] = await this.newKeyFile();
+    await this.files.createOnlineKeys(gun, files);
     return (await this.publicKeys(gun)) as OnlinePublicKeys;
   }
 
@@ -142,6 +158,11 @@ export class OnlineKeys {
    * root to start using it.
    */
   async rotate(gun: string, role: OnlineRole): Promise<HeldKey> {
+    if (this.givenFor(role)) {
+      throw new UsageError(
+        `the ${role} key is the operator's, the same for every GUN: the operator rotates it by giving the server a newer key beside it`,
+      );
+    }
     const bytes = await this.newKeyFile();
     const generation = await this.files.addOnlineKey(gun, role, bytes);
     return { role, generation, key: inspectKeyFile(bytes, `the new ${role} key of ${gun}`).key };
@@ -178,7 +199,7 @@ export class OnlineKeys {
    * @throws {KeyError} a key file cannot be decrypted with the passphrase.
    */
   async signers(gun: string): Promise<Signer[]> {
-    const out: Signer[] = [];
+    const out: Signer[] = ONLINE_ROLES.flatMap((role) => [...(this.givenFor(role) ?? [])]);
     for (const role of ONLINE_ROLES) {
       for (const f of await this.files.readOnlineKeys(gun, role)) {
         const id = fileId(f.bytes);

@@ -259,21 +259,23 @@ export class PostgresStore implements ServerStore {
       });
   }
 
-  /** Both keys in one transaction; a replica that lost the race keeps the winner's. */
-  async createOnlineKeys(gun: string, files: Record<OnlineRole, Uint8Array>): Promise<void> {
+  /** The keys in one transaction; a replica that lost the race keeps the winner's. */
+  async createOnlineKeys(gun: string, files: Partial<Record<OnlineRole, Uint8Array>>): Promise<void> {
     const c = await this.pool.connect();
     try {
       await c.query('BEGIN');
-      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_GUN, gun]);
-      const have = await c.query('SELECT 1 FROM tufa_online_keys WHERE gun = $1', [checkGun(gun)]);
-      if (have.rowCount === 0) {
-        for (const [role, bytes] of Object.entries(files)) {
-          await c.query('INSERT INTO tufa_online_keys (gun, role, key_file) VALUES ($1, $2, $3)', [
-            gun,
-            role,
-            Buffer.from(bytes),
-          ]);
-        }
+      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_GUN, checkGun(gun)]);
+      for (const [role, bytes] of Object.entries(files)) {
+        const have = await c.query('SELECT 1 FROM tufa_online_keys WHERE gun = $1 AND role = $2', [
+          gun,
+          role,
+        ]);
+        if (have.rowCount !== 0) continue;
+        await c.query('INSERT INTO tufa_online_keys (gun, role, key_file) VALUES ($1, $2, $3)', [
+          gun,
+          role,
+          Buffer.from(bytes),
+        ]);
       }
       await c.query('COMMIT');
     } catch (e) {

@@ -5,11 +5,11 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { type ExpiryPolicy, UsageError } from '@tufa/core';
+import { type ExpiryPolicy, type Signer, UsageError } from '@tufa/core';
 import { AllowAll, type Authorizer } from './auth.js';
 import { createHandler } from './http.js';
 import { Metrics } from './metrics.js';
-import { OnlineKeys } from './online-keys.js';
+import { OnlineKeys, type OnlineRole } from './online-keys.js';
 import { PostgresStore } from './postgres-store.js';
 import { TrustService } from './service.js';
 import { DirectoryStore, type ServerStore } from './store.js';
@@ -32,6 +32,11 @@ export interface TrustServerOptions {
   refreshIntervalMs?: number;
   expiry?: Partial<Pick<ExpiryPolicy, 'snapshot' | 'timestamp'>>;
   now?: () => Date;
+  /**
+   * The operator's online keys instead of generated ones, per role, for every GUN (oldest first;
+   * see OnlineKeyOptions.given): key files, `env:` or `pkcs11:` signers.
+   */
+  onlineSigners?: Partial<Record<OnlineRole, readonly Signer[]>>;
   /** scrypt N of new online key files (tests pass 2^10). */
   scryptN?: number;
   log?: (line: string) => void;
@@ -81,6 +86,7 @@ export async function startTrustServer(options: TrustServerOptions): Promise<Run
     keys = new OnlineKeys(store, {
       passphrase: options.keyPassphrase,
       ...(options.scryptN !== undefined ? { scryptN: options.scryptN } : {}),
+      ...(options.onlineSigners ? { given: options.onlineSigners } : {}),
     });
   } catch (e) {
     await store.close();

@@ -154,10 +154,10 @@ export class DirectoryStore implements ServerStore {
   }
 
   /** One process per directory, and creation runs under the GUN's queue: no race to lose. */
-  async createOnlineKeys(gun: string, files: Record<OnlineRole, Uint8Array>): Promise<void> {
-    if ((await this.readOnlineKeys(gun, 'snapshot')).length > 0) return;
+  async createOnlineKeys(gun: string, files: Partial<Record<OnlineRole, Uint8Array>>): Promise<void> {
     await ensureDir(join(this.gunDirectory(gun), SERVER_FILES_DIR), 0o700);
     for (const [role, bytes] of Object.entries(files) as [OnlineRole, Uint8Array][]) {
+      if ((await this.readOnlineKeys(gun, role)).length > 0) continue;
       await writeFileAtomic(this.keyPath(gun, role, 1), bytes, { mode: 0o600 });
     }
   }

@@ -5,7 +5,7 @@
  * following the root chain (tufa, tuf-js) verify, and the replaced key is destroyed. A rotation
  * under way survives an unrelated root, and the route refuses what it should.
  */
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryMetadataStore, Metadata, TargetFile, Updater } from '@tufa/core';
@@ -180,6 +180,62 @@ describe('who may rotate', () => {
       ).toEqual(['snapshot.2.key', 'snapshot.key', 'timestamp.key']);
     } finally {
       await guarded.stop();
+    }
+  });
+});
+
+describe('online keys the operator gives', () => {
+  it('signs every GUN with them, keeps older ones for roots that name them, and refuses rotating them here', async () => {
+    const OP1 = fixedSigner(71);
+    const OP2 = fixedSigner(72);
+    const dir = await mkdtemp(join(tmpdir(), 'tufa-server-given-'));
+    const gun = 'registry.test/team/operator';
+    let s = await startTestServer({ store: dir, onlineSigners: { timestamp: [OP1] } });
+    try {
+      const c = new ServerClient({ url: s.url });
+      await c.create(gun, { keys: { root: [ROOT.key], targets: [TARGETS.key] }, signers: [ROOT, TARGETS] });
+      const keys = await c.onlineKeys(gun);
+      expect(keys.timestamp.keyid()).toBe(OP1.keyid);
+      // Only the snapshot key was generated; the operator's key is nowhere in the store.
+      expect((await readdir(join(dir, gun, '.tufa-server'))).filter((n) => n.endsWith('.key'))).toEqual([
+        'snapshot.key',
+      ]);
+      await c.publish(gun, { signers: [TARGETS] }, (repo) => repo.addTargets([target('op:1', 31)]));
+      const ts = Metadata.fromBytes(
+        (await c.readFile(gun, 'metadata/timestamp.json')) as Uint8Array,
+        'timestamp',
+      );
+      expect([...ts.signatures.keys()]).toEqual([OP1.keyid]);
+      await expect(c.rotateOnlineKey(gun, 'timestamp')).rejects.toMatchObject({
+        code: 'USAGE',
+        message: expect.stringMatching(/the operator's/),
+      });
+      await s.close();
+
+      // The operator's rotation: the new key beside the old one. Roots still naming the old key
+      // keep being signed; new roots are told the new one.
+      s = await startTestServer({ store: dir, onlineSigners: { timestamp: [OP1, OP2] } });
+      const c2 = new ServerClient({ url: s.url });
+      expect((await c2.onlineKeys(gun)).timestamp.keyid()).toBe(OP2.keyid);
+      await c2.publish(gun, { signers: [TARGETS] }, (repo) => repo.addTargets([target('op:2', 32)]));
+      const signedBy = async () => [
+        ...Metadata.fromBytes(
+          (await c2.readFile(gun, 'metadata/timestamp.json')) as Uint8Array,
+          'timestamp',
+        ).signatures.keys(),
+      ];
+      expect(await signedBy()).toEqual([OP1.keyid]);
+      await c2.publish(gun, { signers: [ROOT] }, async (repo) => {
+        repo.rotateKeys('timestamp', { add: [OP2.key], remove: [OP1.keyid] });
+      });
+      expect(await signedBy()).toEqual([OP2.keyid]);
+      const store = new MemoryMetadataStore();
+      await store.write('root', (await c2.readFile(gun, 'metadata/1.root.json')) as Uint8Array);
+      const u = new Updater({ metadataBaseUrl: c2.metadataUrl(gun), fetcher: new HttpFetcher(), store });
+      expect((await u.getTargetInfo('op:2'))?.target.length).toBe(32);
+    } finally {
+      await s.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -7,7 +7,7 @@
  * (`TUFA_SERVER_TOKENS`).
  */
 import { readFile } from 'node:fs/promises';
-import { isLoopbackUrl, isTufError } from '@tufa/core';
+import { isLoopbackUrl, isTufError, type Signer } from '@tufa/core';
 import {
   AllowAll,
   type Authorizer,
@@ -19,6 +19,9 @@ import {
 import { CliError, usage } from '../cli-error.js';
 import { defineCommand, option, type RegisteredCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
+import { loadSigner } from '../keys.js';
+import { collect } from '../options.js';
+import { secretsFromEnvironment } from '../secrets.js';
 import { onInterrupt } from '../signals.js';
 import { serveReadOnly } from '../static-server.js';
 
@@ -147,6 +150,16 @@ export const commands: readonly RegisteredCommand[] = [
       option('--base-path <path>', 'the path prefix of every route', { default: '/' }),
       option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM; with --tls-key)'),
       option('--tls-key <file>', 'the private key of --tls-cert (PEM, unencrypted; keep it 0600)'),
+      option(
+        '--snapshot-key <ref>',
+        "sign every GUN's snapshot with this key instead of generated ones (file, env:, pkcs11:; repeatable, newest last)",
+        { parse: collect },
+      ),
+      option(
+        '--timestamp-key <ref>',
+        "sign every GUN's timestamp with this key instead of generated ones (file, env:, pkcs11:; repeatable, newest last)",
+        { parse: collect },
+      ),
       option('--unsafe-no-auth', 'take uploads from anyone on a non-loopback address (no tokens)'),
     ],
     async handler(ctx, _args, opts) {
@@ -199,6 +212,18 @@ export const commands: readonly RegisteredCommand[] = [
           `give --tokens FILE (or ${TOKENS_ENV}); or --unsafe-no-auth behind a proxy that authorises`,
         );
       }
+      // Loaded (and unlocked: passphrases and PINs from the environment) before listening, so a
+      // key that cannot be used stops the start rather than the first upload.
+      const onlineSigners: Partial<Record<'snapshot' | 'timestamp', Signer[]>> = {};
+      const secrets = secretsFromEnvironment();
+      for (const [role, refs] of [
+        ['snapshot', opts.snapshotKey],
+        ['timestamp', opts.timestampKey],
+      ] as const) {
+        if (refs === undefined) continue;
+        onlineSigners[role] = [];
+        for (const ref of refs) onlineSigners[role].push(await loadSigner(ref, secrets));
+      }
       let running: Awaited<ReturnType<typeof startTrustServer>>;
       try {
         running = await startTrustServer({
@@ -209,6 +234,7 @@ export const commands: readonly RegisteredCommand[] = [
           basePath: opts.basePath,
           authorizer: authorizer ?? new AllowAll(),
           ...(tls ? { tls } : {}),
+          onlineSigners,
           log: (line) => process.stderr.write(`${line}\n`),
         });
       } catch (e) {
