@@ -7,7 +7,7 @@
 import { MemoryMetadataStore, Metadata, TargetFile, Updater } from '@tufa/core';
 import { HttpFetcher } from '@tufa/core/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ServerClient } from '../src/index.js';
+import { PostgresStore, ServerClient } from '../src/index.js';
 import { fixedSigner } from './helpers/keys.js';
 import { postgresUnavailable, startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { startTestServer, type TestServer } from './helpers/server.js';
@@ -235,5 +235,37 @@ describe.skipIf(missing !== undefined)('PostgreSQL store, two replicas', () => {
     );
     expect([...ts.signatures.keys()]).toEqual([newest.keyid()]);
     expect(await targetsOf(onB, gun, ['rot:1'])).toEqual([21]);
+  });
+
+  it('upgrades a database of schema version 1 in place, keeping its online keys', async () => {
+    const pg = (await import('pg')).default;
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE tufa_upgrade');
+    await admin.end();
+    const oldUrl = db.url.replace(/\/[^/]+$/, '/tufa_upgrade');
+    // The schema exactly as version 1 of the server left it (migration 1, recorded as applied).
+    const old = new pg.Client({ connectionString: oldUrl });
+    await old.connect();
+    await old.query(`CREATE TABLE tufa_migrations (version integer PRIMARY KEY, applied timestamptz NOT NULL);
+      CREATE TABLE tufa_files (gun text NOT NULL, path text NOT NULL, bytes bytea NOT NULL, PRIMARY KEY (gun, path));
+      CREATE TABLE tufa_online_keys (gun text NOT NULL, role text NOT NULL, key_file bytea NOT NULL, PRIMARY KEY (gun, role));
+      CREATE TABLE tufa_changes (id bigserial PRIMARY KEY, gun text NOT NULL, time timestamptz NOT NULL,
+        kind text NOT NULL, versions jsonb NOT NULL);
+      INSERT INTO tufa_migrations VALUES (1, now());`);
+    await old.query("INSERT INTO tufa_online_keys VALUES ('db.test/old', 'snapshot', '\\x0102')");
+    await old.end();
+    const store = await PostgresStore.open({ connectionString: oldUrl });
+    try {
+      expect(await store.readOnlineKeys('db.test/old', 'snapshot')).toEqual([
+        { generation: 1, bytes: new Uint8Array([1, 2]) },
+      ]);
+      expect(await store.addOnlineKey('db.test/old', 'snapshot', new Uint8Array([3]))).toBe(2);
+      expect((await store.readOnlineKeys('db.test/old', 'snapshot')).map((k) => k.generation)).toEqual([
+        1, 2,
+      ]);
+    } finally {
+      await store.close();
+    }
   });
 });
