@@ -9,6 +9,9 @@
  *
  * package.json `imports` maps `#crypto-backend` to one of them by export condition, so the choice
  * is made by the resolver, with no code run at import and no `node:` module in a browser bundle.
+ *
+ * Both halves of TUF's crypto are here: verifying (the client) and signing with, generating and
+ * exporting private keys (the repository side, on any runtime: `MemorySigner`).
  */
 import type { HashAlgorithm } from './hash-algorithm.js';
 
@@ -34,16 +37,51 @@ export interface PublicKeyMaterial {
 }
 
 /**
+ * A private key as the backend that made or imported it holds it: a node `KeyObject`, a WebCrypto
+ * `CryptoKey`, or (an engine without Ed25519 in WebCrypto) noble's seed. Opaque to everything but
+ * that backend, which refuses a key of another kind.
+ */
+export interface PrivateKeyHandle {
+  readonly algorithm: Algorithm;
+  readonly key: unknown;
+}
+
+/** Options of `CryptoBackend.generateKeyPair`, already validated (keygen-options.ts). */
+export interface KeyGenOptions {
+  /** RSA modulus length in bits. */
+  readonly rsaBits: number;
+  /**
+   * Whether the private key may be exported (WebCrypto: `extractable`). node:crypto keys always
+   * can be: the Node flavour writes them to key files.
+   */
+  readonly extractable: boolean;
+}
+
+/** A new key pair: the private key for `sign`, the public key as SubjectPublicKeyInfo DER. */
+export interface GeneratedKeyMaterial {
+  readonly privateKey: PrivateKeyHandle;
+  readonly spki: Uint8Array;
+}
+
+/**
  * A crypto library. `verify` resolves `false` for a signature that does not verify and rejects
  * only when the library itself cannot do the operation (an algorithm missing, no `crypto.subtle`
  * in an insecure context); key.ts turns that into a CryptoBackendError, never a bad signature.
  *
- * Signatures arrive in TUF's encoding: Ed25519 64 bytes, ECDSA ASN.1 DER, RSA-PSS as long as the
- * modulus; RSA-PSS verification accepts any salt length (python-tuf's PSS.AUTO, ADR 0003).
+ * Signatures arrive and leave in TUF's encoding: Ed25519 64 bytes, ECDSA ASN.1 DER, RSA-PSS as
+ * long as the modulus. RSA-PSS verification accepts any salt length (python-tuf's PSS.AUTO, ADR
+ * 0003); signing uses a 32-byte salt, the digest length, as securesystemslib does (DESIGN rule
+ * 7), so every backend's signatures verify under every TUF implementation.
  */
 export interface CryptoBackend {
   /** For errors and benchmarks: `node:crypto` or `webcrypto`. */
   readonly name: string;
   createHash(algorithm: HashAlgorithm): HashState;
   verify(key: PublicKeyMaterial, data: Uint8Array, signature: Uint8Array): Promise<boolean>;
+  /** A new key pair for `algorithm` (RSA: public exponent 65537). */
+  generateKeyPair(algorithm: Algorithm, options: KeyGenOptions): Promise<GeneratedKeyMaterial>;
+  /** Signs `data` with the scheme of `privateKey.algorithm`, in TUF's encoding. */
+  sign(privateKey: PrivateKeyHandle, data: Uint8Array): Promise<Uint8Array>;
+  /** The private key as PKCS#8 DER; rejects when it was made non-extractable. */
+  exportPkcs8(privateKey: PrivateKeyHandle): Promise<Uint8Array>;
 }

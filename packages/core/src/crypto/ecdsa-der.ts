@@ -38,3 +38,36 @@ export function ecdsaDerToRaw(der: Uint8Array, size: number): Uint8Array | undef
   }
   return out;
 }
+
+/** One DER INTEGER of an unsigned big-endian value: leading zeros dropped, a sign byte added. */
+function derIntegerOf(value: Uint8Array): Uint8Array {
+  let from = 0;
+  while (from < value.length - 1 && value[from] === 0) from++;
+  const body = value.subarray(from);
+  const pad = (body[0] ?? 0) & 0x80 ? 1 : 0;
+  const out = new Uint8Array(2 + pad + body.length);
+  out[0] = 0x02;
+  out[1] = pad + body.length;
+  out.set(body, 2 + pad);
+  return out;
+}
+
+/**
+ * Raw r‖s (WebCrypto's ECDSA output, IEEE P1363) to the strict DER TUF writes, which
+ * `ecdsaDerToRaw` reads back unchanged. Throws on a length that is not two `size`-byte halves:
+ * that is a backend bug, never input.
+ */
+export function ecdsaRawToDer(raw: Uint8Array, size: number): Uint8Array {
+  if (raw.length !== 2 * size) {
+    throw new Error(`expected a raw ECDSA signature of ${2 * size} bytes, got ${raw.length}`);
+  }
+  const r = derIntegerOf(raw.subarray(0, size));
+  const s = derIntegerOf(raw.subarray(size));
+  // At most 2 * (2 + 1 + 48) = 102 content bytes for P-384: the short length form.
+  const out = new Uint8Array(2 + r.length + s.length);
+  out[0] = 0x30;
+  out[1] = r.length + s.length;
+  out.set(r, 2);
+  out.set(s, 2 + r.length);
+  return out;
+}

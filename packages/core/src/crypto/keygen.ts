@@ -1,8 +1,9 @@
-/** Key generation and PEM import/export of TUF public keys. */
-import { type KeyObject, generateKeyPair as nodeGenerateKeyPair } from 'node:crypto';
-import { promisify } from 'node:util';
-import { UsageError } from '../errors.js';
-import { Key, type KeyKind } from './key.js';
+/** Key generation in this process (the Node flavour): private keys as node KeyObjects. */
+import { KeyObject } from 'node:crypto';
+import type { Key, KeyKind } from './key.js';
+import { keyFromSpki } from './key.js';
+import { keyGenRequest } from './keygen-options.js';
+import { backend as nodeBackend } from './node-backend.js';
 import { PrivateKeySigner } from './signer.js';
 
 /** Options of `generateKeyPair`. */
@@ -24,15 +25,9 @@ export interface GeneratedKeyPair {
   signer: PrivateKeySigner;
 }
 
-// The async form runs in the thread pool: RSA generation takes long enough to block the loop.
-const generate = promisify(nodeGenerateKeyPair) as (
-  type: string,
-  options: object,
-) => Promise<{ publicKey: KeyObject; privateKey: KeyObject }>;
-
 /**
  * Generates a key pair of `kind` in Node's thread pool (RSA generation would otherwise block the
- * event loop).
+ * event loop), on the node:crypto backend.
  * @throws {@link errors!UsageError | UsageError} an unknown `kind`, or `rsaBits` outside
  *   2048–16384.
  */
@@ -40,31 +35,10 @@ export async function generateKeyPair(
   kind: KeyKind,
   opts: GenerateKeyPairOptions = {},
 ): Promise<GeneratedKeyPair> {
-  let pair: { publicKey: KeyObject; privateKey: KeyObject };
-  switch (kind) {
-    case 'ed25519':
-      pair = await generate('ed25519', {});
-      break;
-    case 'ecdsa-p256':
-      pair = await generate('ec', { namedCurve: 'P-256' });
-      break;
-    case 'ecdsa-p384':
-      pair = await generate('ec', { namedCurve: 'P-384' });
-      break;
-    case 'rsa': {
-      const bits = opts.rsaBits ?? 3072;
-      if (!Number.isSafeInteger(bits) || bits < 2048 || bits > 16384) {
-        throw new UsageError(`rsaBits must be an integer from 2048 to 16384 (got ${bits})`);
-      }
-      pair = await generate('rsa', { modulusLength: bits, publicExponent: 0x10001 });
-      break;
-    }
-    default:
-      throw new UsageError(
-        `unknown key kind ${String(kind)} (expected ed25519, ecdsa-p256, ecdsa-p384 or rsa)`,
-      );
-  }
-  const key = Key.fromPublicKeyObject(pair.publicKey);
-  const signer = new PrivateKeySigner(pair.privateKey, key);
+  const { algorithm, options } = keyGenRequest(kind, { rsaBits: opts.rsaBits });
+  const { privateKey, spki } = await nodeBackend.generateKeyPair(algorithm, options);
+  if (!(privateKey.key instanceof KeyObject)) throw new TypeError('node:crypto returned no KeyObject');
+  const key = keyFromSpki(spki);
+  const signer = new PrivateKeySigner(privateKey.key, key);
   return { key, privateKeyPem: signer.toPem(), signer };
 }

@@ -3,8 +3,24 @@
  * 10x faster than pure JS for hashing and Ed25519 (docs/adr/0003-crypto-backend.md). Bun and
  * Deno implement the same module.
  */
-import { constants, createHash, createPublicKey, type KeyObject, verify } from 'node:crypto';
-import type { CryptoBackend, HashState, PublicKeyMaterial } from './backend.js';
+import {
+  constants,
+  createHash,
+  createPublicKey,
+  KeyObject,
+  generateKeyPair as nodeGenerateKeyPair,
+  sign as nodeSign,
+  verify,
+} from 'node:crypto';
+import type {
+  Algorithm,
+  CryptoBackend,
+  GeneratedKeyMaterial,
+  HashState,
+  KeyGenOptions,
+  PrivateKeyHandle,
+  PublicKeyMaterial,
+} from './backend.js';
 import type { HashAlgorithm } from './hash-algorithm.js';
 
 // Re-creating the KeyObject per verification halves throughput (ADR 0003): one per material.
@@ -55,9 +71,78 @@ async function verifySignature(m: PublicKeyMaterial, data: Uint8Array, sig: Uint
   }
 }
 
-/** node:crypto for hashes and signatures. */
+/** The node KeyObject of a handle; a key of another backend is a programming error. */
+function privateKeyObject(h: PrivateKeyHandle): KeyObject {
+  if (!(h.key instanceof KeyObject) || h.key.type !== 'private') {
+    throw new TypeError('expected a node:crypto private KeyObject');
+  }
+  return h.key;
+}
+
+// The async form runs in the thread pool: RSA generation takes long enough to block the loop.
+function generateKeyObjects(
+  algorithm: Algorithm,
+  rsaBits: number,
+): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, publicKey: KeyObject, privateKey: KeyObject) =>
+      err ? reject(err) : resolve({ publicKey, privateKey });
+    switch (algorithm) {
+      case 'ed25519':
+        return nodeGenerateKeyPair('ed25519', {}, done);
+      case 'ecdsa-p256':
+      case 'ecdsa-p384':
+        return nodeGenerateKeyPair(
+          'ec',
+          { namedCurve: algorithm === 'ecdsa-p256' ? 'P-256' : 'P-384' },
+          done,
+        );
+      case 'rsassa-pss-sha256':
+        return nodeGenerateKeyPair('rsa', { modulusLength: rsaBits, publicExponent: 0x10001 }, done);
+    }
+  });
+}
+
+async function generateKeyPair(algorithm: Algorithm, options: KeyGenOptions): Promise<GeneratedKeyMaterial> {
+  const pair = await generateKeyObjects(algorithm, options.rsaBits);
+  const spki = pair.publicKey.export({ type: 'spki', format: 'der' });
+  return { privateKey: { algorithm, key: pair.privateKey }, spki: new Uint8Array(spki) };
+}
+
+async function signData(h: PrivateKeyHandle, data: Uint8Array): Promise<Uint8Array> {
+  const key = privateKeyObject(h);
+  let sig: Buffer;
+  switch (h.algorithm) {
+    case 'ed25519':
+      sig = nodeSign(null, data, key);
+      break;
+    case 'ecdsa-p256':
+    case 'ecdsa-p384':
+      sig = nodeSign(h.algorithm === 'ecdsa-p256' ? 'sha256' : 'sha384', data, { key, dsaEncoding: 'der' });
+      break;
+    case 'rsassa-pss-sha256':
+      // DESIGN rule 7: a salt as long as the digest (32 bytes), as securesystemslib signs;
+      // node's default for signing is the maximum salt length.
+      sig = nodeSign('sha256', data, {
+        key,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+      });
+      break;
+  }
+  return new Uint8Array(sig.buffer, sig.byteOffset, sig.byteLength);
+}
+
+async function exportPkcs8(h: PrivateKeyHandle): Promise<Uint8Array> {
+  return new Uint8Array(privateKeyObject(h).export({ type: 'pkcs8', format: 'der' }));
+}
+
+/** node:crypto for hashes, signatures and private keys. */
 export const backend: CryptoBackend = {
   name: 'node:crypto',
   createHash: hashState,
   verify: verifySignature,
+  generateKeyPair,
+  sign: signData,
+  exportPkcs8,
 };

@@ -2,10 +2,12 @@
  * Signers. `sign` is async (DESIGN principle 4): HSM, KMS and WebCrypto signers are, and a
  * synchronous interface could not be implemented by them later.
  */
-import { constants, createPrivateKey, createPublicKey, type KeyObject, sign as nodeSign } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { KeyError, UnsupportedKeyError } from '../errors.js';
+import type { PrivateKeyHandle } from './backend.js';
 import { bytesToHex } from './hex.js';
 import { explicitCurveError, Key, materialOf } from './key.js';
+import { backend as nodeBackend } from './node-backend.js';
 import { Signature } from './signature.js';
 import type { Signer } from './signer-type.js';
 import { parseSpki } from './spki.js';
@@ -39,7 +41,7 @@ export class PrivateKeySigner implements Signer {
   readonly key: Key;
   readonly keyid: string;
   readonly #privateKey: KeyObject;
-  readonly #sign: (data: Uint8Array) => Buffer;
+  readonly #handle: PrivateKeyHandle;
 
   /**
    * Throws UnsupportedKeyError for a key tufa cannot verify with, KeyError when the keys differ.
@@ -71,28 +73,8 @@ export class PrivateKeySigner implements Signer {
     this.key = key;
     this.keyid = options.keyid ?? key.keyid();
     this.#privateKey = privateKey;
-    const k = privateKey;
-    switch (material.algorithm) {
-      case 'ed25519':
-        this.#sign = (data) => nodeSign(null, data, k);
-        break;
-      case 'ecdsa-p256':
-        this.#sign = (data) => nodeSign('sha256', data, { key: k, dsaEncoding: 'der' });
-        break;
-      case 'ecdsa-p384':
-        this.#sign = (data) => nodeSign('sha384', data, { key: k, dsaEncoding: 'der' });
-        break;
-      case 'rsassa-pss-sha256':
-        // DESIGN rule 7: a salt as long as the digest (32 bytes), as securesystemslib signs;
-        // node's default for signing is the maximum salt length.
-        this.#sign = (data) =>
-          nodeSign('sha256', data, {
-            key: k,
-            padding: constants.RSA_PKCS1_PSS_PADDING,
-            saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
-          });
-        break;
-    }
+    // Signed on the node:crypto backend, whichever backend verifies (ADR 0022).
+    this.#handle = { algorithm: material.algorithm, key: privateKey };
   }
 
   /**
@@ -134,6 +116,6 @@ export class PrivateKeySigner implements Signer {
    * DESIGN rule 7).
    */
   async sign(data: Uint8Array): Promise<Signature> {
-    return new Signature(this.keyid, bytesToHex(this.#sign(data)));
+    return new Signature(this.keyid, bytesToHex(await nodeBackend.sign(this.#handle, data)));
   }
 }

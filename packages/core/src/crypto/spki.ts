@@ -218,3 +218,11 @@ export function ed25519Spki(raw: Uint8Array): Uint8Array {
   out.set(raw, 12);
   return out;
 }
+
+/** The PKCS#8 DER of an Ed25519 private key from its 32-byte seed (RFC 8410 section 7). */
+export function ed25519Pkcs8(seed: Uint8Array): Uint8Array {
+  const out = new Uint8Array(16 + seed.length);
+  out.set([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+  out.set(seed, 16);
+  return out;
+}

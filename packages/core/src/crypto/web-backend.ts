@@ -10,10 +10,19 @@
  */
 import * as ed from '@noble/ed25519';
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
-import type { CryptoBackend, HashState, PublicKeyMaterial } from './backend.js';
-import { ecdsaDerToRaw } from './ecdsa-der.js';
+import type {
+  Algorithm,
+  CryptoBackend,
+  GeneratedKeyMaterial,
+  HashState,
+  KeyGenOptions,
+  PrivateKeyHandle,
+  PublicKeyMaterial,
+} from './backend.js';
+import { ecdsaDerToRaw, ecdsaRawToDer } from './ecdsa-der.js';
 import type { HashAlgorithm } from './hash-algorithm.js';
 import { pssSaltLength } from './rsa-pss.js';
+import { ed25519Pkcs8, ed25519Spki } from './spki.js';
 
 /** The part of WebCrypto's `SubtleCrypto` this backend uses (no DOM types in declarations). */
 export interface SubtleLike {
@@ -25,6 +34,44 @@ export interface SubtleLike {
     keyUsages: string[],
   ): Promise<unknown>;
   verify(algorithm: object, key: unknown, signature: Uint8Array, data: Uint8Array): Promise<boolean>;
+  generateKey(algorithm: object, extractable: boolean, keyUsages: string[]): Promise<unknown>;
+  sign(algorithm: object, key: unknown, data: Uint8Array): Promise<ArrayBuffer>;
+  exportKey(format: 'spki' | 'pkcs8', key: unknown): Promise<ArrayBuffer>;
+}
+
+/**
+ * An Ed25519 private key on an engine whose WebCrypto lacks Ed25519: noble's 32-byte seed, kept
+ * in a private field (JavaScript cannot make it non-extractable as WebCrypto can).
+ */
+class NobleEd25519Key {
+  readonly #seed: Uint8Array;
+  constructor(seed: Uint8Array) {
+    this.#seed = seed;
+  }
+  seed(): Uint8Array {
+    return this.#seed;
+  }
+}
+
+/**
+ * The generation parameters and usages of each algorithm. RSA-PSS keys carry SHA-256; WebCrypto
+ * exports their public half as rsaEncryption SPKI, as securesystemslib writes RSA keys.
+ */
+function genParams(algorithm: Algorithm, rsaBits: number): object {
+  switch (algorithm) {
+    case 'ed25519':
+      return { name: 'Ed25519' };
+    case 'ecdsa-p256':
+    case 'ecdsa-p384':
+      return { name: 'ECDSA', namedCurve: CURVE[algorithm][0] };
+    case 'rsassa-pss-sha256':
+      return {
+        name: 'RSA-PSS',
+        modulusLength: rsaBits,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: 'SHA-256',
+      };
+  }
 }
 
 /** Options of `webCryptoBackend`. */
@@ -111,7 +158,56 @@ export function webCryptoBackend(options: WebCryptoBackendOptions = {}): CryptoB
     }
   }
 
-  return { name: 'webcrypto', createHash: hashState, verify };
+  async function generateKeyPair(
+    algorithm: Algorithm,
+    options: KeyGenOptions,
+  ): Promise<GeneratedKeyMaterial> {
+    const subtle = subtleOf();
+    let pair: { privateKey: unknown; publicKey: unknown };
+    try {
+      pair = (await subtle.generateKey(genParams(algorithm, options.rsaBits), options.extractable, [
+        'sign',
+        'verify',
+      ])) as typeof pair;
+    } catch (e) {
+      if (algorithm !== 'ed25519' || !isNotSupported(e)) throw e;
+      // An engine without Ed25519 in WebCrypto: noble, from crypto.getRandomValues.
+      const seed = ed.utils.randomSecretKey();
+      const raw = await ed.getPublicKeyAsync(seed);
+      return { privateKey: { algorithm, key: new NobleEd25519Key(seed) }, spki: ed25519Spki(raw) };
+    }
+    // A public key is always extractable in WebCrypto, whatever `extractable` said.
+    const spki = new Uint8Array(await subtle.exportKey('spki', pair.publicKey));
+    return { privateKey: { algorithm, key: pair.privateKey }, spki };
+  }
+
+  async function sign(h: PrivateKeyHandle, data: Uint8Array): Promise<Uint8Array> {
+    if (h.key instanceof NobleEd25519Key) {
+      if (h.algorithm !== 'ed25519') throw new TypeError('a noble key signs Ed25519 only');
+      return ed.signAsync(data, h.key.seed());
+    }
+    const subtle = subtleOf();
+    switch (h.algorithm) {
+      case 'ed25519':
+        return new Uint8Array(await subtle.sign({ name: 'Ed25519' }, h.key, data));
+      case 'ecdsa-p256':
+      case 'ecdsa-p384': {
+        const [, hash, size] = CURVE[h.algorithm];
+        // WebCrypto gives r‖s (IEEE P1363); TUF writes DER (DESIGN rule 7).
+        return ecdsaRawToDer(new Uint8Array(await subtle.sign({ name: 'ECDSA', hash }, h.key, data)), size);
+      }
+      case 'rsassa-pss-sha256':
+        // DESIGN rule 7: a salt as long as the digest, as securesystemslib and the node backend sign.
+        return new Uint8Array(await subtle.sign({ name: 'RSA-PSS', saltLength: 32 }, h.key, data));
+    }
+  }
+
+  async function exportPkcs8(h: PrivateKeyHandle): Promise<Uint8Array> {
+    if (h.key instanceof NobleEd25519Key) return ed25519Pkcs8(h.key.seed());
+    return new Uint8Array(await subtleOf().exportKey('pkcs8', h.key));
+  }
+
+  return { name: 'webcrypto', createHash: hashState, verify, generateKeyPair, sign, exportPkcs8 };
 }
 
 /** The backend on the global WebCrypto. */

@@ -10,26 +10,13 @@ import { cryptoBackend, useCryptoBackend } from '../../src/crypto/active-backend
 import type { CryptoBackend } from '../../src/crypto/backend.js';
 import { Key, keyFromPublicPem, PrivateKeySigner } from '../../src/crypto/index.js';
 import { backend as nodeBackend } from '../../src/crypto/node-backend.js';
-import { type SubtleLike, webCryptoBackend } from '../../src/crypto/web-backend.js';
+import { webCryptoBackend } from '../../src/crypto/web-backend.js';
 import { CryptoBackendError, ThresholdError } from '../../src/errors.js';
 import { Metadata } from '../../src/metadata/metadata.js';
 import { newUpdater, trustingStore } from '../helpers/client.js';
 import { Simulator } from '../helpers/simulator.js';
 import { ed25519Pkcs8Pem, fromHex, hex, readJson, utf8 } from './helpers.js';
-
-const realSubtle = globalThis.crypto.subtle as unknown as SubtleLike;
-
-/** The global WebCrypto with some algorithms taken away, as an older engine has it. */
-function subtleWithout(...names: string[]): SubtleLike {
-  const missing = (alg: object): boolean => names.includes(String((alg as { name?: string }).name));
-  const notSupported = () =>
-    Promise.reject(new DOMException('Algorithm: Unrecognized name', 'NotSupportedError'));
-  return {
-    importKey: (format, data, alg, extractable, usages) =>
-      missing(alg) ? notSupported() : realSubtle.importKey(format, data, alg, extractable, usages),
-    verify: (alg, key, sig, data) => (missing(alg) ? notSupported() : realSubtle.verify(alg, key, sig, data)),
-  };
-}
+import { subtleWithout } from './subtle.js';
 
 const BACKENDS: [string, CryptoBackend][] = [
   ['node:crypto', nodeBackend],
