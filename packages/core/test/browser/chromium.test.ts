@@ -11,6 +11,7 @@ import { build } from 'esbuild';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CASES, type CaseInput, type CaseServer, type Outcome, serveCases } from '../helpers/client-cases.js';
+import { checkSignedRepository, type Signed } from '../helpers/runtime-signing.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const present = existsSync(CHROMIUM);
@@ -74,6 +75,28 @@ const inWorker = (arg: CaseInput): Promise<Outcome> =>
     w.onerror = (e) => reject(new Error(e.message));
     w.postMessage(${JSON.stringify(arg)});
   })`) as Promise<Outcome>;
+
+const signInPage = (): Promise<Signed> => page.evaluate('window.tufaSign()') as Promise<Signed>;
+
+const signInWorker = (): Promise<Signed> =>
+  page.evaluate(`new Promise((resolve, reject) => {
+    const w = new Worker('/driver.js', { type: 'module' });
+    w.onmessage = (e) => { resolve(e.data); w.terminate(); };
+    w.onerror = (e) => reject(new Error(e.message));
+    w.postMessage('sign');
+  })`) as Promise<Signed>;
+
+describe.skipIf(!present)('signing in headless Chromium', () => {
+  it.each([
+    ['page', signInPage],
+    ['worker', signInWorker],
+  ] as const)(
+    'a repository built in a %s with non-extractable keys of every scheme verifies in Node',
+    async (_w, exec) => {
+      await checkSignedRepository(await exec(), 'non-extractable');
+    },
+  );
+});
 
 describe.skipIf(!present)('the client in headless Chromium', () => {
   // Sequential: the two-run cases change their repository between runs.

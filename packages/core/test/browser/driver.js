@@ -1,7 +1,8 @@
 // The browser side of chromium.test.ts, bundled by esbuild for the browser exactly as a web app
 // would bundle @tufa/core (the portable entry: FetchFetcher, IndexedDB, WebCrypto). Runs in the
-// page and, unchanged, as a module Web Worker.
+// page and, unchanged, as a module Web Worker; 'sign' builds and signs a repository instead.
 import { FetchFetcher, IndexedDbMetadataStore, Updater } from '@tufa/core';
+import { signRepository } from '../runtimes/sign-repository.mjs';
 
 function fromBase64(b64) {
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -39,6 +40,8 @@ async function runCase(c) {
 
 if (typeof window !== 'undefined') {
   window.tufaCase = runCase;
+  window.tufaSign = signRepository;
 } else {
-  self.onmessage = async (event) => self.postMessage(await runCase(event.data));
+  self.onmessage = async (event) =>
+    self.postMessage(await (event.data === 'sign' ? signRepository() : runCase(event.data)));
 }

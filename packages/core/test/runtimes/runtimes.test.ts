@@ -11,11 +11,16 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CASES, type CaseServer, type Outcome, serveCases } from '../helpers/client-cases.js';
+import { checkSignedRepository, type Signed } from '../helpers/runtime-signing.js';
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const driver = fileURLToPath(new URL('./driver.mjs', import.meta.url));
 const bin = (name: string) => `${repoRoot}node_modules/.bin/${name}`;
+
+// What holds the generated private keys: WebCrypto's non-extractable CryptoKeys on the portable
+// entry, node KeyObjects on the Node flavour (Bun; its own CryptoKey is still WebCrypto's).
+const HELD = { deno: 'non-extractable', bun: 'other' } as const;
 
 const RUNTIMES = [
   // No file-system writes, network to loopback only: the driver needs nothing else.
@@ -61,4 +66,19 @@ describe.each(RUNTIMES)('the client table under %s', (name, entry, [exe, ...args
         );
     }
   });
+});
+
+describe.each(RUNTIMES)('signing under %s', (name, _entry, [exe, ...args]) => {
+  it.skipIf(!existsSync(exe))(
+    'a repository built there with keys of every scheme verifies in Node',
+    async () => {
+      const { stdout } = await run(exe, [...args, 'sign'], {
+        cwd: repoRoot,
+        env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' },
+        maxBuffer: 16 << 20,
+      });
+      const out = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Signed;
+      await checkSignedRepository(out, HELD[name]);
+    },
+  );
 });

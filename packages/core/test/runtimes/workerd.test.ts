@@ -10,6 +10,7 @@ import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CASES, type CaseServer, type Outcome, serveCases } from '../helpers/client-cases.js';
+import { checkSignedRepository, type Signed } from '../helpers/runtime-signing.js';
 
 let cases: CaseServer;
 let mf: Miniflare;
@@ -61,5 +62,12 @@ describe('the client table in workerd', () => {
           c.second ?? {},
         );
     }
+  });
+});
+
+describe('signing in workerd', () => {
+  it('a repository built there with non-extractable keys of every scheme verifies in Node', async () => {
+    const res = await mf.dispatchFetch('http://worker.test/sign', { method: 'POST' });
+    await checkSignedRepository((await res.json()) as Signed, 'non-extractable');
   });
 });
