@@ -1,4 +1,4 @@
-// The size of the browser client (issue 16): refresh + look-up + download, bundled by esbuild
+// The size of the browser client (issue 16): refresh + look-up + download, and signing, bundled by esbuild
 // for the browser from the built package (run `npx tsc -b` first), minified and gzipped.
 // Usage: node bench/bundle-size.mjs
 import { fileURLToPath } from 'node:url';
@@ -27,6 +27,14 @@ const entries = {
       await u.refresh();
       const info = await u.getTargetInfo(target);
       return info && u.downloadTarget(info.target);
+    }`,
+  'generate a key and sign a root (MemorySigner, Metadata)': `
+    import { Metadata, MemorySigner } from '@tufa/core';
+    export async function run(rootBytes) {
+      const signer = await MemorySigner.generate('ed25519');
+      const md = Metadata.fromBytes(rootBytes, 'root');
+      await md.sign(signer);
+      return md.toBytes();
     }`,
   'the whole portable entry': `export * from '@tufa/core';`,
 };
