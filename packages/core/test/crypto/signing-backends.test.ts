@@ -200,6 +200,26 @@ describe('a backend that cannot sign reports CRYPTO_BACKEND', () => {
     });
   });
 
+  it('a backend whose signing fails: MemorySigner.sign rejects with CryptoBackendError', async () => {
+    const failing = {
+      ...subtleWithout(),
+      sign: () => Promise.reject(new DOMException('busy', 'OperationError')),
+    };
+    restore = useCryptoBackend(webCryptoBackend({ subtle: failing }));
+    const signer = await MemorySigner.generate('ecdsa-p384');
+    const err = await signer.sign(DATA).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CryptoBackendError);
+    expect((err as Error).message).toMatch(/cannot sign ecdsa-p384 signatures \(webcrypto: busy\)/);
+  });
+
+  it('a noble Ed25519 key signs Ed25519 only', async () => {
+    const { generated } = get('webcrypto without Ed25519 (noble)', 'ed25519');
+    const noble = BACKENDS[2]?.[1] as CryptoBackend;
+    await expect(noble.sign({ ...generated.privateKey, algorithm: 'ecdsa-p256' }, DATA)).rejects.toThrow(
+      /signs Ed25519 only/,
+    );
+  });
+
   it('a key of another backend is refused by the node backend', async () => {
     const { generated } = get('webcrypto', 'ecdsa-p256');
     await expect(nodeBackend.sign(generated.privateKey, DATA)).rejects.toThrow(
