@@ -1,7 +1,8 @@
 /**
- * The root entry `@tufa/core` as Node (and Bun) resolve it: the portable entry plus signing with
- * and generating private keys in this process, which need node:crypto. Browsers, workers and
- * Deno get `index.ts` alone; they can sign through any `Signer` (e.g. a remote one).
+ * The root entry `@tufa/core` as Node (and Bun) resolve it: the portable entry plus private keys
+ * as node KeyObjects with PEM in and out (`PrivateKeySigner`, `generateKeyPair`), which need
+ * node:crypto. Browsers, workers and Deno get `index.ts` alone; they generate keys and sign with
+ * `MemorySigner` (WebCrypto), or through any other `Signer`.
  */
 
 export {

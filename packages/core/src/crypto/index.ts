@@ -1,7 +1,7 @@
 /**
- * Everything of the crypto module: the portable part, plus signing with and generating private
- * keys in this process, which need node:crypto (exported by the Node flavour of the root entry
- * and by `@tufa/core/node`).
+ * Everything of the crypto module: the portable part (with `MemorySigner`), plus private keys as
+ * node KeyObjects with PEM in and out, which need node:crypto (exported by the Node flavour of
+ * the root entry and by `@tufa/core/node`).
  */
 
 export { type GeneratedKeyPair, type GenerateKeyPairOptions, generateKeyPair } from './keygen.js';

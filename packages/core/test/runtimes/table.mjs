@@ -33,7 +33,7 @@ async function runOnce(c, store) {
   }
 }
 
-/** Runs every input; reports which root entry the runtime resolved (only the Node flavour signs). */
+/** Runs every input; reports which root entry the runtime resolved (only the Node flavour has PrivateKeySigner). */
 export async function runTable(base, inputs) {
   const results = {};
   for (const c of inputs) {
