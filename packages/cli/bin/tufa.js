@@ -2,11 +2,22 @@
 // The `tufa` command as npm links it. A committed file rather than dist/bin.js itself: npm creates
 // the link at `npm ci`, before the first build, and skips a bin whose target does not exist —
 // after which `npx tufa` would look the name up on the npm registry instead.
-import('../dist/bin.js').catch((e) => {
-  if (e?.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes('dist/bin.js')) {
-    process.stderr.write('Error: tufa is not built yet in this checkout\nHint: npm run build\n');
-    process.exitCode = 2;
-    return;
-  }
-  throw e;
-});
+//
+// It runs dist/tufa.mjs, the whole CLI in one file (scripts/bundle-cli.mjs, part of
+// `npm run build`; docs/adr/0023-cli-bundle-and-standalone.md): one file to read and compile
+// instead of ~120 modules, on every run of every CI job. A checkout built with `tsc -b` alone
+// has no bundle yet and runs the modules tsc wrote.
+const missing = (e, file) => e?.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes(file);
+import('../dist/tufa.mjs')
+  .catch((e) => {
+    if (missing(e, 'dist/tufa.mjs')) return import('../dist/bin.js');
+    throw e;
+  })
+  .catch((e) => {
+    if (missing(e, 'dist/bin.js')) {
+      process.stderr.write('Error: tufa is not built yet in this checkout\nHint: npm run build\n');
+      process.exitCode = 2;
+      return;
+    }
+    throw e;
+  });

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { asInvokedBy } from '../src/command-name.js';
 import { type Invocation, parseInvocation } from '../src/docker-plugin.js';
+import { DOCKER_BUNDLE as PLUGIN } from './helpers/bundle.js';
 import { CLI_DIR, expectError, expectExit, runProcess, show } from './helpers/cli.js';
 
-const PLUGIN = join(CLI_DIR, 'dist', 'docker-tufa.js');
 const PKG = JSON.parse(readFileSync(join(CLI_DIR, 'package.json'), 'utf8')) as {
   version: string;
   bin: Record<string, string>;

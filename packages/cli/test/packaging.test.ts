@@ -8,7 +8,7 @@
  * Never skipped (it needs network access to the registry, like `npm ci`).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -126,6 +126,8 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
       expect.arrayContaining([
         'package.json',
         'bin/tufa.js',
+        'dist/tufa.mjs',
+        'dist/docker-tufa.mjs',
         'dist/bin.js',
         'dist/main.js',
         'dist/commands/verify.js',
@@ -178,6 +180,11 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
 
       const npxTufa = (args: string[], extra: Record<string, string> = {}) =>
         run('npx', ['--no', '--', 'tufa', ...args], project, cleanEnv(extra));
+
+      // The bins run the one-file bundles (scripts/bundle-cli.mjs), not the modules tsc wrote:
+      // with those gone from the installed copy, every step below still works.
+      rmSync(join(project, 'node_modules', '@tufa', 'cli', 'dist', 'main.js'));
+      rmSync(join(project, 'node_modules', '@tufa', 'cli', 'dist', 'commands'), { recursive: true });
 
       const version = await npxTufa(['--version']);
       expectExit(version, 0);

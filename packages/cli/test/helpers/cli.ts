@@ -1,7 +1,7 @@
 /**
- * Harness for the CLI tests: runs the BUILT binary (`packages/cli/dist/bin.js`) in a child
- * process with a hermetic environment, and offers helpers for the files it writes.
- * Nothing here imports CLI modules.
+ * Harness for the CLI tests: runs the BUILT binary (the bundle the published bin runs, or the
+ * standalone executable: ./bundle.ts) in a child process with a hermetic environment, and offers
+ * helpers for the files it writes. Nothing here imports CLI modules.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -11,13 +11,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import { ensureBundle, tufaCommand } from './bundle.js';
 
 export const CLI_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BIN = join(CLI_DIR, 'dist', 'bin.js');
-
-if (!existsSync(BIN)) {
-  throw new Error(`${BIN} is missing: build first with \`npx tsc -b\` in the repository root`);
-}
+/** The bundled CLI, rebuilt here when `tsc -b` wrote something newer; run it with this Node.js. */
+export const BIN = ensureBundle();
 
 /** Distinctive passphrases, so a leak into stdout/stderr is easy to spot. */
 export const PASSPHRASE = 'correct-Horse-battery-9137';
@@ -173,7 +171,8 @@ export function runProcess(cmd: string, args: string[], options: ProcessOptions 
 /** Runs the built CLI. Every run is checked for leaked passphrases and stack traces. */
 export async function runTufa(args: string[], options: RunOptions = {}): Promise<RunResult> {
   const env = tufaEnv(options.env);
-  const result = await runProcess(process.execPath, [BIN, ...args], { ...options, env });
+  const run = tufaCommand(args);
+  const result = await runProcess(run.command, run.args, { ...options, env });
   const { stdout, stderr } = result;
   for (const secret of secretsIn(env)) {
     expect(stdout, `passphrase leaked to stdout of tufa ${args.join(' ')}`).not.toContain(secret);
@@ -317,7 +316,8 @@ export interface Served {
 
 /** Starts `tufa serve DIR --port 0` and waits for its `serving DIR at URL` line. */
 export function startServe(sandbox: Sandbox, dir: string, extra: string[] = []): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', dir, '--port', '0', ...extra], {
+  const run = tufaCommand(['serve', dir, '--port', '0', ...extra]);
+  const child = spawn(run.command, run.args, {
     cwd: sandbox.dir,
     env: tufaEnv(sandbox.env),
     stdio: ['ignore', 'pipe', 'pipe'],
