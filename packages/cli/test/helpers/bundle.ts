@@ -54,6 +54,9 @@ export function ensureBundle(): string {
 
 /** `TUFA_TEST_BIN`: an executable to test instead of the bundle (read before tests clear TUFA_*). */
 export const STANDALONE: string | undefined = process.env['TUFA_TEST_BIN'] || undefined;
+if (STANDALONE !== undefined && !existsSync(STANDALONE)) {
+  throw new Error(`TUFA_TEST_BIN names ${STANDALONE}, which does not exist`);
+}
 
 /** The program and arguments that run `tufa ARGS` under test. */
 export function tufaCommand(args: readonly string[]): { command: string; args: string[] } {
