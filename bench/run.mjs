@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Benchmark entry point: `node bench/run.mjs [core|client|repository|adversarial|all|cli-notary]`
+ * Benchmark entry point: `node bench/run.mjs [core|client|repository|adversarial|all|cli-notary|cli-verify]`
  * (default `all`: core, client, repository and adversarial).
  * `npm run bench` builds first, then runs every suite.
  *
@@ -20,6 +20,7 @@ const SUITES = {
 // Run only when named (not by `all`): it needs a local notary-server.
 const BY_NAME_ONLY = {
   'cli-notary': 'the tufa CLI against Notary v1 (scripts/notary/start-server.sh first)',
+  'cli-verify': '`tufa verify` against `notary lookup`, 1 to 100k tags, cold and warm (starts notary-server)',
 };
 // Not suites: bench/crypto.mjs (crypto backends) and bench/profile-core.mjs (a breakdown of
 // the core suite) are run directly.
