@@ -82,7 +82,28 @@ export async function loadSigner(ref: string, secrets: SecretCallback): Promise<
   if (file !== undefined && !exists(file)) {
     throw new CliError(`key ${redactUri(ref)} not found (${file})`, EXIT.NOT_FOUND, 'tufa key list');
   }
-  return resolveSigner(uri, { secrets });
+  const fromFile = () => resolveSigner(uri, { secrets });
+  if (file !== undefined && process.env.TUFA_AGENT_SOCK) {
+    const viaAgent = await agentSigner(file, fromFile);
+    if (viaAgent) return viaAgent;
+  }
+  return fromFile();
+}
+
+/**
+ * The signer of `tufa agent` for the tufa key file `file`, when TUFA_AGENT_SOCK names an agent
+ * holding its key: the key file's clear part says which key it is, without its passphrase.
+ * Other files (PEM) and other schemes are unlocked by the command itself.
+ */
+async function agentSigner(file: string, fromFile: () => Promise<Signer>): Promise<Signer | undefined> {
+  let info: { key: Key; keyid: string };
+  try {
+    info = await readKeyFile(file);
+  } catch {
+    return undefined; // not a tufa key file: the command reads it (and reports what is wrong)
+  }
+  const { agentSignerFor } = await import('./agent/client.js');
+  return agentSignerFor(info.key, info.keyid, fromFile);
 }
 
 /**

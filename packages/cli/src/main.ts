@@ -74,6 +74,11 @@ const ENTRIES: readonly Entry[] = [
     load: async () => [await import('./commands/root.js')],
   },
   { names: ['status', 'timestamp'], load: async () => [await import('./commands/status.js')] },
+  {
+    names: ['agent'],
+    group: 'hold unlocked keys for a signing session (as ssh-agent does)',
+    load: async () => [await import('./commands/agent.js')],
+  },
   { names: ['unlock'], load: async () => [await import('./commands/unlock.js')] },
   { names: ['serve'], load: async () => [await import('./commands/serve.js')] },
   { names: ['server'], load: async () => [await import('./commands/server.js')] },

@@ -119,3 +119,26 @@ export async function newPassphrase(label: string, env: NodeJS.ProcessEnv = proc
   if (again !== first) throw keyError('the two passphrases differ');
   return first;
 }
+
+/**
+ * A secret that is no key's passphrase (the agent's lock passphrase): `variable` from the
+ * environment, or asked on a terminal (twice with `confirm`).
+ */
+export async function secretFromVariable(
+  variable: string,
+  label: string,
+  confirm: boolean,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const fromEnv = env[variable];
+  if (fromEnv) return fromEnv;
+  if (!process.stdin.isTTY || !process.stderr.isTTY) {
+    throw keyError(
+      `no ${label} (not a terminal, and ${variable} is not set)`,
+      `export ${variable}=… and run the command again`,
+    );
+  }
+  const first = await promptHidden(`${label[0]?.toUpperCase()}${label.slice(1)}: `);
+  if (confirm && (await promptHidden('Repeat it: ')) !== first) throw keyError(`the two ${label}s differ`);
+  return first;
+}

@@ -65,7 +65,7 @@ describe('zsh and fish', () => {
         /^complete -c tufa -n '[^']*'( -f -a [a-z-]+| -l [a-z0-9-]+( -s [A-Za-z])?( -r)?| -s [A-Za-z]( -r)?) -d '.*'$/,
       );
     expect(lines).toContain(
-      "complete -c tufa -n '__fish_seen_subcommand_from verify; and not __fish_seen_subcommand_from key notary delegation root' -l digest -s d -r -d 'exit 0 only if the tag is signed with this digest'",
+      "complete -c tufa -n '__fish_seen_subcommand_from verify; and not __fish_seen_subcommand_from key notary delegation root agent' -l digest -s d -r -d 'exit 0 only if the tag is signed with this digest'",
     );
     const fishBin = spawnSync('fish', ['--version']);
     if (fishBin.error === undefined) {

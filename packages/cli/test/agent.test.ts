@@ -1,0 +1,404 @@
+/**
+ * `tufa agent`: keys unlocked once for a signing session. Everything runs through the built
+ * binary; the agent runs in the background as users run it (`eval "$(tufa agent start)"`), with
+ * TMPDIR inside the sandbox so its directory can be scanned and is removed with it.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  digestOf,
+  expectError,
+  expectExit,
+  expectJson,
+  fileMode,
+  listFiles,
+  newestVersion,
+  PASSPHRASE,
+  publisher,
+  runProcess,
+  Sandbox,
+} from './helpers/cli.js';
+
+const sandbox = new Sandbox('tufa-agent-');
+const TMP = sandbox.path('tmp');
+const GUN = 'registry.example.com/team/app';
+const repo = publisher(sandbox, GUN);
+const KEYS = [
+  'registry-example-com-team-app-targets',
+  'registry-example-com-team-app-snapshot',
+  'registry-example-com-team-app-timestamp',
+];
+const LOCK = 'Agent-lock-passphrase-7731';
+
+/** Agents started here, stopped after the tests whatever happens. */
+const started: { sock: string; pid: number }[] = [];
+
+interface Agent {
+  sock: string;
+  pid: number;
+  /** Runs tufa with TUFA_AGENT_SOCK naming this agent (and, unless given, no passphrase at all). */
+  tufa(args: string[], env?: Record<string, string | undefined>): ReturnType<Sandbox['tufa']>;
+}
+
+async function startAgent(extra: string[] = [], tmp = TMP): Promise<Agent> {
+  const v = expectJson<{ agent: { socket: string; pid: number; idleTimeoutSeconds: number } }>(
+    await sandbox.tufa(['--json', 'agent', 'start', ...extra], { env: { TMPDIR: tmp } }),
+  );
+  const { socket: sock, pid } = v.agent;
+  started.push({ sock, pid });
+  return {
+    sock,
+    pid,
+    tufa: (args, env = {}) =>
+      sandbox.tufa(args, { env: { TUFA_AGENT_SOCK: sock, TUFA_PASSPHRASE: undefined, TMPDIR: tmp, ...env } }),
+  };
+}
+
+const sign = (a: Agent, tag: string, env?: Record<string, string | undefined>) =>
+  a.tufa(['sign', GUN, tag, '--digest', digestOf(tag), '--size', '100'], env);
+
+/** Polls `check` until it holds, for at most `bound` ms (generous: never a claim about speed). */
+async function eventually(check: () => Promise<boolean>, bound = 120_000): Promise<void> {
+  const end = Date.now() + bound;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('the state did not change within the bound');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** One raw exchange with the agent: frames in, frames out (for malformed requests). */
+function raw(
+  sock: string,
+  frames: Buffer[],
+  replies: number,
+): Promise<{ replies: Record<string, unknown>[]; closed: boolean }> {
+  return new Promise((done, fail) => {
+    const c = connect(sock);
+    let buf = Buffer.alloc(0);
+    const out: Record<string, unknown>[] = [];
+    let closed = false;
+    c.on('connect', () => {
+      for (const f of frames) c.write(f);
+    });
+    c.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+        const n = buf.readUInt32BE(0);
+        out.push(JSON.parse(buf.subarray(4, 4 + n).toString('utf8')));
+        buf = buf.subarray(4 + n);
+      }
+      if (out.length >= replies) {
+        c.destroy();
+        done({ replies: out, closed });
+      }
+    });
+    c.on('end', () => {
+      closed = true;
+    });
+    c.on('close', () => done({ replies: out, closed: true }));
+    c.on('error', fail);
+  });
+}
+
+function frame(body: string | object): Buffer {
+  const b = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
+  const h = Buffer.alloc(4);
+  h.writeUInt32BE(b.length, 0);
+  return Buffer.concat([h, b]);
+}
+
+/** The private key of the targets role, generated here so the test can look for it on disk. */
+const targetsPair = generateKeyPairSync('ed25519');
+const targetsDer = targetsPair.privateKey.export({ type: 'pkcs8', format: 'der' });
+const targetsPem = targetsPair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+
+beforeAll(async () => {
+  mkdirSync(TMP, { mode: 0o700 });
+  const pem = sandbox.path('targets.pem');
+  writeFileSync(pem, targetsPem, { mode: 0o600 });
+  expectExit(await sandbox.tufa(['key', 'import', KEYS[0] as string, pem]), 0);
+  rmSync(pem);
+  expectExit(
+    await sandbox.tufa([
+      'init',
+      GUN,
+      '--publish-root',
+      'pub',
+      '--root-key-out',
+      'offline',
+      '--targets-key',
+      KEYS[0] as string,
+    ]),
+    0,
+  );
+});
+
+afterAll(async () => {
+  for (const { sock, pid } of started) {
+    await sandbox.tufa(['agent', 'stop'], { env: { TUFA_AGENT_SOCK: sock } });
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  sandbox.cleanup();
+});
+
+describe('tufa agent start', () => {
+  it('prints a line for sh to eval; the socket is 0600 in a 0700 directory', async () => {
+    const r = expectExit(await sandbox.tufa(['agent', 'start'], { env: { TMPDIR: TMP } }), 0);
+    expect(r.stdout).toMatch(/^TUFA_AGENT_SOCK=\S+; export TUFA_AGENT_SOCK\n$/);
+    const sh = await runProcess('sh', ['-c', `${r.stdout.trim()}; printf %s "$TUFA_AGENT_SOCK"`]);
+    const sock = sh.stdout;
+    expect(sock.startsWith(`${TMP}/tufa-agent-`)).toBe(true);
+    const a = { sock, tufa: (args: string[]) => sandbox.tufa(args, { env: { TUFA_AGENT_SOCK: sock } }) };
+    const list = expectJson<{ agent: { pid: number; locked: boolean; keys: unknown[] } }>(
+      await a.tufa(['--json', 'agent', 'list']),
+    );
+    started.push({ sock, pid: list.agent.pid });
+    expect(list.agent).toMatchObject({ locked: false, keys: [] });
+    expect(fileMode(dirname(sock))).toBe(0o700);
+    expect(fileMode(sock)).toBe(0o600);
+    const stop = expectExit(await a.tufa(['agent', 'stop']), 0);
+    expect(stop.stdout).toContain('stopped the agent');
+    // Stopped: its directory is gone, and commands say there is no agent.
+    await eventually(async () => {
+      try {
+        readFileSync(dirname(sock));
+        return false;
+      } catch (e) {
+        return (e as { code?: string }).code === 'ENOENT';
+      }
+    });
+    expectError(await a.tufa(['agent', 'list']), 7, 'no agent at', 'tufa agent start');
+  });
+
+  it('refuses a malformed --idle-timeout (exit 2) and needs TUFA_AGENT_SOCK for the other commands', async () => {
+    expectError(await sandbox.tufa(['agent', 'start', '--idle-timeout', '0']), 2, 'not a duration');
+    expectError(await sandbox.tufa(['agent', 'start', '--idle-timeout', '5 minutes']), 2, 'not a duration');
+    const r = await sandbox.tufa(['--json', 'agent', 'list']);
+    expectError(r, 7, 'TUFA_AGENT_SOCK is not set', 'eval "$(tufa agent start)"');
+    expect(JSON.parse(r.stdout).error.code).toBe('AGENT_UNREACHABLE');
+  });
+});
+
+describe('signing through the agent', () => {
+  let agent: Agent;
+  beforeAll(async () => {
+    agent = await startAgent(['--idle-timeout', '1h']);
+  });
+
+  it('asks each passphrase once: later commands sign with no passphrase anywhere', async () => {
+    // Before any key is added, a signing command unlocks the key file itself: with no
+    // passphrase available that fails, which is what shows the agent signs below.
+    expectError(await sign(agent, 'before'), 6, /no passphrase for key file/);
+    const add = expectJson<{ added: { keyid: string; root: boolean }[] }>(
+      await agent.tufa(['--json', 'agent', 'add', ...KEYS], { TUFA_PASSPHRASE: PASSPHRASE }),
+    );
+    expect(add.added.map((k) => k.root)).toEqual([false, false, false]);
+    for (const tag of ['v1', 'v2', 'v3']) expectExit(await sign(agent, tag), 0);
+    expectExit(await agent.tufa(['timestamp', GUN]), 0);
+    // What the agent signed verifies as a client sees it.
+    const client = sandbox.client();
+    for (const tag of ['v1', 'v2', 'v3']) {
+      const v = expectJson<{ digest: string }>(
+        await client.tufa(['--json', 'verify', `${GUN}:${tag}`, '--server', repo.pub, '--root', repo.root]),
+      );
+      expect(JSON.stringify(v)).toContain(digestOf(tag).slice(7));
+    }
+  });
+
+  it('never writes a private key to disk unencrypted (home, temp and publish directories)', async () => {
+    expectExit(await sign(agent, 'scan'), 0);
+    const needles = [
+      targetsDer,
+      targetsDer.subarray(targetsDer.length - 32), // the Ed25519 seed
+      Buffer.from(targetsDer.toString('base64')),
+      Buffer.from(targetsDer.subarray(targetsDer.length - 32).toString('hex')),
+      Buffer.from(targetsDer.subarray(targetsDer.length - 32).toString('base64')),
+      Buffer.from(targetsPem.split('\n')[1] as string),
+    ];
+    const files = listFiles(sandbox.dir);
+    expect(files.length).toBeGreaterThan(10);
+    for (const f of files) {
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(join(sandbox.dir, f));
+      } catch {
+        continue; // the socket
+      }
+      for (const n of needles) expect(bytes.includes(n), `${f} holds the private key`).toBe(false);
+    }
+  });
+
+  it('a locked agent signs nothing and says so (exit 6, Hint: tufa agent unlock)', async () => {
+    expectExit(await agent.tufa(['agent', 'lock'], { TUFA_AGENT_LOCK_PASSPHRASE: LOCK }), 0);
+    const before = newestVersion(repo.md, 'targets');
+    const r = await agent.tufa([
+      '--json',
+      'sign',
+      GUN,
+      'locked',
+      '--digest',
+      digestOf('locked'),
+      '--size',
+      '1',
+    ]);
+    expectError(r, 6, 'is locked', 'tufa agent unlock');
+    expect(JSON.parse(r.stdout).error.code).toBe('AGENT_LOCKED');
+    expect(newestVersion(repo.md, 'targets')).toBe(before);
+    // Even with the passphrase at hand, the command does not quietly go around the lock.
+    expectError(await sign(agent, 'locked', { TUFA_PASSPHRASE: PASSPHRASE }), 6, 'is locked');
+    const list = expectJson<{ agent: { locked: boolean; keys: unknown[] } }>(
+      await agent.tufa(['--json', 'agent', 'list']),
+    );
+    expect(list.agent).toMatchObject({ locked: true, keys: [] });
+    expectError(
+      await agent.tufa(['agent', 'add', KEYS[0] as string], { TUFA_PASSPHRASE: PASSPHRASE }),
+      6,
+      'locked',
+    );
+    expectError(
+      await agent.tufa(['agent', 'unlock'], { TUFA_AGENT_LOCK_PASSPHRASE: 'not-the-lock-passphrase' }),
+      6,
+      'wrong passphrase',
+    );
+    expectError(await agent.tufa(['agent', 'unlock']), 6, 'TUFA_AGENT_LOCK_PASSPHRASE is not set');
+    expectExit(await agent.tufa(['agent', 'unlock'], { TUFA_AGENT_LOCK_PASSPHRASE: LOCK }), 0);
+    expectError(await agent.tufa(['agent', 'unlock'], { TUFA_AGENT_LOCK_PASSPHRASE: LOCK }), 2, 'not locked');
+    expectExit(await sign(agent, 'unlocked'), 0);
+  });
+
+  it('refuses a root key without --allow-root, and says why', async () => {
+    const rootKey = sandbox.path('offline', 'root-registry-example-com-team-app.json');
+    const r = await agent.tufa(['--json', 'agent', 'add', rootKey], { TUFA_PASSPHRASE: PASSPHRASE });
+    expectError(r, 2, `is a root key of ${GUN}`, '--allow-root');
+    expect(JSON.parse(r.stdout).error.code).toBe('AGENT_ROOT_REFUSED');
+    let list = expectJson<{ agent: { keys: { label: string }[] } }>(
+      await agent.tufa(['--json', 'agent', 'list']),
+    );
+    expect(list.agent.keys.map((k) => k.label)).not.toContain(rootKey);
+    const ok = expectJson<{ added: { label: string; root: boolean }[] }>(
+      await agent.tufa(['--json', 'agent', 'add', '--allow-root', rootKey], { TUFA_PASSPHRASE: PASSPHRASE }),
+    );
+    expect(ok.added).toEqual([expect.objectContaining({ label: rootKey, root: true })]);
+    list = expectJson(await agent.tufa(['--json', 'agent', 'list']));
+    expect(list.agent.keys.map((k) => k.label)).toContain(rootKey);
+  });
+
+  it('a wrong passphrase on add is exit 6 and adds nothing', async () => {
+    const r = await agent.tufa(['agent', 'add', 'registry-example-com-team-app-snapshot'], {
+      TUFA_PASSPHRASE: 'wrong-passphrase-000',
+    });
+    expectError(r, 6, 'wrong passphrase or corrupted key file');
+  });
+
+  it('answers malformed requests with a typed error and keeps serving', async () => {
+    const status = { tufa_agent: 1, op: 'status' };
+    // Not JSON, then another version, then an unknown operation, then a good one: one connection.
+    const r = await raw(
+      agent.sock,
+      [
+        frame('{not json'),
+        frame({ tufa_agent: 2, op: 'status' }),
+        frame({ tufa_agent: 1, op: 'steal' }),
+        frame(status),
+      ],
+      4,
+    );
+    expect(r.replies.map((x) => (x.error as { code?: string } | undefined)?.code ?? 'ok')).toEqual([
+      'AGENT_PROTOCOL',
+      'AGENT_PROTOCOL',
+      'AGENT_PROTOCOL',
+      'ok',
+    ]);
+    expect(JSON.stringify(r.replies[1])).toContain('unsupported protocol version');
+    // A length over the bound: an error, that connection closed, and the agent still serves.
+    const big = Buffer.alloc(4);
+    big.writeUInt32BE(0xffffffff, 0);
+    const b = await raw(agent.sock, [big], 1);
+    expect(b.replies[0]).toMatchObject({ ok: false, error: { code: 'AGENT_PROTOCOL' } });
+    expect(JSON.stringify(b.replies[0])).toContain('out of bounds');
+    // Signing for a keyid with another public key than the one held: refused.
+    const held = expectJson<{ agent: { keys: { keyid: string }[] } }>(
+      await agent.tufa(['--json', 'agent', 'list']),
+    );
+    const keyid = held.agent.keys[0]?.keyid as string;
+    const other = { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: '11'.repeat(32) } };
+    const s = await raw(
+      agent.sock,
+      [frame({ tufa_agent: 1, op: 'sign', keyid, key: other, data: 'AA==' })],
+      1,
+    );
+    expect(s.replies[0]).toMatchObject({ ok: false, error: { code: 'AGENT_NOT_HELD' } });
+    const ok = await raw(agent.sock, [frame(status)], 1);
+    expect(ok.replies[0]).toMatchObject({ ok: true, locked: false });
+  });
+});
+
+describe('the idle timeout', () => {
+  it('an idle agent forgets its keys; commands then unlock key files themselves', async () => {
+    const agent = await startAgent(['--idle-timeout', '1']);
+    const add = expectJson<{ added: { keyid: string }[] }>(
+      await agent.tufa(['--json', 'agent', 'add', ...KEYS], { TUFA_PASSPHRASE: PASSPHRASE }),
+    );
+    // The add's own answer shows the keys were held (listing now could already be too late).
+    expect(add.added).toHaveLength(3);
+    await eventually(async () => {
+      const v = expectJson<{ agent: { keys: unknown[] } }>(await agent.tufa(['--json', 'agent', 'list']));
+      return v.agent.keys.length === 0;
+    });
+    expectError(await sign(agent, 'idle'), 6, /no passphrase for key file/);
+    expectExit(await sign(agent, 'idle', { TUFA_PASSPHRASE: PASSPHRASE }), 0);
+  });
+});
+
+const isRoot = process.getuid?.() === 0;
+const hasSetpriv = (await runProcess('sh', ['-c', 'command -v setpriv'])).code === 0;
+if ((!isRoot || !hasSetpriv) && process.env.CI === 'true') {
+  throw new Error(
+    'the socket test connects as another user: it needs root and setpriv (util-linux) under CI',
+  );
+}
+
+describe('other users', () => {
+  it.runIf(isRoot && hasSetpriv)('cannot connect to the socket (nobody, through setpriv)', async () => {
+    // A temp directory the other user may pass through, so that only the agent's own directory
+    // (0700) and socket (0600) stand in the way.
+    const open = mkdtempSync(join(tmpdir(), 'tufa-agent-peer-'));
+    chmodSync(open, 0o711);
+    try {
+      const agent = await startAgent([], open);
+      const asNobody = () =>
+        runProcess('setpriv', [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          process.execPath,
+          '-e',
+          "require('net').connect(process.argv[1]).on('connect',()=>{console.log('CONNECTED');process.exit(0)}).on('error',(e)=>{console.log(e.code);process.exit(0)})",
+          agent.sock,
+        ]);
+      expect((await asNobody()).stdout.trim()).toBe('EACCES');
+      // The same probe gets through once the modes allow it: the refusal above is the modes'.
+      chmodSync(dirname(agent.sock), 0o755);
+      chmodSync(agent.sock, 0o666);
+      expect((await asNobody()).stdout.trim()).toBe('CONNECTED');
+      chmodSync(agent.sock, 0o600);
+      chmodSync(dirname(agent.sock), 0o700);
+      // And tufa itself will not talk to a socket whose directory others may enter.
+      chmodSync(dirname(agent.sock), 0o755);
+      const r = await agent.tufa(['agent', 'list']);
+      expectError(r, 6, 'has mode 755 (expected 700');
+      chmodSync(dirname(agent.sock), 0o700);
+      expectExit(await agent.tufa(['agent', 'stop']), 0);
+    } finally {
+      rmSync(open, { recursive: true, force: true });
+    }
+  });
+});
