@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Benchmark entry point: `node bench/run.mjs [core|client|repository|adversarial|all|cli-notary|cli-verify]`
- * (default `all`: core, client, repository and adversarial).
+ * Benchmark entry point: `node bench/run.mjs [core|client|repository|adversarial|agent|all|cli-notary|cli-verify]`
+ * (default `all`: core, client, repository, adversarial and agent).
  * `npm run bench` builds first, then runs every suite.
  *
  * A suite is a sibling module `bench/<name>.mjs` exporting `main()`, which measures (in child
@@ -16,6 +16,7 @@ const SUITES = {
   client: 'client refresh + target look-up over HTTP (1k, 10k, 100k targets)',
   repository: 'repository create/add/sign/publish (10k, 100k targets)',
   adversarial: 'hostile unsigned targets metadata (key order, escapes, nesting) against a well-formed file',
+  agent: 'tufa sign of N tags in M repositories, unlocking key files each time against tufa agent',
 };
 // Run only when named (not by `all`): it needs a local notary-server.
 const BY_NAME_ONLY = {
