@@ -3,13 +3,16 @@
  * binary; the agent runs in the background as users run it (`eval "$(tufa agent start)"`), with
  * TMPDIR inside the sandbox so its directory can be scanned and is removed with it.
  */
+
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  BIN,
   digestOf,
   expectError,
   expectExit,
@@ -19,8 +22,10 @@ import {
   newestVersion,
   PASSPHRASE,
   publisher,
+  readJson,
   runProcess,
   Sandbox,
+  tufaEnv,
 } from './helpers/cli.js';
 
 const sandbox = new Sandbox('tufa-agent-');
@@ -355,6 +360,96 @@ describe('the idle timeout', () => {
     });
     expectError(await sign(agent, 'idle'), 6, /no passphrase for key file/);
     expectExit(await sign(agent, 'idle', { TUFA_PASSPHRASE: PASSPHRASE }), 0);
+  });
+});
+
+describe('an agent that is not what it claims', () => {
+  it('a signature that does not verify with the expected key is refused (exit 6), nothing published', async () => {
+    // A process speaking the protocol at TUFA_AGENT_SOCK, in a private directory as tufa wants,
+    // that claims to hold the targets key and answers every signature with garbage.
+    const dir = mkdtempSync(join(TMP, 'impostor-'));
+    const sock = join(dir, 'agent.sock');
+    const keyid = readJson(sandbox.path('home', 'keys', `${KEYS[0]}.json`)).keyid as string;
+    const server = createServer((c) => {
+      let buf = Buffer.alloc(0);
+      c.on('data', (d: Buffer) => {
+        buf = Buffer.concat([buf, d]);
+        while (buf.length >= 4 && buf.length >= 4 + buf.readUInt32BE(0)) {
+          const req = JSON.parse(buf.subarray(4, 4 + buf.readUInt32BE(0)).toString('utf8'));
+          buf = buf.subarray(4 + buf.readUInt32BE(0));
+          const reply =
+            req.op === 'status'
+              ? {
+                  pid: 1,
+                  locked: false,
+                  idleTimeoutSeconds: 600,
+                  keys: [{ keyid, keytype: 'ed25519', scheme: 'ed25519', label: 'x', root: false }],
+                }
+              : { sig: '00'.repeat(64) };
+          c.write(frame({ tufa_agent: 1, ok: true, ...reply }));
+        }
+      });
+    });
+    await new Promise<void>((r) => server.listen(sock, () => r()));
+    try {
+      const before = newestVersion(repo.md, 'targets');
+      const r = await sandbox.tufa(
+        ['--json', 'sign', GUN, 'impostor', '--digest', digestOf('impostor'), '--size', '1'],
+        {
+          env: { TUFA_AGENT_SOCK: sock, TMPDIR: TMP },
+        },
+      );
+      expectError(r, 6, 'does not verify with the key', 'tufa agent stop');
+      expect(JSON.parse(r.stdout).error.code).toBe('AGENT_BAD_SIGNATURE');
+      expect(newestVersion(repo.md, 'targets')).toBe(before);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('tufa agent start --foreground', () => {
+  it('runs in the process, on the --socket given, until stopped', async () => {
+    const sock = sandbox.path('fg', 'agent.sock');
+    const child = spawn(process.execPath, [BIN, 'agent', 'start', '--foreground', '--socket', sock], {
+      env: tufaEnv({ TUFA_HOME: sandbox.home }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const line = await new Promise<string>((r) => {
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (c: string) => {
+        out += c;
+        if (out.includes('\n')) r(out);
+      });
+    });
+    expect(line).toBe(`TUFA_AGENT_SOCK=${sock}; export TUFA_AGENT_SOCK\n`);
+    expect(fileMode(dirname(sock))).toBe(0o700);
+    const env = { env: { TUFA_AGENT_SOCK: sock } };
+    const list = expectJson<{ agent: { pid: number } }>(await sandbox.tufa(['--json', 'agent', 'list'], env));
+    expect(list.agent.pid).toBe(child.pid);
+    expectExit(await sandbox.tufa(['agent', 'stop'], env), 0);
+    expect(await exited).toBe(0);
+    expect(listFiles(dirname(sock))).toEqual([]);
+    // A stale TUFA_AGENT_SOCK: a warning, and the key files are used.
+    const r = expectExit(
+      await sandbox.tufa(['sign', GUN, 'stale', '--digest', digestOf('stale'), '--size', '1'], env),
+      0,
+    );
+    expect(r.stderr).toMatch(/^Warning: no agent at .*; using the key files$/m);
+  });
+
+  it('refuses a --socket directory others may enter, and --socket without --foreground', async () => {
+    const open = sandbox.path('open');
+    mkdirSync(open, { mode: 0o755 });
+    chmodSync(open, 0o755);
+    const r = await sandbox.tufa(['agent', 'start', '--foreground', '--socket', join(open, 'agent.sock')]);
+    expectError(r, 6, 'has mode 755 (expected 700');
+    expectError(
+      await sandbox.tufa(['agent', 'start', '--socket', join(open, 'agent.sock')]),
+      2,
+      '--socket goes with --foreground',
+    );
   });
 });
 

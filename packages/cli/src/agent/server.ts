@@ -115,9 +115,10 @@ export class Agent {
     return this.#closed ?? Promise.resolve();
   }
 
-  close(): void {
+  /** Forgets every key and stops; `ending` (the connection that asked) is left to finish its answer. */
+  close(ending?: Socket): void {
     this.#forget();
-    for (const c of this.#connections) c.destroy();
+    for (const c of this.#connections) if (c !== ending) c.destroy();
     this.#server?.close();
   }
 
@@ -146,7 +147,7 @@ export class Agent {
           if (!c.destroyed) c.write(encodeFrame(reply));
           if (frame.kind === 'message' && frame.value['op'] === 'stop' && reply.ok) {
             c.end();
-            this.close();
+            this.close(c);
           }
         });
       }
