@@ -183,6 +183,16 @@ describe('tufa agent start', () => {
     expectError(await a.tufa(['agent', 'list']), 7, 'no agent at', 'tufa agent start');
   });
 
+  it('starts as `docker tufa agent start` too (the Docker CLI plugin entry point)', async () => {
+    const plugin = join(dirname(BIN), 'docker-tufa.js');
+    const r = await runProcess(process.execPath, [plugin, 'tufa', '--json', 'agent', 'start'], {
+      env: tufaEnv({ TUFA_HOME: sandbox.home, TMPDIR: TMP }),
+    });
+    const v = expectJson<{ agent: { socket: string; pid: number } }>(r);
+    started.push({ sock: v.agent.socket, pid: v.agent.pid });
+    expectExit(await sandbox.tufa(['agent', 'stop'], { env: { TUFA_AGENT_SOCK: v.agent.socket } }), 0);
+  });
+
   it('refuses a malformed --idle-timeout (exit 2) and needs TUFA_AGENT_SOCK for the other commands', async () => {
     expectError(await sandbox.tufa(['agent', 'start', '--idle-timeout', '0']), 2, 'not a duration');
     expectError(await sandbox.tufa(['agent', 'start', '--idle-timeout', '5 minutes']), 2, 'not a duration');
@@ -360,6 +370,26 @@ describe('the idle timeout', () => {
     });
     expectError(await sign(agent, 'idle'), 6, /no passphrase for key file/);
     expectExit(await sign(agent, 'idle', { TUFA_PASSPHRASE: PASSPHRASE }), 0);
+  });
+});
+
+describe('tufa agent add and the role passphrase variables', () => {
+  it("takes a key's passphrase from the variable of the role it signs, as signing commands do", async () => {
+    // A timestamp key whose name says nothing of its role.
+    expectExit(await sandbox.tufa(['key', 'generate', 'ops-key']), 0);
+    const rootKey = sandbox.path('offline', 'root-registry-example-com-team-app.json');
+    expectExit(
+      await sandbox.tufa(['key', 'rotate', GUN, 'timestamp', '--key', 'ops-key', '--root-key', rootKey]),
+      0,
+    );
+    const agent = await startAgent();
+    const roleVariable = 'TUFA_PASSPHRASE_REGISTRY_EXAMPLE_COM_TEAM_APP_TIMESTAMP';
+    expectError(await agent.tufa(['agent', 'add', 'ops-key']), 6, 'no passphrase for key file');
+    const v = expectJson<{ added: { label: string }[] }>(
+      await agent.tufa(['--json', 'agent', 'add', 'ops-key'], { [roleVariable]: PASSPHRASE }),
+    );
+    expect(v.added[0]?.label).toBe(sandbox.path('home', 'keys', 'ops-key.json'));
+    expectExit(await agent.tufa(['agent', 'stop']), 0);
   });
 });
 

@@ -8,9 +8,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Key, Metadata } from '@tufa/core';
-import { inspectKeyFile, redactUri, signerUriScheme } from '@tufa/core/node';
+import { inspectKeyFile, redactUri, type SecretCallback, signerUriScheme } from '@tufa/core/node';
 import { encodeBase64 } from '../agent/base64.js';
 import { agentStatus, request, requireAgentSocket, SOCK_VARIABLE } from '../agent/client.js';
 import { AgentError } from '../agent/protocol.js';
@@ -21,7 +22,8 @@ import { EXIT } from '../exit-codes.js';
 import { exists } from '../files.js';
 import { allRepoConfigs, publishedDir } from '../home.js';
 import { fileOf, scryptN, toUri } from '../keys.js';
-import { secretFromVariable, secretsFromEnvironment } from '../secrets.js';
+import { ONLINE_ROLES, signerRefFor } from '../repo-config.js';
+import { forRole, secretFromVariable, secretsFromEnvironment } from '../secrets.js';
 import { onInterrupt } from '../signals.js';
 
 /** Keys are forgotten after this long without a signature: gpg-agent's default cache TTL. */
@@ -74,7 +76,13 @@ function parses(text: string): boolean {
 
 /** Runs `tufa agent start --foreground` detached, and returns what it printed once listening. */
 async function startInBackground(idleSeconds: number): Promise<{ socket: string; pid: number }> {
-  const script = process.argv[1];
+  // As the Docker CLI plugin, argv[1] is docker-tufa, which takes Docker's plugin protocol:
+  // the agent runs from tufa's own entry point beside this module instead.
+  const entry = process.argv[1];
+  const script =
+    entry !== undefined && /^docker-tufa(\.js)?$/.test(basename(entry))
+      ? fileURLToPath(new URL('../bin.js', import.meta.url))
+      : entry;
   if (script === undefined) throw new CliError('cannot find the tufa script to start the agent with');
   const child = spawn(
     process.execPath,
@@ -189,6 +197,21 @@ async function rootOf(key: Key): Promise<string | undefined> {
   return undefined;
 }
 
+/**
+ * The passphrase source for the key in `file`, as a signing command would use it: when a
+ * repository set up here names the key for a role, that role's variable
+ * (`TUFA_PASSPHRASE_<GUN_SLUG>_<ROLE>`) counts too.
+ */
+async function secretsFor(file: string, secrets: SecretCallback): Promise<SecretCallback> {
+  for (const config of await allRepoConfigs()) {
+    for (const role of [...ONLINE_ROLES, ...config.delegations.keys()]) {
+      const ref = signerRefFor(config, role);
+      if (ref !== undefined && fileOf(toUri(ref)) === file) return forRole(secrets, config.gun, role);
+    }
+  }
+  return secrets;
+}
+
 function keyLine(k: HeldKeyInfo): string {
   return `${k.keyid}  ${k.keytype}/${k.scheme}  ${k.label}${k.root ? '  (root)' : ''}`;
 }
@@ -266,7 +289,7 @@ export const commands: readonly RegisteredCommand[] = [
           );
         }
         const passphrase = info.encrypted
-          ? await secrets({ kind: 'passphrase', keyid: info.keyid, label })
+          ? await (await secretsFor(file, secrets))({ kind: 'passphrase', keyid: info.keyid, label })
           : undefined;
         const r = await request(sock, {
           op: 'add',
