@@ -5,7 +5,7 @@
  */
 
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -353,6 +353,22 @@ describe('signing through the agent', () => {
     expect(s.replies[0]).toMatchObject({ ok: false, error: { code: 'AGENT_NOT_HELD' } });
     const ok = await raw(agent.sock, [frame(status)], 1);
     expect(ok.replies[0]).toMatchObject({ ok: true, locked: false });
+  });
+
+  it('signs the very bytes sent, large ones too (a big targets role)', async () => {
+    const keyid = readJson(sandbox.path('home', 'keys', `${KEYS[0]}.json`)).keyid as string;
+    const key = readJson(sandbox.path('home', 'keys', `${KEYS[0]}.json`)).key;
+    const data = randomBytes(12 * 1024 * 1024);
+    const r = await raw(
+      agent.sock,
+      [frame({ tufa_agent: 1, op: 'sign', keyid, key, data: data.toString('base64') })],
+      1,
+    );
+    expect(r.replies[0]).toMatchObject({ ok: true });
+    const sig = Buffer.from(r.replies[0]?.sig as string, 'hex');
+    expect(verify(null, data, targetsPair.publicKey, sig)).toBe(true);
+    data[0] = (data[0] as number) ^ 1;
+    expect(verify(null, data, targetsPair.publicKey, sig)).toBe(false);
   });
 });
 

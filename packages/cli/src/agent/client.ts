@@ -16,6 +16,7 @@ import {
   type AgentErrorCode,
   encodeFrame,
   FrameReader,
+  MAX_REQUEST_BYTES,
   MAX_RESPONSE_BYTES,
   stringField,
 } from './protocol.js';
@@ -174,6 +175,9 @@ export class AgentSigner implements Signer {
   ) {}
 
   async sign(data: Uint8Array): Promise<Signature> {
+    // Metadata too large for one request (base64 adds a third) is signed from the key file.
+    if (Math.ceil(data.length / 3) * 4 + 64 * 1024 > MAX_REQUEST_BYTES)
+      return (await this.fallback()).sign(data);
     let sig: unknown;
     try {
       sig = (

@@ -95,28 +95,37 @@ export class FrameReader {
     this.#buffered.push(chunk);
     this.#size += chunk.length;
     const frames: Frame[] = [];
-    for (;;) {
-      if (this.#size < 4) break;
-      const all = this.#buffered.length === 1 ? (this.#buffered[0] as Buffer) : Buffer.concat(this.#buffered);
-      this.#buffered = [all];
-      const length = all.readUInt32BE(0);
+    while (this.#size >= 4) {
+      const length = this.#head().readUInt32BE(0);
       if (length === 0 || length > this.max) {
         this.#broken = true;
         this.#buffered = [];
+        this.#size = 0;
         frames.push({
           kind: 'fatal',
           reason: `message length ${length} out of bounds (expected 1 to ${this.max} bytes)`,
         });
         break;
       }
-      if (all.length < 4 + length) break;
-      const body = all.subarray(4, 4 + length);
+      // Joined once the whole message is here, not on every chunk: a large request arrives in
+      // hundreds of chunks, and copying the buffer each time would be quadratic.
+      if (this.#size < 4 + length) break;
+      const all = Buffer.concat(this.#buffered, this.#size);
       const rest = all.subarray(4 + length);
       this.#buffered = rest.length > 0 ? [rest] : [];
       this.#size = rest.length;
-      frames.push(decodeBody(body));
+      frames.push(decodeBody(all.subarray(4, 4 + length)));
     }
     return frames;
+  }
+
+  /** The first four bytes buffered (the length prefix). */
+  #head(): Buffer {
+    const first = this.#buffered[0] as Buffer;
+    if (first.length >= 4) return first;
+    const joined = Buffer.concat(this.#buffered, this.#size);
+    this.#buffered = [joined];
+    return joined;
   }
 }
 
