@@ -7,6 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { generateKeyPair, Key, type KeyKind, keyFromPublicPem, type Signer } from '@tufa/core';
 import {
   ensureDir,
+  inspectKeyFile,
   readKeyFile,
   redactUri,
   resolveSigner,
@@ -83,22 +84,46 @@ export async function loadSigner(ref: string, secrets: SecretCallback): Promise<
     throw new CliError(`key ${redactUri(ref)} not found (${file})`, EXIT.NOT_FOUND, 'tufa key list');
   }
   const fromFile = () => resolveSigner(uri, { secrets });
-  if (file !== undefined && process.env.TUFA_AGENT_SOCK) {
-    const viaAgent = await agentSigner(file, fromFile);
+  if (process.env.TUFA_AGENT_SOCK) {
+    const viaAgent = await agentSigner(uri, file, fromFile);
     if (viaAgent) return viaAgent;
   }
   return fromFile();
 }
 
 /**
- * The signer of `tufa agent` for the tufa key file `file`, when TUFA_AGENT_SOCK names an agent
- * holding its key: the key file's clear part says which key it is, without its passphrase.
- * Other files (PEM) and other schemes are unlocked by the command itself.
+ * The tufa key file an `env:VAR` reference holds, as JSON or as its base64 (line-wrapped or
+ * not); undefined when the variable holds something else (a PEM key) or nothing.
  */
-async function agentSigner(file: string, fromFile: () => Promise<Signer>): Promise<Signer | undefined> {
+export function keyFileFromEnv(value: string | undefined): Uint8Array | undefined {
+  const text = value?.trim();
+  if (!text) return undefined;
+  if (text.startsWith('{')) return new TextEncoder().encode(text);
+  const compact = text.replace(/\s+/g, '');
+  if (compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(compact)) return undefined;
+  const bytes = Buffer.from(compact, 'base64');
+  return bytes[0] === 0x7b ? new Uint8Array(bytes) : undefined; // `{`
+}
+
+/**
+ * The signer of `tufa agent` for the key a `file:` or `env:` reference names, when
+ * TUFA_AGENT_SOCK names an agent holding it: the key file's clear part says which key it is,
+ * without its passphrase. Anything but a tufa key file (a PEM key, a token) is unlocked by the
+ * command itself.
+ */
+async function agentSigner(
+  uri: string,
+  file: string | undefined,
+  fromFile: () => Promise<Signer>,
+): Promise<Signer | undefined> {
   let info: { key: Key; keyid: string };
   try {
-    info = await readKeyFile(file);
+    if (file !== undefined) info = await readKeyFile(file);
+    else if (signerUriScheme(uri) === 'env') {
+      const bytes = keyFileFromEnv(process.env[uri.slice(4)]);
+      if (bytes === undefined) return undefined;
+      info = inspectKeyFile(bytes);
+    } else return undefined;
   } catch {
     return undefined; // not a tufa key file: the command reads it (and reports what is wrong)
   }

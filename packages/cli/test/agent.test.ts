@@ -409,6 +409,57 @@ describe('tufa agent add and the role passphrase variables', () => {
   });
 });
 
+describe('env: keys, as CI secrets hold them', () => {
+  it('adds a key file held in a variable (base64) and signs with it; a PEM there is refused', async () => {
+    const gun = 'registry.example.com/team/ci';
+    const file = sandbox.path('ci-targets.json');
+    expectExit(await sandbox.tufa(['key', 'generate', 'ci-targets', '--out', file]), 0);
+    const secret = { TUFA_CI_TARGETS_KEY: readFileSync(file).toString('base64') };
+    rmSync(file);
+    expectExit(
+      await sandbox.tufa(
+        [
+          'init',
+          gun,
+          '--publish-root',
+          'pub',
+          '--root-key-out',
+          'offline',
+          '--targets-key',
+          'env:TUFA_CI_TARGETS_KEY',
+        ],
+        { env: secret },
+      ),
+      0,
+    );
+    const agent = await startAgent();
+    const add = expectJson<{ added: { label: string }[] }>(
+      await agent.tufa(
+        [
+          '--json',
+          'agent',
+          'add',
+          'env:TUFA_CI_TARGETS_KEY',
+          'registry-example-com-team-ci-snapshot',
+          'registry-example-com-team-ci-timestamp',
+        ],
+        { ...secret, TUFA_PASSPHRASE: PASSPHRASE },
+      ),
+    );
+    expect(add.added[0]?.label).toBe('env:TUFA_CI_TARGETS_KEY');
+    // No passphrase anywhere: every key of the command is the agent's.
+    expectExit(await agent.tufa(['sign', gun, 'ci', '--digest', digestOf('ci'), '--size', '1'], secret), 0);
+    const client = sandbox.client();
+    const root = join(repo.pub, ...gun.split('/'), 'metadata', '1.root.json');
+    expectExit(await client.tufa(['verify', `${gun}:ci`, '--server', repo.pub, '--root', root]), 0);
+    const pem = await agent.tufa(['agent', 'add', 'env:TUFA_CI_PEM'], { TUFA_CI_PEM: targetsPem });
+    expectError(pem, 2, 'TUFA_CI_PEM does not hold a tufa key file', 'tufa key import');
+    expect(pem.stderr).not.toContain(targetsPem.split('\n')[1] as string);
+    expectError(await agent.tufa(['agent', 'add', 'env:TUFA_CI_UNSET']), 5, 'TUFA_CI_UNSET is not set');
+    expectExit(await agent.tufa(['agent', 'stop']), 0);
+  });
+});
+
 describe('an agent that is not what it claims', () => {
   it('a signature that does not verify with the expected key is refused (exit 6), nothing published', async () => {
     // A process speaking the protocol at TUFA_AGENT_SOCK, in a private directory as tufa wants,

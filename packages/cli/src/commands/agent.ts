@@ -21,7 +21,7 @@ import { argument, defineCommand, option, type RegisteredCommand } from '../comm
 import { EXIT } from '../exit-codes.js';
 import { exists } from '../files.js';
 import { allRepoConfigs, publishedDir } from '../home.js';
-import { fileOf, scryptN, toUri } from '../keys.js';
+import { fileOf, keyFileFromEnv, scryptN, toUri } from '../keys.js';
 import { ONLINE_ROLES, signerRefFor } from '../repo-config.js';
 import { forRole, secretFromVariable, secretsFromEnvironment } from '../secrets.js';
 import { onInterrupt } from '../signals.js';
@@ -198,15 +198,58 @@ async function rootOf(key: Key): Promise<string | undefined> {
 }
 
 /**
+ * The bytes of the tufa key file a reference names: a key name, a path or `file:` URI, or an
+ * `env:VAR` holding a key file (JSON or base64), as CI secrets do. `label` is how the signing
+ * commands name it when they ask for its passphrase; `shown`, how the agent lists it.
+ */
+async function keyFileOf(ref: string): Promise<{ bytes: Uint8Array; label: string; shown: string }> {
+  const uri = toUri(ref);
+  const file = fileOf(uri);
+  if (file !== undefined) {
+    if (!exists(file)) throw new CliError(`key ${ref} not found (${file})`, EXIT.NOT_FOUND, 'tufa key list');
+    return {
+      bytes: new Uint8Array(await readFile(file)),
+      label: `key file ${JSON.stringify(file)}`,
+      shown: file,
+    };
+  }
+  const scheme = signerUriScheme(uri);
+  if (scheme === 'env') {
+    const name = uri.slice(4);
+    const value = process.env[name];
+    if (value === undefined || value === '') {
+      throw new CliError(`the environment variable ${name} is not set`, EXIT.NOT_FOUND, `export ${name}=…`);
+    }
+    const bytes = keyFileFromEnv(value);
+    if (bytes === undefined) {
+      throw usage(
+        `${name} does not hold a tufa key file (the agent takes tufa key files, as JSON or base64, not PEM keys)`,
+        `tufa key import NAME FILE.pem, then base64 -w0 $TUFA_HOME/keys/NAME.json into ${name}`,
+      );
+    }
+    return { bytes, label: `environment variable ${name}`, shown: `env:${name}` };
+  }
+  throw usage(
+    `the agent holds tufa key files only (a name, a path, file: or env:), not ${redactUri(ref)}`,
+    scheme === 'pkcs11'
+      ? 'a hardware key needs no agent: the token keeps it unlocked'
+      : 'import the key first (tufa key import NAME FILE), then tufa agent add NAME',
+  );
+}
+
+/**
  * The passphrase source for the key in `file`, as a signing command would use it: when a
  * repository set up here names the key for a role, that role's variable
  * (`TUFA_PASSPHRASE_<GUN_SLUG>_<ROLE>`) counts too.
  */
-async function secretsFor(file: string, secrets: SecretCallback): Promise<SecretCallback> {
+async function secretsFor(uri: string, secrets: SecretCallback): Promise<SecretCallback> {
+  const file = fileOf(uri);
   for (const config of await allRepoConfigs()) {
     for (const role of [...ONLINE_ROLES, ...config.delegations.keys()]) {
       const ref = signerRefFor(config, role);
-      if (ref !== undefined && fileOf(toUri(ref)) === file) return forRole(secrets, config.gun, role);
+      const same =
+        ref !== undefined && (file !== undefined ? fileOf(toUri(ref)) === file : toUri(ref) === uri);
+      if (same) return forRole(secrets, config.gun, role);
     }
   }
   return secrets;
@@ -264,37 +307,24 @@ export const commands: readonly RegisteredCommand[] = [
       const secrets = secretsFromEnvironment();
       const added: HeldKeyInfo[] = [];
       for (const ref of refs) {
-        const uri = toUri(ref);
-        const file = fileOf(uri);
-        if (file === undefined) {
-          const scheme = signerUriScheme(uri);
-          throw usage(
-            `the agent holds tufa key files only, not ${redactUri(ref)}`,
-            scheme === 'pkcs11'
-              ? 'a hardware key needs no agent: the token keeps it unlocked'
-              : 'import the key first (tufa key import NAME FILE), then tufa agent add NAME',
-          );
-        }
-        if (!exists(file))
-          throw new CliError(`key ${ref} not found (${file})`, EXIT.NOT_FOUND, 'tufa key list');
-        const label = `key file ${JSON.stringify(file)}`;
-        const bytes = new Uint8Array(await readFile(file));
+        const { bytes, label, shown } = await keyFileOf(ref);
         const info = inspectKeyFile(bytes, label);
+        const uri = toUri(ref);
         const gun = await rootOf(info.key);
         if (gun !== undefined && !opts.allowRoot) {
           throw new AgentError(
             'AGENT_ROOT_REFUSED',
-            `${file} is a root key of ${gun}: the agent takes root keys only with --allow-root`,
+            `${shown} is a root key of ${gun}: the agent takes root keys only with --allow-root`,
             `root keys belong offline; on an offline machine, for a ceremony: tufa agent add ${ref} --allow-root`,
           );
         }
         const passphrase = info.encrypted
-          ? await (await secretsFor(file, secrets))({ kind: 'passphrase', keyid: info.keyid, label })
+          ? await (await secretsFor(uri, secrets))({ kind: 'passphrase', keyid: info.keyid, label })
           : undefined;
         const r = await request(sock, {
           op: 'add',
           keyFile: encodeBase64(bytes),
-          label: file,
+          label: shown,
           root: gun !== undefined,
           ...(passphrase === undefined ? {} : { passphrase }),
         });
