@@ -25,11 +25,12 @@ function keyError(message: string, hint?: string): KeyError {
 /** Reads a line from the terminal without echoing it. */
 async function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(visible(question));
   return new Promise((resolve, reject) => {
     let value = '';
     const wasRaw = stdin.isRaw;
+    // Echo off before the question shows: what is typed as soon as it appears is not echoed.
     stdin.setRawMode?.(true);
+    process.stderr.write(visible(question));
     stdin.resume();
     stdin.setEncoding('utf8');
     const done = (err?: Error) => {
@@ -139,6 +140,6 @@ export async function secretFromVariable(
     );
   }
   const first = await promptHidden(`${label[0]?.toUpperCase()}${label.slice(1)}: `);
-  if (confirm && (await promptHidden('Repeat it: ')) !== first) throw keyError(`the two ${label}s differ`);
+  if (confirm && (await promptHidden('Repeat it: ')) !== first) throw keyError('the two passphrases differ');
   return first;
 }

@@ -6,7 +6,7 @@
 
 import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, verify } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -458,6 +458,68 @@ describe('env: keys, as CI secrets hold them', () => {
     expectError(await agent.tufa(['agent', 'add', 'env:TUFA_CI_UNSET']), 5, 'TUFA_CI_UNSET is not set');
     expectExit(await agent.tufa(['agent', 'stop']), 0);
   });
+});
+
+const hasScript = ['/usr/bin/script', '/bin/script'].some((p) => existsSync(p));
+
+/**
+ * `tufa ARGS` on a pseudo-terminal (util-linux `script`), typing each answer once its prompt has
+ * appeared (never on a timer).
+ */
+function onTerminal(
+  args: string[],
+  env: Record<string, string>,
+  answers: [RegExp, string][],
+): Promise<{ code: number | null; output: string }> {
+  const cmd = [process.execPath, BIN, ...args].map((a) => `'${a}'`).join(' ');
+  const child = spawn('script', ['-qec', cmd, '/dev/null'], {
+    cwd: sandbox.dir,
+    env: tufaEnv({ TUFA_HOME: sandbox.home, ...env }),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let seen = 0;
+  let next = 0;
+  child.stdout.setEncoding('utf8').on('data', (c: string) => {
+    output += c;
+    const pending = answers[next];
+    if (pending?.[0].test(output.slice(seen))) {
+      seen = output.length;
+      next++;
+      child.stdin.write(`${pending[1]}\r`);
+    }
+  });
+  return new Promise((done) => child.on('close', (code) => done({ code, output })));
+}
+
+describe('lock and unlock on a terminal', () => {
+  it.runIf(hasScript || process.env.CI === 'true')(
+    'asks the lock passphrase twice, the unlock passphrase once',
+    async () => {
+      const agent = await startAgent();
+      const env = { TUFA_AGENT_SOCK: agent.sock };
+      const differ = await onTerminal(['agent', 'lock'], env, [
+        [/Passphrase to lock the agent with: $/, LOCK],
+        [/Repeat it: $/, 'something else'],
+      ]);
+      expect(differ.code, differ.output).toBe(6);
+      expect(differ.output).toContain('Error: the two passphrases differ');
+      expect(differ.output).not.toContain(LOCK);
+      const lock = await onTerminal(['agent', 'lock'], env, [
+        [/Passphrase to lock the agent with: $/, LOCK],
+        [/Repeat it: $/, LOCK],
+      ]);
+      expect(lock.code, lock.output).toBe(0);
+      expect(lock.output).not.toContain(LOCK);
+      expectError(await sign(agent, 'tty-locked'), 6, 'is locked');
+      const unlock = await onTerminal(['agent', 'unlock'], env, [
+        [/Passphrase the agent was locked with: $/, LOCK],
+      ]);
+      expect(unlock.code, unlock.output).toBe(0);
+      expect(unlock.output).toContain('the agent is unlocked');
+      expectExit(await agent.tufa(['agent', 'stop']), 0);
+    },
+  );
 });
 
 describe('an agent that is not what it claims', () => {
