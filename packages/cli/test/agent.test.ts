@@ -306,6 +306,21 @@ describe('signing through the agent', () => {
     expect(list.agent.keys.map((k) => k.label)).toContain(rootKey);
   });
 
+  it('fails closed when a published root it must check cannot be read (exit 3)', async () => {
+    const broken = 'registry.example.com/team/broken';
+    expectExit(await sandbox.tufa(['init', broken, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
+    const rootFile = join(repo.pub, ...broken.split('/'), 'metadata', 'root.json');
+    const good = readFileSync(rootFile);
+    writeFileSync(rootFile, '{"signed": ');
+    try {
+      const r = await agent.tufa(['agent', 'add', KEYS[1] as string], { TUFA_PASSPHRASE: PASSPHRASE });
+      expectError(r, 3, `cannot tell whether the key is a root key of ${broken}`, `tufa status ${broken}`);
+    } finally {
+      writeFileSync(rootFile, good);
+    }
+    expectExit(await agent.tufa(['agent', 'add', KEYS[1] as string], { TUFA_PASSPHRASE: PASSPHRASE }), 0);
+  });
+
   it('a wrong passphrase on add is exit 6 and adds nothing', async () => {
     const r = await agent.tufa(['agent', 'add', 'registry-example-com-team-app-snapshot'], {
       TUFA_PASSPHRASE: 'wrong-passphrase-000',

@@ -10,7 +10,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Key, Metadata } from '@tufa/core';
+import { type Key, Metadata, type Root } from '@tufa/core';
 import { inspectKeyFile, redactUri, type SecretCallback, signerUriScheme } from '@tufa/core/node';
 import { encodeBase64 } from '../agent/base64.js';
 import { agentStatus, request, requireAgentSocket, SOCK_VARIABLE } from '../agent/client.js';
@@ -180,18 +180,19 @@ async function rootOf(key: Key): Promise<string | undefined> {
   for (const config of await allRepoConfigs()) {
     const file = join(publishedDir(config.publishRoot, config.gun), 'metadata', 'root.json');
     if (!exists(file)) continue;
-    let root: Metadata;
+    let signed: Root;
     try {
-      root = Metadata.fromBytes(new Uint8Array(await readFile(file)), 'root');
-    } catch {
-      continue; // not ours to judge here: `tufa status` reports a damaged root
+      signed = Metadata.fromBytes(new Uint8Array(await readFile(file)), 'root').signed;
+    } catch (e) {
+      // Fail closed: a root we cannot read might list this very key.
+      throw new CliError(
+        `cannot tell whether the key is a root key of ${config.gun}: ${file} is not a readable root (${e instanceof Error ? e.message : 'unreadable'})`,
+        EXIT.UNTRUSTED,
+        `tufa status ${config.gun}`,
+      );
     }
-    const signed = root.signed as unknown as {
-      keys: ReadonlyMap<string, Key>;
-      roles: ReadonlyMap<string, { keyids: readonly string[] }>;
-    };
     for (const id of signed.roles.get('root')?.keyids ?? []) {
-      if (signed.keys.get(id)?.materialId() === material) return config.gun;
+      if (material !== undefined && signed.keys.get(id)?.materialId() === material) return config.gun;
     }
   }
   return undefined;
