@@ -306,6 +306,36 @@ describe('signing through the agent', () => {
     expect(list.agent.keys.map((k) => k.label)).toContain(rootKey);
   });
 
+  it('serves delegation commands and delegated roles too', async () => {
+    expectExit(await sandbox.tufa(['key', 'generate', 'team-key']), 0);
+    expectExit(await agent.tufa(['agent', 'add', 'team-key'], { TUFA_PASSPHRASE: PASSPHRASE }), 0);
+    // No passphrase anywhere: targets (delegation add) and team-key (sign --role) are the agent's.
+    expectExit(
+      await agent.tufa(['delegation', 'add', GUN, 'team', '--key', 'team-key', '--paths', 'team-*']),
+      0,
+    );
+    expectExit(
+      await agent.tufa([
+        'sign',
+        GUN,
+        'team-1',
+        '--role',
+        'team',
+        '--digest',
+        digestOf('team-1'),
+        '--size',
+        '1',
+      ]),
+      0,
+    );
+    const v = expectJson<{ role: string }>(
+      await sandbox
+        .client()
+        .tufa(['--json', 'verify', `${GUN}:team-1`, '--server', repo.pub, '--root', repo.root]),
+    );
+    expect(v.role).toBe('team');
+  });
+
   it('fails closed when a published root it must check cannot be read (exit 3)', async () => {
     const broken = 'registry.example.com/team/broken';
     expectExit(await sandbox.tufa(['init', broken, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
