@@ -367,17 +367,25 @@ describe('signing through the agent', () => {
         frame('{not json'),
         frame({ tufa_agent: 2, op: 'status' }),
         frame({ tufa_agent: 1, op: 'steal' }),
+        frame({ tufa_agent: 1, op: `x\u001b[2J${'x'.repeat(5000)}` }),
+        frame({ tufa_agent: 1, op: 'sign', keyid: 7 }),
         frame(status),
       ],
-      4,
+      6,
     );
     expect(r.replies.map((x) => (x.error as { code?: string } | undefined)?.code ?? 'ok')).toEqual([
+      'AGENT_PROTOCOL',
+      'AGENT_PROTOCOL',
       'AGENT_PROTOCOL',
       'AGENT_PROTOCOL',
       'AGENT_PROTOCOL',
       'ok',
     ]);
     expect(JSON.stringify(r.replies[1])).toContain('unsupported protocol version');
+    expect(JSON.stringify(r.replies[2])).toContain('unknown operation steal (expected status, add, sign');
+    // What the peer sent is not echoed back when it is not a plain short word.
+    expect(JSON.stringify(r.replies[3])).toContain('unknown operation (not shown)');
+    expect(JSON.stringify(r.replies[4])).toContain('sign takes keyid (a string)');
     // A length over the bound: an error, that connection closed, and the agent still serves.
     const big = Buffer.alloc(4);
     big.writeUInt32BE(0xffffffff, 0);

@@ -125,7 +125,11 @@ export class Agent {
   #accept(c: Socket): void {
     this.#connections.add(c);
     c.on('close', () => this.#connections.delete(c));
-    c.setTimeout(CONNECTION_IDLE_MS, () => c.destroy());
+    let pending = 0;
+    // A connection idle with nothing to answer is closed; one waiting for a slow unlock is not.
+    c.setTimeout(CONNECTION_IDLE_MS, () => {
+      if (pending === 0) c.destroy();
+    });
     c.on('error', () => c.destroy());
     const reader = new FrameReader(MAX_REQUEST_BYTES);
     // One request at a time per connection, answered in order.
@@ -136,6 +140,7 @@ export class Agent {
           c.end(encodeFrame(errorBody('AGENT_PROTOCOL', frame.reason)));
           return;
         }
+        pending++;
         queue = queue.then(async () => {
           const reply =
             frame.kind === 'malformed'
@@ -144,6 +149,7 @@ export class Agent {
                   (body) => ({ ok: true, ...body }),
                   (e: unknown) => errorFrom(e),
                 );
+          pending--;
           if (!c.destroyed) c.write(encodeFrame(reply));
           if (frame.kind === 'message' && frame.value['op'] === 'stop' && reply.ok) {
             c.end();
@@ -172,7 +178,7 @@ export class Agent {
       default:
         return refuse(
           'AGENT_PROTOCOL',
-          `unknown operation ${JSON.stringify(op ?? null)} (expected status, add, sign, lock, unlock or stop)`,
+          `unknown operation ${op !== undefined && /^[a-z]{1,20}$/.test(op) ? op : '(not shown)'} (expected status, add, sign, lock, unlock or stop)`,
         );
     }
   }
