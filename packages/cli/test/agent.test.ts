@@ -284,7 +284,10 @@ describe('signing through the agent', () => {
       'wrong passphrase',
     );
     expectError(await agent.tufa(['agent', 'unlock']), 6, 'TUFA_AGENT_LOCK_PASSPHRASE is not set');
+    // Forgetting needs no lock passphrase.
+    expectExit(await agent.tufa(['agent', 'remove', KEYS[2] as string]), 0);
     expectExit(await agent.tufa(['agent', 'unlock'], { TUFA_AGENT_LOCK_PASSPHRASE: LOCK }), 0);
+    expectExit(await agent.tufa(['agent', 'add', KEYS[2] as string], { TUFA_PASSPHRASE: PASSPHRASE }), 0);
     expectError(await agent.tufa(['agent', 'unlock'], { TUFA_AGENT_LOCK_PASSPHRASE: LOCK }), 2, 'not locked');
     expectExit(await sign(agent, 'unlocked'), 0);
   });
@@ -334,6 +337,27 @@ describe('signing through the agent', () => {
         .tufa(['--json', 'verify', `${GUN}:team-1`, '--server', repo.pub, '--root', repo.root]),
     );
     expect(v.role).toBe('team');
+  });
+
+  it('remove forgets one key, keeps the others; signing then needs that key file again', async () => {
+    const snapshotKey = KEYS[1] as string;
+    const keyid = readJson(sandbox.path('home', 'keys', `${snapshotKey}.json`)).keyid as string;
+    const v = expectJson<{ removed: string[] }>(await agent.tufa(['--json', 'agent', 'remove', snapshotKey]));
+    expect(v.removed).toEqual([keyid]);
+    const list = expectJson<{ agent: { keys: { keyid: string }[] } }>(
+      await agent.tufa(['--json', 'agent', 'list']),
+    );
+    expect(list.agent.keys.map((k) => k.keyid)).not.toContain(keyid);
+    expect(list.agent.keys.length).toBeGreaterThan(0);
+    expectError(await sign(agent, 'removed'), 6, /no passphrase for key file .*snapshot/);
+    expectError(
+      await agent.tufa(['agent', 'remove', snapshotKey]),
+      6,
+      'does not hold the key',
+      'tufa agent list',
+    );
+    expectExit(await agent.tufa(['agent', 'add', snapshotKey], { TUFA_PASSPHRASE: PASSPHRASE }), 0);
+    expectExit(await sign(agent, 'removed'), 0);
   });
 
   it('fails closed when a published root it must check cannot be read (exit 3)', async () => {

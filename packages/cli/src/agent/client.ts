@@ -135,7 +135,7 @@ function agentErrorFrom(code: string | undefined, message: string): AgentError {
   const hint =
     c === 'AGENT_LOCKED'
       ? `tufa agent unlock (or unset ${SOCK_VARIABLE} to sign with the key files)`
-      : c === 'AGENT_NOT_LOCKED'
+      : c === 'AGENT_NOT_LOCKED' || c === 'AGENT_NOT_HELD'
         ? 'tufa agent list'
         : undefined;
   return new AgentError(c, message, hint);

@@ -169,6 +169,8 @@ export class Agent {
         return this.#add(m);
       case 'sign':
         return this.#sign(m);
+      case 'remove':
+        return this.#remove(m);
       case 'lock':
         return this.#lockWith(m);
       case 'unlock':
@@ -178,7 +180,7 @@ export class Agent {
       default:
         return refuse(
           'AGENT_PROTOCOL',
-          `unknown operation ${op !== undefined && /^[a-z]{1,20}$/.test(op) ? op : '(not shown)'} (expected status, add, sign, lock, unlock or stop)`,
+          `unknown operation ${op !== undefined && /^[a-z]{1,20}$/.test(op) ? op : '(not shown)'} (expected status, add, sign, remove, lock, unlock or stop)`,
         );
     }
   }
@@ -259,6 +261,14 @@ export class Agent {
     const signature = await held.signer.sign(bytes);
     this.#touch();
     return { sig: signature.sig };
+  }
+
+  /** Forgets one key. Allowed while locked: forgetting never needs the lock passphrase. */
+  #remove(m: Record<string, unknown>): Record<string, unknown> {
+    const keyid = stringField(m, 'keyid');
+    if (keyid === undefined) refuse('AGENT_PROTOCOL', 'remove takes keyid (a string)');
+    if (!this.#keys.delete(keyid)) refuse('AGENT_NOT_HELD', `the agent does not hold the key ${keyid}`);
+    return { removed: keyid };
   }
 
   async #lockWith(m: Record<string, unknown>): Promise<Record<string, unknown>> {

@@ -336,6 +336,24 @@ export const commands: readonly RegisteredCommand[] = [
     },
   }),
   defineCommand({
+    name: 'remove',
+    description: 'make the agent forget keys (the others stay)',
+    arguments: [argument('<keys...>', 'key names, key file paths or env: references')],
+    options: [],
+    async handler(ctx, [refs]) {
+      const sock = requireAgentSocket();
+      const removed: string[] = [];
+      for (const ref of refs) {
+        const { bytes, label } = await keyFileOf(ref);
+        const { keyid } = inspectKeyFile(bytes, label);
+        await request(sock, { op: 'remove', keyid });
+        removed.push(keyid);
+      }
+      ctx.out.result({ removed }, () => removed.map((k) => `removed ${k}`).join('\n'));
+      return EXIT.OK;
+    },
+  }),
+  defineCommand({
     name: 'list',
     description: 'show the keys the agent holds, and whether it is locked',
     arguments: [],
