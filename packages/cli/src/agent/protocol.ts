@@ -1,5 +1,5 @@
 /**
- * The `tufa agent` wire protocol (docs/adr/0023-signing-agent.md): over a Unix socket, each
+ * The `tufa agent` wire protocol (docs/adr/0024-signing-agent.md): over a Unix socket, each
  * message is a 4-byte big-endian length, then that many bytes of UTF-8 JSON. Every message
  * carries `tufa_agent: 1`, the protocol version; a peer speaking another version is refused, not
  * guessed at. Lengths are checked before anything is buffered, so a hostile or broken peer cannot

@@ -1,7 +1,7 @@
 /**
  * The agent itself: a process that holds unlocked signing keys in memory only and signs with
  * them for whoever can reach its Unix socket, which only its own user can (the socket's
- * directory is 0700 and the socket 0600; see docs/adr/0023-signing-agent.md). It holds only keys
+ * directory is 0700 and the socket 0600; see docs/adr/0024-signing-agent.md). It holds only keys
  * added explicitly; it forgets them all after an idle timeout; while locked it signs nothing.
  * Nothing it holds is ever written anywhere: not to disk, not to a log, not in an error.
  */

@@ -1,6 +1,6 @@
 /**
  * `tufa agent start|add|list|lock|unlock|stop`: keys unlocked once for a signing session, as
- * ssh-agent and gpg-agent do it (docs/adr/0023-signing-agent.md). `start` runs the agent in the
+ * ssh-agent and gpg-agent do it (docs/adr/0024-signing-agent.md). `start` runs the agent in the
  * background and prints `TUFA_AGENT_SOCK=…; export TUFA_AGENT_SOCK`; signing commands then ask
  * the agent to sign with the keys added to it, and unlock key files themselves otherwise.
  */
