@@ -65,6 +65,20 @@ describe('standalone executable (bun build --compile)', () => {
     expect(wrong.stderr).toContain('is not the signed one');
   });
 
+  it('starts a tufa agent in the background from itself (no script to run, no Node.js)', async () => {
+    const env = { PATH: box.path('empty'), TUFA_HOME: box.path('home-agent') };
+    const started = await runProcess(exe, ['--json', 'agent', 'start', '--idle-timeout', '60'], {
+      env,
+      cwd: box.dir,
+    });
+    expectExit(started, 0);
+    const { socket } = JSON.parse(started.stdout).agent as { socket: string };
+    const agentEnv = { ...env, TUFA_AGENT_SOCK: socket };
+    const listed = await runProcess(exe, ['--json', 'agent', 'list'], { env: agentEnv, cwd: box.dir });
+    expectExit(listed, 0);
+    expectExit(await runProcess(exe, ['agent', 'stop'], { env: agentEnv, cwd: box.dir }), 0);
+  });
+
   it('passes the end-to-end tests it is given (TUFA_TEST_BIN)', async () => {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) {

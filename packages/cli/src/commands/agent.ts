@@ -5,7 +5,7 @@
  * the agent to sign with the keys added to it, and unlock key files themselves otherwise.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -74,28 +74,33 @@ function parses(text: string): boolean {
   }
 }
 
+/**
+ * The arguments that make `process.execPath` run tufa itself:
+ * - the standalone executable (`bun build --compile`, ADR 0023) is tufa: no script, and the
+ *   entry Bun reports is a path inside the executable (`/$bunfs/…`, `B:/~BUN/…`);
+ * - as the Docker CLI plugin, argv[1] is docker-tufa, which takes Docker's plugin protocol: tufa's
+ *   own entry beside this code instead — the bundle's `tufa.mjs`, or `bin.js` of the module build;
+ * - otherwise the script that runs now, with Node's own flags.
+ */
+function tufaInvocation(): string[] {
+  const entry = process.argv[1];
+  if (entry !== undefined && /^(\/\$bunfs\/|[A-Z]:[\\/]~BUN[\\/])/.test(entry)) return [];
+  if (entry !== undefined && /^docker-tufa(\.m?js)?$/.test(basename(entry))) {
+    const own = [new URL('./tufa.mjs', import.meta.url), new URL('../bin.js', import.meta.url)]
+      .map((u) => fileURLToPath(u))
+      .find((f) => existsSync(f));
+    if (own === undefined) throw new CliError('cannot find the tufa script to start the agent with');
+    return [...process.execArgv, own];
+  }
+  if (entry === undefined) throw new CliError('cannot find the tufa script to start the agent with');
+  return [...process.execArgv, entry];
+}
+
 /** Runs `tufa agent start --foreground` detached, and returns what it printed once listening. */
 async function startInBackground(idleSeconds: number): Promise<{ socket: string; pid: number }> {
-  // As the Docker CLI plugin, argv[1] is docker-tufa, which takes Docker's plugin protocol:
-  // the agent runs from tufa's own entry point beside this module instead.
-  const entry = process.argv[1];
-  const script =
-    entry !== undefined && /^docker-tufa(\.js)?$/.test(basename(entry))
-      ? fileURLToPath(new URL('../bin.js', import.meta.url))
-      : entry;
-  if (script === undefined) throw new CliError('cannot find the tufa script to start the agent with');
   const child = spawn(
     process.execPath,
-    [
-      ...process.execArgv,
-      script,
-      '--json',
-      'agent',
-      'start',
-      '--foreground',
-      '--idle-timeout',
-      String(idleSeconds),
-    ],
+    [...tufaInvocation(), '--json', 'agent', 'start', '--foreground', '--idle-timeout', String(idleSeconds)],
     // Its own session (no terminal to hang up), its cwd `/` (no directory kept busy), stdout a
     // pipe only until it says it listens.
     { detached: true, stdio: ['ignore', 'pipe', 'ignore'], cwd: '/', env: agentEnvironment() },
