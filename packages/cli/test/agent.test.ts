@@ -184,7 +184,8 @@ describe('tufa agent start', () => {
   });
 
   it('starts as `docker tufa agent start` too (the Docker CLI plugin entry point)', async () => {
-    const plugin = join(dirname(BIN), 'docker-tufa.js');
+    // The bundled plugin, as bin/docker-tufa.js runs it.
+    const plugin = join(dirname(BIN), 'docker-tufa.mjs');
     const r = await runProcess(process.execPath, [plugin, 'tufa', '--json', 'agent', 'start'], {
       env: tufaEnv({ TUFA_HOME: sandbox.home, TMPDIR: TMP }),
     });
