@@ -2,7 +2,8 @@
  * One vocabulary for where repositories live, on every command (issues 11, 13 and 14):
  *
  * - `--publish-to <DIR | oci://REGISTRY/REPO | https://TRUST-SERVER>`: where a repository is
- *   written (`init`, `attach`); `--publish-root DIR` is its older spelling;
+ *   written (`init`, `attach`, `publish --to`, `notary migrate`); `--publish-root DIR` is its
+ *   older spelling;
  * - `--server <https://… | http://LOOPBACK… | oci://REGISTRY/REPO | DIR>`: where metadata is read
  *   (`verify`, `lookup`, `list`, `inspect`, `resolve`).
  *
@@ -43,12 +44,12 @@ function ociLocation(value: string, flag: string, expected: string): Location {
   return { kind: 'oci', location: `oci://${rest}` };
 }
 
-function httpUrl(value: string, flag: string): URL {
+function httpUrl(value: string, flag: string, expected: string): URL {
   let u: URL;
   try {
     u = new URL(value);
   } catch {
-    throw usage(`${flag} ${JSON.stringify(value)}: not a URL (expected ${SERVER})`);
+    throw usage(`${flag} ${JSON.stringify(value)}: not a URL (expected ${expected})`);
   }
   if (u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== '') {
     throw usage(
@@ -59,8 +60,8 @@ function httpUrl(value: string, flag: string): URL {
 }
 
 /**
- * Where a repository is written. A directory is made on publish if missing; a trust server is
- * refused for now (see `refuseTrustServer`).
+ * Where a repository is written: a directory (made on publish if missing), a registry, or a
+ * trust server — `https://` anywhere, `http://` only on loopback, as for `--server`.
  */
 export function parsePublishTo(value: string, flag = '--publish-to'): Location {
   const scheme = schemeOf(value);
@@ -69,22 +70,24 @@ export function parsePublishTo(value: string, flag = '--publish-to'): Location {
     return { kind: 'dir', dir: resolve(value) };
   }
   if (scheme === 'oci') return ociLocation(value, flag, 'oci://REGISTRY/REPOSITORY');
-  if (scheme === 'https' || scheme === 'http') {
-    httpUrl(value, flag);
-    return refuseTrustServer(value, flag);
-  }
+  if (scheme === 'https' || scheme === 'http') return serverUrl(value, flag, PUBLISH_TO);
   throw usage(`${flag} ${JSON.stringify(value)}: unsupported location (expected ${PUBLISH_TO})`);
 }
 
 /**
- * Publishing to a trust server (issue 15) is not built yet: the one place that says so, which
- * the trust-server work replaces with its `RepositoryStorage`.
+ * An HTTP(S) server: `https://` anywhere; `http://` only on loopback (anything else could be
+ * changed on the way, and credentials could be read). Kept as given, trailing `/` aside: the
+ * trust cache is keyed by it.
  */
-export function refuseTrustServer(url: string, flag = '--publish-to'): never {
-  throw usage(
-    `${flag} ${JSON.stringify(url)}: publishing to a trust server is not supported yet by this command`,
-    `${flag} DIR (then serve it: tufa serve DIR), or ${flag} oci://REGISTRY/REPOSITORY`,
-  );
+function serverUrl(value: string, flag: string, expected: string): Location {
+  const u = httpUrl(value, flag, expected);
+  if (u.protocol === 'http:' && !isLoopbackUrl(u)) {
+    throw usage(
+      `${flag} ${JSON.stringify(value)}: plain http is allowed for loopback servers only (expected https://)`,
+      `${flag} https://${u.host}${u.pathname}`,
+    );
+  }
+  return { kind: 'http', url: value.replace(/\/+$/, '') };
 }
 
 /**
@@ -107,21 +110,7 @@ export function parseServer(value: string, flag = '--server'): Location {
     return { kind: 'dir', dir };
   }
   if (scheme === 'oci') return ociLocation(value, flag, 'oci://REGISTRY/REPOSITORY');
-  // Kept as given (trailing `/` aside): the trust cache is keyed by it.
-  if (scheme === 'https') {
-    httpUrl(value, flag);
-    return { kind: 'http', url: value.replace(/\/+$/, '') };
-  }
-  if (scheme === 'http') {
-    const u = httpUrl(value, flag);
-    if (!isLoopbackUrl(u)) {
-      throw usage(
-        `${flag} ${JSON.stringify(value)}: plain http is allowed for loopback servers only (expected https://)`,
-        `${flag} https://${u.host}${u.pathname}`,
-      );
-    }
-    return { kind: 'http', url: value.replace(/\/+$/, '') };
-  }
+  if (scheme === 'https' || scheme === 'http') return serverUrl(value, flag, SERVER);
   throw usage(`${flag} ${JSON.stringify(value)}: unsupported location (expected ${SERVER})`);
 }
 

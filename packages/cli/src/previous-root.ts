@@ -22,6 +22,8 @@ import { CliError, usage } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 import { exists, readOrExplain } from './files.js';
 import { publishedDir, readRepoConfig, repoConfigPath, trustedRootFiles } from './home.js';
+import { locationId } from './locations.js';
+import { publicationFor } from './repo.js';
 
 export interface TrustedPrevious {
   /** The root to compare with; undefined when there is none (see `unavailable`). */
@@ -73,9 +75,10 @@ async function fromFile(file: string, version: number): Promise<TrustedPrevious>
 /** The roots this machine trusts for `gun`: its client caches, then the root it publishes. */
 async function candidates(gun: string, version: number, notes: string[]): Promise<Candidate[]> {
   const out: Candidate[] = [];
-  const add = async (file: string, source: string) => {
+  const add = async (file: string | Uint8Array, source: string) => {
     try {
-      out.push(await readRoot(new Uint8Array(await readFile(file)), source));
+      const bytes = typeof file === 'string' ? new Uint8Array(await readFile(file)) : file;
+      out.push(await readRoot(bytes, source));
     } catch (e) {
       notes.push(`ignored ${source}: ${(e as Error).message}`);
     }
@@ -85,10 +88,22 @@ async function candidates(gun: string, version: number, notes: string[]): Promis
   }
   if (exists(repoConfigPath(gun))) {
     // The version the request replaces, when published, and the current root (which may be as
-    // new as the request).
-    const dir = join(publishedDir((await readRepoConfig(gun)).publishRoot, gun), METADATA_DIR);
-    for (const file of [join(dir, rootFileName(version - 1)), join(dir, LATEST_ROOT_FILE_NAME)]) {
-      if (exists(file)) await add(file, `the root this machine publishes for ${gun} (${file})`);
+    // new as the request), read where the repository is published.
+    const publication = await publicationFor(await readRepoConfig(gun));
+    const at = publication.location;
+    for (const name of [rootFileName(version - 1), LATEST_ROOT_FILE_NAME]) {
+      const file =
+        at.kind === 'dir'
+          ? join(publishedDir(at.dir, gun), METADATA_DIR, name)
+          : `${name} at ${locationId(at)}`;
+      const source = `the root this machine publishes for ${gun} (${file})`;
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await publication.storage.read(`${METADATA_DIR}/${name}`);
+      } catch (e) {
+        notes.push(`could not read ${source}: ${(e as Error).message}`);
+      }
+      if (bytes !== undefined) await add(bytes, source);
     }
   }
   return out;

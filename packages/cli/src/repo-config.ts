@@ -1,6 +1,10 @@
 /**
  * A repository's configuration on this machine, `$TUFA_HOME/repos/GUN/config.json`: where it is
- * published and which key signs which role. Parsed strictly when read (DESIGN rules 2 and 4):
+ * published and which key signs which role. Where: `publishRoot` (a directory; every
+ * configuration before issues 14 and 15 has it, and a directory is still written that way so
+ * older tufa versions keep reading it) or `publishTo` (`oci://REGISTRY/REPOSITORY`, or a trust
+ * server's `https://…` URL), never both. A trust server signs snapshot and timestamp with keys it
+ * holds, so its configurations name a targets key only. Parsed strictly when read (DESIGN rules 2 and 4):
  * the file is ours, so anything tufa does not write there (a missing or mistyped field, an
  * unknown one, a duplicate key) is refused with the file, the field, what was expected and what
  * was found, rather than half-used. Delegated role names are keys of a `Map`, so `constructor`,
@@ -15,6 +19,7 @@ import {
   TOP_LEVEL_ROLE_NAMES,
   TufError,
 } from '@tufa/core';
+import { type Location, parsePublishTo } from './locations.js';
 
 /** The online roles whose keys a configuration names (root keys never go there). */
 export const ONLINE_ROLES = ['targets', 'snapshot', 'timestamp'] as const;
@@ -22,14 +27,18 @@ export type OnlineRole = (typeof ONLINE_ROLES)[number];
 
 export interface RepoConfig {
   gun: string;
-  publishRoot: string;
-  /** Signer references (URIs) for the online roles. */
-  keys: Record<OnlineRole, string>;
+  /** Where the repository is published: a publish root directory, a registry or a trust server. */
+  publishTo: Location;
+  /**
+   * Signer references (URIs) for the online roles. None for snapshot and timestamp when
+   * `publishTo` is a trust server: the server holds those keys.
+   */
+  keys: { targets: string; snapshot?: string; timestamp?: string };
   /** Signer references for delegated roles, by role name. */
   delegations: Map<string, string>;
 }
 
-const FIELDS = ['gun', 'publishRoot', 'keys', 'delegations'];
+const FIELDS = ['gun', 'publishRoot', 'publishTo', 'keys', 'delegations'];
 
 function isOnlineRole(role: string): role is OnlineRole {
   return (ONLINE_ROLES as readonly string[]).includes(role);
@@ -79,8 +88,9 @@ export function parseRepoConfig(bytes: Uint8Array, file: string, gun: string): R
 
   const gunField = nonEmptyString(field('gun'), 'gun', `the GUN ${JSON.stringify(gun)}`);
   if (gunField !== gun) corrupt('gun', `the GUN ${JSON.stringify(gun)}`, gunField);
-  const publishRoot = nonEmptyString(field('publishRoot'), 'publishRoot', 'an absolute directory path');
-  if (!isAbsolute(publishRoot)) corrupt('publishRoot', 'an absolute directory path', publishRoot);
+  const publishTo = publishLocation(field('publishRoot'), field('publishTo'), corrupt);
+  // The roles whose keys this machine holds: a trust server holds snapshot's and timestamp's.
+  const held: readonly OnlineRole[] = publishTo.kind === 'http' ? ['targets'] : ONLINE_ROLES;
 
   const keysField = field('keys');
   if (!isObject(keysField)) return corrupt('keys', `an object with ${ONLINE_ROLES.join(', ')}`, keysField);
@@ -93,13 +103,14 @@ export function parseRepoConfig(bytes: Uint8Array, file: string, gun: string): R
       );
     }
   }
-  const keys = {} as Record<OnlineRole, string>;
+  const keys = {} as RepoConfig['keys'];
   for (const role of ONLINE_ROLES) {
-    keys[role] = nonEmptyString(
-      Object.hasOwn(keysField, role) ? keysField[role] : undefined,
-      `keys.${role}`,
-      'a key reference (a string)',
-    );
+    const value = Object.hasOwn(keysField, role) ? keysField[role] : undefined;
+    if (!held.includes(role)) {
+      if (value !== undefined) corrupt(`keys.${role}`, 'no key (the trust server holds it)', value);
+      continue;
+    }
+    keys[role] = nonEmptyString(value, `keys.${role}`, 'a key reference (a string)');
   }
 
   // Configurations written before delegations existed have none.
@@ -121,18 +132,45 @@ export function parseRepoConfig(bytes: Uint8Array, file: string, gun: string): R
     }
     delegations.set(role, nonEmptyString(delegationsField[role], path, 'a key reference (a string)'));
   }
-  return { gun: gunField, publishRoot, keys, delegations };
+  return { gun: gunField, publishTo, keys, delegations };
+}
+
+/** `publishRoot` (a directory) or `publishTo` (a registry or a trust server): exactly one. */
+function publishLocation(
+  publishRoot: unknown,
+  publishTo: unknown,
+  corrupt: (field: string, expected: string, value: unknown) => never,
+): Location {
+  if (publishRoot !== undefined && publishTo !== undefined) {
+    return corrupt('publishTo', 'no publishTo beside publishRoot (one place to publish)', publishTo);
+  }
+  if (publishTo === undefined) {
+    if (typeof publishRoot !== 'string' || !isAbsolute(publishRoot)) {
+      return corrupt('publishRoot', 'an absolute directory path', publishRoot);
+    }
+    return { kind: 'dir', dir: publishRoot };
+  }
+  const expected = 'oci://REGISTRY/REPOSITORY or https://TRUST-SERVER';
+  if (typeof publishTo !== 'string' || !/^(oci|https?):\/\//i.test(publishTo)) {
+    return corrupt('publishTo', expected, publishTo);
+  }
+  try {
+    return parsePublishTo(publishTo);
+  } catch (e) {
+    // The location's own complaint (a malformed URL, plain http off loopback) names the rule.
+    return corrupt('publishTo', `${expected} (${e instanceof Error ? e.message : String(e)})`, publishTo);
+  }
 }
 
 /** The file form: a JSON object in a fixed field order, delegations sorted by name. */
 export function repoConfigToBytes(c: RepoConfig): Uint8Array {
   // Object.fromEntries defines own properties, so a role named `__proto__` stays a field.
   const delegations = Object.fromEntries([...c.delegations].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  const doc = {
-    gun: c.gun,
-    publishRoot: c.publishRoot,
-    keys: { targets: c.keys.targets, snapshot: c.keys.snapshot, timestamp: c.keys.timestamp },
-    delegations,
-  };
+  const where =
+    c.publishTo.kind === 'dir'
+      ? { publishRoot: c.publishTo.dir }
+      : { publishTo: c.publishTo.kind === 'oci' ? c.publishTo.location : c.publishTo.url };
+  const keys = Object.fromEntries(ONLINE_ROLES.flatMap((r) => (c.keys[r] ? [[r, c.keys[r]]] : [])));
+  const doc = { gun: c.gun, ...where, keys, delegations };
   return new TextEncoder().encode(`${JSON.stringify(doc, null, 2)}\n`);
 }

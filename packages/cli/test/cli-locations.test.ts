@@ -39,17 +39,19 @@ describe('--publish-to and --publish-root', () => {
     expectExit(await verify('pub'), 0);
   });
 
-  it('both, neither, ftp://, https:// (a trust server: not yet): exit 2 naming what was given', async () => {
+  it('both, neither, ftp://, http:// off loopback: exit 2 naming what was given', async () => {
     const init = (...args: string[]) =>
       sandbox.tufa(['init', 'registry.example.com/team/nope', '--root-key-out', 'o', ...args]);
     expectError(await init('--publish-to', 'a', '-p', 'b'), 2, 'not both');
     expectError(await init(), 2, 'give --publish-to DIR', '--publish-to DIR');
     expectError(await init('--publish-to', 'ftp://x'), 2, '"ftp://x": unsupported location');
     expectError(
-      await init('--publish-to', 'https://trust.example.com'),
+      await init('--publish-to', 'http://trust.example.com'),
       2,
-      'publishing to a trust server is not supported yet by this command',
+      'plain http is allowed for loopback servers only',
+      '--publish-to https://trust.example.com/',
     );
+    expectError(await init('--publish-to', 'oci://justahost'), 2, 'expected oci://REGISTRY/REPOSITORY');
   });
 });
 

@@ -33,10 +33,31 @@ describe('parseRepoConfig accepts', () => {
     const c = parse({ ...good(), delegations: { releases: 'file:/k/r.json' } });
     expect(c).toEqual({
       gun: GUN,
-      publishRoot: '/srv/tuf',
+      publishTo: { kind: 'dir', dir: '/srv/tuf' },
       keys: KEYS,
       delegations: new Map([['releases', 'file:/k/r.json']]),
     });
+  });
+
+  it('a registry or a trust server in publishTo; a server holds snapshot and timestamp keys itself', () => {
+    const { publishRoot: _, ...rest } = good();
+    const oci = parse({ ...rest, publishTo: 'oci://registry.example.com:5000/team/app' });
+    expect(oci.publishTo).toEqual({ kind: 'oci', location: 'oci://registry.example.com:5000/team/app' });
+    const server = parse({
+      ...rest,
+      publishTo: 'https://trust.example.com/',
+      keys: { targets: KEYS.targets },
+    });
+    expect(server.publishTo).toEqual({ kind: 'http', url: 'https://trust.example.com' });
+    expect(server.keys).toEqual({ targets: KEYS.targets });
+    expect(signerRefFor(server, 'snapshot')).toBeUndefined();
+    const loopback = parse({ ...rest, publishTo: 'http://127.0.0.1:8080', keys: { targets: 'x' } });
+    expect(loopback.publishTo).toEqual({ kind: 'http', url: 'http://127.0.0.1:8080' });
+    // Each round-trips through the file form, and a directory keeps the old field.
+    for (const c of [oci, server, loopback, parse(good())]) {
+      expect(parseRepoConfig(repoConfigToBytes(c), FILE, GUN)).toEqual(c);
+    }
+    expect(JSON.parse(new TextDecoder().decode(repoConfigToBytes(parse(good()))))).toEqual(good());
   });
 
   it('a configuration written before delegations existed', () => {
@@ -67,7 +88,7 @@ describe('parseRepoConfig accepts', () => {
 
 describe('signerRefFor', () => {
   it('finds online roles in keys and delegated roles in delegations, and nothing on Object.prototype', () => {
-    const c: RepoConfig = { ...good(), delegations: new Map([['releases', 'file:/k/r.json']]) };
+    const c: RepoConfig = { ...parse(good()), delegations: new Map([['releases', 'file:/k/r.json']]) };
     expect(signerRefFor(c, 'targets')).toBe(KEYS.targets);
     expect(signerRefFor(c, 'timestamp')).toBe(KEYS.timestamp);
     expect(signerRefFor(c, 'releases')).toBe('file:/k/r.json');
@@ -90,7 +111,7 @@ describe('parseRepoConfig refuses, naming the file, the field, what was expected
       'an unknown field',
       doc({ extra: 1 }),
       '"extra"',
-      /unknown field \(expected only gun, publishRoot, keys, delegations\)/,
+      /unknown field \(expected only gun, publishRoot, publishTo, keys, delegations\)/,
     ],
     [
       'an unknown __proto__ field',
@@ -113,6 +134,36 @@ describe('parseRepoConfig refuses, naming the file, the field, what was expected
       /expected an absolute directory path, found nothing/,
     ],
     ['a relative publishRoot', doc({ publishRoot: 'pub' }), 'publishRoot', /found the string "pub"/],
+    [
+      'publishRoot and publishTo',
+      doc({ publishTo: 'oci://r.example.com/a' }),
+      'publishTo',
+      /expected no publishTo beside publishRoot/,
+    ],
+    [
+      'a directory in publishTo',
+      doc({ publishRoot: undefined, publishTo: '/srv/tuf' }),
+      'publishTo',
+      /expected oci:\/\/REGISTRY\/REPOSITORY or https:\/\/TRUST-SERVER, found the string "\/srv\/tuf"/,
+    ],
+    [
+      'a registry without a repository',
+      doc({ publishRoot: undefined, publishTo: 'oci://justahost' }),
+      'publishTo',
+      /expected oci:\/\/REGISTRY\/REPOSITORY/,
+    ],
+    [
+      'plain http off loopback',
+      doc({ publishRoot: undefined, publishTo: 'http://trust.example.com', keys: { targets: 'x' } }),
+      'publishTo',
+      /plain http is allowed for loopback servers only/,
+    ],
+    [
+      'a snapshot key for a trust server',
+      doc({ publishRoot: undefined, publishTo: 'https://trust.example.com' }),
+      'keys.snapshot',
+      /expected no key \(the trust server holds it\)/,
+    ],
     [
       'keys missing',
       doc({ keys: undefined }),

@@ -223,6 +223,18 @@ export class ServerClient {
   }
 
   /**
+   * Uploads what `repo` (opened on this server's GUN, through `ServerRepositoryStorage`) has
+   * staged: every changed role but snapshot and timestamp, which the server signs. Nothing
+   * staged, nothing sent (and no versions).
+   * @throws {UsageError} a changed role is short of signatures (its keys were not given).
+   * @throws {StaleVersionError} another publisher's version is already there: open and edit again.
+   */
+  async uploadChanges(gun: string, repo: Repository): Promise<RoleVersions> {
+    const roles = await signedByPublisher(repo);
+    return roles.length === 0 ? [] : this.upload(gun, roles);
+  }
+
+  /**
    * A file of the GUN's published repository (`metadata/…`), or undefined when the server has
    * none.
    */

@@ -1,29 +1,29 @@
-/** `tufa init GUN`: keys and the first version of every role, published. */
+/**
+ * `tufa init GUN`: keys and the first version of every role, published to a directory, a
+ * registry or a trust server (which makes and holds the snapshot and timestamp keys itself).
+ * `tufa attach GUN`: this machine signs for a repository published there already.
+ */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import {
-  type Key,
-  METADATA_DIR,
-  Repository,
-  rootFileName,
-  type Signer,
-  TIMESTAMP_FILE_NAME,
-} from '@tufa/core';
+import { type Key, METADATA_DIR, Repository, rootFileName, type Signer } from '@tufa/core';
 import { CliError, usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand, requiredOption } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { keyPath, publishedDir, type RepoConfig, repoConfigPath, writeRepoConfig } from '../home.js';
+import { keyPath, publishedDir, repoConfigPath, writeRepoConfig } from '../home.js';
 import { generateKeyFile, generateNamedKey, keyKind, loadPublicKey, loadSigner, toUri } from '../keys.js';
-import { type Location, parsePublishTo } from '../locations.js';
+import { type Location, locationId, parsePublishTo } from '../locations.js';
 import { checkGun, slug } from '../names.js';
 import { collect, keyTypeOption, positiveInt } from '../options.js';
-import { publishStorage } from '../repo.js';
+import { type Publication, publicationAt, serverClientOf } from '../repo.js';
 import { forRole, secretsFromEnvironment } from '../secrets.js';
 
 /** `--publish-to LOCATION` and its older spelling `-p, --publish-root DIR`. */
 const publishOptions = [
-  option('--publish-to <location>', 'where the repository is written: DIR or oci://REGISTRY/REPOSITORY'),
+  option(
+    '--publish-to <location>',
+    'where the repository is written: DIR, oci://REGISTRY/REPOSITORY or https://TRUST-SERVER',
+  ),
   option('-p, --publish-root <dir>', 'the same as --publish-to DIR (<dir>/<gun>/metadata)'),
 ] as const;
 
@@ -38,20 +38,27 @@ function publishLocation(
   if (opts.publishRoot !== undefined) return parsePublishTo(opts.publishRoot, '--publish-root');
   if (opts.publishTo !== undefined) return parsePublishTo(opts.publishTo);
   throw usage(
-    'where is the repository published? give --publish-to DIR or --publish-to oci://REGISTRY/REPOSITORY',
+    'where is the repository published? give --publish-to DIR, oci://REGISTRY/REPOSITORY or https://TRUST-SERVER',
     `tufa ${command} ${gun} --publish-to DIR …`,
   );
 }
 
-/**
- * Writing a repository's configuration for a registry location (OciRepositoryStorage, issue 14)
- * is not wired into the CLI yet: said here, in one place, naming the location.
- */
-function refuseOciPublish(location: Location, command: string): never {
-  throw usage(
-    `--publish-to ${location.kind === 'oci' ? location.location : location.kind}: tufa ${command} does not publish to an OCI registry yet`,
-    `tufa ${command} … --publish-to DIR`,
-  );
+/** Where the GUN's repository is, for messages: its directory, or the location as given. */
+function whereOf(p: Publication): string {
+  return p.location.kind === 'dir' ? publishedDir(p.location.dir, p.gun) : locationId(p.location);
+}
+
+/** `--publish-to` of a place that holds a repository of the GUN already is refused, wherever it is. */
+async function refuseIfPublished(p: Publication): Promise<void> {
+  if ((await p.storage.read('metadata/timestamp.json')) !== undefined) {
+    throw new CliError(
+      `a repository is already published at ${whereOf(p)}`,
+      EXIT.USAGE,
+      p.location.kind === 'dir'
+        ? 'choose another --publish-to, or remove it'
+        : `choose another --publish-to, or sign for it: tufa attach ${p.gun} --publish-to ${locationId(p.location)} …`,
+    );
+  }
 }
 
 /** One machine holds one configuration per GUN. */
@@ -87,16 +94,18 @@ export const commands: readonly RegisteredCommand[] = [
       const kind = keyKind(opts.type);
       const location = publishLocation(gun, 'init', opts);
       refuseIfSetUp(gun);
-      if (location.kind !== 'dir') refuseOciPublish(location, 'init');
-      const publishRoot = location.dir;
-      const dir = publishedDir(publishRoot, gun);
-      if (existsSync(join(dir, METADATA_DIR, TIMESTAMP_FILE_NAME))) {
-        throw new CliError(
-          `a repository is already published at ${dir}`,
-          EXIT.USAGE,
-          'choose another --publish-to, or remove it',
-        );
+      const publication = await publicationAt(gun, location);
+      // A trust server makes and holds the snapshot and timestamp keys (docs/server.md).
+      const onServer = publication.signsOnline;
+      for (const role of ['snapshot', 'timestamp'] as const) {
+        if (onServer && opts[`${role}Key`] !== undefined) {
+          throw usage(
+            `--${role}-key: a trust server signs ${role} with a key it makes and holds itself`,
+            `tufa init ${gun} --publish-to ${locationId(location)} --root-key-out DIR (without --snapshot-key and --timestamp-key)`,
+          );
+        }
       }
+      await refuseIfPublished(publication);
       const rootRefs = opts.rootKey ?? [];
       if (rootRefs.length === 0 && !opts.rootKeyOut) {
         throw usage(
@@ -106,8 +115,8 @@ export const commands: readonly RegisteredCommand[] = [
       }
       const rootSigners: Signer[] = [];
       const generated: { role: string; path: string; keyid: string }[] = [];
-      const online: Record<'targets' | 'snapshot' | 'timestamp', { ref: string; signer: Signer }> =
-        {} as never;
+      const online: Partial<Record<'targets' | 'snapshot' | 'timestamp', { ref: string; signer: Signer }>> =
+        {};
       let written: string[];
       let published = false;
       try {
@@ -126,7 +135,9 @@ export const commands: readonly RegisteredCommand[] = [
           );
         }
 
-        for (const role of ['targets', 'snapshot', 'timestamp'] as const) {
+        for (const role of onServer
+          ? (['targets'] as const)
+          : (['targets', 'snapshot', 'timestamp'] as const)) {
           const given = opts[`${role}Key`];
           if (given) {
             const ref = toUri(given);
@@ -142,25 +153,39 @@ export const commands: readonly RegisteredCommand[] = [
         }
 
         const keyOf = (s: Signer): Key => s.key;
-        const repo = await Repository.create(publishStorage(dir, gun), {
-          keys: {
-            root: rootSigners.map(keyOf),
-            targets: [online.targets.signer.key],
-            snapshot: [online.snapshot.signer.key],
-            timestamp: [online.timestamp.signer.key],
-          },
-          thresholds: { root: opts.rootThreshold },
-          signers: [...rootSigners, online.targets.signer, online.snapshot.signer, online.timestamp.signer],
-        });
-        ({ written } = await repo.publish());
+        const targets = online.targets as { ref: string; signer: Signer };
+        const server = serverClientOf(publication);
+        if (server) {
+          const versions = await server.create(gun, {
+            keys: { root: rootSigners.map(keyOf), targets: [targets.signer.key] },
+            thresholds: { root: opts.rootThreshold },
+            signers: [...rootSigners, targets.signer],
+          });
+          written = versions.map(({ role, version }) =>
+            role === 'timestamp' ? 'metadata/timestamp.json' : `metadata/${version}.${role}.json`,
+          );
+        } else {
+          const { snapshot, timestamp } = online as Required<typeof online>;
+          const repo = await Repository.create(publication.storage, {
+            keys: {
+              root: rootSigners.map(keyOf),
+              targets: [targets.signer.key],
+              snapshot: [snapshot.signer.key],
+              timestamp: [timestamp.signer.key],
+            },
+            thresholds: { root: opts.rootThreshold },
+            signers: [...rootSigners, targets.signer, snapshot.signer, timestamp.signer],
+          });
+          ({ written } = await repo.publish());
+        }
         published = true;
         await writeRepoConfig({
           gun,
-          publishRoot,
+          publishTo: location,
           keys: {
-            targets: online.targets.ref,
-            snapshot: online.snapshot.ref,
-            timestamp: online.timestamp.ref,
+            targets: targets.ref,
+            ...(online.snapshot ? { snapshot: online.snapshot.ref } : {}),
+            ...(online.timestamp ? { timestamp: online.timestamp.ref } : {}),
           },
           delegations: new Map(),
         });
@@ -171,11 +196,13 @@ export const commands: readonly RegisteredCommand[] = [
         if (!published) for (const g of generated) await rm(g.path, { force: true });
         throw e;
       }
-      const rootPath = join(dir, METADATA_DIR, rootFileName(1));
+      const where = whereOf(publication);
+      // A directory holds the root file itself; elsewhere a client gets it as an export.
+      const rootPath = location.kind === 'dir' ? join(where, METADATA_DIR, rootFileName(1)) : null;
       ctx.out.result(
         {
           gun,
-          repository: dir,
+          repository: where,
           root: {
             version: 1,
             path: rootPath,
@@ -183,10 +210,7 @@ export const commands: readonly RegisteredCommand[] = [
             threshold: opts.rootThreshold,
           },
           keys: Object.fromEntries(
-            (['targets', 'snapshot', 'timestamp'] as const).map((r) => [
-              r,
-              { keyid: online[r].signer.keyid, ref: online[r].ref },
-            ]),
+            Object.entries(online).map(([r, k]) => [r, { keyid: k.signer.keyid, ref: k.ref }]),
           ),
           generated,
           written,
@@ -194,8 +218,11 @@ export const commands: readonly RegisteredCommand[] = [
         () =>
           [
             `initialised ${gun}`,
-            `  published:  ${dir}`,
-            `  trust root: ${rootPath}  (give this file to clients: tufa verify --root ${rootPath} …)`,
+            `  published:  ${where}`,
+            rootPath !== null
+              ? `  trust root: ${rootPath}  (give this file to clients: tufa verify --root ${rootPath} …)`
+              : `  trust root: 1.root.json at ${where}  (export it for clients: tufa publish ${gun} --to DIR)`,
+            ...(onServer ? [`  snapshot and timestamp: signed by ${where} with its own keys`] : []),
             ...generated.map((g) => `  new ${g.role} key ${g.keyid.slice(0, 16)}… in ${g.path}`),
           ].join('\n'),
       );
@@ -215,28 +242,47 @@ export const commands: readonly RegisteredCommand[] = [
     options: [
       ...publishOptions,
       requiredOption('--targets-key <ref>', 'the targets key (a key name, path or URI such as env:VAR)'),
-      requiredOption('--snapshot-key <ref>', 'the snapshot key'),
-      requiredOption('--timestamp-key <ref>', 'the timestamp key'),
+      option('--snapshot-key <ref>', 'the snapshot key (not on a trust server: it holds that key)'),
+      option('--timestamp-key <ref>', 'the timestamp key (not on a trust server: it holds that key)'),
     ],
     async handler(ctx, [gunArg], opts) {
       const gun = checkGun(gunArg);
       const location = publishLocation(gun, 'attach', opts);
       refuseIfSetUp(gun);
-      if (location.kind !== 'dir') refuseOciPublish(location, 'attach');
-      const publishRoot = location.dir;
-      const dir = publishedDir(publishRoot, gun);
-      const repo = await Repository.open(publishStorage(dir, gun)).catch(() => {
+      const publication = await publicationAt(gun, location);
+      const where = whereOf(publication);
+      // The roles whose keys this machine signs with: a trust server signs snapshot and timestamp.
+      const roles = publication.signsOnline
+        ? (['targets'] as const)
+        : (['targets', 'snapshot', 'timestamp'] as const);
+      for (const role of ['snapshot', 'timestamp'] as const) {
+        const given = opts[`${role}Key`] !== undefined;
+        if (given && publication.signsOnline) {
+          throw usage(
+            `--${role}-key: ${where} is a trust server, which signs ${role} with its own key`,
+            `tufa attach ${gun} --publish-to ${locationId(location)} --targets-key KEY`,
+          );
+        }
+        if (!given && !publication.signsOnline) {
+          throw usage(
+            `--${role}-key is required: this machine signs ${role} for a repository at ${where}`,
+            `tufa attach ${gun} --publish-to ${locationId(location)} --targets-key KEY --snapshot-key KEY --timestamp-key KEY`,
+          );
+        }
+      }
+      if ((await publication.storage.read('metadata/timestamp.json')) === undefined) {
         throw new CliError(
-          `no repository is published at ${dir}`,
+          `no repository is published at ${where}`,
           EXIT.NOT_FOUND,
           `tufa init ${gun} --publish-to …`,
         );
-      });
+      }
+      const repo = await Repository.open(publication.storage);
       const root = repo.currentRoot;
       const secrets = secretsFromEnvironment();
-      const keys: Record<string, string> = {};
-      for (const role of ['targets', 'snapshot', 'timestamp'] as const) {
-        const ref = toUri(opts[`${role}Key`]);
+      const keys: { targets: string; snapshot?: string; timestamp?: string } = { targets: '' };
+      for (const role of roles) {
+        const ref = toUri(opts[`${role}Key`] as string);
         const key = await loadPublicKey(ref, secrets);
         const authorised = root.roles
           .get(role)
@@ -250,13 +296,8 @@ export const commands: readonly RegisteredCommand[] = [
         }
         keys[role] = ref;
       }
-      await writeRepoConfig({
-        gun,
-        publishRoot,
-        keys: keys as RepoConfig['keys'],
-        delegations: new Map(),
-      });
-      ctx.out.result({ gun, repository: dir, keys }, () => `attached ${gun} at ${dir}`);
+      await writeRepoConfig({ gun, publishTo: location, keys, delegations: new Map() });
+      ctx.out.result({ gun, repository: where, keys }, () => `attached ${gun} at ${where}`);
       return EXIT.OK;
     },
   }),

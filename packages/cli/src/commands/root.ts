@@ -146,12 +146,12 @@ export const commands: readonly RegisteredCommand[] = [
           `tufa status ${gun} --request ${file}`,
         );
       }
-      const { repo } = await openRepository(gun, {
+      const { repo, publication } = await openRepository(gun, {
         roles: ['targets', 'snapshot', 'timestamp'],
         secrets: secretsFromEnvironment(),
       });
       repo.applySigningRequest(request);
-      const { written } = await repo.publish();
+      const { written } = await publication.publish(repo);
       ctx.out.result(
         { gun, published: { role: request.role, version: request.version }, written },
         () => `published ${request.role} version ${request.version} of ${gun}`,

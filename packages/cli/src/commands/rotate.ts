@@ -11,7 +11,7 @@ import { checkKeyName, keyPath, readRepoConfig, writeRepoConfig } from '../home.
 import { generateKeyFile, generateNamedKey, keyKind, loadSigner, toUri } from '../keys.js';
 import { checkGun, slug } from '../names.js';
 import { collect, keyTypeOption } from '../options.js';
-import { loadSigners, storageFor } from '../repo.js';
+import { loadSigners, publicationFor, refuseAt } from '../repo.js';
 import { forRole, secretsFromEnvironment } from '../secrets.js';
 
 const rotateOptions = [
@@ -48,7 +48,8 @@ async function rotateTo(
     ...(await loadSigners(config, { roles: needed, extraKeys: opts.rootKey ?? [], secrets })),
     newSigner,
   ];
-  const repo = await Repository.open(storageFor(config), { signers });
+  const publication = await publicationFor(config);
+  const repo = await Repository.open(publication.storage, { signers });
   let removed: string[];
   if (topLevel) {
     removed = repo.currentRoot.role(role as TopLevelRoleName).keyids.filter((id) => id !== newSigner.keyid);
@@ -65,7 +66,7 @@ async function rotateTo(
       threshold: 1,
     });
   }
-  const { written, versions } = await repo.publish();
+  const { written, versions } = await publication.publish(repo);
   if (role === 'targets' || role === 'snapshot' || role === 'timestamp') config.keys[role] = newRef;
   else if (!topLevel) config.delegations.set(role, newRef);
   await writeRepoConfig(config);
@@ -108,7 +109,13 @@ export const commands: readonly RegisteredCommand[] = [
     async handler(ctx, [gunArg, role], opts) {
       const gun = checkGun(gunArg);
       const secrets = forRole(secretsFromEnvironment(), gun, role);
-      await readRepoConfig(gun); // fail early when the repository is not set up here
+      // Fail early when the repository is not set up here, or the server holds the role's key.
+      refuseAt(
+        await readRepoConfig(gun),
+        role === 'snapshot' || role === 'timestamp' ? ['http'] : [],
+        `the trust server holds the ${role} key and rotates it (through root) itself`,
+        `tufa key rotate ${gun} targets|root|DELEGATED-ROLE`,
+      );
       const topLevel = ['root', 'targets', 'snapshot', 'timestamp'].includes(role);
       if (topLevel && (opts.rootKey ?? []).length === 0) {
         throw usage(

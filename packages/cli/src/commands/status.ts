@@ -11,9 +11,10 @@ import { usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { parseWithin, relativeTime, withinFor } from '../expiry-check.js';
+import { readRepoConfig } from '../home.js';
 import { checkGun } from '../names.js';
 import { trustedPreviousRoot } from '../previous-root.js';
-import { openRepository } from '../repo.js';
+import { openRepository, refuseAt } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 import { readRequest, requestSummary, summaryText } from '../signing-requests.js';
 
@@ -91,6 +92,12 @@ export const commands: readonly RegisteredCommand[] = [
     options: [],
     async handler(ctx, [gunArg]) {
       const gun = checkGun(gunArg);
+      refuseAt(
+        await readRepoConfig(gun),
+        ['http'],
+        'the trust server re-signs timestamp (and snapshot) itself, before they expire: there is nothing to run here',
+        `tufa status ${gun} (shows when the server last re-signed)`,
+      );
       const { repo } = await openRepository(gun, {
         roles: ['snapshot', 'timestamp'],
         secrets: secretsFromEnvironment(),

@@ -3,16 +3,18 @@
  * another host or before a reboot, or where processes cannot be checked), on a person's word.
  * Shows the holder; asks on a terminal; without one, refuses unless `--yes`. Never removes the
  * lock of a publish that is still running on this host. The policy lives in core
- * (`FsRepositoryStorage.inspectLock` / `breakLock`).
+ * (`FsRepositoryStorage.inspectLock` / `breakLock`). Only a directory has such a lock: a
+ * registry's publish lease expires by itself, and a trust server orders uploads itself.
  */
 import { createInterface } from 'node:readline/promises';
 import { describeHolder, LOCK_FILE, type PublishLockInfo } from '@tufa/core/node';
-import { CliError } from '../cli-error.js';
+import { CliError, usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { readRepoConfig } from '../home.js';
+import { publishedDir, readRepoConfig } from '../home.js';
+import { locationId } from '../locations.js';
 import { checkGun } from '../names.js';
-import { storageFor } from '../repo.js';
+import { publishStorage } from '../repo.js';
 
 /** `3 h 12 min`, `2 d 4 h`. */
 function age(seconds: number): string {
@@ -76,7 +78,20 @@ export const commands: readonly RegisteredCommand[] = [
     options: [option('-y, --yes', 'remove the lock without asking (the holder must be gone)')],
     async handler(ctx, [gunArg], opts) {
       const gun = checkGun(gunArg);
-      const storage = storageFor(await readRepoConfig(gun));
+      const at = (await readRepoConfig(gun)).publishTo;
+      if (at.kind === 'oci') {
+        throw usage(
+          `${gun} is published at ${at.location}: a registry has no lock file to remove; its publish lease (the tag _tufa.lease) expires by itself two minutes after a publish stops`,
+          `wait for the lease to expire, then run the command again (docs/tuf-in-oci.md, "Publishing")`,
+        );
+      }
+      if (at.kind === 'http') {
+        throw usage(
+          `${gun} is published at ${locationId(at)}: a trust server orders uploads itself and leaves no lock behind`,
+          'run the command again; a conflict answer names the version now current',
+        );
+      }
+      const storage = publishStorage(publishedDir(at.dir, gun), gun);
       const info = await storage.inspectLock();
       const now = new Date();
       if (!info) {
