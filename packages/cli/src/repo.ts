@@ -167,7 +167,7 @@ async function serverCall<T>(location: Location, gun: string, call: () => Promis
   try {
     return await call();
   } catch (e) {
-    if (e instanceof FetchError && (e.status === 401 || e.status === 403)) {
+    if (location.kind === 'http' && e instanceof FetchError && (e.status === 401 || e.status === 403)) {
       throw new CliError(
         `${locationId(location)} refused ${process.env.TUFA_AUTH_TOKEN ? 'the token in TUFA_AUTH_TOKEN' : 'the request without a token'} for ${gun}: ${e.message}`,
         EXIT.KEY,
