@@ -163,7 +163,7 @@ class ServerPublication implements Publication {
  * A trust server's refusal of the token (401, 403) is about the credential, not the network:
  * exit 6 (KEY) with the way to give one, never the token itself.
  */
-async function serverCall<T>(location: Location, gun: string, call: () => Promise<T>): Promise<T> {
+export async function serverCall<T>(location: Location, gun: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (e) {

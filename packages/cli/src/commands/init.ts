@@ -15,7 +15,7 @@ import { generateKeyFile, generateNamedKey, keyKind, loadPublicKey, loadSigner, 
 import { type Location, locationId, parsePublishTo } from '../locations.js';
 import { checkGun, slug } from '../names.js';
 import { collect, keyTypeOption, positiveInt } from '../options.js';
-import { type Publication, publicationAt, serverClientOf } from '../repo.js';
+import { type Publication, publicationAt, serverCall, serverClientOf } from '../repo.js';
 import { forRole, secretsFromEnvironment } from '../secrets.js';
 
 /** `--publish-to LOCATION` and its older spelling `-p, --publish-root DIR`. */
@@ -50,7 +50,7 @@ function whereOf(p: Publication): string {
 
 /** `--publish-to` of a place that holds a repository of the GUN already is refused, wherever it is. */
 async function refuseIfPublished(p: Publication): Promise<void> {
-  if ((await p.storage.read('metadata/timestamp.json')) !== undefined) {
+  if ((await serverCall(p.location, p.gun, () => p.storage.read('metadata/timestamp.json'))) !== undefined) {
     throw new CliError(
       `a repository is already published at ${whereOf(p)}`,
       EXIT.USAGE,
@@ -156,11 +156,13 @@ export const commands: readonly RegisteredCommand[] = [
         const targets = online.targets as { ref: string; signer: Signer };
         const server = serverClientOf(publication);
         if (server) {
-          const versions = await server.create(gun, {
-            keys: { root: rootSigners.map(keyOf), targets: [targets.signer.key] },
-            thresholds: { root: opts.rootThreshold },
-            signers: [...rootSigners, targets.signer],
-          });
+          const versions = await serverCall(location, gun, () =>
+            server.create(gun, {
+              keys: { root: rootSigners.map(keyOf), targets: [targets.signer.key] },
+              thresholds: { root: opts.rootThreshold },
+              signers: [...rootSigners, targets.signer],
+            }),
+          );
           written = versions.map(({ role, version }) =>
             role === 'timestamp' ? 'metadata/timestamp.json' : `metadata/${version}.${role}.json`,
           );

@@ -1,0 +1,214 @@
+/**
+ * A repository published to a trust server (issue 15) through the built binary: a real
+ * `tufa server` on an embedded store on loopback, with a static token per GUN. `tufa init
+ * --publish-to http://127.0.0.1:PORT` creates the GUN there (the server makes the snapshot and
+ * timestamp keys), then sign, targets key rotation, a delegation, status and attach work on it
+ * unchanged, each verified by `tufa verify --server`; what the server does itself (timestamp,
+ * its keys' rotation) and `tufa unlock` are usage errors, and a wrong token is exit 6.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, digestOf, expectError, expectExit, expectJson, Sandbox, tufaEnv } from './helpers/cli.js';
+
+const sandbox = new Sandbox('tufa-server-publish-');
+const GUN = 'registry.test/team/app';
+const TOKEN = 'publisher-token-for-tests-5083';
+const OTHER_TOKEN = 'token-of-another-gun-7712';
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const TOKENS = JSON.stringify([
+  { sha256: sha(TOKEN), scopes: [`repository:${GUN}:pull,push`] },
+  { sha256: sha(OTHER_TOKEN), scopes: ['repository:registry.test/team/other:pull,push'] },
+]);
+
+let child: ChildProcess | undefined;
+let url = '';
+const root = sandbox.path('1.root.json');
+const withToken = (token = TOKEN) => ({ env: { TUFA_AUTH_TOKEN: token } });
+const client = sandbox.client();
+const verify = (tag: string) =>
+  client.tufa(['--json', 'verify', `${GUN}:${tag}`, '--server', url, '--root', root]);
+
+beforeAll(async () => {
+  child = spawn(
+    process.execPath,
+    [BIN, '--json', 'server', '--listen', '127.0.0.1:0', '--store', 'trust', '--anonymous-read'],
+    {
+      cwd: sandbox.dir,
+      env: tufaEnv({
+        ...sandbox.env,
+        TUFA_SERVER_KEY_PASSPHRASE: 'online-keys-passphrase-for-tests-0042',
+        TUFA_SERVER_TOKENS: TOKENS,
+        TUFA_SCRYPT_N: '1024',
+      }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let out = '';
+  url = await new Promise<string>((done, fail) => {
+    child?.on('exit', (code) => fail(new Error(`tufa server exited with ${code}: ${out}`)));
+    child?.stdout?.setEncoding('utf8').on('data', (c: string) => {
+      out += c;
+      const m = /"url": "(http:\/\/127\.0\.0\.1:\d+\/)"/.exec(out);
+      if (m) done((m[1] as string).replace(/\/$/, ''));
+    });
+  });
+});
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((r) => child?.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  sandbox.cleanup();
+});
+
+describe('tufa init --publish-to a trust server', () => {
+  it('a snapshot or timestamp key of our own is refused: the server holds those (exit 2)', async () => {
+    expectExit(await sandbox.tufa(['key', 'generate', 'own-snapshot']), 0);
+    expectError(
+      await sandbox.tufa(
+        ['init', GUN, '--publish-to', url, '--root-key-out', 'offline', '--snapshot-key', 'own-snapshot'],
+        withToken(),
+      ),
+      2,
+      '--snapshot-key: a trust server signs snapshot with a key it makes and holds itself',
+    );
+  });
+
+  it('without a token the server refuses the upload: exit 6, no key left behind', async () => {
+    const r = await sandbox.tufa(['init', GUN, '--publish-to', url, '--root-key-out', 'offline']);
+    expectError(r, 6, `${url} refused the request without a token for ${GUN}`, 'TUFA_AUTH_TOKEN');
+    expect(existsSync(sandbox.path('offline', 'root-registry-test-team-app.json'))).toBe(false);
+    expect(existsSync(join(sandbox.home, 'keys', 'registry-test-team-app-targets.json'))).toBe(false);
+  });
+
+  it('creates the GUN on the server and records it, with a targets key only', async () => {
+    const r = expectJson<{ repository: string; keys: Record<string, unknown>; written: string[] }>(
+      await sandbox.tufa(
+        ['--json', 'init', GUN, '--publish-to', url, '--root-key-out', 'offline'],
+        withToken(),
+      ),
+    );
+    expect(r.repository).toBe(url);
+    expect(Object.keys(r.keys)).toEqual(['targets']);
+    expect(r.written).toEqual(expect.arrayContaining(['metadata/1.root.json', 'metadata/timestamp.json']));
+    const config = JSON.parse(
+      readFileSync(
+        join(sandbox.home, 'repos', encodeURIComponent(GUN).replace(/\./g, '%2E'), 'config.json'),
+        'utf8',
+      ),
+    );
+    expect(config).toMatchObject({ publishTo: url, keys: { targets: expect.any(String) } });
+    expect(Object.keys(config.keys)).toEqual(['targets']);
+    const res = await fetch(`${url}/${GUN}/metadata/1.root.json`);
+    expect(res.status).toBe(200);
+    writeFileSync(root, Buffer.from(await res.arrayBuffer()));
+  });
+
+  it('a second machine cannot init the same GUN there: already published (exit 2)', async () => {
+    expectError(
+      await sandbox.client().tufa(['init', GUN, '--publish-to', url, '--root-key-out', 'o2'], {
+        env: { TUFA_AUTH_TOKEN: TOKEN, TUFA_PASSPHRASE: sandbox.env.TUFA_PASSPHRASE },
+      }),
+      2,
+      `a repository is already published at ${url}`,
+    );
+  });
+
+  it('sign uploads targets; the server signs snapshot and timestamp; verify --server verifies', async () => {
+    const r = expectJson<{ versions: Record<string, number> }>(
+      await sandbox.tufa(
+        ['--json', 'sign', `${GUN}:1.0`, '--digest', digestOf('one'), '--size', '3'],
+        withToken(),
+      ),
+    );
+    expect(r.versions).toMatchObject({ targets: 2 });
+    expect(expectJson<{ digest: string }>(await verify('1.0')).digest).toBe(digestOf('one'));
+  });
+
+  it('timestamp, snapshot key rotation and unlock are the server’s business (exit 2)', async () => {
+    expectError(
+      await sandbox.tufa(['timestamp', GUN], withToken()),
+      2,
+      'the trust server re-signs timestamp (and snapshot) itself',
+    );
+    expectError(
+      await sandbox.tufa(['key', 'rotate', GUN, 'snapshot', '--root-key', 'x'], withToken()),
+      2,
+      'the trust server holds the snapshot key',
+    );
+    expectError(await sandbox.tufa(['unlock', GUN], withToken()), 2, 'a trust server orders uploads itself');
+  });
+
+  it('targets key rotation uploads root version 2; signing with the new key verifies', async () => {
+    const rootKey = sandbox.path('offline', 'root-registry-test-team-app.json');
+    const r = expectJson<{ versions: Record<string, number> }>(
+      await sandbox.tufa(['--json', 'key', 'rotate', GUN, 'targets', '--root-key', rootKey], withToken()),
+    );
+    expect(r.versions['root']).toBe(2);
+    expectExit(
+      await sandbox.tufa(['sign', `${GUN}:2.0`, '--digest', digestOf('two'), '--size', '3'], withToken()),
+      0,
+    );
+    expect(expectJson<{ digest: string }>(await verify('2.0')).digest).toBe(digestOf('two'));
+  });
+
+  it('a delegation: added, signed into, verified; status shows every role verified', async () => {
+    expectExit(await sandbox.tufa(['key', 'generate', 'releases-bot']), 0);
+    expectExit(
+      await sandbox.tufa(
+        ['delegation', 'add', GUN, 'releases', '--key', 'releases-bot', '--paths', 'rel-*'],
+        withToken(),
+      ),
+      0,
+    );
+    expectExit(
+      await sandbox.tufa(
+        ['sign', `${GUN}:rel-1`, '--role', 'releases', '--digest', digestOf('rel'), '--size', '3'],
+        withToken(),
+      ),
+      0,
+    );
+    expect(expectJson<{ role: string }>(await verify('rel-1')).role).toBe('releases');
+    const s = expectJson<{ roles: { role: string; verified: boolean }[] }>(
+      await sandbox.tufa(['--json', 'status', GUN], withToken()),
+    );
+    expect(s.roles.map((x) => x.role)).toEqual(['root', 'targets', 'snapshot', 'timestamp', 'releases']);
+    expect(s.roles.every((x) => x.verified)).toBe(true);
+  });
+
+  it('a token for another GUN is refused (exit 6), the token never shown', async () => {
+    const r = await sandbox.tufa(
+      ['sign', `${GUN}:3.0`, '--digest', digestOf('three'), '--size', '5'],
+      withToken(OTHER_TOKEN),
+    );
+    expectError(r, 6, `refused the token in TUFA_AUTH_TOKEN for ${GUN}`);
+    expect(`${r.stdout}${r.stderr}`).not.toContain(OTHER_TOKEN);
+  });
+
+  it('attach on a second machine takes a targets key only', async () => {
+    const second = sandbox.client();
+    const env = { TUFA_AUTH_TOKEN: TOKEN, TUFA_PASSPHRASE: sandbox.env.TUFA_PASSPHRASE };
+    const targetsKey = join(sandbox.home, 'keys', 'registry-test-team-app-targets-2.json');
+    expectError(
+      await second.tufa(
+        ['attach', GUN, '--publish-to', url, '--targets-key', targetsKey, '--snapshot-key', 'x'],
+        { env },
+      ),
+      2,
+      'is a trust server, which signs snapshot with its own key',
+    );
+    expectExit(
+      await second.tufa(['attach', GUN, '--publish-to', url, '--targets-key', targetsKey], { env }),
+      0,
+    );
+    expectExit(
+      await second.tufa(['sign', `${GUN}:3.0`, '--digest', digestOf('three'), '--size', '5'], { env }),
+      0,
+    );
+    expect(expectJson<{ digest: string }>(await verify('3.0')).digest).toBe(digestOf('three'));
+  });
+});
