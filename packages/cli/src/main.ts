@@ -54,6 +54,7 @@ const ENTRIES: readonly Entry[] = [
   },
   { names: ['init', 'attach'], load: async () => [await import('./commands/init.js')] },
   { names: ['sign', 'unsign'], load: async () => [await import('./commands/sign.js')] },
+  { names: ['publish'], load: async () => [await import('./commands/publish.js')] },
   {
     names: ['verify', 'lookup', 'list', 'resolve', 'inspect'],
     load: async () => [await import('./commands/verify.js')],

@@ -205,6 +205,11 @@ export async function publicationAt(gun: string, location: Location): Promise<Pu
   return new ServerPublication(gun, location, new ServerRepositoryStorage(client, gun), client);
 }
 
+/** Where the GUN's repository is, for messages: its directory, or the location as given. */
+export function whereOf(p: Publication): string {
+  return p.location.kind === 'dir' ? publishedDir(p.location.dir, p.gun) : locationId(p.location);
+}
+
 /** Where `config`'s GUN is published. */
 export function publicationFor(config: RepoConfig): Promise<Publication> {
   return publicationAt(config.gun, config.publishTo);

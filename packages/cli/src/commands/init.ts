@@ -15,7 +15,7 @@ import { generateKeyFile, generateNamedKey, keyKind, loadPublicKey, loadSigner, 
 import { type Location, locationId, parsePublishTo } from '../locations.js';
 import { checkGun, slug } from '../names.js';
 import { collect, keyTypeOption, positiveInt } from '../options.js';
-import { type Publication, publicationAt, serverCall, serverClientOf } from '../repo.js';
+import { type Publication, publicationAt, serverCall, serverClientOf, whereOf } from '../repo.js';
 import { forRole, secretsFromEnvironment } from '../secrets.js';
 
 /** `--publish-to LOCATION` and its older spelling `-p, --publish-root DIR`. */
@@ -41,11 +41,6 @@ function publishLocation(
     'where is the repository published? give --publish-to DIR, oci://REGISTRY/REPOSITORY or https://TRUST-SERVER',
     `tufa ${command} ${gun} --publish-to DIR …`,
   );
-}
-
-/** Where the GUN's repository is, for messages: its directory, or the location as given. */
-function whereOf(p: Publication): string {
-  return p.location.kind === 'dir' ? publishedDir(p.location.dir, p.gun) : locationId(p.location);
 }
 
 /** `--publish-to` of a place that holds a repository of the GUN already is refused, wherever it is. */
