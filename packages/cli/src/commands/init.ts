@@ -10,7 +10,7 @@ import { type Key, METADATA_DIR, Repository, rootFileName, type Signer } from '@
 import { CliError, usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand, requiredOption } from '../command.js';
 import { EXIT } from '../exit-codes.js';
-import { keyPath, publishedDir, repoConfigPath, writeRepoConfig } from '../home.js';
+import { keyPath, repoConfigPath, writeRepoConfig } from '../home.js';
 import { generateKeyFile, generateNamedKey, keyKind, loadPublicKey, loadSigner, toUri } from '../keys.js';
 import { type Location, locationId, parsePublishTo } from '../locations.js';
 import { checkGun, slug } from '../names.js';
