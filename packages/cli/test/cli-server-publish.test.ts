@@ -189,6 +189,29 @@ describe('tufa init --publish-to a trust server', () => {
     expect(`${r.stdout}${r.stderr}`).not.toContain(OTHER_TOKEN);
   });
 
+  it('tufa publish --from the server exports it to a directory that verifies; the server is never a destination', async () => {
+    const machine = sandbox.client();
+    const r = expectJson<{ copied: string[]; versions: Record<string, number> }>(
+      await machine.tufa(['--json', 'publish', GUN, '--from', url, '--to', 'export']),
+    );
+    expect(r.versions).toMatchObject({ root: 2, releases: 2 });
+    expect(r.copied).toEqual(expect.arrayContaining(['metadata/1.root.json', 'metadata/2.root.json']));
+    const v = await sandbox
+      .client()
+      .tufa(['--json', 'verify', `${GUN}:rel-1`, '--server', 'export', '--root', root]);
+    expect(expectJson<{ role: string }>(v).role).toBe('releases');
+    expectError(
+      await sandbox.tufa(['publish', GUN, '--from', 'export', '--to', url]),
+      2,
+      'a trust server signs snapshot and timestamp with keys it holds',
+    );
+    expectError(
+      await sandbox.tufa(['publish', GUN, '--to', 'mirror', '--switch'], withToken()),
+      2,
+      'which holds its snapshot and timestamp keys',
+    );
+  });
+
   it('attach on a second machine takes a targets key only', async () => {
     const second = sandbox.client();
     const env = { TUFA_AUTH_TOKEN: TOKEN, TUFA_PASSPHRASE: sandbox.env.TUFA_PASSPHRASE };
