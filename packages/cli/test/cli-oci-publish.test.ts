@@ -21,6 +21,7 @@ import { digestOf, expectError, expectExit, expectJson, Sandbox } from './helper
 
 requireRegistryTools();
 
+const VECTORS = join(import.meta.dirname, '../../../test-vectors/notary');
 const USER: User = { username: 'publisher', password: 'Registry-push-secret-6620' };
 
 describe.skipIf(!HAVE_REGISTRY_TOOLS)(
@@ -222,6 +223,58 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)(
         7,
         `${registry.host} requires authentication and no credentials were found for it`,
       );
+    });
+
+    it('notary migrate --publish-to oci://…: a Notary collection imported into the registry verifies from it', async () => {
+      const notaryGun = 'example.com/notary/app';
+      const at = `oci://${registry.host}/notary/app`;
+      const source = [
+        '--trust-dir',
+        join(VECTORS, 'trust'),
+        '--as-of',
+        readFileSync(join(VECTORS, 'created.txt'), 'utf8').trim(),
+      ];
+      expectError(
+        await sandbox.tufa(['notary', 'migrate', notaryGun, ...source, '--publish-to', at], { env: env() }),
+        5,
+        `${notaryGun} is not set up in tufa yet`,
+        `tufa init ${notaryGun} --publish-to ${at}`,
+      );
+      expectExit(
+        await sandbox.tufa(['init', notaryGun, '--publish-to', at, '--root-key-out', 'offline'], {
+          env: env(),
+        }),
+        0,
+      );
+      expectError(
+        await sandbox.tufa(['notary', 'migrate', notaryGun, ...source, '--publish-to', location], {
+          env: env(),
+        }),
+        2,
+        `${notaryGun} is published at ${at} on this machine`,
+      );
+      const r = expectJson<{ imported: { tag: string; digest: string }[] }>(
+        await sandbox.tufa(['--json', 'notary', 'migrate', notaryGun, ...source, '--publish-to', at], {
+          env: env(),
+        }),
+      );
+      expect(r.imported.length).toBeGreaterThan(0);
+      const first = r.imported[0] as { tag: string; digest: string };
+      const bytes = await storageFor(registry.host, 'notary/app', USER).read('metadata/1.root.json');
+      writeFileSync(sandbox.path('notary-root.json'), bytes as Uint8Array);
+      const v = await client.tufa(
+        [
+          '--json',
+          'verify',
+          `${notaryGun}:${first.tag}`,
+          '--server',
+          at,
+          '--root',
+          sandbox.path('notary-root.json'),
+        ],
+        { env: env() },
+      );
+      expect(expectJson<{ digest: string }>(v).digest).toBe(first.digest);
     });
 
     it('tufa unlock: a registry has no lock file (exit 2, the lease expires by itself)', async () => {

@@ -16,10 +16,12 @@ import { BIN, digestOf, expectError, expectExit, expectJson, Sandbox, tufaEnv } 
 const sandbox = new Sandbox('tufa-server-publish-');
 const GUN = 'registry.test/team/app';
 const TOKEN = 'publisher-token-for-tests-5083';
+const NOTARY_GUN = 'example.com/notary/app';
+const VECTORS = join(import.meta.dirname, '../../../test-vectors/notary');
 const OTHER_TOKEN = 'token-of-another-gun-7712';
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const TOKENS = JSON.stringify([
-  { sha256: sha(TOKEN), scopes: [`repository:${GUN}:pull,push`] },
+  { sha256: sha(TOKEN), scopes: [`repository:${GUN}:pull,push`, `repository:${NOTARY_GUN}:pull,push`] },
   { sha256: sha(OTHER_TOKEN), scopes: ['repository:registry.test/team/other:pull,push'] },
 ]);
 
@@ -210,6 +212,38 @@ describe('tufa init --publish-to a trust server', () => {
       2,
       'which holds its snapshot and timestamp keys',
     );
+  });
+
+  it('notary migrate --publish-to the server: the Notary tags, verified from the server', async () => {
+    const source = [
+      '--trust-dir',
+      join(VECTORS, 'trust'),
+      '--as-of',
+      readFileSync(join(VECTORS, 'created.txt'), 'utf8').trim(),
+    ];
+    expectExit(
+      await sandbox.tufa(['init', NOTARY_GUN, '--publish-to', url, '--root-key-out', 'offline'], withToken()),
+      0,
+    );
+    const r = expectJson<{ imported: { tag: string; digest: string }[] }>(
+      await sandbox.tufa(
+        ['--json', 'notary', 'migrate', NOTARY_GUN, ...source, '--publish-to', url],
+        withToken(),
+      ),
+    );
+    const first = r.imported[0] as { tag: string; digest: string };
+    const res = await fetch(`${url}/${NOTARY_GUN}/metadata/1.root.json`);
+    writeFileSync(sandbox.path('notary-root.json'), Buffer.from(await res.arrayBuffer()));
+    const v = await client.tufa([
+      '--json',
+      'verify',
+      `${NOTARY_GUN}:${first.tag}`,
+      '--server',
+      url,
+      '--root',
+      sandbox.path('notary-root.json'),
+    ]);
+    expect(expectJson<{ digest: string }>(v).digest).toBe(first.digest);
   });
 
   it('attach on a second machine takes a targets key only', async () => {

@@ -38,6 +38,7 @@ import { argument, defineCommand, type OptionsOf, option, type RegisteredCommand
 import { EXIT } from '../exit-codes.js';
 import { exists, readOrExplain } from '../files.js';
 import { readRepoConfig, repoConfigPath } from '../home.js';
+import { locationId, parsePublishTo } from '../locations.js';
 import { checkDigest, checkGun, checkTag, parseImageReference } from '../names.js';
 import { readNotaryRecords, replayHint, writeNotaryRecords } from '../notary-records.js';
 import { collect } from '../options.js';
@@ -263,6 +264,31 @@ async function scratchRepository(): Promise<Repository> {
   });
 }
 
+/**
+ * `notary migrate --publish-to LOCATION`: the migration publishes where `tufa init` set the GUN
+ * up (a directory, a registry, a trust server), and `--publish-to` states where that is, so a
+ * script migrating into a registry or a server fails before anything is read if the GUN is set
+ * up elsewhere, or not at all. The keys are made by `tufa init`, in one place.
+ */
+async function checkPublishTo(gun: string, value: string, dryRun: boolean): Promise<void> {
+  const wanted = parsePublishTo(value);
+  if (!exists(repoConfigPath(gun))) {
+    if (dryRun) return;
+    throw new CliError(
+      `${gun} is not set up in tufa yet: create the repository at ${locationId(wanted)} first, then migrate into it`,
+      EXIT.NOT_FOUND,
+      `tufa init ${gun} --publish-to ${value} --root-key-out /media/OFFLINE-USB, then tufa notary migrate ${gun} … --publish-to ${value}`,
+    );
+  }
+  const at = (await readRepoConfig(gun)).publishTo;
+  if (locationId(at) !== locationId(wanted)) {
+    throw usage(
+      `--publish-to ${locationId(wanted)}: ${gun} is published at ${locationId(at)} on this machine`,
+      `tufa notary migrate ${gun} … --publish-to ${locationId(at)} (to move the repository first: tufa publish ${gun} --to ${value} --switch)`,
+    );
+  }
+}
+
 export const commands: readonly RegisteredCommand[] = [
   defineCommand({
     name: 'verify',
@@ -389,10 +415,15 @@ export const commands: readonly RegisteredCommand[] = [
         'replace tags tufa already signs with another digest, also where clients would find them first',
       ),
       option('--dry-run', 'show what would be imported, publish nothing'),
+      option(
+        '--publish-to <location>',
+        'where the tufa repository is published (DIR, oci://REGISTRY/REPOSITORY or https://TRUST-SERVER), as tufa init set it up; checked',
+      ),
       ...notarySourceOptions,
     ],
     async handler(ctx, [gunArg], opts) {
       const gun = checkGun(gunArg);
+      if (opts.publishTo !== undefined) await checkPublishTo(gun, opts.publishTo, opts.dryRun === true);
       const roleMap = parseRoleMap(opts.roleMap);
       const c = await loadCollection(gun, opts);
       const failed = failureSummary(c);
