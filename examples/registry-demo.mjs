@@ -8,6 +8,9 @@
  *   CI job:    tufa verify --registry (the registry still serves the signed digest), then
  *              tufa resolve prints REGISTRY/REPO@sha256:… for `docker pull`
  *   attack:    another image pushed to the same tag: verify --registry refuses it (exit 4)
+ *   in-registry: tufa publish --to oci://… --switch moves the TUF repository into the registry
+ *              itself (tags _tufa.*, docs/tuf-in-oci.md); the next tufa sign publishes there
+ *              and tufa verify --server oci://… reads nothing but the registry
  *
  *   npm run demo:registry
  *
@@ -197,6 +200,20 @@ try {
     'CI: tufa verify --registry refuses the moved tag',
     await tufa(['verify', `${gun}:1.0`, '--registry', ...client]),
     4,
+  );
+
+  // The repository itself moves into the registry, next to the images it protects.
+  expect(
+    'publisher: tufa publish --to oci:// --switch (the repository moves into the registry)',
+    await tufa(['publish', gun, '--to', `oci://${gun}`, '--switch']),
+    0,
+  );
+  await push(first, `${gun}:1.1`);
+  expect('publisher: tufa sign REF, published into the registry', await tufa(['sign', `${gun}:1.1`]), 0);
+  expect(
+    'CI: tufa verify --registry --server oci:// (only the registry is read)',
+    await tufa(['verify', `${gun}:1.1`, '--registry', '--server', `oci://${gun}`, '--root', root]),
+    0,
   );
   console.log('registry demo: every step behaved as expected');
 } catch (e) {

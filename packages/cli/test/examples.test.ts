@@ -59,6 +59,10 @@ describe('library examples', () => {
       const r = ok(await run(process.execPath, [join(EXAMPLES, 'registry-demo.mjs')]));
       expect(r.stdout).toContain('registry demo: every step behaved as expected');
       expect(r.stdout).toContain('refuses the moved tag (exit 4, expected 4)');
+      // The repository then lives in the registry itself (issue 14).
+      expect(r.stdout).toContain(
+        'ok   CI: tufa verify --registry --server oci:// (only the registry is read)',
+      );
     },
     180_000,
   );
