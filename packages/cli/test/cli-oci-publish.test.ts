@@ -285,5 +285,22 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)(
         'wait for the lease',
       );
     });
+
+    it('a root ceremony: a request signed with the root key, then root publish', async () => {
+      const rootKey = sandbox.path('offline', `root-${gun.replace(/[^A-Za-z0-9]+/g, '-')}.json`);
+      expectExit(
+        await sandbox.tufa(
+          ['root', 'sign-request', gun, '--threshold', '1', '--root-key', rootKey, '-o', 'ceremony.json'],
+          { env: env() },
+        ),
+        0,
+      );
+      const r = expectJson<{ published: { role: string; version: number } }>(
+        await sandbox.tufa(['--json', 'root', 'publish', gun, 'ceremony.json'], { env: env() }),
+      );
+      expect(r.published).toEqual({ role: 'root', version: 3 });
+      // The client walks the root chain to the new version.
+      expectExit(await verify('3.0'), 0);
+    });
   },
 );

@@ -268,4 +268,21 @@ describe('tufa init --publish-to a trust server', () => {
     );
     expect(expectJson<{ digest: string }>(await verify('3.0')).digest).toBe(digestOf('three'));
   });
+
+  it('a root ceremony: a request signed with the root key, then root publish', async () => {
+    const rootKey = sandbox.path('offline', 'root-registry-test-team-app.json');
+    expectExit(
+      await sandbox.tufa(
+        ['root', 'sign-request', GUN, '--threshold', '1', '--root-key', rootKey, '-o', 'ceremony.json'],
+        withToken(),
+      ),
+      0,
+    );
+    const r = expectJson<{ published: { role: string; version: number } }>(
+      await sandbox.tufa(['--json', 'root', 'publish', GUN, 'ceremony.json'], withToken()),
+    );
+    expect(r.published).toEqual({ role: 'root', version: 3 });
+    // The client walks the root chain to the new version.
+    expectExit(await verify('2.0'), 0);
+  });
 });
