@@ -131,6 +131,20 @@ describe('tufa init --publish-to a trust server', () => {
     expect(expectJson<{ digest: string }>(await verify('1.0')).digest).toBe(digestOf('one'));
   });
 
+  it('two publishers at once: the stale upload is applied again to the current version, no tag lost', async () => {
+    const sign = (tag: string) =>
+      sandbox.tufa(
+        ['--json', 'sign', `${GUN}:${tag}`, '--digest', digestOf(tag), '--size', '1'],
+        withToken(),
+      );
+    const [a, b] = await Promise.all([sign('c1'), sign('c2')]);
+    expectExit(a, 0);
+    expectExit(b, 0);
+    expect(expectJson<{ digest: string }>(await verify('c1')).digest).toBe(digestOf('c1'));
+    expect(expectJson<{ digest: string }>(await verify('c2')).digest).toBe(digestOf('c2'));
+    expect(expectJson<{ digest: string }>(await verify('1.0')).digest).toBe(digestOf('one'));
+  });
+
   it('timestamp, snapshot key rotation and unlock are the server’s business (exit 2)', async () => {
     expectError(
       await sandbox.tufa(['timestamp', GUN], withToken()),
