@@ -29,9 +29,10 @@ import { EXIT } from './exit-codes.js';
 import { publishedDir, type RepoConfig, readRepoConfig } from './home.js';
 import { loadSigner } from './keys.js';
 import { type Location, locationId } from './locations.js';
-import { registryClientOptions } from './registry.js';
+import { registryClientOptions, withRegistryHint } from './registry.js';
 import { signerRefFor } from './repo-config.js';
 import { forRole } from './secrets.js';
+import { readSettings } from './settings.js';
 
 export interface OpenOptions {
   /** Roles whose configured keys to load: 'targets', 'snapshot', 'timestamp' or a delegated role. */
@@ -171,10 +172,62 @@ export async function serverCall<T>(location: Location, gun: string, call: () =>
       throw new CliError(
         `${locationId(location)} refused ${process.env.TUFA_AUTH_TOKEN ? 'the token in TUFA_AUTH_TOKEN' : 'the request without a token'} for ${gun}: ${e.message}`,
         EXIT.KEY,
-        `set TUFA_AUTH_TOKEN to a token with push access to ${gun} on that server`,
+        `set TUFA_AUTH_TOKEN to a token with push access to ${gun} on that server (or, where it uses the registry's token service, registry credentials with push access: TUFA_REGISTRY_USERNAME/TUFA_REGISTRY_PASSWORD or docker login)`,
       );
     }
     throw e;
+  }
+}
+
+/**
+ * The bearer token for a trust server: `TUFA_AUTH_TOKEN` (a static token) when set; else, when
+ * the server answers 401 with a Bearer challenge (one behind a registry's token service does), a
+ * token from that service for `repository:GUN:pull,push`, asked for with the user's registry
+ * credentials for the GUN's registry (the sources `--server oci://` uses) where the credential
+ * rule allows it (core's requestBearerToken: the realm on the server's host, or one allowed in
+ * `tokenRealmHosts`), anonymously otherwise. None when the server does not challenge.
+ */
+async function serverToken(url: string, gun: string): Promise<string | undefined> {
+  const token = process.env.TUFA_AUTH_TOKEN;
+  if (token) return token;
+  const { HttpFetcher, parseBearerChallenge, requestBearerToken } = await import('@tufa/core/node');
+  // The keys route needs pull access: what the server answers without a token says how to get one.
+  const probe = `${url}/${gun}/keys`;
+  const signal = AbortSignal.timeout(120_000);
+  const answer = await new HttpFetcher().request(probe, { accept: 'application/json', signal });
+  answer.close();
+  if (answer.status !== 401) return undefined;
+  const challenge = (answer.headers.get('www-authenticate') ?? [])
+    .map(parseBearerChallenge)
+    .find((c) => c !== undefined);
+  if (challenge === undefined) return undefined;
+  const { findRegistryCredentials } = await import('@tufa/oci');
+  const [registry = '', ...path] = gun.split('/');
+  const { credentials } = await findRegistryCredentials(registry, path.join('/'));
+  const request = {
+    server: probe,
+    challengeUrl: answer.url,
+    crossOriginRedirect: answer.crossOriginRedirect,
+    challenge,
+    scopes: [`repository:${gun}:pull,push`],
+    allowedRealmHosts: (await readSettings()).tokenRealmHosts,
+    signal,
+  };
+  try {
+    const t = await requestBearerToken(
+      credentials === undefined
+        ? request
+        : {
+            ...request,
+            credentials:
+              'identityToken' in credentials
+                ? { identityToken: credentials.identityToken }
+                : { username: credentials.username, password: credentials.password },
+          },
+    );
+    return t.token;
+  } catch (e) {
+    throw withRegistryHint(e);
   }
 }
 
@@ -200,7 +253,7 @@ export async function publicationAt(gun: string, location: Location): Promise<Pu
     );
   }
   const { ServerClient, ServerRepositoryStorage } = await import('@tufa/server');
-  const token = process.env.TUFA_AUTH_TOKEN;
+  const token = await serverToken(location.url, gun);
   const client = new ServerClient({ url: location.url, ...(token ? { token } : {}) });
   return new ServerPublication(gun, location, new ServerRepositoryStorage(client, gun), client);
 }

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTokenIssuer, type TokenIssuer } from '../../oci/test/helpers/registry.js';
 import { BIN, digestOf, expectError, expectExit, expectJson, Sandbox, tufaEnv } from './helpers/cli.js';
 
 const sandbox = new Sandbox('tufa-server-publish-');
@@ -298,5 +299,100 @@ describe('tufa init --publish-to a trust server', () => {
     expect(r.published).toEqual({ role: 'root', version: 3 });
     // The client walks the root chain to the new version.
     expectExit(await verify('2.0'), 0);
+  });
+});
+
+describe('a trust server behind a registry token service', () => {
+  const TOKEN_GUN = 'registry.test/team/jwt';
+  const user = { username: 'carol', password: 'carol-registry-password-5150' };
+  let issuer: TokenIssuer;
+  let jwtServer: ChildProcess | undefined;
+  let jwtUrl = '';
+  const creds = (password = user.password) => ({
+    env: { TUFA_REGISTRY_USERNAME: user.username, TUFA_REGISTRY_PASSWORD: password },
+  });
+
+  beforeAll(async () => {
+    issuer = await startTokenIssuer({ users: [user] });
+    jwtServer = spawn(
+      process.execPath,
+      [
+        BIN,
+        '--json',
+        'server',
+        '--listen',
+        '127.0.0.1:0',
+        '--store',
+        'trust-jwt',
+        '--token-certs',
+        issuer.certificatePath,
+        '--token-issuer',
+        issuer.issuer,
+        '--token-service',
+        issuer.service,
+        '--token-realm',
+        issuer.realm,
+      ],
+      {
+        cwd: sandbox.dir,
+        env: tufaEnv({
+          ...sandbox.env,
+          TUFA_SERVER_KEY_PASSPHRASE: 'online-keys-passphrase-for-tests-0042',
+          TUFA_SCRYPT_N: '1024',
+        }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    jwtUrl = await new Promise<string>((done, fail) => {
+      jwtServer?.on('exit', (code) => fail(new Error(`tufa server exited with ${code}: ${out}`)));
+      jwtServer?.stdout?.setEncoding('utf8').on('data', (c: string) => {
+        out += c;
+        const m = /"url": "(http:\/\/127\.0\.0\.1:\d+\/)"/.exec(out);
+        if (m) done((m[1] as string).replace(/\/$/, ''));
+      });
+    });
+  });
+  afterAll(async () => {
+    if (jwtServer && jwtServer.exitCode === null) {
+      const exited = new Promise((r) => jwtServer?.once('exit', r));
+      jwtServer.kill('SIGTERM');
+      await exited;
+    }
+    await issuer?.stop();
+  });
+
+  it('init and sign get a push token from the token service with the registry credentials', async () => {
+    const r = await sandbox.tufa(
+      ['--json', 'init', TOKEN_GUN, '--publish-to', jwtUrl, '--root-key-out', 'offline-jwt'],
+      creds(),
+    );
+    expect(expectJson<{ repository: string }>(r).repository).toBe(jwtUrl);
+    expectExit(
+      await sandbox.tufa(['sign', `${TOKEN_GUN}:1.0`, '--digest', digestOf('jwt'), '--size', '3'], creds()),
+      0,
+    );
+    // The token service was asked for push on the GUN, with the user's credentials.
+    const asked = issuer.requests.filter((q) => q.authorization?.startsWith('Basic '));
+    expect(asked.length).toBeGreaterThan(0);
+    expect(decodeURIComponent(asked[0]?.url ?? '')).toContain(`scope=repository:${TOKEN_GUN}:pull,push`);
+  });
+
+  it('a wrong password (exit 7), or none (exit 6): refused, the password never shown', async () => {
+    const wrong = await sandbox.tufa(
+      ['sign', `${TOKEN_GUN}:2.0`, '--digest', digestOf('jwt2'), '--size', '4'],
+      creds('not-the-password'),
+    );
+    // As for a registry: the token service refusing the credentials is exit 7.
+    expectError(wrong, 7, 'the credentials were refused');
+    expect(`${wrong.stdout}${wrong.stderr}`).not.toContain('not-the-password');
+    // Without credentials the anonymous token grants nothing: the server refuses it (exit 6).
+    expectError(
+      await sandbox.tufa(['sign', `${TOKEN_GUN}:2.0`, '--digest', digestOf('jwt2'), '--size', '4'], {
+        env: { DOCKER_CONFIG: sandbox.path('no-docker') },
+      }),
+      6,
+      `${jwtUrl} refused`,
+    );
   });
 });
