@@ -3,7 +3,7 @@
  * another place (copy.ts): a directory into a registry, a registry back out to a directory (the
  * export that keeps nobody locked in), either one from a trust server. `--from` names the source
  * when this machine has no configuration for the GUN. The copy does not change where the GUN is
- * published unless `--switch` says so (ADR 0023).
+ * published unless `--switch` says so (ADR 0026).
  */
 import { CliError, usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand, requiredOption } from '../command.js';
