@@ -20,8 +20,10 @@ import { CliError, usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { exists } from '../files.js';
-import { allRepoConfigs, publishedDir } from '../home.js';
+import { allRepoConfigs } from '../home.js';
 import { fileOf, keyFileFromEnv, scryptN, toUri } from '../keys.js';
+import { locationId } from '../locations.js';
+import { storageFor } from '../repo.js';
 import { ONLINE_ROLES, signerRefFor } from '../repo-config.js';
 import { forRole, secretFromVariable, secretsFromEnvironment } from '../secrets.js';
 import { onInterrupt } from '../signals.js';
@@ -183,15 +185,19 @@ async function runAgent(
 async function rootOf(key: Key): Promise<string | undefined> {
   const material = key.materialId();
   for (const config of await allRepoConfigs()) {
-    const file = join(publishedDir(config.publishRoot, config.gun), 'metadata', 'root.json');
-    if (!exists(file)) continue;
+    // Where the GUN is published: a directory, a registry or a trust server (the last two are
+    // asked over the network, with the credentials the publishing commands use).
+    const where = locationId(config.publishTo);
+    let bytes: Uint8Array | undefined;
     let signed: Root;
     try {
-      signed = Metadata.fromBytes(new Uint8Array(await readFile(file)), 'root').signed;
+      bytes = await (await storageFor(config)).read('metadata/root.json');
+      if (bytes === undefined) continue;
+      signed = Metadata.fromBytes(bytes, 'root').signed;
     } catch (e) {
       // Fail closed: a root we cannot read might list this very key.
       throw new CliError(
-        `cannot tell whether the key is a root key of ${config.gun}: ${file} is not a readable root (${e instanceof Error ? e.message : 'unreadable'})`,
+        `cannot tell whether the key is a root key of ${config.gun}: its root at ${where} cannot be read (${e instanceof Error ? e.message : 'unreadable'})`,
         EXIT.UNTRUSTED,
         `tufa status ${config.gun}`,
       );
