@@ -29,10 +29,10 @@ import { EXIT } from './exit-codes.js';
 import { publishedDir, type RepoConfig, readRepoConfig } from './home.js';
 import { loadSigner } from './keys.js';
 import { type Location, locationId } from './locations.js';
-import { registryClientOptions, withRegistryHint } from './registry.js';
+import { registryClientOptions } from './registry.js';
 import { signerRefFor } from './repo-config.js';
 import { forRole } from './secrets.js';
-import { readSettings } from './settings.js';
+import { serverToken } from './server-token.js';
 
 export interface OpenOptions {
   /** Roles whose configured keys to load: 'targets', 'snapshot', 'timestamp' or a delegated role. */
@@ -180,58 +180,6 @@ export async function serverCall<T>(location: Location, gun: string, call: () =>
 }
 
 /**
- * The bearer token for a trust server: `TUFA_AUTH_TOKEN` (a static token) when set; else, when
- * the server answers 401 with a Bearer challenge (one behind a registry's token service does), a
- * token from that service for `repository:GUN:pull,push`, asked for with the user's registry
- * credentials for the GUN's registry (the sources `--server oci://` uses) where the credential
- * rule allows it (core's requestBearerToken: the realm on the server's host, or one allowed in
- * `tokenRealmHosts`), anonymously otherwise. None when the server does not challenge.
- */
-async function serverToken(url: string, gun: string): Promise<string | undefined> {
-  const token = process.env.TUFA_AUTH_TOKEN;
-  if (token) return token;
-  const { HttpFetcher, parseBearerChallenge, requestBearerToken } = await import('@tufa/core/node');
-  // The keys route needs pull access: what the server answers without a token says how to get one.
-  const probe = `${url}/${gun}/keys`;
-  const signal = AbortSignal.timeout(120_000);
-  const answer = await new HttpFetcher().request(probe, { accept: 'application/json', signal });
-  answer.close();
-  if (answer.status !== 401) return undefined;
-  const challenge = (answer.headers.get('www-authenticate') ?? [])
-    .map(parseBearerChallenge)
-    .find((c) => c !== undefined);
-  if (challenge === undefined) return undefined;
-  const { findRegistryCredentials } = await import('@tufa/oci');
-  const [registry = '', ...path] = gun.split('/');
-  const { credentials } = await findRegistryCredentials(registry, path.join('/'));
-  const request = {
-    server: probe,
-    challengeUrl: answer.url,
-    crossOriginRedirect: answer.crossOriginRedirect,
-    challenge,
-    scopes: [`repository:${gun}:pull,push`],
-    allowedRealmHosts: (await readSettings()).tokenRealmHosts,
-    signal,
-  };
-  try {
-    const t = await requestBearerToken(
-      credentials === undefined
-        ? request
-        : {
-            ...request,
-            credentials:
-              'identityToken' in credentials
-                ? { identityToken: credentials.identityToken }
-                : { username: credentials.username, password: credentials.password },
-          },
-    );
-    return t.token;
-  } catch (e) {
-    throw withRegistryHint(e);
-  }
-}
-
-/**
  * The GUN `gun` at `location`: the storage to open and publish it with. A registry gets the
  * credentials `--server oci://` reads with (TUFA_REGISTRY_*, the Docker config and its credential
  * helpers, auth.json), asking for push as well as pull; a trust server gets TUFA_AUTH_TOKEN.
@@ -253,7 +201,7 @@ export async function publicationAt(gun: string, location: Location): Promise<Pu
     );
   }
   const { ServerClient, ServerRepositoryStorage } = await import('@tufa/server');
-  const token = await serverToken(location.url, gun);
+  const token = await serverToken(location.url, gun, 'pull,push');
   const client = new ServerClient({ url: location.url, ...(token ? { token } : {}) });
   return new ServerPublication(gun, location, new ServerRepositoryStorage(client, gun), client);
 }

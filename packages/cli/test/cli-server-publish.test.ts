@@ -376,6 +376,24 @@ describe('a trust server behind a registry token service', () => {
     const asked = issuer.requests.filter((q) => q.authorization?.startsWith('Basic '));
     expect(asked.length).toBeGreaterThan(0);
     expect(decodeURIComponent(asked[0]?.url ?? '')).toContain(`scope=repository:${TOKEN_GUN}:pull,push`);
+
+    // A reader with registry credentials and no TUFA_AUTH_TOKEN: the server challenges the first
+    // GET, and verify runs the token flow, for pull only.
+    const before = issuer.requests.length;
+    const read = await client.tufa(
+      ['--json', 'verify', `${TOKEN_GUN}:1.0`, '--server', jwtUrl, '--unsafe-tofu'],
+      creds(),
+    );
+    expect(expectJson<{ digest: string }>(read).digest).toBe(digestOf('jwt'));
+    const pulled = issuer.requests.slice(before).filter((q) => q.authorization?.startsWith('Basic '));
+    expect(pulled.length).toBe(1);
+    expect(decodeURIComponent(pulled[0]?.url ?? '')).toContain(`scope=repository:${TOKEN_GUN}:pull`);
+    expect(decodeURIComponent(pulled[0]?.url ?? '')).not.toContain('push');
+    // Without credentials the anonymous token grants nothing: refused, not verified.
+    const anonymous = await client.tufa(['verify', `${TOKEN_GUN}:1.0`, '--server', jwtUrl, '--unsafe-tofu'], {
+      env: { DOCKER_CONFIG: sandbox.path('no-docker') },
+    });
+    expect(anonymous.code).not.toBe(0);
   });
 
   it('a wrong password (exit 7), or none (exit 6): refused, the password never shown', async () => {

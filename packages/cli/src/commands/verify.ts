@@ -35,6 +35,7 @@ import {
 } from '../registry.js';
 import { openRepository } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
+import { TokenOnChallengeFetcher } from '../server-token.js';
 
 /** How a client reaches a repository and pins its trust. */
 const serverOption = option(
@@ -78,6 +79,7 @@ function rootOf(opts: { root?: string | undefined }): string | undefined {
 /** The transport for `location`, and for a registry the metadata base URL its fetcher answers. */
 async function fetcherFor(
   location: Location,
+  gun: string,
   opts: ClientOptions,
 ): Promise<{ fetcher: Fetcher; metadataBaseUrl?: string }> {
   if (location.kind !== 'http' && opts.header?.length)
@@ -112,7 +114,16 @@ async function fetcherFor(
     opts.timeout === undefined
       ? {}
       : { connectTimeoutMs: opts.timeout * 1000, idleTimeoutMs: opts.timeout * 1000 };
-  return { fetcher: new HttpFetcher({ headers, ...(ca ? { ca } : {}), ...timeouts }) };
+  const options = { headers, ...(ca ? { ca } : {}), ...timeouts };
+  // No token given: a server that challenges (one behind a registry's token service) gets the
+  // registry credentials' token flow on its first 401, and anonymous reads cost nothing extra.
+  const given = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization');
+  if (!given) {
+    return {
+      fetcher: new TokenOnChallengeFetcher(location.url, gun, options, (o) => new HttpFetcher(o)),
+    };
+  }
+  return { fetcher: new HttpFetcher(options) };
 }
 
 function baseUrls(
@@ -141,7 +152,7 @@ async function clientFor(gun: string, opts: ClientOptions): Promise<Updater> {
   const location = parseServer(server);
   const serverId = locationId(location);
   const dir = trustDir(serverId, gun);
-  const { fetcher, metadataBaseUrl } = await fetcherFor(location, opts);
+  const { fetcher, metadataBaseUrl } = await fetcherFor(location, gun, opts);
   const urls = baseUrls(location, gun, metadataBaseUrl);
   const repin = `remove ${dir} and run again with --root ROOT.json (the root you trust, from the publisher)`;
   const given = root

@@ -1,0 +1,110 @@
+/**
+ * Bearer tokens for a trust server (issue 15: "on a 401 Bearer challenge the CLI runs the token
+ * flow with the user's registry credentials"). `TUFA_AUTH_TOKEN` (a static token) when set;
+ * else, when the server answers 401 with a Bearer challenge (one behind a registry's token
+ * service does), a token from that service for `repository:GUN:<actions>`, asked for with the
+ * user's registry credentials for the GUN's registry (the sources `--server oci://` uses) where
+ * the credential rule allows it (core's requestBearerToken: the realm on the server's host, or
+ * one allowed in `tokenRealmHosts`), anonymously otherwise.
+ */
+import type { Fetcher, FetchRequest } from '@tufa/core';
+import { FetchError } from '@tufa/core';
+import type { HttpFetcher, HttpFetcherOptions } from '@tufa/core/node';
+import { withRegistryHint } from './registry.js';
+import { readSettings } from './settings.js';
+
+/**
+ * The token for `actions` on `gun` at the server `url`; undefined when the server does not
+ * challenge (or challenges without a Bearer realm: nothing to ask).
+ */
+export async function serverToken(
+  url: string,
+  gun: string,
+  actions: 'pull' | 'pull,push',
+  fetcherOptions: HttpFetcherOptions = {},
+): Promise<string | undefined> {
+  const token = process.env.TUFA_AUTH_TOKEN;
+  if (token) return token;
+  const { HttpFetcher, parseBearerChallenge, requestBearerToken } = await import('@tufa/core/node');
+  // The keys route needs pull access: what the server answers without a token says how to get one.
+  const probe = `${url}/${gun}/keys`;
+  const signal = AbortSignal.timeout(120_000);
+  const answer = await new HttpFetcher(fetcherOptions).request(probe, { accept: 'application/json', signal });
+  answer.close();
+  if (answer.status !== 401) return undefined;
+  const challenge = (answer.headers.get('www-authenticate') ?? [])
+    .map(parseBearerChallenge)
+    .find((c) => c !== undefined);
+  if (challenge === undefined) return undefined;
+  const { findRegistryCredentials } = await import('@tufa/oci');
+  const [registry = '', ...path] = gun.split('/');
+  const { credentials } = await findRegistryCredentials(registry, path.join('/'));
+  const request = {
+    server: probe,
+    challengeUrl: answer.url,
+    crossOriginRedirect: answer.crossOriginRedirect,
+    challenge,
+    scopes: [`repository:${gun}:${actions}`],
+    allowedRealmHosts: (await readSettings()).tokenRealmHosts,
+    signal,
+  };
+  try {
+    const t = await requestBearerToken(
+      credentials === undefined
+        ? request
+        : {
+            ...request,
+            credentials:
+              'identityToken' in credentials
+                ? { identityToken: credentials.identityToken }
+                : { username: credentials.username, password: credentials.password },
+          },
+    );
+    return t.token;
+  } catch (e) {
+    throw withRegistryHint(e);
+  }
+}
+
+/**
+ * A reader's fetcher for a trust server: requests go out as given (anonymous reads cost nothing
+ * extra); the first 401 runs the token flow for `pull` once, and that request and every later
+ * one carry the token. Only when neither `TUFA_AUTH_TOKEN` nor an `Authorization` header was
+ * given (those are the user's choice, kept as they are).
+ */
+export class TokenOnChallengeFetcher implements Fetcher {
+  private current: HttpFetcher;
+  private tried = false;
+
+  constructor(
+    private readonly server: string,
+    private readonly gun: string,
+    private readonly options: HttpFetcherOptions,
+    make: (options: HttpFetcherOptions) => HttpFetcher,
+  ) {
+    this.make = make;
+    this.current = make(options);
+  }
+
+  private readonly make: (options: HttpFetcherOptions) => HttpFetcher;
+
+  async *fetch(url: string, request: FetchRequest): AsyncGenerator<Uint8Array> {
+    let first = true;
+    try {
+      for await (const chunk of this.current.fetch(url, request)) {
+        first = false;
+        yield chunk;
+      }
+    } catch (e) {
+      if (!first || this.tried || !(e instanceof FetchError) || e.status !== 401) throw e;
+      this.tried = true;
+      const token = await serverToken(this.server, this.gun, 'pull', this.options);
+      if (token === undefined) throw e;
+      this.current = this.make({
+        ...this.options,
+        headers: { ...(this.options.headers ?? {}), Authorization: `Bearer ${token}` },
+      });
+      yield* this.current.fetch(url, request);
+    }
+  }
+}
