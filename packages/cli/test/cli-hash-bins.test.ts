@@ -1,7 +1,8 @@
 /**
  * `tufa sign` above TUFA_HASH_BIN_THRESHOLD: the tags move into TAP 15 hash bins (said on
- * stderr), clients still find them; a repository whose targets delegates cannot move (a
- * warning says why); a threshold that is not a whole number is refused before anything is signed.
+ * stderr), clients still find them; a repository whose targets delegates gets them under a role
+ * `bins` listed after its delegations (ADR 0025), and a tag a delegated role signs is refused
+ * there; a threshold that is not a whole number is refused before anything is signed.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -87,7 +88,7 @@ describe('tufa sign: hash bins', () => {
     expect(r.stderr, show(r)).toBe('');
   });
 
-  it('targets delegates: the tags cannot move, and a warning says why', async () => {
+  it('targets delegates: the tags move into bins under role bins, listed after team', async () => {
     const r = expectExit(
       await sandbox.tufa(['sign', DELEGATING, '--bulk', '-'], {
         env: THRESHOLD,
@@ -96,12 +97,16 @@ describe('tufa sign: hash bins', () => {
       0,
     );
     expect(r.stderr).toBe(
-      `Warning: ${DELEGATING}: tags not moved into hash bins: targets signs 4 tags, more than 3, but it delegates to other roles, and hash bins must be its only delegation: every change re-signs all 4\n`,
+      `${DELEGATING}: moved the tags into hash bins (TAP 15): targets signs 4 tags, more than 3; its delegated roles come first, the bins go under role bins listed after them\n`,
     );
     const top = newestTargets(DELEGATING);
-    expect(Object.keys(top.targets)).toEqual(['b1', 'b2', 'b3', 'b4']);
+    expect(top.targets).toEqual({});
     expect(top.delegations.succinct_roles).toBeUndefined();
-    expect(top.delegations.roles.map((d: { name: string }) => d.name)).toEqual(['team']);
+    expect(top.delegations.roles.map((d: { name: string }) => d.name)).toEqual(['team', 'bins']);
+    const md = metadataDir(sandbox.path('pub'), DELEGATING);
+    const bins = readJson(join(md, `${newestVersion(md, 'bins')}.bins.json`)).signed;
+    expect(bins.delegations.roles).toBeUndefined();
+    expect(bins.delegations.succinct_roles).toMatchObject({ name_prefix: 'bins' });
   });
 
   it('signing into a delegated role leaves the layout of targets alone', async () => {
@@ -122,6 +127,44 @@ describe('tufa sign: hash bins', () => {
       ),
     );
     expect(v.hashBins).toBeNull();
+  });
+
+  it('later tags go to their bin; the delegated role still answers for its own tags', async () => {
+    expectExit(
+      await sandbox.tufa(['sign', `${DELEGATING}:b5`, '--digest', digestOf('b5'), '--size', '2'], {
+        env: THRESHOLD,
+      }),
+      0,
+    );
+    const root = join(metadataDir(sandbox.path('pub'), DELEGATING), '1.root.json');
+    const verify = async (tag: string) =>
+      expectJson<{ role: string; digest: string }>(
+        await sandbox.tufa(['--json', 'verify', '--server', 'pub', '--root', root, `${DELEGATING}:${tag}`]),
+      );
+    for (const tag of ['b1', 'b5']) {
+      const v = await verify(tag);
+      expect(v.digest).toBe(digestOf(tag));
+      expect(v.role).toMatch(/^bins-/);
+    }
+    expect(await verify('team-1')).toMatchObject({ role: 'team', digest: digestOf('t') });
+  });
+
+  it('a tag the delegated role signs cannot go into a bin: clients would find team first', async () => {
+    const md = metadataDir(sandbox.path('pub'), DELEGATING);
+    const before = newestVersion(md, 'snapshot');
+    for (const force of [[], ['--force']]) {
+      const r = await sandbox.tufa(
+        ['sign', `${DELEGATING}:team-1`, '--digest', digestOf('u'), '--size', '1', ...force],
+        { env: THRESHOLD },
+      );
+      expectError(
+        r,
+        2,
+        `team-1 cannot go into the hash bins of ${DELEGATING}: clients search team first, and it signs it`,
+        `tufa sign ${DELEGATING}:team-1 --role team`,
+      );
+    }
+    expect(newestVersion(md, 'snapshot')).toBe(before);
   });
 
   for (const bad of ['abc', '0', '-1', '1.5', '1e3', ' 7']) {

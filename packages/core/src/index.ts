@@ -106,6 +106,8 @@ export {
   applyHashBinPolicy,
   DEFAULT_HASH_BIN_THRESHOLD,
   decideHashBins,
+  defaultBitLength,
+  HASH_BIN_PARENT,
   type HashBinDecision,
   type HashBinInput,
 } from './repository/hash-bins.js';
@@ -117,6 +119,7 @@ export {
   type PublishResult,
   Repository,
   type RepositoryOptions,
+  type SearchedBeforeBins,
 } from './repository/repository.js';
 export {
   type RootComparison,

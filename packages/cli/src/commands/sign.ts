@@ -133,7 +133,8 @@ function warnAboutTags(ctx: Context, warnings: TagNameWarning[]): void {
 
 /**
  * Refuses to sign into `targets` a tag that a delegated role signs, unless forced: clients search
- * `targets` first, so its entry would silently replace the delegated team's signature.
+ * `targets` first, so its entry would silently replace the delegated team's signature. Refuses,
+ * always, a tag bound for a hash bin that a role searched before the bins hides from clients.
  */
 async function refuseShadowing(
   ctx: Context,
@@ -144,7 +145,19 @@ async function refuseShadowing(
 ): Promise<void> {
   const shadowed: string[] = [];
   for (const t of targets) {
-    if ((await repo.roleForTarget(t.path)) !== 'targets') continue;
+    if ((await repo.roleForTarget(t.path)) !== 'targets') {
+      // A hash bin listed after the delegated roles (ADR 0025): a role searched before it that
+      // signs the tag, or ends the search for it, would hide the bin's entry. --force cannot help.
+      const hit = await repo.searchedBeforeBins(t.path);
+      if (hit) {
+        const why = hit.why === 'signs' ? 'signs it' : 'is a terminating delegation for it';
+        throw usage(
+          `${visible(t.path)} cannot go into the hash bins of ${gun}: clients search ${visible(hit.role)} first, and it ${why}`,
+          `tufa sign ${gun}:${visible(t.path)} --role ${visible(hit.role)}`,
+        );
+      }
+      continue;
+    }
     const signers = await repo.delegatedSignersOf(t.path);
     if (signers.length > 0)
       shadowed.push(`${visible(t.path)} (signed by ${signers.map((r) => visible(r)).join(', ')})`);

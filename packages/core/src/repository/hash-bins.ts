@@ -3,11 +3,12 @@
  *
  * A flat top-level `targets` is re-signed whole on every change: with tens of thousands of tags,
  * signing one more re-signs megabytes (docs/performance.md). Hash bins (succinct delegations
- * from `targets` to `bins-0…bins-N`, signed by the targets key) make that one small bin. The
- * move happens once, when the tags signed directly by `targets` grow past a threshold, and only
- * when `targets` delegates nothing: hash bins are `targets`' only delegation (TAP 15: succinct
- * roles replace the list of delegated roles), so a repository that already delegates stays as
- * it is, and its publisher is told why.
+ * to `bins-0…bins-N`, signed by the targets key) make that one small bin. The move happens once,
+ * when the tags signed directly by `targets` grow past a threshold. When `targets` delegates
+ * nothing, the bins are its own delegation; when it already lists delegated roles, the bins go
+ * under a role `bins` listed after them (TAP 15: a `delegations` object holds roles or succinct
+ * roles, never both), so the delegated roles keep their tags and are searched first. A tag that
+ * an earlier delegation would hide from its bin keeps the tags where they are (ADR 0025).
  *
  * `decideHashBins` is the decision, pure; `applyHashBinPolicy` reads it off a repository and
  * makes the move (bins signed by the keys and threshold of the top-level targets role).
@@ -16,8 +17,22 @@ import { UsageError } from '../errors.js';
 import type { Targets } from '../metadata/signed.js';
 import type { Repository } from './repository.js';
 
+/**
+ * The delegated role that holds the hash bins when `targets` already lists delegated roles (a
+ * `delegations` object holds `roles` or `succinct_roles`, never both: TAP 15). ADR 0025.
+ */
+export const HASH_BIN_PARENT = 'bins';
+
 /** Tags signed directly by `targets` above which they move into hash bins, by default. */
 export const DEFAULT_HASH_BIN_THRESHOLD = 10_000;
+
+/**
+ * The bit length (2^bits hash bins) for `count` targets: bins of at most about 1000 targets,
+ * between 2 and 2^16 bins.
+ */
+export function defaultBitLength(count: number): number {
+  return Math.min(16, Math.max(1, Math.ceil(Math.log2(Math.max(2, count / 1000)))));
+}
 
 /** What top-level `targets` delegates to: nothing, hash bins, or a list of delegated roles. */
 export type TargetsDelegation = 'none' | 'hash-bins' | 'roles';
@@ -37,8 +52,8 @@ export interface HashBinInput {
 
 /**
  * `move`: move the tags into hash bins now. `stay`: nothing to do (at or under the threshold,
- * or already in bins). `cannot-move`: above the threshold, but `targets` delegates to roles.
- * `reason` says which, for people.
+ * or already in bins). `cannot-move`: above the threshold, but a delegation searched before the
+ * bins would hide one of the tags from clients. `reason` says which, for people.
  */
 export type HashBinDecision =
   | { action: 'move'; reason: string }
@@ -73,8 +88,8 @@ export function decideHashBins(input: HashBinInput): HashBinDecision {
   }
   if (delegation === 'roles') {
     return {
-      action: 'cannot-move',
-      reason: `targets signs ${targets} tags, more than ${threshold}, but it delegates to other roles, and hash bins must be its only delegation: every change re-signs all ${targets}`,
+      action: 'move',
+      reason: `targets signs ${targets} tags, more than ${threshold}; its delegated roles come first, the bins go under role ${HASH_BIN_PARENT} listed after them`,
     };
   }
   return { action: 'move', reason: `targets signs ${targets} tags, more than ${threshold}` };
@@ -96,6 +111,20 @@ export async function applyHashBinPolicy(
     threshold,
   });
   if (decision.action !== 'move') return { ...decision, bins: [] };
+  if (targetsDelegation(top) === 'roles') {
+    // A tag that an earlier delegation signs or ends the search for would be lost in its bin
+    // (or would change which entry clients resolve): keep the layout, say which tag and why.
+    for (const t of top.targets.values()) {
+      const hit = await repo.searchedBeforeBins(t.path);
+      if (!hit) continue;
+      const why = hit.why === 'signs' ? 'also signs it' : 'is a terminating delegation for it';
+      return {
+        action: 'cannot-move',
+        reason: `targets signs ${top.targets.size} tags, more than ${threshold}, but clients search ${JSON.stringify(hit.role)} before the hash bins and it ${why}: ${JSON.stringify(t.path)}; every change re-signs all ${top.targets.size}`,
+        bins: [],
+      };
+    }
+  }
   const root = repo.currentRoot;
   const role = root.roles.get('targets');
   const keys = (role?.keyids ?? []).map((id) => root.keys.get(id)).filter((k) => k !== undefined);

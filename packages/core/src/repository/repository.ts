@@ -50,6 +50,7 @@ import {
   Targets,
   Timestamp,
 } from '../metadata/signed.js';
+import { defaultBitLength, HASH_BIN_PARENT } from './hash-bins.js';
 import {
   DEFAULT_EXPIRY,
   type ExpiryPolicy,
@@ -67,6 +68,16 @@ const TIMESTAMP_PATH = metadataPath(TIMESTAMP_FILE_NAME);
 const LATEST_ROOT_PATH = metadataPath(LATEST_ROOT_FILE_NAME);
 /** The most hash bins this repository creates or walks: 2^16 roles. */
 const MAX_BIT_LENGTH = 16;
+/** Every sha256 hex prefix of one digit: the intermediate role is trusted for every path. */
+const ALL_HASH_PREFIXES = [...'0123456789abcdef'];
+
+/** Where a client's search for a path ends before it reaches the hash bins (TUF 5.6.7). */
+export interface SearchedBeforeBins {
+  /** The role listed before the bins where the search ends. */
+  role: string;
+  /** `signs`: the role signs the path itself; `terminating`: it is a terminating delegation for it. */
+  why: 'signs' | 'terminating';
+}
 
 export { DEFAULT_EXPIRY, type ExpiryPolicy } from './publish-plan.js';
 
@@ -371,8 +382,60 @@ export class Repository {
    */
   async roleForTarget(path: string, role?: string): Promise<string> {
     if (role !== undefined) return role;
-    const succinct = (await this.getTargets('targets')).delegations?.succinctRoles;
-    return succinct ? succinct.getRoleForTarget(path) : 'targets';
+    const bins = await this.hashBins();
+    return bins ? bins.succinct.getRoleForTarget(path) : 'targets';
+  }
+
+  /**
+   * The hash bins that take targets added without a role: `targets`' own succinct delegation, or
+   * that of the intermediate role listed last by `targets` (`HASH_BIN_PARENT`, ADR 0025).
+   */
+  private async hashBins(): Promise<{ parent: string; succinct: SuccinctRoles } | undefined> {
+    const d = (await this.getTargets('targets')).delegations;
+    if (d?.succinctRoles) return { parent: 'targets', succinct: d.succinctRoles };
+    const last = d?.roles?.at(-1);
+    if (last?.name !== HASH_BIN_PARENT || !this.hasRole(last.name)) return undefined;
+    const succinct = (await this.getTargets(last.name)).delegations?.succinctRoles;
+    return succinct ? { parent: last.name, succinct } : undefined;
+  }
+
+  private hasRole(name: string): boolean {
+    return this.roles.has(name) || this.snapshot?.signed.roleMeta(name) !== undefined;
+  }
+
+  /**
+   * Where a client searching for `path` stops before it reaches the hash bins that `targets` lists
+   * last under `parent` (pre-order depth-first, TUF 5.6.7): the first role that signs `path`, or
+   * a terminating delegation for it; undefined when the search reaches the bins. A target put in
+   * a bin that such a role hides would be signed but never found, or would silently change which
+   * entry clients resolve.
+   */
+  async searchedBeforeBins(path: string, parent = HASH_BIN_PARENT): Promise<SearchedBeforeBins | undefined> {
+    const seen = new Set<string>(['targets']);
+    const visit = async (name: string): Promise<SearchedBeforeBins | undefined> => {
+      const d = (await this.getTargets(name)).delegations;
+      if (d?.succinctRoles) {
+        const bin = d.succinctRoles.getRoleForTarget(path);
+        if (this.hasRole(bin) && (await this.getTargets(bin)).targets.has(path))
+          return { role: bin, why: 'signs' };
+        return undefined;
+      }
+      for (const child of d?.roles ?? []) {
+        if (name === 'targets' && child.name === parent) return undefined;
+        if (seen.has(child.name) || !child.isDelegatedPath(path)) continue;
+        seen.add(child.name);
+        if (this.hasRole(child.name)) {
+          if ((await this.getTargets(child.name)).targets.has(path))
+            return { role: child.name, why: 'signs' };
+          const nested = await visit(child.name);
+          if (nested) return nested;
+        }
+        // 5.6.7.2.1: a terminating delegation ends the whole search, found or not.
+        if (child.terminating) return { role: child.name, why: 'terminating' };
+      }
+      return undefined;
+    };
+    return visit('targets');
   }
 
   /**
@@ -409,9 +472,12 @@ export class Repository {
       if (list) list.push(t);
       else byRole.set(role, [t]);
     }
+    const bins = await this.hashBins();
     for (const [role, list] of byRole) {
       const current = await this.getTargets(role);
       await this.checkDelegatedPaths(role, list);
+      if (bins && bins.parent !== 'targets' && bins.succinct.isDelegatedRole(role))
+        await this.checkBinsReached(list, bins.parent);
       const next = new Map(current.targets);
       for (const t of list) {
         if (options.replace === false && next.has(t.path)) {
@@ -421,6 +487,19 @@ export class Repository {
       }
       this.roles.set(role, copyTargets(current, { targets: next }));
       this.changed.add(role);
+    }
+  }
+
+  /** Refuses targets that clients would never find in a bin under `parent` (see searchedBeforeBins). */
+  private async checkBinsReached(targets: readonly TargetFile[], parent: string): Promise<void> {
+    for (const t of targets) {
+      const hit = await this.searchedBeforeBins(t.path, parent);
+      if (!hit) continue;
+      const why =
+        hit.why === 'signs' ? `${hit.role} signs it` : `${hit.role} is a terminating delegation for it`;
+      throw new UsageError(
+        `target ${JSON.stringify(t.path)} cannot go into the hash bins: clients search ${JSON.stringify(hit.role)} first and stop there (${why}); expected a path that no earlier delegation holds, so sign it into ${JSON.stringify(hit.role)} instead`,
+      );
     }
   }
 
@@ -563,6 +642,8 @@ export class Repository {
     // A new role name is shown to people (delegation lists, signing reviews): like a tag, it
     // must not hide characters (DESIGN rule 13). A role that already exists stays editable.
     if (!before) checkVisibleRoleName(role.name);
+    const bins = delegator === 'targets' ? await this.hashBins() : undefined;
+    const binsParent = bins !== undefined && bins.parent !== 'targets';
     await this.edit(delegator, (t) => {
       if (t.delegations?.succinctRoles)
         throw new UsageError(`${delegator} delegates with hash bins; it cannot list roles too`);
@@ -571,6 +652,9 @@ export class Repository {
       const roles = [...(t.delegations?.roles ?? [])];
       const at = roles.findIndex((r) => r.name === role.name);
       if (at >= 0) roles[at] = role;
+      // The hash bins' intermediate role stays last (ADR 0025): a new delegation is searched
+      // before it, as it would be before targets' own tags.
+      else if (binsParent) roles.splice(roles.length - 1, 0, role);
       else roles.push(role);
       return copyTargets(t, {
         delegations: new Delegations({
@@ -641,35 +725,65 @@ export class Repository {
   /**
    * Moves every target of `targets` into TAP 15 hash bins (the layout for very large target
    * sets: adding one target then re-signs one bin, not the whole list). `bitLength` defaults to
-   * a size that keeps bins near `targetsPerBin` entries.
-   * @throws {@link errors!UsageError | UsageError} `targets` already delegates, or `bitLength` is
-   *   out of range.
+   * `defaultBitLength` of the number of targets. When `targets` already lists delegated roles, the
+   * bins go under a role `HASH_BIN_PARENT` listed after them (trusted for every path,
+   * non-terminating, signed by the bins' keys), which delegates to them: a `delegations` object
+   * holds `roles` or `succinct_roles`, never both (TAP 15). The delegated roles keep their tags
+   * and are searched before the bins (ADR 0025).
+   * @throws {@link errors!UsageError | UsageError} `targets` already uses hash bins; a role of
+   *   that name is already delegated; an earlier delegation signs one of `targets`' tags or is
+   *   terminating for it (clients would resolve it there, not in its bin); or `bitLength` is out
+   *   of range.
    */
   async useHashBins(init: {
     keys: Key[];
     threshold?: number;
     bitLength?: number;
     namePrefix?: string;
-    targetsPerBin?: number;
   }): Promise<string[]> {
     const top = await this.getTargets('targets');
-    if (top.delegations)
-      throw new UsageError('targets already delegates; hash bins need a targets role without delegations');
-    const count = top.targets.size;
-    const bitLength =
-      init.bitLength ??
-      Math.min(16, Math.max(1, Math.ceil(Math.log2(Math.max(2, count / (init.targetsPerBin ?? 1000))))));
-    await this.setSuccinctDelegation('targets', {
+    if (await this.hashBins()) throw new UsageError('targets already uses hash bins');
+    if (top.delegations?.succinctRoles)
+      throw new UsageError('targets already delegates with succinct_roles; expected a list of roles or none');
+    const listed = top.delegations?.roles ?? [];
+    const moved = [...top.targets.values()];
+    const bitLength = init.bitLength ?? defaultBitLength(moved.length);
+    const namePrefix = init.namePrefix ?? 'bins';
+    const succinctInit = {
       keys: init.keys,
       ...(init.threshold !== undefined ? { threshold: init.threshold } : {}),
       bitLength,
-      namePrefix: init.namePrefix ?? 'bins',
-    });
-    const moved = [...top.targets.values()];
+      namePrefix,
+    };
+    if (listed.length === 0) {
+      await this.setSuccinctDelegation('targets', succinctInit);
+    } else {
+      for (const r of listed) {
+        if (r.name === HASH_BIN_PARENT || r.name.startsWith(`${namePrefix}-`)) {
+          throw new UsageError(
+            `targets already delegates to ${JSON.stringify(r.name)}: expected no role named ${HASH_BIN_PARENT} or ${namePrefix}-…, the names of the hash bins and their parent`,
+          );
+        }
+      }
+      await this.checkBinsReached(moved, HASH_BIN_PARENT);
+      const keyids = [...new Set(init.keys.map((k) => k.keyid()))];
+      await this.addDelegation(
+        'targets',
+        new DelegatedRole({
+          name: HASH_BIN_PARENT,
+          keyids,
+          threshold: init.threshold ?? 1,
+          terminating: false,
+          pathHashPrefixes: ALL_HASH_PREFIXES,
+        }),
+        init.keys,
+      );
+      await this.setSuccinctDelegation(HASH_BIN_PARENT, succinctInit);
+    }
     await this.edit('targets', (t) => copyTargets(t, { targets: new Map() }));
     await this.stageTargets(moved, {}); // names already signed: not checked again
-    const succinct = (await this.getTargets('targets')).delegations?.succinctRoles;
-    return succinct ? [...succinct.getRoles()] : [];
+    const bins = await this.hashBins();
+    return bins ? [...bins.succinct.getRoles()] : [];
   }
 
   /** Creates an empty targets role if the repository does not have it yet. */

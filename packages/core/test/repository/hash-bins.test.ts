@@ -24,7 +24,11 @@ describe('decideHashBins', () => {
     [{ targets: 11, delegation: 'none', threshold: 10 }, 'move', /signs 11 tags, more than 10/],
     [{ targets: 1, delegation: 'none', threshold: 1 }, 'stay', /no more than 1/],
     [{ targets: 2, delegation: 'none', threshold: 1 }, 'move', /more than 1/],
-    [{ targets: 11, delegation: 'roles', threshold: 10 }, 'cannot-move', /delegates to other roles/],
+    [
+      { targets: 11, delegation: 'roles', threshold: 10 },
+      'move',
+      /bins go under role bins listed after them/,
+    ],
     [{ targets: 10, delegation: 'roles', threshold: 10 }, 'stay', /no more than 10/],
     [{ targets: 0, delegation: 'hash-bins', threshold: 10 }, 'stay', /already uses hash bins/],
     // Bins in use: whatever targets itself still signs, there is nothing more to move into.
@@ -117,7 +121,8 @@ describe('applyHashBinPolicy', () => {
     expect(top.targets.size).toBe(2);
   });
 
-  it('above the threshold with a delegation: cannot move, and changes nothing', async () => {
+  // The layout with delegations present, and when it cannot move: hash-bins-delegations.test.ts.
+  it('above the threshold with a delegation: moves under role bins, listed after it', async () => {
     const repo = await open();
     await repo.addDelegation(
       'targets',
@@ -132,11 +137,11 @@ describe('applyHashBinPolicy', () => {
     );
     await repo.addTargets([1, 2, 3].map(tag));
     const d = await applyHashBinPolicy(repo, 2);
-    expect(d.action).toBe('cannot-move');
-    expect(d.reason).toContain('delegates to other roles');
+    expect(d.action).toBe('move');
     const top = await repo.getTargets('targets');
     expect(targetsDelegation(top)).toBe('roles');
-    expect(top.targets.size).toBe(3);
+    expect(top.delegations?.roles?.map((r) => r.name)).toEqual(['team', 'bins']);
+    expect(top.targets.size).toBe(0);
   });
 
   it('once in bins, stays there', async () => {
