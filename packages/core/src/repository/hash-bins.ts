@@ -27,11 +27,15 @@ export const HASH_BIN_PARENT = 'bins';
 export const DEFAULT_HASH_BIN_THRESHOLD = 10_000;
 
 /**
- * The bit length (2^bits hash bins) for `count` targets: bins of at most about 1000 targets,
- * between 2 and 2^16 bins.
+ * The bit length (2^bits hash bins) for `count` targets: about √count bins of about √count
+ * targets each, between 2 and 2^16 bins. An update (a client's refresh after one tag changed, a
+ * publisher adding one) moves timestamp + snapshot + one bin; snapshot grows with the number of
+ * bins and a bin with the targets per bin, and a snapshot entry and a target entry are of the
+ * same size (≈ 170 and ≈ 150 bytes), so the sum is least near √count bins (measured by
+ * bench/hash-bin-count.mjs: ADR 0025).
  */
 export function defaultBitLength(count: number): number {
-  return Math.min(16, Math.max(1, Math.ceil(Math.log2(Math.max(2, count / 1000)))));
+  return Math.min(16, Math.max(1, Math.round(Math.log2(Math.max(2, count)) / 2)));
 }
 
 /** What top-level `targets` delegates to: nothing, hash bins, or a list of delegated roles. */

@@ -7,6 +7,7 @@ import {
   applyHashBinPolicy,
   DEFAULT_HASH_BIN_THRESHOLD,
   decideHashBins,
+  defaultBitLength,
   type HashBinInput,
   targetsDelegation,
 } from '../../src/repository/hash-bins.js';
@@ -60,6 +61,25 @@ describe('decideHashBins', () => {
         expect.objectContaining({ code: 'USAGE' }),
       );
     });
+  }
+});
+
+describe('defaultBitLength', () => {
+  // About √N bins of about √N targets (ADR 0025): 2^round(log2(N) / 2), from 2 to 2^16 bins.
+  const table: [number, number][] = [
+    [0, 1],
+    [1, 1],
+    [10, 2],
+    [1000, 5],
+    [3001, 6],
+    [10_000, 7],
+    [100_000, 8],
+    [1_000_000, 10],
+    [6_000_000, 11],
+    [2 ** 40, 16],
+  ];
+  for (const [count, bits] of table) {
+    it(`${count} targets: ${2 ** bits} bins`, () => expect(defaultBitLength(count)).toBe(bits));
   }
 });
 

@@ -416,7 +416,7 @@ describe('converting to hash bins', () => {
     await repo.publish();
     const again = await open();
     const bins = await again.useHashBins({ keys: [keys.targets.key] });
-    expect(bins).toHaveLength(4); // 3001 targets at ~1000 per bin
+    expect(bins).toHaveLength(64); // 3001 targets: about √3001 bins (defaultBitLength)
     await again.publish();
     expect((await (await open()).getTargets()).targets.size).toBe(0);
     const { updater } = await client(storage, { now: NOW });
