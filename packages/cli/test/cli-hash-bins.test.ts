@@ -79,6 +79,17 @@ describe('tufa sign: hash bins', () => {
     }
   });
 
+  it('a tag already in its bin signs again (renewed in place)', async () => {
+    const r = await sandbox.tufa(
+      ['--json', 'sign', `${FLAT}:a1`, '--digest', digestOf('a1'), '--size', '2'],
+      {
+        env: THRESHOLD,
+      },
+    );
+    const v = expectJson<{ signed: { role: string }[] }>(r);
+    expect(v.signed[0]?.role).toMatch(/^bins-/);
+  });
+
   it('once in bins, later signatures say nothing more', async () => {
     const r = await sandbox.tufa(['--json', 'sign', FLAT, '--bulk', '-'], {
       env: THRESHOLD,

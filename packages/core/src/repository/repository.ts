@@ -414,6 +414,8 @@ export class Repository {
     const seen = new Set<string>(['targets']);
     const visit = async (name: string): Promise<SearchedBeforeBins | undefined> => {
       const d = (await this.getTargets(name)).delegations;
+      // Bins of targets itself: nothing is searched before them.
+      if (name === 'targets' && d?.succinctRoles) return undefined;
       if (d?.succinctRoles) {
         const bin = d.succinctRoles.getRoleForTarget(path);
         if (this.hasRole(bin) && (await this.getTargets(bin)).targets.has(path))

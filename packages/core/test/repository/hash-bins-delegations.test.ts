@@ -236,6 +236,30 @@ describe('hash bins with delegations present', () => {
     }
   });
 
+  it('searchedBeforeBins: nothing is searched before bins that targets delegates to itself', async () => {
+    const repo = await open();
+    await repo.removeDelegation('targets', 'team');
+    await repo.useHashBins({ keys: [keys.targets.key] });
+    expect(await repo.searchedBeforeBins('example.com/app:1')).toBeUndefined();
+    // Signing a tag again into its bin is allowed.
+    await repo.addTargets([tag('example.com/app:1', 2)]);
+    expect(
+      (await repo.getTargets(await repo.roleForTarget('example.com/app:1'))).targets.get('example.com/app:1')
+        ?.length,
+    ).toBe(2);
+  });
+
+  it('a tag already in its bin under role bins signs again', async () => {
+    const repo = await open();
+    await applyHashBinPolicy(repo, 10);
+    expect(await repo.searchedBeforeBins('example.com/app:1')).toBeUndefined();
+    await repo.addTargets([tag('example.com/app:1', 2)]);
+    await repo.publish();
+    const { updater } = await client(storage, { now: NOW });
+    await updater.refresh();
+    expect((await updater.getTargetInfo('example.com/app:1'))?.target.length).toBe(2);
+  });
+
   it('refuses a second move, and a role already named like the bins', async () => {
     const repo = await open();
     await repo.addDelegation('targets', delegation(HASH_BIN_PARENT, keys.team, ['x/*']), [keys.team.key]);
