@@ -178,6 +178,24 @@ describe('tufa sign: hash bins', () => {
     expect(newestVersion(md, 'snapshot')).toBe(before);
   });
 
+  it('unsign finds a tag in its bin under role bins; status sums the bins up under bins', async () => {
+    const md = metadataDir(sandbox.path('pub'), DELEGATING);
+    const signed = expectJson<{ signed: { role: string }[] }>(
+      await sandbox.tufa(['--json', 'sign', `${DELEGATING}:b6`, '--digest', digestOf('b6'), '--size', '2'], {
+        env: THRESHOLD,
+      }),
+    );
+    const bin = signed.signed[0]?.role as string;
+    expect(bin).toMatch(/^bins-/);
+    const binTargets = () => readJson(join(md, `${newestVersion(md, bin)}.${bin}.json`)).signed.targets;
+    expect(Object.keys(binTargets())).toContain('b6');
+    expectExit(await sandbox.tufa(['unsign', DELEGATING, 'b6'], { env: THRESHOLD }), 0);
+    expect(Object.keys(binTargets())).not.toContain('b6');
+    const status = expectExit(await sandbox.tufa(['status', DELEGATING]), 0);
+    expect(status.stdout).toMatch(/^ {2}bins {9}v\d/m);
+    expect(status.stdout).toMatch(/ 2 hash bins \(bins-0 … bins-1\), delegated by bins:/);
+  });
+
   for (const bad of ['abc', '0', '-1', '1.5', '1e3', ' 7']) {
     it(`TUFA_HASH_BIN_THRESHOLD=${JSON.stringify(bad)} is refused with exit 2, nothing published`, async () => {
       const before = newestVersion(metadataDir(sandbox.path('pub'), FLAT), 'targets');
