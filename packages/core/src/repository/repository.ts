@@ -767,6 +767,18 @@ export class Repository {
           );
         }
       }
+      // A role of that name left in the snapshot by an earlier delegation would come back with
+      // its old tags and delegations.
+      if (this.hasRole(HASH_BIN_PARENT)) {
+        throw new UsageError(
+          `the repository already has a role ${JSON.stringify(HASH_BIN_PARENT)} (delegated once, now unlisted): expected none, to hold the hash bins`,
+        );
+      }
+      if (bitLength > MAX_BIT_LENGTH) {
+        throw new UsageError(
+          `bit_length ${bitLength} would make ${2 ** bitLength} roles (at most ${MAX_BIT_LENGTH} bits here)`,
+        );
+      }
       await this.checkBinsReached(moved, HASH_BIN_PARENT);
       const keyids = [...new Set(init.keys.map((k) => k.keyid()))];
       await this.addDelegation(

@@ -260,18 +260,36 @@ describe('hash bins with delegations present', () => {
     expect((await updater.getTargetInfo('example.com/app:1'))?.target.length).toBe(2);
   });
 
-  it('refuses a second move, and a role already named like the bins', async () => {
+  it('refuses a second move, a role named like the bins (listed or left over), too many bits', async () => {
     const repo = await open();
     await repo.addDelegation('targets', delegation(HASH_BIN_PARENT, keys.team, ['x/*']), [keys.team.key]);
     await expect(repo.useHashBins({ keys: [keys.targets.key] })).rejects.toMatchObject({
       code: 'USAGE',
       message: expect.stringContaining(`targets already delegates to "${HASH_BIN_PARENT}"`),
     });
+    // Refused before anything is staged: targets lists team alone, as before.
+    const tooMany = await open();
+    await expect(tooMany.useHashBins({ keys: [keys.targets.key], bitLength: 17 })).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining('bit_length 17'),
+    });
+    expect((await tooMany.getTargets('targets')).delegations?.roles?.map((r) => r.name)).toEqual(['team']);
+    expect((await tooMany.getTargets('targets')).targets.size).toBe(N + 1);
     const fresh = await open();
     await fresh.useHashBins({ keys: [keys.targets.key] });
     await expect(fresh.useHashBins({ keys: [keys.targets.key] })).rejects.toMatchObject({
       code: 'USAGE',
       message: 'targets already uses hash bins',
+    });
+    // A role named bins delegated once and removed: its file would come back with its tags.
+    await repo.addTargets([tag('x/old', 1)], { role: HASH_BIN_PARENT });
+    await repo.publish();
+    const removed = await open();
+    await removed.removeDelegation('targets', HASH_BIN_PARENT);
+    await removed.publish();
+    await expect((await open()).useHashBins({ keys: [keys.targets.key] })).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringContaining('(delegated once, now unlisted)'),
     });
   });
 });
