@@ -49,13 +49,13 @@ const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
 const log = (s) => process.stderr.write(`[cli-notary] ${s}\n`);
 
-function tagOf(i) {
+export function tagOf(i) {
   return `v${i}`;
 }
-function digestOf(i) {
+export function digestOf(i) {
   return createHash('sha256').update(`manifest-${i}`).digest('hex');
 }
-function sizeOf(i) {
+export function sizeOf(i) {
   return 1024 + ((i * 7919) % 100_000);
 }
 
@@ -166,7 +166,7 @@ function tufaServe(pub) {
 // notary
 // ------------------------------------------------------------------------------------------
 
-const NOTARY_ENV = {
+export const NOTARY_ENV = {
   NOTARY_ROOT_PASSPHRASE: 'bench-root',
   NOTARY_TARGETS_PASSPHRASE: 'bench-targets',
   NOTARY_SNAPSHOT_PASSPHRASE: 'bench-snapshot',
@@ -200,7 +200,7 @@ async function startNotaryServer() {
 }
 
 /** Writes changelist entries exactly as `notary addhash` does (one JSON file per change). */
-function writeChangelist(config, gun, from, to) {
+export function writeChangelist(config, gun, from, to) {
   const dir = join(config.trustDir, 'tuf', gun, 'changelist');
   mkdirSync(dir, { recursive: true });
   let ns = BigInt(Date.now()) * 1_000_000n;

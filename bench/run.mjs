@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Benchmark entry point: `node bench/run.mjs [core|client|repository|adversarial|agent|all|cli-notary|cli-verify]`
+ * Benchmark entry point: `node bench/run.mjs [core|client|repository|adversarial|agent|all|cli-notary|cli-verify|server]`
  * (default `all`: core, client, repository, adversarial and agent).
  * `npm run bench` builds first, then runs every suite.
  *
@@ -18,10 +18,11 @@ const SUITES = {
   adversarial: 'hostile unsigned targets metadata (key order, escapes, nesting) against a well-formed file',
   agent: 'tufa sign of N tags in M repositories, unlocking key files each time against tufa agent',
 };
-// Run only when named (not by `all`): it needs a local notary-server.
+// Run only when named (not by `all`): they need Debian's notary binaries, and take long.
 const BY_NAME_ONLY = {
   'cli-notary': 'the tufa CLI against Notary v1 (scripts/notary/start-server.sh first)',
   'cli-verify': '`tufa verify` against `notary lookup`, 1 to 100k tags, cold and warm (starts notary-server)',
+  server: 'tufa server against notary-server + notary-signer (Debian notary), reads and uploads, ~15 min',
 };
 // Not suites: bench/crypto.mjs (crypto backends) and bench/profile-core.mjs (a breakdown of
 // the core suite) are run directly.

@@ -1,0 +1,771 @@
+#!/usr/bin/env node
+/**
+ * The trust server (`tufa server`, embedded directory store) against notary-server 0.7 (Debian,
+ * in-memory storage, its keys held by a notary-signer with in-memory storage), both on 127.0.0.1
+ * over plain HTTP, in the same run, cases interleaved (tufa, notary, tufa, notary, …), load from
+ * autocannon in this process.
+ *
+ * Read path (what a client fetches on refresh), for GUNs of several sizes (BENCH_SIZES targets):
+ *   - `timestamp.json`, every request a full answer;
+ *   - `timestamp.json` with `If-None-Match` (tufa answers 304; notary-server sends no ETag);
+ *   - the versioned snapshot (tufa `N.snapshot.json`, notary `snapshot.<sha256>.json`);
+ *   - the versioned targets (tufa `N.targets.json`, notary `targets.<sha256>.json`);
+ *   - a client's refresh: timestamp, snapshot, targets in turn on each connection.
+ *
+ * Write path (a publish of a change: a new targets version adding one tag, signed by the
+ * publisher ahead of time; the server verifies it and signs snapshot and timestamp), for GUNs
+ * of BENCH_WRITE_SIZES targets: one GUN (one connection: versions of one GUN must arrive in
+ * order) and across GUNs (BENCH_CONNECTIONS connections, each its own GUN). Bodies:
+ *   - tufa: targets versions made with `Repository` in a scratch repository that has the same
+ *     root and targets keys (only the snapshot and timestamp keys differ, and targets.json does
+ *     not name them), the JSON upload body of docs/server.md;
+ *   - notary: the multipart bodies `notary publish` sent, captured by a recording proxy in front
+ *     of a second notary-server (the "capture" server) on which each GUN is built with the
+ *     notary CLI (`init -p`, `key rotate GUN snapshot -r`: snapshot signed by the server, as
+ *     docker's content trust sets it up, then one `publish` per version); replayed on the
+ *     measured server, whose signer is the same notary-signer (keys are found by key id): the
+ *     set-up uploads (first publish, root rotation) without timing, then the measured ones.
+ * Every measured answer must be 2xx (the bench stops otherwise) and the last version of each
+ * GUN is read back (tufa: the GUN's snapshot; notary: `notary lookup` of the last tag).
+ *
+ *   npm run build && node bench/run.mjs server     # writes bench/results/server.md
+ *
+ * Not a test: it asserts nothing about speed.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import autocannon from 'autocannon';
+import { digestOf, NOTARY_ENV, sizeOf, tagOf, writeChangelist } from './cli-notary.mjs';
+import { OUT_DIR, ROOT_DIR } from './lib/fixtures.mjs';
+import { describeMachine, fmtRatio, gitRevision, machine, median, table } from './lib/harness.mjs';
+
+const DIR = join(OUT_DIR, 'server');
+const RESULTS = join(ROOT_DIR, 'bench', 'results', 'server.md');
+const BIN = join(ROOT_DIR, 'packages', 'cli', 'dist', 'bin.js');
+const TLS = join(ROOT_DIR, 'test-vectors', 'tls');
+const CORE = pathToFileURL(join(ROOT_DIR, 'packages', 'core', 'dist', 'index.js')).href;
+const CORE_NODE = pathToFileURL(join(ROOT_DIR, 'packages', 'core', 'dist', 'index-node.js')).href;
+const SERVER_LIB = pathToFileURL(join(ROOT_DIR, 'packages', 'server', 'dist', 'index.js')).href;
+
+const SIZES = (process.env.BENCH_SIZES ?? '10,1000,10000').split(',').map(Number);
+const WRITE_SIZES = (process.env.BENCH_WRITE_SIZES ?? '10,1000').split(',').map(Number);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8); // per read measurement
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3); // interleaved rounds per case
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const WRITE_CONNECTIONS = Number(process.env.BENCH_WRITE_CONNECTIONS ?? 8);
+const ONE_GUN_VERSIONS = Number(process.env.BENCH_ONE_GUN_VERSIONS ?? 60);
+const PER_GUN_VERSIONS = Number(process.env.BENCH_PER_GUN_VERSIONS ?? 20);
+const KEY_PASSPHRASE = 'bench online-key passphrase (not a secret)';
+
+const log = (s) => process.stderr.write(`[server] ${s}\n`);
+
+// ------------------------------------------------------------------------------------------
+// processes
+// ------------------------------------------------------------------------------------------
+
+const children = [];
+const tmpStores = [];
+const TMPFS = '/dev/shm';
+/** dpkg-query's format for a package's version. */
+const DPKG_VERSION = ['$', '{Version}'].join('');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+function daemon(cmd, args, logFile, env = {}) {
+  const child = spawn(cmd, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  children.push(child);
+  const parts = [];
+  child.stdout.on('data', (d) => parts.push(d));
+  child.stderr.on('data', (d) => parts.push(d));
+  child.on('exit', () => writeFileSync(logFile, Buffer.concat(parts)));
+  child.output = () => Buffer.concat(parts).toString();
+  return child;
+}
+
+/** Runs a command to completion; rejects with its output when it fails. */
+function run(cmd, args, { env = {}, timeoutMs = 600_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${args.join(' ')} failed (exit ${code}):\n${out}`));
+    });
+  });
+}
+
+/** One HTTP request; resolves with status, headers and body. */
+function call(url, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers }, (res) => {
+      const parts = [];
+      res.on('data', (d) => parts.push(d));
+      res.on('end', () =>
+        resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(parts) }),
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function waitFor(url, child, what) {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`${what} exited:\n${child.output()}`);
+    try {
+      const r = await call(url);
+      if (r.status === 200) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${what} did not answer at ${url}:\n${child.output()}`);
+}
+
+/**
+ * notary-signer (gRPC over TLS with the test certificates, keys in memory) and two
+ * notary-servers using it: `measured` and `capture`. Plain HTTP, in-memory metadata storage,
+ * Ed25519 online keys (as tufa's).
+ */
+async function startNotary() {
+  const dir = join(DIR, 'notary');
+  mkdirSync(dir, { recursive: true });
+  const grpc = await freePort();
+  const signerConfig = join(dir, 'signer.json');
+  writeFileSync(
+    signerConfig,
+    JSON.stringify({
+      server: {
+        grpc_addr: `127.0.0.1:${grpc}`,
+        tls_cert_file: join(TLS, 'server.pem'),
+        tls_key_file: join(TLS, 'server-key.pem'),
+      },
+      logging: { level: 'error' },
+      storage: { backend: 'memory' },
+    }),
+  );
+  const signer = daemon(
+    'notary-signer',
+    ['-config', signerConfig, '-logf', 'logfmt'],
+    join(dir, 'signer.log'),
+  );
+  const servers = {};
+  for (const name of ['measured', 'capture']) {
+    const port = await freePort();
+    const config = join(dir, `server-${name}.json`);
+    writeFileSync(
+      config,
+      JSON.stringify({
+        server: { http_addr: `127.0.0.1:${port}` },
+        trust_service: {
+          type: 'remote',
+          hostname: '127.0.0.1',
+          port: String(grpc),
+          tls_ca_file: join(TLS, 'ca.pem'),
+          key_algorithm: 'ed25519',
+        },
+        logging: { level: 'error' },
+        storage: { backend: 'memory' },
+      }),
+    );
+    // The signer may still be starting: the server retries its connection.
+    const child = daemon(
+      'notary-server',
+      ['-config', config, '-logf', 'logfmt'],
+      join(dir, `server-${name}.log`),
+    );
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(`${url}/_notary_server/health`, child, `notary-server (${name})`);
+    servers[name] = { url, child };
+  }
+  if (signer.exitCode !== null) throw new Error(`notary-signer exited:\n${signer.output()}`);
+  return servers;
+}
+
+/** `tufa server --store DIR --listen 127.0.0.1:0 --json` → its URL. */
+async function startTufa(store, name) {
+  rmSync(store, { recursive: true, force: true });
+  const child = daemon(
+    process.execPath,
+    [BIN, 'server', '--listen', '127.0.0.1:0', '--store', store, '--json'],
+    join(DIR, `${name}.log`),
+    { TUFA_SERVER_KEY_PASSPHRASE: KEY_PASSPHRASE },
+  );
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`tufa server printed no URL:\n${child.output()}`)),
+      20_000,
+    );
+    child.stdout.on('data', () => {
+      const m = /"url"\s*:\s*"([^"]+)"/.exec(child.output());
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`tufa server exited (${code}):\n${child.output()}`)));
+  });
+  await waitFor(`${url}_tufa/ready`, child, 'tufa server');
+  return { url, child };
+}
+
+// ------------------------------------------------------------------------------------------
+// repositories
+// ------------------------------------------------------------------------------------------
+
+let core;
+let coreNode;
+let serverLib;
+
+async function tufaKeys() {
+  const pair = async () => {
+    const p = await coreNode.generateKeyPair('ed25519');
+    return { key: p.key, signer: coreNode.PrivateKeySigner.fromPem(p.privateKeyPem) };
+  };
+  return { root: await pair(), targets: await pair(), snapshot: await pair(), timestamp: await pair() };
+}
+
+const target = (i) => new core.TargetFile(tagOf(i), sizeOf(i), new Map([['sha256', digestOf(i)]]));
+const targetRange = (from, to) => Array.from({ length: to - from }, (_, k) => target(from + k));
+
+/**
+ * A GUN on the tufa server with `n` targets, and (with `versions`) the upload bodies of the
+ * next `versions` targets versions, each adding one tag: made in a scratch repository with the
+ * same root and targets keys.
+ */
+async function tufaGun(url, gun, n, versions = 0) {
+  const keys = await tufaKeys();
+  const client = new serverLib.ServerClient({ url });
+  await client.create(gun, {
+    keys: { root: [keys.root.key], targets: [keys.targets.key] },
+    signers: [keys.root.signer, keys.targets.signer],
+  });
+  const scratch = new core.MemoryRepositoryStorage();
+  const repo = await core.Repository.create(scratch, {
+    keys: {
+      root: [keys.root.key],
+      targets: [keys.targets.key],
+      snapshot: [keys.snapshot.key],
+      timestamp: [keys.timestamp.key],
+    },
+    signers: Object.values(keys).map((k) => k.signer),
+  });
+  await repo.publish(); // targets v1, as on the server
+  await repo.addTargets(targetRange(0, n));
+  await repo.publish();
+  const body = async (v) => {
+    const bytes = await scratch.read(`metadata/${v}.targets.json`);
+    return JSON.stringify({ roles: [{ role: 'targets', metadata: Buffer.from(bytes).toString('base64') }] });
+  };
+  // targets v2 (the n tags) is set-up, uploaded now.
+  const up = await call(`${url}${gun}/metadata`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: await body(2),
+  });
+  if (up.status !== 200) throw new Error(`tufa upload of ${gun} v2: ${up.status} ${up.body}`);
+  const bodies = [];
+  for (let k = 0; k < versions; k++) {
+    await repo.addTargets([target(n + k)]);
+    await repo.publish();
+    bodies.push(await body(3 + k));
+  }
+  return { gun, bodies, lastTag: tagOf(n + versions - 1) };
+}
+
+function notaryConfig(name, serverUrl) {
+  const dir = join(DIR, 'notary-clients', name);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify({ trust_dir: join(dir, 'trust'), remote_server: { url: serverUrl } }));
+  return { file, trustDir: join(dir, 'trust') };
+}
+
+const notary = (cfg, args) => run('notary', ['-c', cfg.file, ...args], { env: NOTARY_ENV });
+
+/** A notary GUN with the snapshot key on the server and `n` targets (one publish for them all). */
+async function notaryGun(cfg, gun, n) {
+  await notary(cfg, ['init', gun, '-p']);
+  await notary(cfg, ['key', 'rotate', gun, 'snapshot', '-r']);
+  writeChangelist(cfg, gun, 0, n);
+  await notary(cfg, ['publish', gun]);
+}
+
+/**
+ * A proxy in front of the capture server recording the metadata uploads
+ * (`POST /v2/<gun>/_trust/tuf/`): path, content type and body.
+ */
+async function captureProxy(upstream) {
+  const records = [];
+  const u = new URL(upstream);
+  const proxy = createServer((req, res) => {
+    const parts = [];
+    req.on('data', (d) => parts.push(d));
+    req.on('end', () => {
+      const body = Buffer.concat(parts);
+      if (req.method === 'POST' && /^\/v2\/.+\/_trust\/tuf\/$/.test(req.url)) {
+        records.push({ path: req.url, contentType: req.headers['content-type'], body });
+      }
+      const headers = { ...req.headers, host: u.host };
+      const up = request(
+        { hostname: u.hostname, port: u.port, path: req.url, method: req.method, headers },
+        (r) => {
+          res.writeHead(r.statusCode, r.headers);
+          r.pipe(res);
+        },
+      );
+      up.on('error', (e) => {
+        res.writeHead(502);
+        res.end(String(e));
+      });
+      up.end(body);
+    });
+  });
+  await new Promise((ok) => proxy.listen(0, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${proxy.address().port}`, records, close: () => proxy.close() };
+}
+
+/**
+ * Notary upload bodies for `gun` on the capture server: the set-up uploads (first publish, the
+ * snapshot-key rotation, the `n` tags) and then `versions` publishes of one tag each.
+ */
+async function notaryBodies(proxy, gun, n, versions) {
+  const cfg = notaryConfig(`capture-${gun.replaceAll('/', '_')}`, proxy.url);
+  const start = proxy.records.length;
+  await notaryGun(cfg, gun, n);
+  const setup = proxy.records.length;
+  for (let k = 0; k < versions; k++) {
+    writeChangelist(cfg, gun, n + k, n + k + 1);
+    await notary(cfg, ['publish', gun]);
+  }
+  const recs = proxy.records.slice(start);
+  if (recs.length !== setup - start + versions)
+    throw new Error(`captured ${recs.length - (setup - start)} uploads of ${gun}, expected ${versions}`);
+  return {
+    gun,
+    setup: recs.slice(0, setup - start),
+    bodies: recs.slice(setup - start),
+    lastTag: tagOf(n + versions - 1),
+  };
+}
+
+async function replay(baseUrl, rec) {
+  const r = await call(`${baseUrl}${rec.path}`, {
+    method: 'POST',
+    headers: { 'Content-Type': rec.contentType },
+    body: rec.body,
+  });
+  if (r.status !== 200) throw new Error(`notary replay ${rec.path}: ${r.status} ${r.body}`);
+}
+
+// ------------------------------------------------------------------------------------------
+// load
+// ------------------------------------------------------------------------------------------
+
+function cannon(opts) {
+  return new Promise((resolve, reject) => {
+    autocannon({ timeout: 120, ...opts }, (err, r) => (err ? reject(err) : resolve(r)));
+  });
+}
+
+function summary(r) {
+  const bad = r.non2xx + r.errors + r.timeouts;
+  return {
+    rps: r.requests.average,
+    total: r.requests.total,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    bad,
+  };
+}
+
+/** `requests` are per connection (arrays), or one array for all. */
+async function load(url, { requests, connections, seconds, amount, allow304 = false }) {
+  let i = 0;
+  const perClient = Array.isArray(requests[0]) ? requests : undefined;
+  const t0 = performance.now();
+  const r = await cannon({
+    url,
+    connections,
+    ...(amount ? { amount } : { duration: seconds }),
+    ...(perClient
+      ? { requests: perClient[0], setupClient: (client) => client.setRequests(perClient[i++]) }
+      : { requests }),
+  });
+  const s = summary(r);
+  // With a fixed number of requests, the rate is that number over the whole run.
+  if (amount) s.rps = s.total / ((performance.now() - t0) / 1000);
+  if (allow304) s.bad -= r.statusCodeStats?.['304']?.count ?? 0;
+  if (s.bad > 0)
+    throw new Error(
+      `${url}: ${s.bad} answers were not 2xx (${JSON.stringify(r.statusCodeStats)}, errors ${r.errors}, timeouts ${r.timeouts})`,
+    );
+  return s;
+}
+
+/** The versioned snapshot and targets a client of `gun` would fetch now. */
+async function readPaths(kind, base, gun) {
+  if (kind === 'tufa') {
+    const prefix = `/${gun}/metadata/`;
+    const ts = JSON.parse((await call(`${base}${gun}/metadata/timestamp.json`)).body);
+    const sv = ts.signed.meta['snapshot.json'].version;
+    const sn = JSON.parse((await call(`${base}${gun}/metadata/${sv}.snapshot.json`)).body);
+    const tv = sn.signed.meta['targets.json'].version;
+    const etag = (await call(`${base}${gun}/metadata/timestamp.json`)).headers.etag;
+    return {
+      timestamp: `${prefix}timestamp.json`,
+      snapshot: `${prefix}${sv}.snapshot.json`,
+      targets: `${prefix}${tv}.targets.json`,
+      etag,
+    };
+  }
+  const prefix = `/v2/${gun}/_trust/tuf/`;
+  const hex = (b64) => Buffer.from(b64, 'base64').toString('hex');
+  const ts = JSON.parse((await call(`${base}${prefix}timestamp.json`)).body);
+  const sh = hex(ts.signed.meta.snapshot.hashes.sha256);
+  const sn = JSON.parse((await call(`${base}${prefix}snapshot.${sh}.json`)).body);
+  const th = hex(sn.signed.meta.targets.hashes.sha256);
+  return {
+    timestamp: `${prefix}timestamp.json`,
+    snapshot: `${prefix}snapshot.${sh}.json`,
+    targets: `${prefix}targets.${th}.json`,
+  };
+}
+
+// ------------------------------------------------------------------------------------------
+
+export async function main() {
+  const m = machine();
+  const loadBefore = (await import('node:os')).loadavg()[0];
+  rmSync(DIR, { recursive: true, force: true });
+  mkdirSync(DIR, { recursive: true });
+  core = await import(CORE);
+  coreNode = await import(CORE_NODE);
+  serverLib = await import(SERVER_LIB);
+  const res = { reads: [], writes: [], bytes: {} };
+  let proxy;
+  try {
+    const nservers = await startNotary();
+    const tufa = await startTufa(join(DIR, 'tufa-store'), 'tufa-server');
+    // The same server with its store on tmpfs, where fsync costs nothing: the storage class of
+    // notary-server's memory store, for the write path.
+    const tufaTmpfs = existsSync(TMPFS)
+      ? await startTufa(join(TMPFS, `tufa-bench-${process.pid}`), 'tufa-server-tmpfs')
+      : undefined;
+    if (tufaTmpfs) tmpStores.push(join(TMPFS, `tufa-bench-${process.pid}`));
+    const servers = { tufa: tufa.url, notary: nservers.measured.url, 'tufa-tmpfs': tufaTmpfs?.url };
+    log(
+      `tufa server at ${tufa.url} (tmpfs: ${tufaTmpfs?.url ?? 'none'}); notary-server at ${servers.notary} (capture at ${nservers.capture.url})`,
+    );
+    res.notaryVersion = (
+      await run('dpkg-query', ['-W', '-f', DPKG_VERSION, 'notary']).catch(() => '0.7')
+    ).trim();
+
+    // --- read path --------------------------------------------------------------------------
+    const ncfg = notaryConfig('reads', servers.notary);
+    const paths = {};
+    for (const n of SIZES) {
+      const gun = `bench.example.com/read-${n}`;
+      await tufaGun(tufa.url, gun, n);
+      await notaryGun(ncfg, gun, n);
+      paths[n] = {
+        tufa: await readPaths('tufa', tufa.url, gun),
+        notary: await readPaths('notary', servers.notary, gun),
+      };
+      const size = async (kind, p) =>
+        (await call(`${kind === 'tufa' ? tufa.url.replace(/\/$/, '') : servers.notary}${p}`)).body.length;
+      res.bytes[n] = {
+        tufa: {
+          targets: await size('tufa', paths[n].tufa.targets),
+          timestamp: await size('tufa', paths[n].tufa.timestamp),
+        },
+        notary: {
+          targets: await size('notary', paths[n].notary.targets),
+          timestamp: await size('notary', paths[n].notary.timestamp),
+        },
+      };
+      log(`read GUNs with ${n} targets ready`);
+    }
+    const origin = (u) => new URL(u).origin;
+    const readCases = (n) => [
+      { name: 'timestamp.json', req: (k) => [{ method: 'GET', path: paths[n][k].timestamp }] },
+      {
+        name: 'timestamp.json, If-None-Match',
+        only: 'tufa',
+        req: (k) => [
+          { method: 'GET', path: paths[n][k].timestamp, headers: { 'if-none-match': paths[n][k].etag } },
+        ],
+        allow304: true,
+      },
+      { name: 'versioned snapshot', req: (k) => [{ method: 'GET', path: paths[n][k].snapshot }] },
+      { name: 'versioned targets', req: (k) => [{ method: 'GET', path: paths[n][k].targets }] },
+      {
+        name: 'refresh (timestamp, snapshot, targets)',
+        req: (k) =>
+          ['timestamp', 'snapshot', 'targets'].map((f) => ({ method: 'GET', path: paths[n][k][f] })),
+      },
+    ];
+    // Warm-up: JIT, connections, page cache.
+    for (const k of ['tufa', 'notary'])
+      await load(origin(servers[k]), {
+        requests: readCases(SIZES[0])[0].req(k),
+        connections: CONNECTIONS,
+        seconds: 2,
+      });
+    for (const n of SIZES) {
+      for (const c of readCases(n)) {
+        const kinds = c.only ? [c.only] : ['tufa', 'notary'];
+        const runs = { tufa: [], notary: [] };
+        for (let round = 0; round < ROUNDS; round++) {
+          for (const k of round % 2 ? [...kinds].reverse() : kinds) {
+            runs[k].push(
+              await load(origin(servers[k]), {
+                requests: c.req(k),
+                connections: CONNECTIONS,
+                seconds: SECONDS,
+                allow304: c.allow304,
+              }),
+            );
+          }
+        }
+        res.reads.push({ n, name: c.name, runs });
+        log(
+          `read ${n} ${c.name}: ${kinds.map((k) => `${k} ${median(runs[k].map((r) => r.rps)).toFixed(0)}/s p99 ${median(runs[k].map((r) => r.p99))} ms`).join(', ')}`,
+        );
+      }
+    }
+
+    // --- write path -------------------------------------------------------------------------
+    proxy = await captureProxy(nservers.capture.url);
+    for (const n of WRITE_SIZES) {
+      const shapes = [
+        { name: 'one GUN', guns: 1, versions: ONE_GUN_VERSIONS, connections: 1 },
+        {
+          name: `${WRITE_CONNECTIONS} GUNs`,
+          guns: WRITE_CONNECTIONS,
+          versions: PER_GUN_VERSIONS,
+          connections: WRITE_CONNECTIONS,
+        },
+      ];
+      for (const shape of shapes) {
+        // Bodies for ROUNDS measurements of each server, each on fresh GUNs.
+        const kinds = ['tufa', 'notary', ...(servers['tufa-tmpfs'] ? ['tufa-tmpfs'] : [])];
+        const prepared = Object.fromEntries(kinds.map((k) => [k, []]));
+        for (let round = 0; round < ROUNDS; round++) {
+          const per = Object.fromEntries(kinds.map((k) => [k, []]));
+          for (let g = 0; g < shape.guns; g++) {
+            const gun = `bench.example.com/write-${n}-${shape.guns}-r${round}-g${g}`;
+            per.tufa.push(await tufaGun(servers.tufa, gun, n, shape.versions));
+            if (per['tufa-tmpfs'])
+              per['tufa-tmpfs'].push(await tufaGun(servers['tufa-tmpfs'], gun, n, shape.versions));
+            const nb = await notaryBodies(proxy, gun, n, shape.versions);
+            for (const rec of nb.setup) await replay(servers.notary, rec);
+            per.notary.push(nb);
+          }
+          for (const k of kinds) prepared[k].push(per[k]);
+        }
+        log(`write ${n} ${shape.name}: bodies ready`);
+        const runs = Object.fromEntries(kinds.map((k) => [k, []]));
+        for (let round = 0; round < ROUNDS; round++) {
+          for (const k of round % 2 ? [...kinds].reverse() : kinds) {
+            const guns = prepared[k][round];
+            const requests = guns.map((g) =>
+              g.bodies.map((b) =>
+                k !== 'notary'
+                  ? {
+                      method: 'POST',
+                      path: `/${g.gun}/metadata`,
+                      headers: { 'content-type': 'application/json' },
+                      body: b,
+                    }
+                  : {
+                      method: 'POST',
+                      path: b.path,
+                      headers: { 'content-type': b.contentType },
+                      body: b.body,
+                    },
+              ),
+            );
+            runs[k].push(
+              await load(origin(servers[k]), {
+                requests,
+                connections: shape.connections,
+                amount: shape.guns * shape.versions,
+              }),
+            );
+          }
+        }
+        // Read back: the last version of every GUN is what the servers now serve.
+        for (const k of kinds.filter((x) => x !== 'notary')) {
+          for (const g of prepared[k].flat()) {
+            const ts = JSON.parse((await call(`${servers[k]}${g.gun}/metadata/timestamp.json`)).body);
+            const sv = ts.signed.meta['snapshot.json'].version;
+            const sn = JSON.parse((await call(`${servers[k]}${g.gun}/metadata/${sv}.snapshot.json`)).body);
+            if (sn.signed.meta['targets.json'].version !== 2 + shape.versions)
+              throw new Error(`${k} ${g.gun}: targets version ${sn.signed.meta['targets.json'].version}`);
+          }
+        }
+        const lookupCfg = notaryConfig(`lookup-${n}-${shape.guns}`, servers.notary);
+        for (const g of [prepared.notary[0][0], prepared.notary.at(-1).at(-1)]) {
+          const out = await notary(lookupCfg, ['lookup', g.gun, g.lastTag]);
+          if (!out.includes(digestOf(Number(g.lastTag.slice(1)))))
+            throw new Error(`notary lookup ${g.gun} ${g.lastTag}: ${out}`);
+        }
+        res.writes.push({
+          n,
+          name: shape.name,
+          connections: shape.connections,
+          uploads: shape.guns * shape.versions,
+          runs,
+        });
+        log(
+          `write ${n} ${shape.name}: ${kinds.map((k) => `${k} ${median(runs[k].map((r) => r.rps)).toFixed(1)}/s p99 ${median(runs[k].map((r) => r.p99))} ms`).join(', ')}`,
+        );
+      }
+    }
+  } finally {
+    proxy?.close();
+    for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    for (const d of tmpStores) rmSync(d, { recursive: true, force: true });
+  }
+  res.loadBefore = loadBefore;
+  res.loadAfter = (await import('node:os')).loadavg()[0];
+  const md = render(m, res);
+  process.stdout.write(`\n${md}\n`);
+  mkdirSync(dirname(RESULTS), { recursive: true });
+  writeFileSync(RESULTS, `${md}\n`);
+  log(`wrote ${RESULTS}`);
+}
+
+function fmtRps(x) {
+  return x >= 100 ? x.toFixed(0) : x.toFixed(1);
+}
+
+function render(m, res) {
+  const med = (runs, f) => (runs.length ? median(runs.map((r) => r[f])) : undefined);
+  const out = [];
+  out.push('## Trust server: tufa server vs notary-server (bench/server.mjs)');
+  out.push('');
+  out.push(
+    `Measured ${m.date} on ${describeMachine(m)} (\`nproc\` = ${m.nproc}; the machine was shared with other work: load average ${res.loadBefore.toFixed(2)} at the start, ${res.loadAfter.toFixed(2)} at the end), tufa at ${gitRevision()}, with \`node bench/run.mjs server\`. ` +
+      `tufa: \`tufa server --store DIR\` (embedded directory store, every file written with fsync; one Node process); "tufa (tmpfs)" is the same with DIR on /dev/shm, where fsync costs nothing, the nearest to notary's memory store. notary: notary-server ${res.notaryVersion} (Debian) with in-memory storage and a notary-signer (in-memory key storage, gRPC over TLS on loopback) holding its keys, as notary-server is deployed; Ed25519 online keys on both. Both plain HTTP on 127.0.0.1; autocannon 9 in the bench process is the load generator (it shares the 2 CPUs with the server under test).`,
+  );
+  out.push('');
+  out.push(
+    `Reads: ${CONNECTIONS} connections, ${SECONDS} s per measurement, ${ROUNDS} rounds interleaved (tufa, notary, notary, tufa, …); medians of the rounds. Targets are tags with a sha256 and a size; tufa's targets.json is the core's layout, notary's is Go's compact JSON. Writes: each upload is a new targets version adding one tag to a repository of N targets (the whole targets file is sent, as TUF requires); the server verifies it and signs snapshot and timestamp. "One GUN": one connection, ${ONE_GUN_VERSIONS} versions in order; "${WRITE_CONNECTIONS} GUNs": ${WRITE_CONNECTIONS} connections, each sending ${PER_GUN_VERSIONS} versions of its own GUN. Every round uses fresh GUNs; every answer was 2xx, and the last version of each GUN was read back afterwards. How the bodies were made is in the header of bench/server.mjs.`,
+  );
+  out.push('');
+  const rows = [];
+  for (const r of res.reads) {
+    const t = r.runs.tufa;
+    const nn = r.runs.notary;
+    const b = res.bytes[r.n];
+    rows.push([
+      Number(r.n).toLocaleString('en'),
+      r.name,
+      fmtRps(med(t, 'rps')),
+      nn.length ? fmtRps(med(nn, 'rps')) : '–',
+      nn.length ? fmtRatio(med(t, 'rps') / med(nn, 'rps')) : '–',
+      `${med(t, 'p50')} / ${med(t, 'p99')}`,
+      nn.length ? `${med(nn, 'p50')} / ${med(nn, 'p99')}` : '–',
+      nn.length ? fmtRatio(med(nn, 'p99') / Math.max(med(t, 'p99'), 1)) : '–',
+      r.name === 'versioned targets'
+        ? `${(b.tufa.targets / 1024).toFixed(0)} / ${(b.notary.targets / 1024).toFixed(0)} KB`
+        : '',
+    ]);
+  }
+  out.push('### Reads');
+  out.push('');
+  out.push(
+    table(
+      [
+        'targets',
+        'request',
+        'tufa req/s',
+        'notary req/s',
+        'tufa / notary',
+        'tufa p50 / p99 ms',
+        'notary p50 / p99 ms',
+        'notary p99 / tufa p99',
+        'file tufa / notary',
+      ],
+      rows,
+      ['r', 'l'],
+    ),
+  );
+  out.push('');
+  const wrows = [];
+  for (const w of res.writes) {
+    const t = w.runs.tufa;
+    const tm = w.runs['tufa-tmpfs'] ?? [];
+    const nn = w.runs.notary;
+    const lat = (runs) => (runs.length ? `${med(runs, 'p50')} / ${med(runs, 'p99')}` : '–');
+    wrows.push([
+      Number(w.n).toLocaleString('en'),
+      w.name,
+      String(w.connections),
+      fmtRps(med(t, 'rps')),
+      tm.length ? fmtRps(med(tm, 'rps')) : '–',
+      fmtRps(med(nn, 'rps')),
+      fmtRatio(med(t, 'rps') / med(nn, 'rps')),
+      tm.length ? fmtRatio(med(tm, 'rps') / med(nn, 'rps')) : '–',
+      lat(t),
+      lat(tm),
+      lat(nn),
+    ]);
+  }
+  out.push('### Uploads (a publish of a change)');
+  out.push('');
+  out.push(
+    table(
+      [
+        'targets',
+        'GUNs',
+        'connections',
+        'tufa uploads/s',
+        'tufa (tmpfs) uploads/s',
+        'notary uploads/s',
+        'tufa / notary',
+        'tufa (tmpfs) / notary',
+        'tufa p50 / p99 ms',
+        'tufa (tmpfs) p50 / p99 ms',
+        'notary p50 / p99 ms',
+      ],
+      wrows,
+      ['r', 'l'],
+    ),
+  );
+  out.push('');
+  out.push(
+    'Latencies are autocannon\'s (whole milliseconds). A "tufa / notary" ratio above 1 means tufa served more requests per second. Uploads per second at one connection is 1000 / latency; across GUNs the servers work on several uploads at once (notary-server on both CPUs, tufa in one process, its signing and hashing on the event loop).',
+  );
+  return out.join('\n');
+}
+
+if (process.argv[1] && fileURLToPath(pathToFileURL(process.argv[1])) === fileURLToPath(import.meta.url)) {
+  await main();
+}
