@@ -67,15 +67,39 @@ const ED25519_L = 2n ** 252n + 27742317777372353535851937790883648493n;
 const MIN_RSA_BITS = 2048;
 const EC_SIZE = { 'ecdsa-p256': 32, 'ecdsa-p384': 48 } as const;
 
+/**
+ * Ed25519 public keys already checked (lower-case hex → usable). The check is a pure function of
+ * the 32 bytes and costs a scalar multiplication (≈ 4 ms in pure JavaScript); a root is parsed
+ * again by every `Repository.open` and every client refresh, so a trust server taking uploads
+ * would otherwise pay it for every key of every upload. Bounded: the oldest entry goes first.
+ */
+const ed25519Checked = new Map<string, boolean>();
+const ED25519_CHECKED_MAX = 4096;
+
+function ed25519Usable(pub: string): boolean {
+  let usable = ed25519Checked.get(pub);
+  if (usable === undefined) {
+    try {
+      // DESIGN rule 5. zip215=false decodes as RFC 8032 5.1.3 says: y >= p, and x = 0 with the
+      // sign bit set, are rejected, so every key has one encoding.
+      const point = ed.Point.fromHex(pub, false);
+      // With a small-order key, R = identity and S = 0 verify every message under OpenSSL.
+      // A torsion component cannot come from key generation (A = aB), and cofactored and
+      // cofactorless verifiers disagree on signatures under such a key.
+      usable = !point.isSmallOrder() && point.isTorsionFree();
+    } catch {
+      usable = false; // not a point
+    }
+    if (ed25519Checked.size >= ED25519_CHECKED_MAX) {
+      ed25519Checked.delete(ed25519Checked.keys().next().value as string);
+    }
+    ed25519Checked.set(pub, usable);
+  }
+  return usable;
+}
+
 function ed25519Material(pub: string): Material | undefined {
-  if (!ED25519_HEX_RE.test(pub)) return undefined;
-  // DESIGN rule 5. zip215=false decodes as RFC 8032 5.1.3 says: y >= p, and x = 0 with the sign
-  // bit set, are rejected, so every key has one encoding.
-  const point = ed.Point.fromHex(pub, false);
-  // With a small-order key, R = identity and S = 0 verify every message under OpenSSL.
-  // A torsion component cannot come from key generation (A = aB), and cofactored and cofactorless
-  // verifiers disagree on signatures under such a key; one scalar multiplication per key.
-  if (point.isSmallOrder() || !point.isTorsionFree()) return undefined;
+  if (!ED25519_HEX_RE.test(pub) || !ed25519Usable(pub)) return undefined;
   const raw = hexToBytes(pub) ?? new Uint8Array(0);
   return { algorithm: 'ed25519', spki: ed25519Spki(raw), raw, id: `ed25519:${pub}`, sigLength: 64 };
 }

@@ -94,6 +94,18 @@ describe('small-order public keys (DESIGN rule 5)', () => {
     expect(await k.verify(utf8('x'), FORGERY)).toBe(false);
   });
 
+  it('the check is remembered by key bytes: every new Key of a refused key is refused again', async () => {
+    // Keys are checked once per public key, not once per Key object (a root parsed again reuses
+    // the answer); the answer must stay that key's own, whatever was checked before or after.
+    const good = ed.Point.BASE.multiply(987654321n).toHex();
+    const order = [...SMALL_ORDER, good, ...[...SMALL_ORDER].reverse(), good];
+    for (const pub of order) {
+      const k = edKey(pub);
+      expect(k.supported, pub).toBe(pub === good);
+      expect(await k.verify(new Uint8Array(0), FORGERY)).toBe(false);
+    }
+  });
+
   it('a key with a torsion component (A = aB + T) is unsupported; its prime-order part is fine', () => {
     const base = ed.Point.BASE.multiply(123456789n);
     const mixed = base.add(ed.Point.fromHex(SMALL_ORDER[4] ?? ''));
