@@ -25,11 +25,25 @@ import type { HashAlgorithm } from './hash-algorithm.js';
 
 // Re-creating the KeyObject per verification halves throughput (ADR 0003): one per material.
 const keyObjects = new WeakMap<PublicKeyMaterial, KeyObject>();
+// The same key parsed again (a root read by every Repository.open and client refresh, so every
+// upload to a trust server) comes with a new material: KeyObjects are also kept by their SPKI
+// bytes, which name the algorithm and the key. Bounded: the oldest entry goes first.
+const keyObjectsBySpki = new Map<string, KeyObject>();
+const KEY_OBJECTS_MAX = 4096;
 
 function keyObject(m: PublicKeyMaterial): KeyObject {
   let k = keyObjects.get(m);
   if (k === undefined) {
-    k = createPublicKey({ key: Buffer.from(m.spki), format: 'der', type: 'spki' });
+    const spki = Buffer.from(m.spki);
+    const id = spki.toString('base64');
+    k = keyObjectsBySpki.get(id);
+    if (k === undefined) {
+      k = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+      if (keyObjectsBySpki.size >= KEY_OBJECTS_MAX) {
+        keyObjectsBySpki.delete(keyObjectsBySpki.keys().next().value as string);
+      }
+      keyObjectsBySpki.set(id, k);
+    }
     keyObjects.set(m, k);
   }
   return k;
