@@ -11,7 +11,6 @@
  * status; the server goes on serving. A failure of the server itself is a 500 whose details go to
  * the log only.
  */
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   DownloadLimitError,
@@ -245,10 +244,11 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
       case 'file': {
         if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed('GET, HEAD');
         await authorize(req, route.gun, 'pull');
-        const bytes = await service.store.readMetadata(route.gun, route.file);
-        if (!bytes)
+        const found = await service.store.readMetadata(route.gun, route.file);
+        if (!found)
           throw new NotFoundError(`${route.gun} has no metadata file ${JSON.stringify(route.file)}`);
-        const etag = `"${createHash('sha256').update(bytes).digest('hex')}"`;
+        const { bytes } = found;
+        const etag = `"${found.sha256}"`;
         const headers = {
           'Content-Type': 'application/json',
           'Cache-Control': cacheControl(route.file),

@@ -43,4 +43,4 @@ export {
   type TrustServiceOptions,
   type UploadedRole,
 } from './service.js';
-export { type ChangeRecord, DirectoryStore, type ServerStore } from './store.js';
+export { type ChangeRecord, DirectoryStore, type MetadataFile, type ServerStore } from './store.js';

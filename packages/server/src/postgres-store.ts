@@ -13,7 +13,7 @@ import { ConflictError, type RepositoryStorage, StorageError, UnsafeNameError } 
 import pg from 'pg';
 import { checkGun } from './gun.js';
 import type { OnlineKeyFile, OnlineRole } from './online-keys.js';
-import type { ChangeRecord, ServerStore } from './store.js';
+import { type ChangeRecord, type MetadataFile, type ServerStore, sha256Hex } from './store.js';
 
 /** The migrations, in order; each runs once, in a transaction. Never edit one that shipped. */
 const MIGRATIONS: readonly string[] = [
@@ -205,9 +205,10 @@ export class PostgresStore implements ServerStore {
     return fn();
   }
 
-  async readMetadata(gun: string, file: string): Promise<Uint8Array | undefined> {
+  async readMetadata(gun: string, file: string): Promise<MetadataFile | undefined> {
     if (file === '' || file.startsWith('.') || /[/\\\0]/.test(file)) return undefined;
-    return this.storage(gun).read(`metadata/${file}`);
+    const bytes = await this.storage(gun).read(`metadata/${file}`);
+    return bytes && { bytes, sha256: sha256Hex(bytes) };
   }
 
   async listGuns(): Promise<string[]> {

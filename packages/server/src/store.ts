@@ -5,6 +5,7 @@
  * server can serve the same directory. One server process per directory: a second refuses to
  * start, since uploads of a GUN are serialised by a queue in the process.
  */
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { appendFile, lstat, open, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -26,6 +27,12 @@ export interface ChangeRecord {
   versions: { role: string; version: number }[];
 }
 
+/** A metadata file as served: its bytes and their sha256 (hex), which is its ETag. */
+export interface MetadataFile {
+  bytes: Uint8Array;
+  sha256: string;
+}
+
 /** What the server needs from its storage. */
 export interface ServerStore extends OnlineKeyFiles {
   /** The core repository storage of a GUN (paths relative to the GUN: `metadata/…`). */
@@ -41,7 +48,7 @@ export interface ServerStore extends OnlineKeyFiles {
    * A metadata file of a GUN (`file` is a file name under `metadata/`), or undefined when there
    * is none. Never follows a symbolic link.
    */
-  readMetadata(gun: string, file: string): Promise<Uint8Array | undefined>;
+  readMetadata(gun: string, file: string): Promise<MetadataFile | undefined>;
   /** Every GUN that has published metadata. */
   listGuns(): Promise<string[]>;
   /** Appends to the change feed; returns the record with its id. */
@@ -57,6 +64,12 @@ const SERVER_DIR = '.tufa-server';
 const CHANGES_FILE = 'changes.jsonl';
 /** The largest metadata file served from the directory. */
 const MAX_METADATA_BYTES = 64 * 1024 * 1024;
+/** Digests of versioned files kept (by GUN and name, with the file's identity). */
+const MAX_DIGESTS = 10_000;
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
 
 function errorCode(e: unknown): string | undefined {
   const c = (e as { code?: unknown } | null)?.code;
@@ -69,6 +82,13 @@ export class DirectoryStore implements ServerStore {
   private readonly release: () => Promise<void>;
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly log: ChangeRecord[];
+  /**
+   * sha256 of versioned files (`N.ROLE.json`) by GUN and name, with the identity of the file it
+   * was computed from (device, inode, size, change times): hashing a 10k-target targets.json on
+   * every GET cost more than serving it. Any rewrite of the file (the server's atomic rename
+   * gives a new inode) changes the identity, and the digest is computed again.
+   */
+  private readonly digests = new Map<string, { id: string; sha256: string }>();
 
   private constructor(dir: string, release: () => Promise<void>, log: ChangeRecord[]) {
     this.dir = dir;
@@ -195,7 +215,7 @@ export class DirectoryStore implements ServerStore {
     }
   }
 
-  async readMetadata(gun: string, file: string): Promise<Uint8Array | undefined> {
+  async readMetadata(gun: string, file: string): Promise<MetadataFile | undefined> {
     if (file === '' || file.startsWith('.') || /[/\\\0]/.test(file)) return undefined;
     // No symbolic link anywhere below the store (DESIGN rule 14): each directory is checked, and
     // the file is opened without following one.
@@ -217,11 +237,22 @@ export class DirectoryStore implements ServerStore {
       throw e;
     }
     try {
-      const st = await handle.stat();
+      // Of the open file: the identity and the bytes are of the same file.
+      const st = await handle.stat({ bigint: true });
       if (!st.isFile()) return undefined;
-      if (st.size > MAX_METADATA_BYTES)
+      if (st.size > BigInt(MAX_METADATA_BYTES))
         throw new StorageError(`${file} of ${gun} is larger than ${MAX_METADATA_BYTES} bytes`);
-      return new Uint8Array(await handle.readFile());
+      const bytes = new Uint8Array(await handle.readFile());
+      if (!/^[1-9][0-9]*\./.test(file)) return { bytes, sha256: sha256Hex(bytes) };
+      const key = `${gun}\0${file}`;
+      const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+      const known = this.digests.get(key);
+      if (known?.id === id) return { bytes, sha256: known.sha256 };
+      const sha256 = sha256Hex(bytes);
+      this.digests.delete(key);
+      if (this.digests.size >= MAX_DIGESTS) this.digests.delete(this.digests.keys().next().value as string);
+      this.digests.set(key, { id, sha256 });
+      return { bytes, sha256 };
     } finally {
       await handle.close();
     }

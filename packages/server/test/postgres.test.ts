@@ -182,7 +182,7 @@ describe.skipIf(missing !== undefined)('PostgreSQL store, two replicas', () => {
       guns.map(
         async (g) =>
           Metadata.fromBytes(
-            (await a.service.store.readMetadata(g, 'timestamp.json')) as Uint8Array,
+            (await a.service.store.readMetadata(g, 'timestamp.json'))?.bytes as Uint8Array,
             'timestamp',
           ).signed.version,
       ),
@@ -195,7 +195,7 @@ describe.skipIf(missing !== undefined)('PostgreSQL store, two replicas', () => {
       guns.map(
         async (g) =>
           Metadata.fromBytes(
-            (await b.service.store.readMetadata(g, 'timestamp.json')) as Uint8Array,
+            (await b.service.store.readMetadata(g, 'timestamp.json'))?.bytes as Uint8Array,
             'timestamp',
           ).signed.version,
       ),

@@ -3,7 +3,8 @@
  * versions through ServerClient; tufa's Updater and tuf-js verify what it serves; every bad
  * request is refused with a 4xx and stores nothing.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DelegatedRole,
@@ -148,6 +149,31 @@ describe('serving and publishing', () => {
     expect(head.status).toBe(200);
     expect(head.body.length).toBe(0);
     expect((await call(`${server.url}${GUN}/metadata/9.targets.json`)).json().error.code).toBe('NOT_FOUND');
+  });
+
+  it('gives a versioned file the ETag of the bytes it holds now, also after the file is replaced', async () => {
+    // The directory store keeps the digest of versioned files with the file's identity: a file
+    // replaced (rename, or rewritten in place) must get the digest of its new bytes.
+    const file = join(server.dir, GUN, 'metadata', '1.targets.json');
+    const url = `${server.url}${GUN}/metadata/1.targets.json`;
+    const original = await readFile(file);
+    const etagOf = (b: Uint8Array) => `"${createHash('sha256').update(b).digest('hex')}"`;
+    try {
+      expect((await call(url)).headers.get('etag')).toBe(etagOf(original));
+      expect((await call(url)).headers.get('etag')).toBe(etagOf(original));
+      const renamed = Buffer.from(`${original.toString()}\n`);
+      await writeFile(`${file}.new`, renamed);
+      await rename(`${file}.new`, file);
+      const r = await call(url);
+      expect(r.body).toEqual(new Uint8Array(renamed));
+      expect(r.headers.get('etag')).toBe(etagOf(renamed));
+      const inPlace = Buffer.from(`${original.toString()}\n\n`);
+      await writeFile(file, inPlace);
+      expect((await call(url)).headers.get('etag')).toBe(etagOf(inPlace));
+    } finally {
+      await writeFile(file, original);
+    }
+    expect((await call(url)).headers.get('etag')).toBe(etagOf(original));
   });
 
   it('takes delegated roles and refuses targets outside their paths', async () => {
