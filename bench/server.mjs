@@ -28,7 +28,9 @@
  * Every measured answer must be 2xx (the bench stops otherwise) and the last version of each
  * GUN is read back (tufa: the GUN's snapshot; notary: `notary lookup` of the last tag).
  *
- *   npm run build && node bench/run.mjs server     # writes bench/results/server.md
+ *   npm run build && node bench/run.mjs server
+ *
+ * Writes bench/results/server.md and the `bench:server` section of docs/performance.md.
  *
  * Not a test: it asserts nothing about speed.
  */
@@ -41,7 +43,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { digestOf, NOTARY_ENV, sizeOf, tagOf, writeChangelist } from './cli-notary.mjs';
 import { OUT_DIR, ROOT_DIR } from './lib/fixtures.mjs';
-import { describeMachine, fmtRatio, gitRevision, machine, median, table } from './lib/harness.mjs';
+import {
+  describeMachine,
+  fmtRatio,
+  gitRevision,
+  machine,
+  median,
+  table,
+  writeDocSection,
+} from './lib/harness.mjs';
 
 const DIR = join(OUT_DIR, 'server');
 const RESULTS = join(ROOT_DIR, 'bench', 'results', 'server.md');
@@ -658,7 +668,8 @@ export async function main() {
   process.stdout.write(`\n${md}\n`);
   mkdirSync(dirname(RESULTS), { recursive: true });
   writeFileSync(RESULTS, `${md}\n`);
-  log(`wrote ${RESULTS}`);
+  writeDocSection('server', md);
+  log(`wrote ${RESULTS} and its section of docs/performance.md`);
 }
 
 function fmtRps(x) {
