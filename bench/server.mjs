@@ -469,6 +469,8 @@ async function readPaths(kind, base, gun) {
 
 export async function main() {
   const m = machine();
+  // The code the servers run is the code at the start.
+  const revision = gitRevision();
   const loadBefore = (await import('node:os')).loadavg()[0];
   rmSync(DIR, { recursive: true, force: true });
   mkdirSync(DIR, { recursive: true });
@@ -663,6 +665,7 @@ export async function main() {
     for (const d of tmpStores) rmSync(d, { recursive: true, force: true });
   }
   res.loadBefore = loadBefore;
+  res.revision = revision;
   res.loadAfter = (await import('node:os')).loadavg()[0];
   const md = render(m, res);
   process.stdout.write(`\n${md}\n`);
@@ -682,7 +685,7 @@ function render(m, res) {
   out.push('## Trust server: tufa server vs notary-server (bench/server.mjs)');
   out.push('');
   out.push(
-    `Measured ${m.date} on ${describeMachine(m)} (\`nproc\` = ${m.nproc}; the machine was shared with other work: load average ${res.loadBefore.toFixed(2)} at the start, ${res.loadAfter.toFixed(2)} at the end), tufa at ${gitRevision()}, with \`node bench/run.mjs server\`. ` +
+    `Measured ${m.date} on ${describeMachine(m)} (\`nproc\` = ${m.nproc}; the machine was shared with other work: load average ${res.loadBefore.toFixed(2)} at the start, ${res.loadAfter.toFixed(2)} at the end), tufa at ${res.revision}, with \`node bench/run.mjs server\`. ` +
       `tufa: \`tufa server --store DIR\` (embedded directory store, every file written with fsync; one Node process); "tufa (tmpfs)" is the same with DIR on /dev/shm, where fsync costs nothing, the nearest to notary's memory store. notary: notary-server ${res.notaryVersion} (Debian) with in-memory storage and a notary-signer (in-memory key storage, gRPC over TLS on loopback) holding its keys, as notary-server is deployed; Ed25519 online keys on both. Both plain HTTP on 127.0.0.1; autocannon 9 in the bench process is the load generator (it shares the 2 CPUs with the server under test).`,
   );
   out.push('');
