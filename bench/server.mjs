@@ -416,7 +416,6 @@ function summary(r) {
 async function load(url, { requests, connections, seconds, amount, allow304 = false }) {
   let i = 0;
   const perClient = Array.isArray(requests[0]) ? requests : undefined;
-  const t0 = performance.now();
   const r = await cannon({
     url,
     connections,
@@ -426,8 +425,10 @@ async function load(url, { requests, connections, seconds, amount, allow304 = fa
       : { requests }),
   });
   const s = summary(r);
-  // With a fixed number of requests, the rate is that number over the whole run.
-  if (amount) s.rps = s.total / ((performance.now() - t0) / 1000);
+  // With a fixed number of requests (uploads), autocannon ends the run on its next one-second
+  // tick, so requests over wall time would be rounded to whole seconds. Each connection sends
+  // its next request when the answer arrives: the rate is connections / mean latency.
+  if (amount) s.rps = (connections * 1000) / r.latency.mean;
   if (allow304) s.bad -= r.statusCodeStats?.['304']?.count ?? 0;
   if (s.bad > 0)
     throw new Error(
@@ -775,7 +776,7 @@ function render(m, res) {
   );
   out.push('');
   out.push(
-    'Latencies are autocannon\'s (whole milliseconds). A "tufa / notary" ratio above 1 means tufa served more requests per second. Uploads per second at one connection is 1000 / latency; across GUNs the servers work on several uploads at once (notary-server on both CPUs, tufa in one process, its signing and hashing on the event loop).',
+    'Latencies are autocannon\'s (whole milliseconds). A "tufa / notary" ratio above 1 means tufa served more requests per second. Uploads per second are connections × 1000 / mean latency (each connection sends its next upload when the answer to the last arrives; the duration autocannon reports is rounded to whole seconds, too coarse for 60 uploads); across GUNs the servers work on several uploads at once (notary-server on both CPUs, tufa in one process, its signing and hashing on the event loop).',
   );
   return out.join('\n');
 }
