@@ -8,10 +8,21 @@
  * one allowed in `tokenRealmHosts`), anonymously otherwise.
  */
 import type { Fetcher, FetchRequest } from '@tufa/core';
-import { FetchError } from '@tufa/core';
+import { CredentialsRefusedError, FetchError, normalizeRealmHost } from '@tufa/core';
 import type { HttpFetcher, HttpFetcherOptions } from '@tufa/core/node';
 import { withRegistryHint } from './registry.js';
-import { readSettings } from './settings.js';
+import { readSettings, settingsPath } from './settings.js';
+
+/** The lower-case host name of a URL (IPv6 without brackets), or undefined. */
+function hostOf(url: string): string | undefined {
+  try {
+    return normalizeRealmHost(new URL(url).hostname);
+  } catch {
+    return undefined;
+  }
+}
+
+const registryHostOf = (registry: string) => hostOf(`https://${registry}/`);
 
 /**
  * The token for `actions` on `gun` at the server `url`; undefined when the server does not
@@ -39,13 +50,42 @@ export async function serverToken(
   const { findRegistryCredentials } = await import('@tufa/oci');
   const [registry = '', ...path] = gun.split('/');
   const { credentials } = await findRegistryCredentials(registry, path.join('/'));
+  const allowed = (await readSettings()).tokenRealmHosts;
+  // The credentials are the registry's, and the realm is named by the trust server: they go to
+  // the registry's own host or to a realm host the user allowed, never to whatever the trust
+  // server names (a server the user reads from must not be able to collect registry passwords).
+  if (credentials !== undefined) {
+    const realmHost = hostOf(challenge.realm);
+    const registryHost = registryHostOf(registry);
+    const ok =
+      realmHost !== undefined &&
+      (realmHost === registryHost || allowed.some((h) => normalizeRealmHost(h) === realmHost));
+    if (!ok) {
+      throw Object.assign(
+        new CredentialsRefusedError(
+          `refusing to send the credentials for ${registry} to the token realm ${realmHost === undefined ? 'it names' : `on ${realmHost}`}, named by the trust server ${url}: expected the realm on ${registryHost ?? registry} or a host allowed explicitly`,
+          'realm-host',
+          registry,
+          realmHost,
+        ),
+        {
+          hint: `only if ${realmHost ?? 'that host'} is the token service of ${registry}: "tokenRealmHosts": ["${realmHost ?? 'HOST'}"] in ${settingsPath()}`,
+        },
+      );
+    }
+  }
   const request = {
     server: probe,
     challengeUrl: answer.url,
     crossOriginRedirect: answer.crossOriginRedirect,
     challenge,
     scopes: [`repository:${gun}:${actions}`],
-    allowedRealmHosts: (await readSettings()).tokenRealmHosts,
+    // The core's rule (the realm on the trust server's host, or allowed) also applies; the
+    // registry's host counts as allowed, checked above.
+    allowedRealmHosts: [
+      ...allowed,
+      ...(registryHostOf(registry) ? [registryHostOf(registry) as string] : []),
+    ],
     signal,
   };
   try {

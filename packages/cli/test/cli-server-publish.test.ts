@@ -8,7 +8,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenIssuer, type TokenIssuer } from '../../oci/test/helpers/registry.js';
@@ -362,7 +362,28 @@ describe('a trust server behind a registry token service', () => {
     await issuer?.stop();
   });
 
+  it('refuses to send the registry credentials to a realm the user did not allow', async () => {
+    // The trust server names a realm on 127.0.0.1; the GUN's registry is registry.test.
+    const r = await sandbox.tufa(
+      ['init', TOKEN_GUN, '--publish-to', jwtUrl, '--root-key-out', 'offline-jwt-refused'],
+      creds(),
+    );
+    expectError(
+      r,
+      6,
+      /refusing to send the credentials for registry\.test to the token realm on 127\.0\.0\.1/,
+      /"tokenRealmHosts": \["127\.0\.0\.1"\]/,
+    );
+    expect(issuer.requests.filter((q) => q.authorization?.startsWith('Basic '))).toEqual([]);
+    expect(`${r.stdout}${r.stderr}`).not.toContain(user.password);
+  });
+
   it('init and sign get a push token from the token service with the registry credentials', async () => {
+    // The user names the token service's host as one that may receive registry credentials.
+    for (const home of [sandbox.home, client.home]) {
+      mkdirSync(home, { recursive: true });
+      writeFileSync(join(home, 'config.json'), '{"tokenRealmHosts": ["127.0.0.1"]}\n');
+    }
     const r = await sandbox.tufa(
       ['--json', 'init', TOKEN_GUN, '--publish-to', jwtUrl, '--root-key-out', 'offline-jwt'],
       creds(),
