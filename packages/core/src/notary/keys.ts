@@ -11,6 +11,7 @@
  * `eddsa`, or `rsapss` (SHA-256).
  */
 import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { ecdsaRawToDer } from '../crypto/ecdsa-der.js';
 import { hexDigest } from '../crypto/hash.js';
 import { Key } from '../crypto/key.js';
 import { UnsupportedKeyError } from '../errors.js';
@@ -105,29 +106,9 @@ const METHOD_FOR: ReadonlyMap<string, string> = new Map([
   ['rsa-x509', 'rsapss'],
 ]);
 
-function derInteger(raw: Uint8Array): Uint8Array {
-  let i = 0;
-  while (i < raw.length - 1 && raw[i] === 0) i++;
-  const body = raw.subarray(i);
-  const pad = (body[0] ?? 0) & 0x80 ? 1 : 0;
-  const out = new Uint8Array(2 + pad + body.length);
-  out[0] = 0x02;
-  out[1] = pad + body.length;
-  out.set(body, 2 + pad);
-  return out;
-}
-
 /** ASN.1 DER `SEQUENCE { r INTEGER, s INTEGER }` for a raw P-256 r‖s signature (64 bytes). */
 export function rawEcdsaToDer(raw: Uint8Array): Uint8Array | undefined {
-  if (raw.length !== 64) return undefined;
-  const r = derInteger(raw.subarray(0, 32));
-  const s = derInteger(raw.subarray(32));
-  const out = new Uint8Array(2 + r.length + s.length);
-  out[0] = 0x30;
-  out[1] = r.length + s.length;
-  out.set(r, 2);
-  out.set(s, 2 + r.length);
-  return out;
+  return raw.length === 64 ? ecdsaRawToDer(raw, 32) : undefined;
 }
 
 /**
