@@ -9,7 +9,7 @@
  */
 import type { Fetcher, FetchRequest } from '@tufa/core';
 import { CredentialsRefusedError, FetchError, normalizeRealmHost } from '@tufa/core';
-import type { HttpFetcher, HttpFetcherOptions } from '@tufa/core/node';
+import { HttpFetcher, type HttpFetcherOptions } from '@tufa/core/node';
 import { withRegistryHint } from './registry.js';
 import { readSettings, settingsPath } from './settings.js';
 
@@ -36,7 +36,7 @@ export async function serverToken(
 ): Promise<string | undefined> {
   const token = process.env.TUFA_AUTH_TOKEN;
   if (token) return token;
-  const { HttpFetcher, parseBearerChallenge, requestBearerToken } = await import('@tufa/core/node');
+  const { parseBearerChallenge, requestBearerToken } = await import('@tufa/core/node');
   // The keys route needs pull access: what the server answers without a token says how to get one.
   const probe = `${url}/${gun}/keys`;
   const signal = AbortSignal.timeout(120_000);
@@ -51,12 +51,12 @@ export async function serverToken(
   const [registry = '', ...path] = gun.split('/');
   const { credentials } = await findRegistryCredentials(registry, path.join('/'));
   const allowed = (await readSettings()).tokenRealmHosts;
+  const registryHost = registryHostOf(registry);
   // The credentials are the registry's, and the realm is named by the trust server: they go to
   // the registry's own host or to a realm host the user allowed, never to whatever the trust
   // server names (a server the user reads from must not be able to collect registry passwords).
   if (credentials !== undefined) {
     const realmHost = hostOf(challenge.realm);
-    const registryHost = registryHostOf(registry);
     const ok =
       realmHost !== undefined &&
       (realmHost === registryHost || allowed.some((h) => normalizeRealmHost(h) === realmHost));
@@ -82,10 +82,7 @@ export async function serverToken(
     scopes: [`repository:${gun}:${actions}`],
     // The core's rule (the realm on the trust server's host, or allowed) also applies; the
     // registry's host counts as allowed, checked above.
-    allowedRealmHosts: [
-      ...allowed,
-      ...(registryHostOf(registry) ? [registryHostOf(registry) as string] : []),
-    ],
+    allowedRealmHosts: registryHost === undefined ? allowed : [...allowed, registryHost],
     signal,
   };
   try {
@@ -120,13 +117,9 @@ export class TokenOnChallengeFetcher implements Fetcher {
     private readonly server: string,
     private readonly gun: string,
     private readonly options: HttpFetcherOptions,
-    make: (options: HttpFetcherOptions) => HttpFetcher,
   ) {
-    this.make = make;
-    this.current = make(options);
+    this.current = new HttpFetcher(options);
   }
-
-  private readonly make: (options: HttpFetcherOptions) => HttpFetcher;
 
   async *fetch(url: string, request: FetchRequest): AsyncGenerator<Uint8Array> {
     let first = true;
@@ -140,7 +133,7 @@ export class TokenOnChallengeFetcher implements Fetcher {
       this.tried = true;
       const token = await serverToken(this.server, this.gun, 'pull', this.options);
       if (token === undefined) throw e;
-      this.current = this.make({
+      this.current = new HttpFetcher({
         ...this.options,
         headers: { ...(this.options.headers ?? {}), Authorization: `Bearer ${token}` },
       });

@@ -8,7 +8,6 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open, realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createTlsServer } from 'node:https';
 import { resolve, sep } from 'node:path';
 import { CliError } from './cli-error.js';
 import type { Context } from './context.js';
@@ -143,14 +142,8 @@ export async function serveReadOnly(
       else res.writeHead(500).end();
     });
   };
-  let server: ReturnType<typeof createServer>;
-  try {
-    server = tls
-      ? createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler)
-      : createServer(handler);
-  } catch (e) {
-    throw new CliError(`the TLS certificate and key cannot be used: ${(e as Error).message}`, EXIT.USAGE);
-  }
+  // A pair that does not belong together is a UsageError (exit 2) before anything listens.
+  const server = tls ? (await import('@tufa/server')).tlsServer(tls, handler) : createServer(handler);
   await new Promise<void>((ok, fail) => {
     server.once('error', (e) =>
       fail(new CliError(`cannot listen on ${host}:${port} (${(e as Error).message})`, EXIT.IO)),

@@ -35,7 +35,12 @@ export {
 } from './online-keys.js';
 export { PostgresStore, type PostgresStoreOptions } from './postgres-store.js';
 export { RegistryTokenAuthorizer, type RegistryTokenOptions } from './registry-token.js';
-export { type RunningTrustServer, startTrustServer, type TrustServerOptions } from './server.js';
+export {
+  type RunningTrustServer,
+  startTrustServer,
+  type TrustServerOptions,
+  tlsServer,
+} from './server.js';
 export {
   MAX_UPLOAD_ROLES,
   type RoleVersions,

@@ -62,9 +62,12 @@ export interface RunningTrustServer {
  * An HTTPS listener; TLS 1.2 at least (what every supported client speaks). A certificate or key
  * that OpenSSL cannot use, or a key that is not the certificate's, is a UsageError saying so
  * (OpenSSL's own words kept, since they name the problem) rather than a failure at the first
- * connection.
+ * connection. Shared with the CLI's read-only server.
  */
-function tlsServer(tls: { cert: string; key: string }, handler: Parameters<typeof createServer>[1]): Server {
+export function tlsServer(
+  tls: { cert: string; key: string },
+  handler: Parameters<typeof createServer>[1],
+): Server {
   try {
     return createTlsServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, handler);
   } catch (e) {

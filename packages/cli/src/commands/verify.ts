@@ -120,7 +120,7 @@ async function fetcherFor(
   const given = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization');
   if (!given) {
     return {
-      fetcher: new TokenOnChallengeFetcher(location.url, gun, options, (o) => new HttpFetcher(o)),
+      fetcher: new TokenOnChallengeFetcher(location.url, gun, options),
     };
   }
   return { fetcher: new HttpFetcher(options) };
