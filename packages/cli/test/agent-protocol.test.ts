@@ -1,8 +1,14 @@
 /** The agent's framing: length-prefixed, versioned JSON, bounded before anything is buffered. */
+import { once } from 'node:events';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { generateKeyPair } from '@tufa/core';
 import { describe, expect, it } from 'vitest';
 import { AgentSigner } from '../src/agent/client.js';
 import { encodeFrame, type Frame, FrameReader, MAX_REQUEST_BYTES } from '../src/agent/protocol.js';
+import { Agent } from '../src/agent/server.js';
 
 function raw(body: string): Buffer {
   const b = Buffer.from(body, 'utf8');
@@ -94,5 +100,32 @@ describe('AgentSigner', () => {
     // Anything smaller goes to the agent (here: none, so an error naming it).
     await expect(signer.sign(new Uint8Array(10))).rejects.toMatchObject({ code: 'AGENT_UNREACHABLE' });
     expect(fellBack).toBe(1);
+  });
+});
+
+describe('Agent connections', () => {
+  it('closes a connection that sends nothing, and keeps serving new ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tufa-agent-idle-'));
+    chmodSync(dir, 0o700);
+    const socket = join(dir, 'agent.sock');
+    const agent = new Agent({ socket, idleTimeoutMs: 600_000, connectionIdleMs: 100 });
+    await agent.listen();
+    try {
+      const silent = connect(socket);
+      await once(silent, 'connect');
+      // The agent, not this client, ends the silent connection.
+      await once(silent, 'close');
+
+      const next = connect(socket);
+      await once(next, 'connect');
+      next.write(encodeFrame({ op: 'status' }));
+      const [reply] = new FrameReader(1 << 20).push((await once(next, 'data'))[0] as Buffer);
+      expect(reply).toMatchObject({ kind: 'message', value: { ok: true, locked: false } });
+      next.destroy();
+    } finally {
+      agent.close();
+      await agent.closed();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -29,6 +29,8 @@ export interface AgentOptions {
   idleTimeoutMs: number;
   /** scrypt N for the lock passphrase's verifier (tests lower it as they do for key files). */
   lockScryptN?: number;
+  /** A connection that sends nothing for this long is closed; tests shorten it. */
+  connectionIdleMs?: number;
 }
 
 interface HeldKey {
@@ -38,7 +40,7 @@ interface HeldKey {
 }
 
 /** A connection that sends nothing for this long is closed (a stuck client holds no slot). */
-const CONNECTION_IDLE_MS = 60_000;
+const DEFAULT_CONNECTION_IDLE_MS = 60_000;
 
 /** What `status` says about a key. */
 export interface HeldKeyInfo {
@@ -127,7 +129,7 @@ export class Agent {
     c.on('close', () => this.#connections.delete(c));
     let pending = 0;
     // A connection idle with nothing to answer is closed; one waiting for a slow unlock is not.
-    c.setTimeout(CONNECTION_IDLE_MS, () => {
+    c.setTimeout(this.#options.connectionIdleMs ?? DEFAULT_CONNECTION_IDLE_MS, () => {
       if (pending === 0) c.destroy();
     });
     c.on('error', () => c.destroy());
