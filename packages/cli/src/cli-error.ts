@@ -1,6 +1,6 @@
 /** Errors the CLI raises itself, carrying an exit code and an optional hint (an exact command). */
 // The errors module alone: loading all of @tufa/core here would slow every command's start.
-import { ExpiredError, TufError, type TufErrorCode } from '@tufa/core/errors';
+import { ExpiredError, FetchError, TufError, type TufErrorCode } from '@tufa/core/errors';
 import { EXIT } from './exit-codes.js';
 
 export class CliError extends Error {
@@ -22,12 +22,27 @@ export function isCode(e: unknown, code: TufErrorCode): e is TufError {
   return e instanceof TufError && e.code === code;
 }
 
+/** Whether `e` (or what caused it) is OpenSSL refusing a server's certificate. */
+function isCertificateError(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string' && /CERT|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|SELF_SIGNED/.test(code)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /**
- * The hint for a verification error that carries none: who has to act. Expired metadata is not
- * the client's fault and not fixed by running the client again — the person to tell depends on
- * the role.
+ * The hint for an error that carries none: who has to act. Expired metadata is not the
+ * client's fault and not fixed by running the client again — the person to tell depends on the
+ * role. A server certificate that is not trusted is usually one from a private CA: `--ca` (and
+ * the same flag on every command that reaches a registry or a trust server) trusts it.
  */
 export function defaultHint(e: unknown): string | undefined {
+  if (e instanceof FetchError && isCertificateError(e)) {
+    return "if the server's certificate is issued by a private CA: give that CA's certificate (PEM) with --ca FILE";
+  }
   if (!(e instanceof ExpiredError)) return undefined;
   switch (e.role) {
     case 'timestamp':

@@ -14,13 +14,15 @@ import { checkGun } from './names.js';
 import { collect } from './options.js';
 import { readSettings, settingsPath } from './settings.js';
 
+export const insecureRegistryOption = option(
+  '--insecure-registry <host>',
+  'a registry (HOST[:PORT]) that may be reached over plain HTTP when HTTPS fails (repeatable; loopback always may)',
+  { parse: collect },
+);
+
 /** `--insecure-registry` and `--token-realm-host`, spelt as `tufa notary` spells the latter. */
 export const registryOptions = [
-  option(
-    '--insecure-registry <host>',
-    'a registry (HOST[:PORT]) that may be reached over plain HTTP when HTTPS fails (repeatable; loopback always may)',
-    { parse: collect },
-  ),
+  insecureRegistryOption,
   option(
     '--token-realm-host <host>',
     'also send registry credentials to a token realm on this host (repeatable; see tokenRealmHosts in $TUFA_HOME/config.json)',
@@ -28,9 +30,43 @@ export const registryOptions = [
   ),
 ] as const;
 
-export type RegistryFlags = OptionsOf<typeof registryOptions> & { ca?: string | undefined };
+export type RegistryFlags = Partial<OptionsOf<typeof registryOptions>> & { ca?: string | undefined };
+
+/**
+ * The flags of a command that reaches where a GUN is published (a registry or a trust server):
+ * the read side's, with the read side's meaning. `init` and `attach` remember the `--ca` file's
+ * path in the repository's configuration (docs/cli.md, "Registry options").
+ */
+export const connectionOptions = [
+  option(
+    '--ca <file>',
+    'extra CA certificates (PEM) for the registry or trust server the repository is published on',
+  ),
+  ...registryOptions,
+] as const;
+
+/** The connection flags of a command's options, and nothing else of them. */
+export function connectionFlags(opts: RegistryFlags): RegistryFlags {
+  return { ca: opts.ca, insecureRegistry: opts.insecureRegistry, tokenRealmHost: opts.tokenRealmHost };
+}
+
+/** Whether any of the connection flags was given. */
+export function connectionGiven(flags: RegistryFlags): boolean {
+  return (
+    flags.ca !== undefined ||
+    (flags.insecureRegistry?.length ?? 0) > 0 ||
+    (flags.tokenRealmHost?.length ?? 0) > 0
+  );
+}
 
 const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::\d{1,5})?$/;
+
+/** The PEM text of a `--ca` file (or of the `ca` a repository's configuration remembers). */
+export async function readCaFile(path: string): Promise<string> {
+  return readFile(path, 'utf8').catch(() => {
+    throw new CliError(`cannot read the CA file ${path}`, EXIT.NOT_FOUND);
+  });
+}
 
 /** The options of an `@tufa/oci` client for these flags (CA file read, hosts checked). */
 export async function registryClientOptions(
@@ -53,11 +89,7 @@ export async function registryClientOptions(
       );
     }
   }
-  const ca = flags.ca
-    ? await readFile(flags.ca, 'utf8').catch(() => {
-        throw new CliError(`cannot read the CA file ${flags.ca}`, EXIT.NOT_FOUND);
-      })
-    : undefined;
+  const ca = flags.ca ? await readCaFile(flags.ca) : undefined;
   const settings = await readSettings();
   return {
     actions,

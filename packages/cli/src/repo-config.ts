@@ -36,9 +36,15 @@ export interface RepoConfig {
   keys: { targets: string; snapshot?: string; timestamp?: string };
   /** Signer references for delegated roles, by role name. */
   delegations: Map<string, string>;
+  /**
+   * The CA certificates (an absolute path to a PEM file) the registry or trust server of
+   * `publishTo` is trusted with besides Node's bundled roots, as `--ca` gave it to `init` or
+   * `attach`: the path, read again by every command, never the certificates themselves.
+   */
+  ca?: string;
 }
 
-const FIELDS = ['gun', 'publishRoot', 'publishTo', 'keys', 'delegations'];
+const FIELDS = ['gun', 'publishRoot', 'publishTo', 'ca', 'keys', 'delegations'];
 
 function isOnlineRole(role: string): role is OnlineRole {
   return (ONLINE_ROLES as readonly string[]).includes(role);
@@ -89,6 +95,14 @@ export function parseRepoConfig(bytes: Uint8Array, file: string, gun: string): R
   const gunField = nonEmptyString(field('gun'), 'gun', `the GUN ${JSON.stringify(gun)}`);
   if (gunField !== gun) corrupt('gun', `the GUN ${JSON.stringify(gun)}`, gunField);
   const publishTo = publishLocation(field('publishRoot'), field('publishTo'), corrupt);
+  const caField = field('ca');
+  if (caField !== undefined) {
+    // A directory is read from disk: no TLS, so a CA there would be a mistake nobody notices.
+    if (publishTo.kind === 'dir') corrupt('ca', 'no ca beside publishRoot (a directory has no TLS)', caField);
+    if (typeof caField !== 'string' || !isAbsolute(caField)) {
+      corrupt('ca', 'the absolute path of a PEM file of CA certificates', caField);
+    }
+  }
   // The roles whose keys this machine holds: a trust server holds snapshot's and timestamp's.
   const held: readonly OnlineRole[] = publishTo.kind === 'http' ? ['targets'] : ONLINE_ROLES;
 
@@ -132,7 +146,13 @@ export function parseRepoConfig(bytes: Uint8Array, file: string, gun: string): R
     }
     delegations.set(role, nonEmptyString(delegationsField[role], path, 'a key reference (a string)'));
   }
-  return { gun: gunField, publishTo, keys, delegations };
+  return {
+    gun: gunField,
+    publishTo,
+    keys,
+    delegations,
+    ...(caField !== undefined ? { ca: caField as string } : {}),
+  };
 }
 
 /** `publishRoot` (a directory) or `publishTo` (a registry or a trust server): exactly one. */
@@ -171,6 +191,6 @@ export function repoConfigToBytes(c: RepoConfig): Uint8Array {
       ? { publishRoot: c.publishTo.dir }
       : { publishTo: c.publishTo.kind === 'oci' ? c.publishTo.location : c.publishTo.url };
   const keys = Object.fromEntries(ONLINE_ROLES.flatMap((r) => (c.keys[r] ? [[r, c.keys[r]]] : [])));
-  const doc = { gun: c.gun, ...where, keys, delegations };
+  const doc = { gun: c.gun, ...where, ...(c.ca !== undefined ? { ca: c.ca } : {}), keys, delegations };
   return new TextEncoder().encode(`${JSON.stringify(doc, null, 2)}\n`);
 }

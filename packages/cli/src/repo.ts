@@ -29,7 +29,7 @@ import { EXIT } from './exit-codes.js';
 import { publishedDir, type RepoConfig, readRepoConfig } from './home.js';
 import { loadSigner } from './keys.js';
 import { type Location, locationId } from './locations.js';
-import { registryClientOptions } from './registry.js';
+import { type RegistryFlags, readCaFile, registryClientOptions } from './registry.js';
 import { signerRefFor } from './repo-config.js';
 import { forRole } from './secrets.js';
 import { serverToken } from './server-token.js';
@@ -40,6 +40,8 @@ export interface OpenOptions {
   /** Extra key references (e.g. --root-key). */
   extraKeys?: string[];
   secrets: SecretCallback;
+  /** `--ca`, `--insecure-registry`, `--token-realm-host` of this command line (connection.ts). */
+  connection?: RegistryFlags;
 }
 
 export async function loadSigners(config: RepoConfig, options: OpenOptions): Promise<Signer[]> {
@@ -183,17 +185,20 @@ export async function serverCall<T>(location: Location, gun: string, call: () =>
  * The GUN `gun` at `location`: the storage to open and publish it with. A registry gets the
  * credentials `--server oci://` reads with (TUFA_REGISTRY_*, the Docker config and its credential
  * helpers, auth.json), asking for push as well as pull; a trust server gets TUFA_AUTH_TOKEN.
+ * `connection` is what the read side takes too (`--ca`, `--insecure-registry`,
+ * `--token-realm-host`, with `tokenRealmHosts` of `$TUFA_HOME/config.json`), with the same meaning.
  */
-export async function publicationAt(gun: string, location: Location): Promise<Publication> {
+export async function publicationAt(
+  gun: string,
+  location: Location,
+  connection: RegistryFlags = {},
+): Promise<Publication> {
   if (location.kind === 'dir') {
     return new StoragePublication(gun, location, publishStorage(publishedDir(location.dir, gun), gun));
   }
   if (location.kind === 'oci') {
     const { OciRepositoryStorage } = await import('@tufa/oci');
-    const { actions: _actions, ...clientOptions } = await registryClientOptions(
-      { insecureRegistry: undefined, tokenRealmHost: undefined },
-      ['pull', 'push'],
-    );
+    const { actions: _actions, ...clientOptions } = await registryClientOptions(connection, ['pull', 'push']);
     return new StoragePublication(
       gun,
       location,
@@ -201,9 +206,25 @@ export async function publicationAt(gun: string, location: Location): Promise<Pu
     );
   }
   const { ServerClient, ServerRepositoryStorage } = await import('@tufa/server');
-  const token = await serverToken(location.url, gun, 'pull,push');
-  const client = new ServerClient({ url: location.url, ...(token ? { token } : {}) });
+  const { HttpFetcher } = await import('@tufa/core/node');
+  const ca = connection.ca ? await readCaFile(connection.ca) : undefined;
+  const transport = ca ? { ca } : {};
+  const token = await serverToken(location.url, gun, 'pull,push', transport, connection.tokenRealmHost ?? []);
+  const client = new ServerClient({
+    url: location.url,
+    fetcher: new HttpFetcher(transport),
+    ...(token ? { token } : {}),
+  });
   return new ServerPublication(gun, location, new ServerRepositoryStorage(client, gun), client);
+}
+
+/**
+ * The connection flags for `config`'s GUN: this command line's, and the CA file its
+ * configuration remembers unless `--ca` names another for this run.
+ */
+export function connectionFor(config: RepoConfig, flags: RegistryFlags = {}): RegistryFlags {
+  const ca = flags.ca ?? config.ca;
+  return { ...flags, ...(ca !== undefined ? { ca } : {}) };
 }
 
 /** Where the GUN's repository is, for messages: its directory, or the location as given. */
@@ -211,14 +232,14 @@ export function whereOf(p: Publication): string {
   return p.location.kind === 'dir' ? publishedDir(p.location.dir, p.gun) : locationId(p.location);
 }
 
-/** Where `config`'s GUN is published. */
-export function publicationFor(config: RepoConfig): Promise<Publication> {
-  return publicationAt(config.gun, config.publishTo);
+/** Where `config`'s GUN is published, reached with `flags` and the CA file it remembers. */
+export function publicationFor(config: RepoConfig, flags: RegistryFlags = {}): Promise<Publication> {
+  return publicationAt(config.gun, config.publishTo, connectionFor(config, flags));
 }
 
 /** The storage of `config`'s GUN where it is published (reads; writes too, except on a trust server). */
-export async function storageFor(config: RepoConfig): Promise<RepositoryStorage> {
-  return (await publicationFor(config)).storage;
+export async function storageFor(config: RepoConfig, flags: RegistryFlags = {}): Promise<RepositoryStorage> {
+  return (await publicationFor(config, flags)).storage;
 }
 
 /** The trust server client of a publication on one (for creating a GUN there). */
@@ -242,7 +263,7 @@ export async function openRepository(
 ): Promise<{ repo: Repository; config: RepoConfig; publication: Publication }> {
   const config = await readRepoConfig(gun);
   const signers = await loadSigners(config, options);
-  const publication = await publicationFor(config);
+  const publication = await publicationFor(config, options.connection);
   const repo = await serverCall(config.publishTo, gun, () =>
     Repository.open(publication.storage, { signers }),
   );
@@ -261,6 +282,6 @@ export async function transaction<T>(
 ): Promise<TransactionResult<T>> {
   const config = await readRepoConfig(gun);
   const signers = await loadSigners(config, options);
-  const publication = await publicationFor(config);
+  const publication = await publicationFor(config, options.connection);
   return publication.transaction({ signers }, (repo) => edit(repo, config));
 }

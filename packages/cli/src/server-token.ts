@@ -33,6 +33,7 @@ export async function serverToken(
   gun: string,
   actions: 'pull' | 'pull,push',
   fetcherOptions: HttpFetcherOptions = {},
+  tokenRealmHosts: readonly string[] = [],
 ): Promise<string | undefined> {
   const token = process.env.TUFA_AUTH_TOKEN;
   if (token) return token;
@@ -50,7 +51,8 @@ export async function serverToken(
   const { findRegistryCredentials } = await import('@tufa/oci');
   const [registry = '', ...path] = gun.split('/');
   const { credentials } = await findRegistryCredentials(registry, path.join('/'));
-  const allowed = (await readSettings()).tokenRealmHosts;
+  // `--token-realm-host` adds to the settings, as it does for a registry.
+  const allowed = [...(await readSettings()).tokenRealmHosts, ...tokenRealmHosts];
   const registryHost = registryHostOf(registry);
   // The credentials are the registry's, and the realm is named by the trust server: they go to
   // the registry's own host or to a realm host the user allowed, never to whatever the trust
@@ -69,7 +71,7 @@ export async function serverToken(
           realmHost,
         ),
         {
-          hint: `only if ${realmHost ?? 'that host'} is the token service of ${registry}: "tokenRealmHosts": ["${realmHost ?? 'HOST'}"] in ${settingsPath()}`,
+          hint: `only if ${realmHost ?? 'that host'} is the token service of ${registry}: add --token-realm-host ${realmHost ?? 'HOST'} (or "tokenRealmHosts": ["${realmHost ?? 'HOST'}"] in ${settingsPath()})`,
         },
       );
     }
@@ -83,6 +85,9 @@ export async function serverToken(
     // The core's rule (the realm on the trust server's host, or allowed) also applies; the
     // registry's host counts as allowed, checked above.
     allowedRealmHosts: registryHost === undefined ? allowed : [...allowed, registryHost],
+    // The CA and timeouts of the server's connection: a token service behind the same private
+    // CA is reached as the server is (core never sends the server's headers to it).
+    http: fetcherOptions,
     signal,
   };
   try {
@@ -117,6 +122,7 @@ export class TokenOnChallengeFetcher implements Fetcher {
     private readonly server: string,
     private readonly gun: string,
     private readonly options: HttpFetcherOptions,
+    private readonly tokenRealmHosts: readonly string[] = [],
   ) {
     this.current = new HttpFetcher(options);
   }
@@ -131,7 +137,7 @@ export class TokenOnChallengeFetcher implements Fetcher {
     } catch (e) {
       if (!first || this.tried || !(e instanceof FetchError) || e.status !== 401) throw e;
       this.tried = true;
-      const token = await serverToken(this.server, this.gun, 'pull', this.options);
+      const token = await serverToken(this.server, this.gun, 'pull', this.options, this.tokenRealmHosts);
       if (token === undefined) throw e;
       this.current = new HttpFetcher({
         ...this.options,

@@ -134,7 +134,7 @@ describe('a config.json that is not as tufa writes it (exit 7, file and field na
     [
       'a __proto__ field',
       (c) => `{"__proto__":{"keys":{}},${JSON.stringify(c).slice(1)}`,
-      ' ("__proto__"): unknown field (expected only gun, publishRoot, publishTo, keys, delegations)',
+      ' ("__proto__"): unknown field (expected only gun, publishRoot, publishTo, ca, keys, delegations)',
     ],
     [
       'a key reference missing',

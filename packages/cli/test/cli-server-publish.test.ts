@@ -417,6 +417,27 @@ describe('a trust server behind a registry token service', () => {
     expect(anonymous.code).not.toBe(0);
   });
 
+  it('--token-realm-host on a publishing command allows the realm as tokenRealmHosts does', async () => {
+    const settings = join(sandbox.home, 'config.json');
+    writeFileSync(settings, '{}\n');
+    try {
+      const sign = (extra: string[]) =>
+        sandbox.tufa(
+          ['sign', `${TOKEN_GUN}:1.1`, '--digest', digestOf('jwt'), '--size', '3', ...extra],
+          creds(),
+        );
+      expectError(
+        await sign([]),
+        6,
+        /refusing to send the credentials for registry\.test to the token realm on 127\.0\.0\.1/,
+        'add --token-realm-host 127.0.0.1',
+      );
+      expectExit(await sign(['--token-realm-host', '127.0.0.1']), 0);
+    } finally {
+      writeFileSync(settings, '{"tokenRealmHosts": ["127.0.0.1"]}\n');
+    }
+  });
+
   it('a wrong password (exit 7), or none (exit 6): refused, the password never shown', async () => {
     const wrong = await sandbox.tufa(
       ['sign', `${TOKEN_GUN}:2.0`, '--digest', digestOf('jwt2'), '--size', '4'],

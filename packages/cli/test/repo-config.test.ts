@@ -60,6 +60,14 @@ describe('parseRepoConfig accepts', () => {
     expect(JSON.parse(new TextDecoder().decode(repoConfigToBytes(parse(good()))))).toEqual(good());
   });
 
+  it('the CA file of a registry or a trust server, as a path, round-tripping', () => {
+    const { publishRoot: _, ...rest } = good();
+    const c = parse({ ...rest, publishTo: 'oci://registry.example.com/team/app', ca: '/etc/tufa/ca.pem' });
+    expect(c.ca).toBe('/etc/tufa/ca.pem');
+    expect(parseRepoConfig(repoConfigToBytes(c), FILE, GUN)).toEqual(c);
+    expect(parse({ ...rest, publishTo: 'oci://registry.example.com/team/app' }).ca).toBeUndefined();
+  });
+
   it('a configuration written before delegations existed', () => {
     const { delegations: _, ...old } = good();
     expect(parse(old).delegations).toEqual(new Map());
@@ -111,7 +119,7 @@ describe('parseRepoConfig refuses, naming the file, the field, what was expected
       'an unknown field',
       doc({ extra: 1 }),
       '"extra"',
-      /unknown field \(expected only gun, publishRoot, publishTo, keys, delegations\)/,
+      /unknown field \(expected only gun, publishRoot, publishTo, ca, keys, delegations\)/,
     ],
     [
       'an unknown __proto__ field',
@@ -139,6 +147,24 @@ describe('parseRepoConfig refuses, naming the file, the field, what was expected
       doc({ publishTo: 'oci://r.example.com/a' }),
       'publishTo',
       /expected no publishTo beside publishRoot/,
+    ],
+    [
+      'a CA beside a directory (no TLS there)',
+      doc({ ca: '/etc/ca.pem' }),
+      'ca',
+      /expected no ca beside publishRoot \(a directory has no TLS\)/,
+    ],
+    [
+      'a relative CA path',
+      doc({ publishRoot: undefined, publishTo: 'oci://r.example.com/a', ca: 'ca.pem' }),
+      'ca',
+      /expected the absolute path of a PEM file of CA certificates, found the string "ca.pem"/,
+    ],
+    [
+      'a CA that is not a string',
+      doc({ publishRoot: undefined, publishTo: 'oci://r.example.com/a', ca: ['/etc/ca.pem'] }),
+      'ca',
+      /found an array/,
     ],
     [
       'a directory in publishTo',

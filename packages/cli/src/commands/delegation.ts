@@ -7,6 +7,7 @@ import { readRepoConfig, writeRepoConfig } from '../home.js';
 import { loadPublicKey, signerIfPrivate, toUri } from '../keys.js';
 import { checkGun } from '../names.js';
 import { collect, positiveInt } from '../options.js';
+import { connectionFlags, connectionOptions } from '../registry.js';
 import { openRepository, transaction } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 
@@ -29,6 +30,7 @@ export const commands: readonly RegisteredCommand[] = [
       option('--threshold <n>', 'signatures required', { parse: positiveInt, default: 1 }),
       option('--terminating', 'stop the search at this role'),
       option('--delegator <role>', 'the delegating role', { default: 'targets' }),
+      ...connectionOptions,
     ],
     async handler(ctx, [gunArg, role], opts) {
       const gun = checkGun(gunArg);
@@ -53,7 +55,12 @@ export const commands: readonly RegisteredCommand[] = [
       }
       const { written } = await transaction(
         gun,
-        { roles: [opts.delegator, 'snapshot', 'timestamp', role], extraKeys: privateRefs, secrets },
+        {
+          roles: [opts.delegator, 'snapshot', 'timestamp', role],
+          extraKeys: privateRefs,
+          secrets,
+          connection: connectionFlags(opts),
+        },
         (repo) =>
           repo.addDelegation(
             opts.delegator,
@@ -97,12 +104,19 @@ export const commands: readonly RegisteredCommand[] = [
     name: 'remove',
     description: 'remove a delegated role',
     arguments: [argument('<gun>'), argument('<role>')],
-    options: [option('--delegator <role>', 'the delegating role', { default: 'targets' })],
+    options: [
+      option('--delegator <role>', 'the delegating role', { default: 'targets' }),
+      ...connectionOptions,
+    ],
     async handler(ctx, [gunArg, role], opts) {
       const gun = checkGun(gunArg);
       const { written } = await transaction(
         gun,
-        { roles: [opts.delegator, 'snapshot', 'timestamp'], secrets: secretsFromEnvironment() },
+        {
+          roles: [opts.delegator, 'snapshot', 'timestamp'],
+          secrets: secretsFromEnvironment(),
+          connection: connectionFlags(opts),
+        },
         (repo) => repo.removeDelegation(opts.delegator, role),
       );
       const config = await readRepoConfig(gun);
@@ -119,10 +133,17 @@ export const commands: readonly RegisteredCommand[] = [
     name: 'list',
     description: 'list delegated roles',
     arguments: [argument('<gun>')],
-    options: [option('--delegator <role>', 'the delegating role', { default: 'targets' })],
+    options: [
+      option('--delegator <role>', 'the delegating role', { default: 'targets' }),
+      ...connectionOptions,
+    ],
     async handler(ctx, [gunArg], opts) {
       const gun = checkGun(gunArg);
-      const { repo } = await openRepository(gun, { roles: [], secrets: secretsFromEnvironment() });
+      const { repo } = await openRepository(gun, {
+        roles: [],
+        secrets: secretsFromEnvironment(),
+        connection: connectionFlags(opts),
+      });
       const d = (await repo.getTargets(opts.delegator)).delegations;
       const roles = (d?.roles ?? []).map((r) => ({
         role: r.name,

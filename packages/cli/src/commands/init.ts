@@ -15,17 +15,38 @@ import { generateKeyFile, generateNamedKey, keyKind, loadPublicKey, loadSigner, 
 import { type Location, locationId, parsePublishTo } from '../locations.js';
 import { checkGun, slug } from '../names.js';
 import { collect, keyTypeOption, positiveInt } from '../options.js';
+import { connectionGiven, connectionOptions, type RegistryFlags } from '../registry.js';
 import { type Publication, publicationAt, serverCall, serverClientOf, whereOf } from '../repo.js';
 import { forRole, secretsFromEnvironment } from '../secrets.js';
 
-/** `--publish-to LOCATION` and its older spelling `-p, --publish-root DIR`. */
+/**
+ * `--publish-to LOCATION` and its older spelling `-p, --publish-root DIR`, and how a registry or
+ * trust server there is reached (`--ca`, remembered; `--insecure-registry`, `--token-realm-host`).
+ */
 const publishOptions = [
   option(
     '--publish-to <location>',
     'where the repository is written: DIR, oci://REGISTRY/REPOSITORY or https://TRUST-SERVER',
   ),
   option('-p, --publish-root <dir>', 'the same as --publish-to DIR (<dir>/<gun>/metadata)'),
+  ...connectionOptions,
 ] as const;
+
+/**
+ * The connection flags for `location`, refused for a directory (read from disk: they would do
+ * nothing, and a CA remembered for it would mislead); and the `ca` to remember, absolute.
+ */
+function connectionAt(location: Location, flags: RegistryFlags): { connection: RegistryFlags; ca?: string } {
+  if (location.kind === 'dir' && connectionGiven(flags)) {
+    throw usage(
+      '--ca, --insecure-registry and --token-realm-host apply to a registry (oci://) or a trust server (https://) only',
+      `leave them out for a directory (${location.dir})`,
+    );
+  }
+  if (flags.ca === undefined) return { connection: flags };
+  const ca = resolve(flags.ca);
+  return { connection: { ...flags, ca }, ca };
+}
 
 /** Where to publish, from exactly one of the two spellings. */
 function publishLocation(
@@ -88,8 +109,9 @@ export const commands: readonly RegisteredCommand[] = [
       const secrets = secretsFromEnvironment();
       const kind = keyKind(opts.type);
       const location = publishLocation(gun, 'init', opts);
+      const { connection, ca } = connectionAt(location, opts);
       refuseIfSetUp(gun);
-      const publication = await publicationAt(gun, location);
+      const publication = await publicationAt(gun, location, connection);
       // A trust server makes and holds the snapshot and timestamp keys (docs/server.md).
       const onServer = publication.signsOnline;
       for (const role of ['snapshot', 'timestamp'] as const) {
@@ -179,6 +201,7 @@ export const commands: readonly RegisteredCommand[] = [
         await writeRepoConfig({
           gun,
           publishTo: location,
+          ...(ca !== undefined ? { ca } : {}),
           keys: {
             targets: targets.ref,
             ...(online.snapshot ? { snapshot: online.snapshot.ref } : {}),
@@ -245,8 +268,9 @@ export const commands: readonly RegisteredCommand[] = [
     async handler(ctx, [gunArg], opts) {
       const gun = checkGun(gunArg);
       const location = publishLocation(gun, 'attach', opts);
+      const { connection, ca } = connectionAt(location, opts);
       refuseIfSetUp(gun);
-      const publication = await publicationAt(gun, location);
+      const publication = await publicationAt(gun, location, connection);
       const where = whereOf(publication);
       // The roles whose keys this machine signs with: a trust server signs snapshot and timestamp.
       const roles = publication.signsOnline
@@ -267,7 +291,10 @@ export const commands: readonly RegisteredCommand[] = [
           );
         }
       }
-      if ((await publication.storage.read('metadata/timestamp.json')) === undefined) {
+      if (
+        (await serverCall(location, gun, () => publication.storage.read('metadata/timestamp.json'))) ===
+        undefined
+      ) {
         throw new CliError(
           `no repository is published at ${where}`,
           EXIT.NOT_FOUND,
@@ -293,7 +320,13 @@ export const commands: readonly RegisteredCommand[] = [
         }
         keys[role] = ref;
       }
-      await writeRepoConfig({ gun, publishTo: location, keys, delegations: new Map() });
+      await writeRepoConfig({
+        gun,
+        publishTo: location,
+        ...(ca !== undefined ? { ca } : {}),
+        keys,
+        delegations: new Map(),
+      });
       ctx.out.result({ gun, repository: where, keys }, () => `attached ${gun} at ${where}`);
       return EXIT.OK;
     },

@@ -42,6 +42,7 @@ import { locationId, parsePublishTo } from '../locations.js';
 import { checkDigest, checkGun, checkTag, parseImageReference } from '../names.js';
 import { readNotaryRecords, replayHint, writeNotaryRecords } from '../notary-records.js';
 import { collect } from '../options.js';
+import { connectionFlags, insecureRegistryOption } from '../registry.js';
 import { openRepository, transaction } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 import { readSettings, settingsPath } from '../settings.js';
@@ -100,16 +101,31 @@ function parseHeaders(list: string[] | undefined): Record<string, string> {
   return headers;
 }
 
-/** Reads and verifies the collection for `gun` as the options say. */
-async function loadCollection(gun: string, opts: NotarySourceOptions): Promise<NotaryCollection> {
+/**
+ * Reads and verifies the collection for `gun` as the options say. `publishing`: `migrate`, whose
+ * `--ca` and `--token-realm-host` also reach where the tufa repository is published, so they
+ * are not refused without `--server`.
+ */
+async function loadCollection(
+  gun: string,
+  opts: NotarySourceOptions,
+  publishing = false,
+): Promise<NotaryCollection> {
   if (!opts.server && !opts.trustDir) {
     throw usage(
       'give --server URL (a notary-server) or --trust-dir DIR (e.g. ~/.docker/trust)',
       `tufa notary verify --trust-dir ~/.docker/trust ${gun}`,
     );
   }
-  if (!opts.server && (opts.header?.length || opts.ca || opts.username || opts.tokenRealmHost?.length)) {
-    throw usage('--header, --ca, --username and --token-realm-host apply to --server only');
+  if (
+    !opts.server &&
+    (opts.header?.length || opts.username || (!publishing && (opts.ca || opts.tokenRealmHost?.length)))
+  ) {
+    throw usage(
+      publishing
+        ? '--header and --username apply to --server only'
+        : '--header, --ca, --username and --token-realm-host apply to --server only',
+    );
   }
   for (const h of opts.tokenRealmHost ?? []) {
     if (normalizeRealmHost(h) === undefined) {
@@ -420,14 +436,17 @@ export const commands: readonly RegisteredCommand[] = [
         'where the tufa repository is published (DIR, oci://REGISTRY/REPOSITORY or https://TRUST-SERVER), as tufa init set it up; checked',
       ),
       ...notarySourceOptions,
+      // --ca and --token-realm-host (notarySourceOptions) apply to both ends.
+      insecureRegistryOption,
     ],
     async handler(ctx, [gunArg], opts) {
       const gun = checkGun(gunArg);
       if (opts.publishTo !== undefined) await checkPublishTo(gun, opts.publishTo, opts.dryRun === true);
       const roleMap = parseRoleMap(opts.roleMap);
-      const c = await loadCollection(gun, opts);
+      const c = await loadCollection(gun, opts, true);
       const failed = failureSummary(c);
       const secrets = secretsFromEnvironment();
+      const connection = connectionFlags(opts);
       let plan: NotaryMigrationPlan = { imports: [], removals: [], unchanged: [], refused: [] };
       // Planned and staged by core (notary/import.ts): one live copy per tag, where every TUF client
       // resolves it to Docker's digest; planned again if the transaction runs the edit again.
@@ -446,7 +465,7 @@ export const commands: readonly RegisteredCommand[] = [
         // a migration right after init would import.
         const setUp = exists(repoConfigPath(gun));
         const repo = setUp
-          ? (await openRepository(gun, { roles: [], secrets })).repo
+          ? (await openRepository(gun, { roles: [], secrets, connection })).repo
           : await scratchRepository();
         if (!setUp)
           ctx.out.info(
@@ -456,7 +475,11 @@ export const commands: readonly RegisteredCommand[] = [
       } else {
         const config = await readRepoConfig(gun);
         const roles = new Set(['targets', ...roleMap.values(), ...config.delegations.keys()]);
-        const r = await transaction(gun, { roles: [...roles, 'snapshot', 'timestamp'], secrets }, edit);
+        const r = await transaction(
+          gun,
+          { roles: [...roles, 'snapshot', 'timestamp'], secrets, connection },
+          edit,
+        );
         versions = Object.fromEntries(r.versions);
       }
       const imported = plan.imports.map((p) => ({

@@ -5,6 +5,7 @@
  * when this machine has no configuration for the GUN. The copy does not change where the GUN is
  * published unless `--switch` says so (ADR 0026).
  */
+import { resolve } from 'node:path';
 import { CliError, usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand, requiredOption } from '../command.js';
 import { copyRepository } from '../copy.js';
@@ -13,6 +14,7 @@ import { exists } from '../files.js';
 import { readRepoConfig, repoConfigPath, writeRepoConfig } from '../home.js';
 import { locationId, parsePublishTo } from '../locations.js';
 import { checkGun } from '../names.js';
+import { connectionGiven, connectionOptions } from '../registry.js';
 import { publicationAt, serverCall, whereOf } from '../repo.js';
 
 export const commands: readonly RegisteredCommand[] = [
@@ -27,6 +29,7 @@ export const commands: readonly RegisteredCommand[] = [
         'where the repository is read: DIR, oci://… or https://TRUST-SERVER (default: where GUN is published)',
       ),
       option('--switch', 'afterwards publish GUN at --to (this machine then signs there)'),
+      ...connectionOptions,
     ],
     async handler(ctx, [gunArg], opts) {
       const gun = checkGun(gunArg);
@@ -62,8 +65,19 @@ export const commands: readonly RegisteredCommand[] = [
           );
         }
       }
-      const source = await publicationAt(gun, fromLocation);
-      const destination = await publicationAt(gun, to);
+      if (fromLocation.kind === 'dir' && to.kind === 'dir' && connectionGiven(opts)) {
+        throw usage(
+          '--ca, --insecure-registry and --token-realm-host apply to a registry (oci://) or a trust server (https://) only',
+          'leave them out for a copy between directories',
+        );
+      }
+      // One CA file for both ends (a PEM file may hold several certificates): the one given,
+      // else the one this machine remembers for the GUN's registry or server.
+      const given = opts.ca !== undefined ? resolve(opts.ca) : undefined;
+      const ca = given ?? config?.ca;
+      const connection = { ...opts, ...(ca !== undefined ? { ca } : {}) };
+      const source = await publicationAt(gun, fromLocation, connection);
+      const destination = await publicationAt(gun, to, connection);
       const [fromName, toName] = [whereOf(source), whereOf(destination)];
       if (fromName === toName) throw usage(`--from and --to name the same place (${toName})`);
       let bar: ReturnType<typeof ctx.out.progress> | undefined;
@@ -79,7 +93,16 @@ export const commands: readonly RegisteredCommand[] = [
         }),
       );
       bar?.end();
-      if (opts.switch && config) await writeRepoConfig({ ...config, publishTo: to });
+      if (opts.switch && config) {
+        // The CA goes with the location it was given for; a directory has none.
+        const { ca: _old, ...rest } = config;
+        const remembered = to.kind === 'dir' ? undefined : (given ?? config.ca);
+        await writeRepoConfig({
+          ...rest,
+          publishTo: to,
+          ...(remembered !== undefined ? { ca: remembered } : {}),
+        });
+      }
       ctx.out.result(
         {
           gun,

@@ -10,6 +10,7 @@ import { loadPublicKey, loadSigner } from '../keys.js';
 import { checkGun } from '../names.js';
 import { collect, positiveInt } from '../options.js';
 import { type TrustedPrevious, trustedPreviousRoot } from '../previous-root.js';
+import { connectionFlags, connectionOptions } from '../registry.js';
 import { openRepository } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 import { readRequest, requestSummary, summaryText, thresholdText } from '../signing-requests.js';
@@ -28,6 +29,7 @@ export const commands: readonly RegisteredCommand[] = [
       option('--remove-key <keyid>', 'remove a root key (repeatable)', { parse: collect }),
       option('--threshold <n>', 'new root threshold', { parse: positiveInt }),
       option('--root-key <ref>', 'sign now with this root key too (repeatable)', { parse: collect }),
+      ...connectionOptions,
     ],
     async handler(ctx, [gunArg], opts) {
       const gun = checkGun(gunArg);
@@ -36,6 +38,7 @@ export const commands: readonly RegisteredCommand[] = [
         roles: ['snapshot', 'timestamp'],
         extraKeys: opts.rootKey ?? [],
         secrets,
+        connection: connectionFlags(opts),
       });
       if (opts.addKey?.length || opts.removeKey?.length || opts.threshold !== undefined) {
         const add = [];
@@ -133,8 +136,8 @@ export const commands: readonly RegisteredCommand[] = [
     name: 'publish',
     description: 'publish a fully signed request',
     arguments: [argument('<gun>'), argument('<request>')],
-    options: [],
-    async handler(ctx, [gunArg, file]) {
+    options: [...connectionOptions],
+    async handler(ctx, [gunArg, file], opts) {
       const gun = checkGun(gunArg);
       const request = await readRequest(file);
       // Only for the threshold count; publishing verifies the new root against the current one.
@@ -149,6 +152,7 @@ export const commands: readonly RegisteredCommand[] = [
       const { repo, publication } = await openRepository(gun, {
         roles: ['targets', 'snapshot', 'timestamp'],
         secrets: secretsFromEnvironment(),
+        connection: connectionFlags(opts),
       });
       repo.applySigningRequest(request);
       const { written } = await publication.publish(repo);

@@ -11,6 +11,7 @@ import { checkKeyName, keyPath, readRepoConfig, writeRepoConfig } from '../home.
 import { generateKeyFile, generateNamedKey, keyKind, loadSigner, toUri } from '../keys.js';
 import { checkGun, slug } from '../names.js';
 import { collect, keyTypeOption } from '../options.js';
+import { connectionFlags, connectionOptions } from '../registry.js';
 import { loadSigners, publicationFor, refuseAt } from '../repo.js';
 import { forRole, secretsFromEnvironment } from '../secrets.js';
 
@@ -21,6 +22,7 @@ const rotateOptions = [
   option('--new-root-key-out <dir>', 'where a generated root key is written (offline media)'),
   option('--name <name>', 'name of the generated key (default: GUN-ROLE-N, the next free N)'),
   option('--delegator <role>', 'the role that delegates to a delegated role', { default: 'targets' }),
+  ...connectionOptions,
 ] as const;
 type RotateOptions = OptionsOf<typeof rotateOptions>;
 
@@ -48,7 +50,7 @@ async function rotateTo(
     ...(await loadSigners(config, { roles: needed, extraKeys: opts.rootKey ?? [], secrets })),
     newSigner,
   ];
-  const publication = await publicationFor(config);
+  const publication = await publicationFor(config, connectionFlags(opts));
   const repo = await Repository.open(publication.storage, { signers });
   let removed: string[];
   if (topLevel) {

@@ -27,7 +27,14 @@ import { EXIT } from '../exit-codes.js';
 import { asFileProblem } from '../files.js';
 import { checkDigest, checkTag, gunAndTag, parseImageReference } from '../names.js';
 import { positiveInt } from '../options.js';
-import { imageReference, registryClientOptions, registryOptions, withRegistryHint } from '../registry.js';
+import {
+  connectionFlags,
+  connectionOptions,
+  imageReference,
+  registryClientOptions,
+  registryOptions,
+  withRegistryHint,
+} from '../registry.js';
 import { transaction } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 
@@ -197,7 +204,10 @@ export const commands: readonly RegisteredCommand[] = [
         '-f, --force',
         'sign into targets even where a delegated role signs the tag (targets then wins)',
       ),
-      option('--ca <file>', 'extra CA certificates (PEM) for the registry'),
+      option(
+        '--ca <file>',
+        'extra CA certificates (PEM) for the registry, and for the registry or trust server the repository is published on',
+      ),
       ...registryOptions,
     ],
     async handler(ctx, [first, second], opts) {
@@ -308,15 +318,19 @@ export const commands: readonly RegisteredCommand[] = [
         result: role,
         written,
         versions,
-      } = await transaction(gun, { roles, secrets: secretsFromEnvironment() }, async (repo) => {
-        if (!opts.role) await refuseShadowing(ctx, repo, gun, targets, opts.force === true);
-        await repo.addTargets(targets, opts.role ? { role: opts.role } : {});
-        bar.update(targets.length);
-        // Tags signed by targets itself may have grown past the threshold: core decides whether
-        // they move into hash bins (and does it). A delegated role's tags are not targets' own.
-        layout = opts.role ? undefined : await applyHashBinPolicy(repo, threshold);
-        return opts.role ?? (await repo.roleForTarget((targets[0] as TargetFile).path));
-      });
+      } = await transaction(
+        gun,
+        { roles, secrets: secretsFromEnvironment(), connection: connectionFlags(opts) },
+        async (repo) => {
+          if (!opts.role) await refuseShadowing(ctx, repo, gun, targets, opts.force === true);
+          await repo.addTargets(targets, opts.role ? { role: opts.role } : {});
+          bar.update(targets.length);
+          // Tags signed by targets itself may have grown past the threshold: core decides whether
+          // they move into hash bins (and does it). A delegated role's tags are not targets' own.
+          layout = opts.role ? undefined : await applyHashBinPolicy(repo, threshold);
+          return opts.role ?? (await repo.roleForTarget((targets[0] as TargetFile).path));
+        },
+      );
       bar.end();
       if (layout?.action === 'move')
         ctx.out.info(`${gun}: moved the tags into hash bins (TAP 15): ${layout.reason}`);
@@ -348,13 +362,13 @@ export const commands: readonly RegisteredCommand[] = [
     name: 'unsign',
     description: 'remove a signed tag and publish',
     arguments: [argument('<gun>', 'repository, or GUN:TAG'), argument('[tag]', 'tag')],
-    options: [option('-r, --role <role>', 'the delegated role the tag is in')],
+    options: [option('-r, --role <role>', 'the delegated role the tag is in'), ...connectionOptions],
     async handler(ctx, [first, second], opts) {
       const { gun, tag } = gunAndTag(first, second);
       const roles = [opts.role ?? 'targets', 'snapshot', 'timestamp'];
       const { written } = await transaction(
         gun,
-        { roles, secrets: secretsFromEnvironment() },
+        { roles, secrets: secretsFromEnvironment(), connection: connectionFlags(opts) },
         async (repo) => {
           if (!opts.role && (await repo.roleForTarget(tag)) === 'targets') {
             const signers = (await repo.getTargets('targets')).targets.has(tag)

@@ -14,6 +14,7 @@ import { parseWithin, relativeTime, withinFor } from '../expiry-check.js';
 import { readRepoConfig } from '../home.js';
 import { checkGun } from '../names.js';
 import { trustedPreviousRoot } from '../previous-root.js';
+import { connectionFlags, connectionOptions } from '../registry.js';
 import { openRepository, refuseAt } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 import { readRequest, requestSummary, summaryText } from '../signing-requests.js';
@@ -34,6 +35,7 @@ export const commands: readonly RegisteredCommand[] = [
         '--previous <root.json>',
         'with --request: the root it replaces, to check against (else the root this machine trusts for GUN)',
       ),
+      ...connectionOptions,
     ],
     async handler(ctx, [gunArg], opts) {
       if (opts.request) {
@@ -56,7 +58,11 @@ export const commands: readonly RegisteredCommand[] = [
         throw usage('--within applies to --check only', 'tufa status GUN --check --within timestamp=12h');
       const within = parseWithin(opts.within ?? []);
       const gun = checkGun(gunArg);
-      const { repo } = await openRepository(gun, { roles: [], secrets: secretsFromEnvironment() });
+      const { repo } = await openRepository(gun, {
+        roles: [],
+        secrets: secretsFromEnvironment(),
+        connection: connectionFlags(opts),
+      });
       const roles = await roleStatuses(repo, new Date(), within);
       const root = repo.rootMetadata.signed;
       const consistent = root instanceof Root ? root.consistentSnapshot : true;
@@ -89,8 +95,8 @@ export const commands: readonly RegisteredCommand[] = [
     name: 'timestamp',
     description: 're-sign timestamp (and snapshot if due); safe from cron',
     arguments: [argument('<gun>')],
-    options: [],
-    async handler(ctx, [gunArg]) {
+    options: [...connectionOptions],
+    async handler(ctx, [gunArg], opts) {
       const gun = checkGun(gunArg);
       refuseAt(
         await readRepoConfig(gun),
@@ -101,6 +107,7 @@ export const commands: readonly RegisteredCommand[] = [
       const { repo } = await openRepository(gun, {
         roles: ['snapshot', 'timestamp'],
         secrets: secretsFromEnvironment(),
+        connection: connectionFlags(opts),
       });
       const { written, versions } = await repo.refreshTimestamp();
       ctx.out.result(

@@ -27,6 +27,7 @@ import { type Location, locationId, parseServer } from '../locations.js';
 import { checkDigest, checkGun, gunAndTag, parseImageReference as parseGunReference } from '../names.js';
 import { collect, seconds } from '../options.js';
 import {
+  connectionFlags,
   imageReference,
   type RegistryFlags,
   registryClientOptions,
@@ -120,7 +121,7 @@ async function fetcherFor(
   const given = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization');
   if (!given) {
     return {
-      fetcher: new TokenOnChallengeFetcher(location.url, gun, options),
+      fetcher: new TokenOnChallengeFetcher(location.url, gun, options, opts.tokenRealmHost ?? []),
     };
   }
   return { fetcher: new HttpFetcher(options) };
@@ -431,7 +432,11 @@ export const commands: readonly RegisteredCommand[] = [
         for await (const info of updater.listTargets())
           entries.push({ tag: info.target.path, ...describe(info) });
       } else {
-        const { repo } = await openRepository(gun, { roles: [], secrets: secretsFromEnvironment() });
+        const { repo } = await openRepository(gun, {
+          roles: [],
+          secrets: secretsFromEnvironment(),
+          connection: connectionFlags(opts),
+        });
         entries = [];
         for await (const { role, target } of repo.walkTargets()) {
           const hex = target.hashes.get('sha256');

@@ -218,15 +218,34 @@ export type RegistryAuth =
 export interface Registry {
   /** `127.0.0.1:PORT`: the registry part of a reference. */
   host: string;
-  /** `http://127.0.0.1:PORT`. */
+  /** `http://127.0.0.1:PORT` (`https://…` with `tls`). */
   url: string;
   /** What the registry logged (for a failing test's message). */
   log(): string;
   stop(): Promise<void>;
 }
 
-/** Starts docker-registry with filesystem storage in a temp dir on 127.0.0.1, port 0. */
-export async function startRegistry(auth: RegistryAuth = { mode: 'none' }): Promise<Registry> {
+/** A certificate and its key (PEM files) the registry serves HTTPS with, instead of plain HTTP. */
+export interface RegistryTls {
+  certificate: string;
+  key: string;
+}
+
+/** The test CA of `test-vectors/tls` (TEST ONLY) and the 127.0.0.1 certificate it issued. */
+export const TEST_TLS_DIR = new URL('../../../../test-vectors/tls/', import.meta.url).pathname;
+export const TEST_TLS: RegistryTls = {
+  certificate: join(TEST_TLS_DIR, 'server.pem'),
+  key: join(TEST_TLS_DIR, 'server-key.pem'),
+};
+
+/**
+ * Starts docker-registry with filesystem storage in a temp dir on 127.0.0.1, port 0; with `tls`,
+ * serving HTTPS only (a registry with a private CA).
+ */
+export async function startRegistry(
+  auth: RegistryAuth = { mode: 'none' },
+  tls?: RegistryTls,
+): Promise<Registry> {
   const dir = mkdtempSync(join(tmpdir(), 'tufa-registry-'));
   const lines = [
     'version: 0.1',
@@ -242,6 +261,13 @@ export async function startRegistry(auth: RegistryAuth = { mode: 'none' }): Prom
     'http:',
     '  addr: 127.0.0.1:0',
     `  secret: ${JSON.stringify(randomUUID())}`,
+    ...(tls
+      ? [
+          '  tls:',
+          `    certificate: ${JSON.stringify(tls.certificate)}`,
+          `    key: ${JSON.stringify(tls.key)}`,
+        ]
+      : []),
   ];
   if (auth.mode === 'htpasswd') {
     const file = join(dir, 'htpasswd');
@@ -285,7 +311,7 @@ export async function startRegistry(auth: RegistryAuth = { mode: 'none' }): Prom
   });
   return {
     host: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     log: () => log,
     stop: async () => {
       child.kill('SIGTERM');
