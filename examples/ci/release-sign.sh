@@ -14,7 +14,7 @@
 #   TUFA_SNAPSHOT_KEY    every publish also re-signs snapshot and timestamp, so the job that
 #   TUFA_TIMESTAMP_KEY   publishes holds these two as well
 #   TUFA_PASSPHRASE      the passphrase of encrypted key files (all three; a per-key variable is
-#                        TUFA_PASSPHRASE_ENVIRONMENT_VARIABLE_TUFA_TARGETS_KEY and so on)
+#                        TUFA_PASSPHRASE_TUFA_TARGETS_KEY and so on)
 #   PUBLISH_ROOT         the published tree (default ./tuf): PUBLISH_ROOT/IMAGE/metadata/…
 #   MANIFEST_SIZE        the manifest's size in bytes, when --size is not given
 #   TUFA_S3              optional s3://bucket/prefix the tree is served from: downloaded first,

@@ -83,12 +83,28 @@ export async function loadSigner(ref: string, secrets: SecretCallback): Promise<
   if (file !== undefined && !exists(file)) {
     throw new CliError(`key ${redactUri(ref)} not found (${file})`, EXIT.NOT_FOUND, 'tufa key list');
   }
+  refuseUnsetVariable(uri);
   const fromFile = () => resolveSigner(uri, { secrets });
   if (process.env.TUFA_AGENT_SOCK) {
     const viaAgent = await agentSigner(uri, file, fromFile);
     if (viaAgent) return viaAgent;
   }
   return fromFile();
+}
+
+/**
+ * An `env:VAR` reference whose variable the process does not have: said with the usual cause, a
+ * shell variable that was set but not exported (tufa, a child process, never sees it).
+ */
+function refuseUnsetVariable(uri: string): void {
+  if (signerUriScheme(uri) !== 'env') return;
+  const name = uri.slice('env:'.length);
+  // A name that is no variable name is core's to refuse (envSigner says why).
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || process.env[name] !== undefined) return;
+  throw usage(
+    `environment variable ${name} is not set (expected a PEM private key or a tufa key file)`,
+    `export ${name}  (a shell variable that is set but not exported is not passed to tufa)`,
+  );
 }
 
 /**
@@ -167,6 +183,12 @@ export async function loadPublicKey(ref: string, secrets: SecretCallback): Promi
     } else if (text.includes('BEGIN PUBLIC KEY')) {
       return withUnsupportedKeyHint(file, true, () => keyFromPublicPem(text));
     }
+  }
+  // A tufa key file in a variable (a CI secret) has its public part in the clear, as on disk:
+  // no passphrase for it (a PEM private key is read as a signer, unlocked if encrypted).
+  if (signerUriScheme(uri) === 'env') {
+    const bytes = keyFileFromEnv(process.env[uri.slice('env:'.length)]);
+    if (bytes !== undefined) return inspectKeyFile(bytes).key;
   }
   return (await loadSigner(ref, secrets)).key;
 }

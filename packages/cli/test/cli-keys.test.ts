@@ -195,6 +195,49 @@ describe.concurrent('tufa key export', () => {
   });
 });
 
+describe.concurrent('tufa key export env:VAR (a key in an environment variable)', () => {
+  // Regression: a tufa key file in a variable was unlocked just to print its public key, and the
+  // passphrase variable docs/cli.md named for it (TUFA_PASSPHRASE_ENVIRONMENT_VARIABLE_<VAR>) is
+  // not the one tufa reads (TUFA_PASSPHRASE_<VAR>): "neither … is set" while the user had set it.
+  it('a tufa key file, as JSON or base64, exports its public part without a passphrase', async () => {
+    const text = readFileSync(keyFile('alice'), 'utf8');
+    const stored = readJson(keyFile('alice'));
+    for (const value of [text, Buffer.from(text).toString('base64')]) {
+      const r = await sandbox.tufa(['--json', 'key', 'export', 'env:ALICE_KEY'], {
+        env: { ALICE_KEY: value, TUFA_PASSPHRASE: undefined },
+      });
+      expect(expectJson(r).key).toEqual(stored.key);
+    }
+  });
+
+  it('an encrypted PEM key is unlocked with TUFA_PASSPHRASE_<VAR>, as docs/cli.md says', async () => {
+    const pw = 'env-key-Passphrase-6620';
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519', {
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: pw },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
+    const run = (env: Record<string, string>) =>
+      sandbox.tufa(['--json', 'key', 'export', 'env:CI_SIGNING_KEY', '--pem'], {
+        env: { CI_SIGNING_KEY: privateKey, TUFA_PASSPHRASE: undefined, ...env },
+      });
+    expect(expectJson(await run({ TUFA_PASSPHRASE_CI_SIGNING_KEY: pw })).pem).toBe(publicKey);
+    expectError(
+      await run({ TUFA_PASSPHRASE_ENVIRONMENT_VARIABLE_CI_SIGNING_KEY: pw }),
+      6,
+      'neither TUFA_PASSPHRASE_CI_SIGNING_KEY nor TUFA_PASSPHRASE is set',
+    );
+  });
+
+  it('a variable that is not set (or not exported) is exit 2, with the hint to export it', async () => {
+    expectError(
+      await sandbox.tufa(['key', 'export', 'env:NOT_EXPORTED_KEY'], { env: { NOT_EXPORTED_KEY: undefined } }),
+      2,
+      'environment variable NOT_EXPORTED_KEY is not set',
+      'export NOT_EXPORTED_KEY',
+    );
+  });
+});
+
 describe.concurrent('tufa key import', () => {
   const pems: Record<string, { privatePem: string; publicPem: string }> = {};
   beforeAll(() => {
