@@ -159,8 +159,12 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)(
       );
       const v = expectJson<{ digest: string; role: string }>(await verify('rel-1'));
       expect(v).toMatchObject({ digest: digestOf('rel'), role: 'releases' });
-      const s = expectJson<{ roles: { role: string; verified: boolean }[] }>(
+      const s = expectJson<{ repository: string; roles: { role: string; verified: boolean }[] }>(
         await sandbox.tufa(['--json', 'status', gun], { env: env() }),
+      );
+      expect(s.repository).toBe(location);
+      expect(expectExit(await sandbox.tufa(['status', gun], { env: env() }), 0).stdout).toMatch(
+        new RegExp(`^${gun}, published at ${location} \\(a registry\\)\n`),
       );
       expect(s.roles.map((x) => x.role)).toEqual(['root', 'targets', 'snapshot', 'timestamp', 'releases']);
       expect(s.roles.every((x) => x.verified)).toBe(true);

@@ -129,7 +129,16 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('publishing to a registry and a trust serv
   it('registry: sign, timestamp and status need no flag; verify --server oci:// --ca verifies', async () => {
     expectExit(await tufa(['sign', `${gun}:1.0`, '--digest', digestOf('one'), '--size', '3']), 0);
     expectExit(await tufa(['timestamp', gun]), 0);
-    expectExit(await tufa(['status', gun]), 0);
+    // status says where, and with which CA file.
+    expect(
+      expectJson<{ repository: string; ca: string }>(await tufa(['--json', 'status', gun])),
+    ).toMatchObject({
+      repository: location,
+      ca: CA,
+    });
+    expect(expectExit(await tufa(['status', gun]), 0).stdout).toContain(
+      `${gun}, published at ${location} (a registry, CA ${CA})\n`,
+    );
     // The client's trust root, exported from the registry with the same CA.
     expectExit(await tufa(['publish', gun, '--to', 'export']), 0);
     const verify = (extra: string[]) =>

@@ -685,7 +685,12 @@ describe('tufa status and tufa timestamp', () => {
   it('status: version, expiry and signatures of every role (text)', async () => {
     const r = expectExit(await sandbox.tufa(['status', GUN]), 0);
     const lines = r.stdout.trimEnd().split('\n');
-    expect(lines[0]).toBe(GUN);
+    // Where this machine publishes it: the GUN's directory under the publish root.
+    expect(lines[0]).toBe(`${GUN}, published at ${join(PUB, ...GUN.split('/'))} (a directory)`);
+    const v = expectJson<{ repository: string; ca: string | null }>(
+      await sandbox.tufa(['--json', 'status', GUN]),
+    );
+    expect(v).toMatchObject({ repository: join(PUB, ...GUN.split('/')), ca: null });
     expect(lines.slice(1).map((l) => l.trim().split(/\s+/)[0])).toEqual([
       'root',
       'targets',

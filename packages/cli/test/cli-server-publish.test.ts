@@ -190,8 +190,12 @@ describe('tufa init --publish-to a trust server', () => {
       0,
     );
     expect(expectJson<{ role: string }>(await verify('rel-1')).role).toBe('releases');
-    const s = expectJson<{ roles: { role: string; verified: boolean }[] }>(
+    const s = expectJson<{ repository: string; roles: { role: string; verified: boolean }[] }>(
       await sandbox.tufa(['--json', 'status', GUN], withToken()),
+    );
+    expect(s.repository).toBe(url);
+    expect(expectExit(await sandbox.tufa(['status', GUN], withToken()), 0).stdout).toMatch(
+      new RegExp(`^${GUN}, published at ${url} \\(a trust server\\)\n`),
     );
     expect(s.roles.map((x) => x.role)).toEqual(['root', 'targets', 'snapshot', 'timestamp', 'releases']);
     expect(s.roles.every((x) => x.verified)).toBe(true);

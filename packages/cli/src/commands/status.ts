@@ -15,7 +15,7 @@ import { readRepoConfig } from '../home.js';
 import { checkGun } from '../names.js';
 import { trustedPreviousRoot } from '../previous-root.js';
 import { connectionFlags, connectionOptions } from '../registry.js';
-import { openRepository, refuseAt } from '../repo.js';
+import { openRepository, refuseAt, whereOf } from '../repo.js';
 import { secretsFromEnvironment } from '../secrets.js';
 import { readRequest, requestSummary, summaryText } from '../signing-requests.js';
 
@@ -58,11 +58,12 @@ export const commands: readonly RegisteredCommand[] = [
         throw usage('--within applies to --check only', 'tufa status GUN --check --within timestamp=12h');
       const within = parseWithin(opts.within ?? []);
       const gun = checkGun(gunArg);
-      const { repo } = await openRepository(gun, {
+      const { repo, config, publication } = await openRepository(gun, {
         roles: [],
         secrets: secretsFromEnvironment(),
         connection: connectionFlags(opts),
       });
+      const where = whereOf(publication);
       const roles = await roleStatuses(repo, new Date(), within);
       const root = repo.rootMetadata.signed;
       const consistent = root instanceof Root ? root.consistentSnapshot : true;
@@ -71,6 +72,9 @@ export const commands: readonly RegisteredCommand[] = [
       ctx.out.result(
         {
           gun,
+          // Where this machine publishes it, as init and attach report it.
+          repository: where,
+          ca: config.ca ?? null,
           consistentSnapshot: consistent,
           roles,
           ...(opts.check
@@ -83,7 +87,12 @@ export const commands: readonly RegisteredCommand[] = [
               }
             : {}),
         },
-        () => statusText(gun, roles, opts.check === true),
+        () =>
+          statusText(
+            `${visible(gun)}, published at ${visible(where)} (${KIND[config.publishTo.kind]}${config.ca ? `, CA ${visible(config.ca)}` : ''})`,
+            roles,
+            opts.check === true,
+          ),
       );
       if (!opts.check) return EXIT.OK;
       // A role whose signatures no longer meet its threshold is worse than one about to expire.
@@ -201,8 +210,11 @@ function roleLine(r: RoleStatus, check: boolean): string {
  * The human form: one line a role, except hash bins, which are summed up in one line (there may
  * be thousands) with any bin that is expired, due or short of signatures listed after it.
  */
-function statusText(gun: string, roles: readonly RoleStatus[], check: boolean): string {
-  const lines = [visible(gun)];
+/** What kind of place a repository is published at, as `status` says it. */
+const KIND = { dir: 'a directory', oci: 'a registry', http: 'a trust server' } as const;
+
+function statusText(heading: string, roles: readonly RoleStatus[], check: boolean): string {
+  const lines = [heading];
   const bins = roles.filter((r) => r.hashBin);
   for (const r of roles) if (!r.hashBin) lines.push(roleLine(r, check));
   if (bins.length > 0) {
