@@ -1,17 +1,36 @@
 /** Errors the CLI raises itself, carrying an exit code and an optional hint (an exact command). */
 // The errors module alone: loading all of @tufa/core here would slow every command's start.
 import { ExpiredError, FetchError, TufError, type TufErrorCode } from '@tufa/core/errors';
-import { EXIT } from './exit-codes.js';
+import { EXIT, exitCodeFor, exitName } from './exit-codes.js';
 
 export class CliError extends Error {
   readonly exitCode: number;
   readonly hint: string | undefined;
-  constructor(message: string, exitCode: number = EXIT.FAILURE, hint?: string) {
+  /**
+   * Stable, for `--json` (docs/cli.md, "JSON output"): a more specific code where one is given
+   * (`DECLINED`, `ROOT_NOT_IN_CHAIN`, …), else the name of the exit code (`USAGE`, `NOT_FOUND`).
+   */
+  readonly code: string;
+  constructor(message: string, exitCode: number = EXIT.FAILURE, hint?: string, code?: string) {
     super(message);
     this.name = 'CliError';
     this.exitCode = exitCode;
     this.hint = hint;
+    this.code = code ?? exitName(exitCode);
   }
+}
+
+/**
+ * The `code` and exit code of anything a command threw: a CliError's own; a library error's
+ * `code` and the exit code it maps to; for anything else (a bug) FAILURE and 1.
+ */
+export function errorCodes(e: unknown): { code: string; exitCode: number } {
+  if (e instanceof CliError) return { code: e.code, exitCode: e.exitCode };
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (e instanceof Error && typeof code === 'string' && code.length > 0 && e.name !== 'Error') {
+    return { code, exitCode: exitCodeFor(code as TufErrorCode) };
+  }
+  return { code: 'FAILURE', exitCode: EXIT.FAILURE };
 }
 
 export function usage(message: string, hint?: string): CliError {

@@ -42,5 +42,6 @@ export async function confirm(question: string, what: string, yes: boolean | und
       'check the review above, then run the same command with --yes',
     );
   }
-  if (!(await askYesNo(question))) throw new CliError(`${what}: declined`, EXIT.FAILURE);
+  if (!(await askYesNo(question)))
+    throw new CliError(`${what}: declined`, EXIT.FAILURE, undefined, 'DECLINED');
 }

@@ -56,3 +56,12 @@ const BY_CODE: Record<TufErrorCode, number> = {
 export function exitCodeFor(code: TufErrorCode): number {
   return BY_CODE[code] ?? EXIT.FAILURE;
 }
+
+/**
+ * The name of an exit code (`USAGE`, `NOT_FOUND`, …): the `code` of an error the CLI raises
+ * itself when nothing more specific applies, so `--json` never reports `code: null`.
+ */
+export function exitName(exitCode: number): string {
+  for (const [name, value] of Object.entries(EXIT)) if (value === exitCode) return name;
+  return 'FAILURE';
+}

@@ -2,10 +2,10 @@
 import { TufError } from '@tufa/core/errors';
 import { safeJson, visible } from '@tufa/core/visible';
 import { Command, CommanderError } from 'commander';
-import { CliError, defaultHint } from './cli-error.js';
+import { CliError, defaultHint, errorCodes } from './cli-error.js';
 import { argument, defineCommand, type RegisteredCommand, type Run, register } from './command.js';
 import { asInvokedBy, TUFA } from './command-name.js';
-import { EXIT, exitCodeFor } from './exit-codes.js';
+import { EXIT } from './exit-codes.js';
 import { fileProblem, isSystemError } from './files.js';
 import { createOutput, type Output } from './output.js';
 import { normalizeOutputFlag } from './output-flag.js';
@@ -154,13 +154,9 @@ export function renderError(
   // A Node.js system error that no command explained (EISDIR, EACCES…): its documented exit code
   // and the path, not exit 1 and Node's wording.
   const e = isSystemError(thrown) ? fileProblem(thrown, thrown.path, thrown.syscall ?? 'use') : thrown;
-  const err = e as { message?: string; code?: string; hint?: string; exitCode?: number; stack?: string };
+  const err = e as { message?: string; hint?: string; stack?: string };
   const hint = err?.hint ?? defaultHint(e);
-  let code: number;
-  if (e instanceof CliError) code = e.exitCode;
-  else if (e instanceof Error && typeof err.code === 'string' && err.code.length > 0 && e.name !== 'Error') {
-    code = exitCodeFor(err.code as never);
-  } else code = EXIT.FAILURE;
+  const { code: errorCode, exitCode: code } = errorCodes(e);
   const raw = err?.message ?? String(e);
   // tufa's own messages may quote names from metadata, a server or a request: the whole message
   // is kept and escaped, so a line feed in a name cannot end it early or start a line of its
@@ -168,7 +164,7 @@ export function renderError(
   const message = e instanceof TufError || e instanceof CliError ? raw : (raw.split('\n')[0] ?? '');
   if (out.json) {
     process.stdout.write(
-      `${safeJson({ tufa: 1, error: { message, code: err?.code ?? null, exitCode: code, hint: hint ?? null } })}\n`,
+      `${safeJson({ tufa: 1, error: { message, code: errorCode, exitCode: code, hint: hint ?? null } })}\n`,
     );
   }
   process.stderr.write(`Error: ${visible(message)}\n`);

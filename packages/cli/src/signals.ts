@@ -30,7 +30,7 @@ async function interrupt(signal: 'SIGINT' | 'SIGTERM'): Promise<void> {
     const hint = released > 0 ? 'run the same command again to complete the change' : null;
     if (json) {
       process.stdout.write(
-        `${JSON.stringify({ tufa: 1, error: { message, code: null, exitCode: code, hint } }, null, 2)}\n`,
+        `${JSON.stringify({ tufa: 1, error: { message, code: 'INTERRUPTED', exitCode: code, hint } }, null, 2)}\n`,
       );
     }
     process.stderr.write(`Error: ${message}\n${hint ? `Hint: ${hint}\n` : ''}`);

@@ -116,10 +116,39 @@ describe.concurrent('tufa: version, help and usage errors', () => {
     const v = expectJson<{ error: Record<string, unknown> }>(r, 2);
     expect(v.error).toEqual({
       message: expect.stringContaining('not a digest'),
-      code: null,
+      code: 'USAGE',
       exitCode: 2,
       hint: null,
     });
     expect(r.stderr).toMatch(/^Error: not a digest/m);
+  });
+
+  // Regression: errors the CLI raised itself had `code: null`, so a script could branch only on
+  // the exit code; each now has a stable code (docs/cli.md, "JSON output").
+  it.each([
+    [['status', 'no.such/repo'], 'NOT_FOUND', 5],
+    [['init', 'example.com/app', '--publish-to', 'pub'], 'USAGE', 2],
+    [['key', 'export', 'env:TUFA_TEST_UNSET_KEY'], 'USAGE', 2],
+    [['completion', 'tcsh'], 'USAGE', 2],
+  ])('with --json, tufa %j reports code %s (exit %i), never null', async (args, code, exitCode) => {
+    const v = expectJson<{ error: { code: unknown; exitCode: number } }>(
+      await sandbox.tufa(['--json', ...args]),
+      exitCode,
+    );
+    expect(v.error).toMatchObject({ code, exitCode });
+  });
+});
+
+describe('an interrupted command with --json', () => {
+  it('reports code INTERRUPTED and exit 130 on SIGINT', async () => {
+    const gun = 'example.com/interrupted/app';
+    expectExit(await sandbox.tufa(['init', gun, '--publish-to', 'pub', '--root-key-out', 'offline']), 0);
+    // Core's test hook sends the signal at a fixed point of the publish: no timing involved.
+    const r = await sandbox.tufa(
+      ['--json', 'sign', `${gun}:1.0`, '--digest', `sha256:${'a'.repeat(64)}`, '--size', '1'],
+      { env: { TUFA_TEST_ONLY_KILL_AT: 'SIGINT@lock-begin#1' } },
+    );
+    expectExit(r, 130);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'INTERRUPTED', exitCode: 130 });
   });
 });

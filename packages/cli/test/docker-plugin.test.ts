@@ -129,6 +129,6 @@ describe('the built docker-tufa', () => {
     expect(r.stdout).toBe('');
     const j = await plugin(['--json']);
     expect(j.code).toBe(2);
-    expect(JSON.parse(j.stdout)).toMatchObject({ tufa: 1, error: { code: null, exitCode: 2 } });
+    expect(JSON.parse(j.stdout)).toMatchObject({ tufa: 1, error: { code: 'USAGE', exitCode: 2 } });
   });
 });

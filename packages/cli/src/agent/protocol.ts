@@ -57,11 +57,10 @@ const EXIT_FOR: Record<AgentErrorCode, number> = {
 
 /** An error about the agent: a stable `code`, the CLI's exit code for it and a hint. */
 export class AgentError extends CliError {
-  readonly code: AgentErrorCode;
+  declare readonly code: AgentErrorCode;
   constructor(code: AgentErrorCode, message: string, hint?: string) {
-    super(message, EXIT_FOR[code], hint);
+    super(message, EXIT_FOR[code], hint, code);
     this.name = 'AgentError';
-    this.code = code;
   }
 }
 

@@ -147,6 +147,7 @@ export const commands: readonly RegisteredCommand[] = [
           `${file} does not have enough signatures yet`,
           EXIT.UNTRUSTED,
           `tufa status ${gun} --request ${file}`,
+          'THRESHOLD',
         );
       }
       const { repo, publication } = await openRepository(gun, {

@@ -126,7 +126,13 @@ export const commands: readonly RegisteredCommand[] = [
         const yes = await confirm(
           `Remove this lock? Only if no publish of ${gun} runs any more on that host. [y/N] `,
         );
-        if (!yes) throw new CliError(`the publish lock of ${gun} was not removed`, EXIT.FAILURE);
+        if (!yes)
+          throw new CliError(
+            `the publish lock of ${gun} was not removed`,
+            EXIT.FAILURE,
+            undefined,
+            'DECLINED',
+          );
       }
       await storage.breakLock(info);
       ctx.out.result({ gun, ...holderJson(info, now), unlocked: true }, () =>

@@ -192,6 +192,7 @@ async function clientFor(gun: string, opts: ClientOptions): Promise<Updater> {
         `the root given with --root is not in the chain of trust this machine holds for ${gun} on ${serverId} (${e.message})`,
         EXIT.UNTRUSTED,
         `if the repository was re-created on purpose, remove ${dir} and run again with --root`,
+        'ROOT_NOT_IN_CHAIN',
       );
     }
     if (isCode(e, 'USAGE') && !given && !opts.unsafeTofu) {
