@@ -26,6 +26,7 @@ export class CliError extends Error {
  */
 export function errorCodes(e: unknown): { code: string; exitCode: number } {
   if (e instanceof CliError) return { code: e.code, exitCode: e.exitCode };
+  if (isUnauthorized(e)) return { code: 'UNAUTHORIZED', exitCode: EXIT.KEY };
   const code = (e as { code?: unknown } | undefined)?.code;
   if (e instanceof Error && typeof code === 'string' && code.length > 0 && e.name !== 'Error') {
     return { code, exitCode: exitCodeFor(code as TufErrorCode) };
@@ -39,6 +40,16 @@ export function usage(message: string, hint?: string): CliError {
 
 export function isCode(e: unknown, code: TufErrorCode): e is TufError {
   return e instanceof TufError && e.code === code;
+}
+
+/**
+ * A registry, a token service or a trust server answered 401 or 403: the credentials or token
+ * were refused, or none were found. Like a wrong or missing passphrase, a credential that could
+ * not be used (exit 6, KEY), whichever server refused it and whether the command reads or writes:
+ * running the command again does not help, other credentials do.
+ */
+export function isUnauthorized(e: unknown): e is FetchError {
+  return e instanceof FetchError && (e.status === 401 || e.status === 403);
 }
 
 /** Whether `e` (or what caused it) is OpenSSL refusing a server's certificate. */
@@ -59,6 +70,9 @@ function isCertificateError(e: unknown): boolean {
  * the same flag on every command that reaches a registry or a trust server) trusts it.
  */
 export function defaultHint(e: unknown): string | undefined {
+  if (isUnauthorized(e)) {
+    return 'registry credentials come from TUFA_REGISTRY_USERNAME and TUFA_REGISTRY_PASSWORD, the Docker config (docker login HOST) or auth.json; a trust server with static tokens takes TUFA_AUTH_TOKEN (see "Registry options" in docs/cli.md)';
+  }
   if (e instanceof FetchError && isCertificateError(e)) {
     return "if the server's certificate is issued by a private CA: give that CA's certificate (PEM) with --ca FILE";
   }

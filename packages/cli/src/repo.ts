@@ -175,6 +175,8 @@ export async function serverCall<T>(location: Location, gun: string, call: () =>
         `${locationId(location)} refused ${process.env.TUFA_AUTH_TOKEN ? 'the token in TUFA_AUTH_TOKEN' : 'the request without a token'} for ${gun}: ${e.message}`,
         EXIT.KEY,
         `set TUFA_AUTH_TOKEN to a token with push access to ${gun} on that server (or, where it uses the registry's token service, registry credentials with push access: TUFA_REGISTRY_USERNAME/TUFA_REGISTRY_PASSWORD or docker login)`,
+        // The same code as a registry's or token service's refusal (cli-error.ts).
+        'UNAUTHORIZED',
       );
     }
     throw e;

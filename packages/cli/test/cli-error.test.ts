@@ -29,6 +29,13 @@ describe('errorCodes', () => {
     expect(errorCodes(new FetchError('x'))).toEqual({ code: 'FETCH', exitCode: EXIT.IO });
   });
 
+  it('a 401 or 403 answer is UNAUTHORIZED, exit 6 (KEY), whoever sent it; other HTTP errors stay FETCH', () => {
+    for (const status of [401, 403]) {
+      expect(errorCodes(new FetchError('x', status))).toEqual({ code: 'UNAUTHORIZED', exitCode: EXIT.KEY });
+    }
+    expect(errorCodes(new FetchError('x', 500))).toEqual({ code: 'FETCH', exitCode: EXIT.IO });
+  });
+
   it('anything else (a bug) is FAILURE, exit 1', () => {
     expect(errorCodes(new Error('x'))).toEqual({ code: 'FAILURE', exitCode: EXIT.FAILURE });
     expect(errorCodes('a string')).toEqual({ code: 'FAILURE', exitCode: EXIT.FAILURE });

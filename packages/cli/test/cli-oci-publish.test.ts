@@ -216,15 +216,15 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)(
       expect(expectJson<{ digest: string }>(await verify('3.0')).digest).toBe(digestOf('three'));
     });
 
-    it('wrong or missing registry credentials: exit 7 naming the registry, the password never shown', async () => {
+    it('wrong or missing registry credentials: exit 6 naming the registry, the password never shown', async () => {
       const wrong = await sandbox.tufa(['sign', `${gun}:4.0`, '--digest', digestOf('4'), '--size', '1'], {
         env: env('docker-wrong'),
       });
-      expectError(wrong, 7, registry.host);
+      expectError(wrong, 6, registry.host, 'TUFA_REGISTRY_USERNAME');
       expect(`${wrong.stdout}${wrong.stderr}`).not.toContain('not-the-password');
       expectError(
         await sandbox.tufa(['timestamp', gun], { env: env('docker-none') }),
-        7,
+        6,
         `${registry.host} requires authentication and no credentials were found for it`,
       );
     });

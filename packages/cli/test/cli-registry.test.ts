@@ -251,10 +251,11 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('registry credentials (htpasswd registry)'
     ...extra,
   });
 
-  it('without credentials the registry refuses: exit 7 saying where credentials were looked for', async () => {
+  it('without credentials the registry refuses: exit 6 saying where credentials were looked for', async () => {
     fx.writeDockerConfig({});
-    const r = await sandbox.tufa(['sign', `${gun}:1.0`], { env: env() });
-    expectError(r, 7, `${registry.host} requires authentication and no credentials were found for it`);
+    const r = await sandbox.tufa(['--json', 'sign', `${gun}:1.0`], { env: env() });
+    expectError(r, 6, `${registry.host} requires authentication and no credentials were found for it`);
+    expect(JSON.parse(r.stdout).error).toMatchObject({ code: 'UNAUTHORIZED', exitCode: 6 });
   });
 
   it('from the auths of a Docker config file', async () => {

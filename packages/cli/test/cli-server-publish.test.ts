@@ -442,21 +442,21 @@ describe('a trust server behind a registry token service', () => {
     }
   });
 
-  it('a wrong password (exit 7), or none (exit 6): refused, the password never shown', async () => {
+  it('a wrong password, or none: refused with exit 6 and code UNAUTHORIZED, as a registry refuses them', async () => {
     const wrong = await sandbox.tufa(
-      ['sign', `${TOKEN_GUN}:2.0`, '--digest', digestOf('jwt2'), '--size', '4'],
+      ['--json', 'sign', `${TOKEN_GUN}:2.0`, '--digest', digestOf('jwt2'), '--size', '4'],
       creds('not-the-password'),
     );
-    // As for a registry: the token service refusing the credentials is exit 7.
-    expectError(wrong, 7, 'the credentials were refused');
+    // The token service refusing the credentials: the same exit and code as the server's refusal.
+    expectError(wrong, 6, 'the credentials were refused', 'TUFA_REGISTRY_USERNAME');
+    expect(JSON.parse(wrong.stdout).error).toMatchObject({ code: 'UNAUTHORIZED', exitCode: 6 });
     expect(`${wrong.stdout}${wrong.stderr}`).not.toContain('not-the-password');
-    // Without credentials the anonymous token grants nothing: the server refuses it (exit 6).
-    expectError(
-      await sandbox.tufa(['sign', `${TOKEN_GUN}:2.0`, '--digest', digestOf('jwt2'), '--size', '4'], {
-        env: { DOCKER_CONFIG: sandbox.path('no-docker') },
-      }),
-      6,
-      `${jwtUrl} refused`,
+    // Without credentials the anonymous token grants nothing: the server refuses it.
+    const none = await sandbox.tufa(
+      ['--json', 'sign', `${TOKEN_GUN}:2.0`, '--digest', digestOf('jwt2'), '--size', '4'],
+      { env: { DOCKER_CONFIG: sandbox.path('no-docker') } },
     );
+    expectError(none, 6, `${jwtUrl} refused`);
+    expect(JSON.parse(none.stdout).error).toMatchObject({ code: 'UNAUTHORIZED', exitCode: 6 });
   });
 });
