@@ -26,6 +26,7 @@ import { BIN, digestOf, expectError, expectExit, expectJson, Sandbox, tufaEnv } 
 requireRegistryTools();
 
 const CA = join(TEST_TLS_DIR, 'ca.pem');
+const VECTORS = join(import.meta.dirname, '../../../test-vectors/notary');
 const USER: User = { username: 'publisher', password: 'Registry-ca-secret-3391' };
 const TOKEN = 'publisher-token-private-ca-4410';
 const SERVER_GUN = 'registry.test/team/server-app';
@@ -174,6 +175,46 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('publishing to a registry and a trust serv
       'cannot read the CA file missing.pem',
     );
     expectExit(await tufa(['unsign', gun, '1.0', '--ca', CA]), 0);
+  });
+
+  it('registry: --insecure-registry reaches the registry client of a publishing command (checked there)', async () => {
+    expectError(
+      await tufa(['unsign', gun, '1.0', '--insecure-registry', 'http://registry.internal']),
+      2,
+      '--insecure-registry takes HOST or HOST:PORT without a scheme',
+    );
+  });
+
+  it('notary migrate: --ca with --trust-dir reaches the registry the repository is published in', async () => {
+    const notaryGun = 'example.com/notary/app';
+    const at = `oci://${registry.host}/notary/app`;
+    const source = [
+      '--trust-dir',
+      join(VECTORS, 'trust'),
+      '--as-of',
+      readFileSync(join(VECTORS, 'created.txt'), 'utf8').trim(),
+    ];
+    expectExit(
+      await tufa(['init', notaryGun, '--publish-to', at, '--root-key-out', 'offline', '--ca', CA]),
+      0,
+    );
+    // Without a notary-server the notary-only flags are still refused.
+    expectError(
+      await tufa(['notary', 'migrate', notaryGun, ...source, '--publish-to', at, '--header', 'X-A: b']),
+      2,
+      '--header and --username apply to --server only',
+    );
+    const r = expectJson<{ imported: unknown[] }>(
+      await tufa(['--json', 'notary', 'migrate', notaryGun, ...source, '--publish-to', at, '--ca', CA]),
+    );
+    expect(r.imported.length).toBeGreaterThan(0);
+    // A CA file that does not hold the registry's CA: refused for this run, nothing published.
+    expectError(
+      await tufa(['notary', 'migrate', notaryGun, ...source, '--publish-to', at, '--ca', 'other-ca.pem']),
+      7,
+      /certificate/i,
+      '--ca',
+    );
   });
 
   it('a CA for a directory is refused: it has no TLS (exit 2)', async () => {
