@@ -61,6 +61,19 @@ export function connectionGiven(flags: RegistryFlags): boolean {
 
 const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::\d{1,5})?$/;
 
+/** `--token-realm-host` values: host names or IP addresses, nothing else (a usage error names it). */
+export function checkTokenRealmHosts(hosts: readonly string[] | undefined): readonly string[] {
+  for (const h of hosts ?? []) {
+    if (normalizeRealmHost(h) === undefined) {
+      throw usage(
+        `--token-realm-host takes a host name or IP address without scheme, port or path (found ${JSON.stringify(h)})`,
+        '--token-realm-host auth.example.com',
+      );
+    }
+  }
+  return hosts ?? [];
+}
+
 /** The PEM text of a `--ca` file (or of the `ca` a repository's configuration remembers). */
 export async function readCaFile(path: string): Promise<string> {
   return readFile(path, 'utf8').catch(() => {
@@ -81,14 +94,7 @@ export async function registryClientOptions(
       );
     }
   }
-  for (const h of flags.tokenRealmHost ?? []) {
-    if (normalizeRealmHost(h) === undefined) {
-      throw usage(
-        `--token-realm-host takes a host name or IP address without scheme, port or path (found ${JSON.stringify(h)})`,
-        '--token-realm-host auth.example.com',
-      );
-    }
-  }
+  checkTokenRealmHosts(flags.tokenRealmHost);
   const ca = flags.ca ? await readCaFile(flags.ca) : undefined;
   const settings = await readSettings();
   return {

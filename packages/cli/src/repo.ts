@@ -29,7 +29,7 @@ import { EXIT } from './exit-codes.js';
 import { publishedDir, type RepoConfig, readRepoConfig } from './home.js';
 import { loadSigner } from './keys.js';
 import { type Location, locationId } from './locations.js';
-import { type RegistryFlags, readCaFile, registryClientOptions } from './registry.js';
+import { checkTokenRealmHosts, type RegistryFlags, readCaFile, registryClientOptions } from './registry.js';
 import { signerRefFor } from './repo-config.js';
 import { forRole } from './secrets.js';
 import { serverToken } from './server-token.js';
@@ -40,7 +40,7 @@ export interface OpenOptions {
   /** Extra key references (e.g. --root-key). */
   extraKeys?: string[];
   secrets: SecretCallback;
-  /** `--ca`, `--insecure-registry`, `--token-realm-host` of this command line (connection.ts). */
+  /** `--ca`, `--insecure-registry`, `--token-realm-host` of this command line (registry.ts). */
   connection?: RegistryFlags;
 }
 
@@ -211,7 +211,8 @@ export async function publicationAt(
   const { HttpFetcher } = await import('@tufa/core/node');
   const ca = connection.ca ? await readCaFile(connection.ca) : undefined;
   const transport = ca ? { ca } : {};
-  const token = await serverToken(location.url, gun, 'pull,push', transport, connection.tokenRealmHost ?? []);
+  const realmHosts = checkTokenRealmHosts(connection.tokenRealmHost);
+  const token = await serverToken(location.url, gun, 'pull,push', transport, realmHosts);
   const client = new ServerClient({
     url: location.url,
     fetcher: new HttpFetcher(transport),

@@ -244,6 +244,12 @@ describe.skipIf(!HAVE_REGISTRY_TOOLS)('publishing to a registry and a trust serv
       await tufa(['--json', 'sign', `${SERVER_GUN}:2.0`, '--digest', digestOf('two'), '--size', '3']),
     );
     expect(r.versions).toMatchObject({ targets: 2 });
+    // --token-realm-host reaches the trust server's token flow too, checked there.
+    expectError(
+      await tufa(['unsign', SERVER_GUN, '2.0', '--token-realm-host', 'https://auth.example.com']),
+      2,
+      '--token-realm-host takes a host name or IP address without scheme, port or path',
+    );
   });
 
   it('trust server: attach on a second machine needs --ca too, and remembers it', async () => {

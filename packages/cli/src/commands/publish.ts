@@ -14,7 +14,7 @@ import { exists } from '../files.js';
 import { readRepoConfig, repoConfigPath, writeRepoConfig } from '../home.js';
 import { locationId, parsePublishTo } from '../locations.js';
 import { checkGun } from '../names.js';
-import { connectionGiven, connectionOptions } from '../registry.js';
+import { connectionFlags, connectionGiven, connectionOptions } from '../registry.js';
 import { publicationAt, serverCall, whereOf } from '../repo.js';
 
 export const commands: readonly RegisteredCommand[] = [
@@ -75,7 +75,7 @@ export const commands: readonly RegisteredCommand[] = [
       // else the one this machine remembers for the GUN's registry or server.
       const given = opts.ca !== undefined ? resolve(opts.ca) : undefined;
       const ca = given ?? config?.ca;
-      const connection = { ...opts, ...(ca !== undefined ? { ca } : {}) };
+      const connection = { ...connectionFlags(opts), ...(ca !== undefined ? { ca } : {}) };
       const source = await publicationAt(gun, fromLocation, connection);
       const destination = await publicationAt(gun, to, connection);
       const [fromName, toName] = [whereOf(source), whereOf(destination)];

@@ -27,6 +27,7 @@ import { type Location, locationId, parseServer } from '../locations.js';
 import { checkDigest, checkGun, gunAndTag, parseImageReference as parseGunReference } from '../names.js';
 import { collect, seconds } from '../options.js';
 import {
+  checkTokenRealmHosts,
   connectionFlags,
   imageReference,
   type RegistryFlags,
@@ -121,7 +122,12 @@ async function fetcherFor(
   const given = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization');
   if (!given) {
     return {
-      fetcher: new TokenOnChallengeFetcher(location.url, gun, options, opts.tokenRealmHost ?? []),
+      fetcher: new TokenOnChallengeFetcher(
+        location.url,
+        gun,
+        options,
+        checkTokenRealmHosts(opts.tokenRealmHost),
+      ),
     };
   }
   return { fetcher: new HttpFetcher(options) };
