@@ -43,6 +43,7 @@ import {
   gitRevision,
   machine,
   median,
+  runCommand as run,
   table,
   writeDocSection,
 } from './lib/harness.mjs';
@@ -57,7 +58,6 @@ const TLS_CA = join(ROOT_DIR, 'test-vectors', 'tls', 'ca.pem');
 const START_SERVER = join(ROOT_DIR, 'scripts', 'notary', 'start-server.sh');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const SIZES = (process.env.BENCH_SIZES ?? '1,1000,10000,100000').split(',').map(Number);
-const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 const HAVE_STRACE = spawnSync('sh', ['-c', 'command -v strace'], { stdio: 'ignore' }).status === 0;
 
 const log = (s) => process.stderr.write(`[cli-verify] ${s}\n`);
@@ -66,42 +66,7 @@ const tagOf = (i) => `v${i}`;
 const digestOf = (i) => createHash('sha256').update(`manifest-${i}`).digest('hex');
 const sizeOf = (i) => 1024 + ((i * 7919) % 100_000);
 
-/**
- * Runs a command to its end: exit code, wall time (spawn to exit), output, peak RSS (KB) and CPU
- * time (user + system, ms; from /usr/bin/time: steadier than wall time on a shared machine).
- */
-function run(cmd, args, { env = {}, timeoutMs = 1_800_000 } = {}) {
-  return new Promise((resolve) => {
-    const rssFile = join(DIR, `.rss-${process.pid}-${randomUUID()}`);
-    const [c, a] = TIME ? [TIME, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args]] : [cmd, args];
-    const t0 = performance.now();
-    const child = spawn(c, a, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      const wallMs = performance.now() - t0;
-      clearTimeout(timer);
-      let maxRssKb;
-      let cpuMs;
-      try {
-        const [rss, user, sys] = readFileSync(rssFile, 'utf8').trim().split('\n').at(-1).split(' ');
-        maxRssKb = Number(rss);
-        cpuMs = (Number(user) + Number(sys)) * 1000;
-        rmSync(rssFile, { force: true });
-      } catch {}
-      resolve({ code, wallMs, stdout, stderr, maxRssKb, cpuMs });
-    });
-  });
-}
-
-async function must(label, p) {
+export async function must(label, p) {
   const r = await p;
   if (r.code !== 0) throw new Error(`${label} failed (exit ${r.code}):\n${r.stderr}${r.stdout}`);
   return r;
@@ -136,7 +101,7 @@ async function buildTufaRepository(pub, gun, n) {
 }
 
 /** `tufa serve DIR --port 0` → { url, child }. */
-function tufaServe(pub) {
+export function tufaServe(pub) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BUNDLE, 'serve', pub, '--port', '0'], {
       stdio: ['ignore', 'pipe', 'pipe'],

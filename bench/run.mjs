@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Benchmark entry point: `node bench/run.mjs [core|client|repository|adversarial|agent|all|cli-notary|cli-verify|server]`
+ * Benchmark entry point: `node bench/run.mjs [core|client|repository|adversarial|agent|all|cli-notary|cli-verify|client-million|server]`
  * (default `all`: core, client, repository, adversarial and agent).
  * `npm run bench` builds first, then runs every suite.
  *
@@ -22,6 +22,8 @@ const SUITES = {
 const BY_NAME_ONLY = {
   'cli-notary': 'the tufa CLI against Notary v1 (scripts/notary/start-server.sh first)',
   'cli-verify': '`tufa verify` against `notary lookup`, 1 to 100k tags, cold and warm (starts notary-server)',
+  'client-million':
+    '`tufa verify` of one tag in a 1M-tag hash-binned repository, cold and warm (builds it once: ~1 min, 1.2 GB)',
   server: 'tufa server against notary-server + notary-signer (Debian notary), reads and uploads, ~15 min',
 };
 // Not suites: bench/crypto.mjs (crypto backends) and bench/profile-core.mjs (a breakdown of

@@ -4,7 +4,8 @@
  * replacing one suite's generated section of docs/performance.md.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { ROOT_DIR } from './fixtures.mjs';
@@ -68,6 +69,44 @@ export function runChild(script, args, { timeoutMs, nodeArgs = [] }) {
       } else {
         resolve({ ok: false, error: stderr.trim() || `exit ${code ?? signal}`, wallMs, sampledPeakKb });
       }
+    });
+  });
+}
+
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+/**
+ * Runs a command to its end, as a whole process: exit code, wall time (spawn to exit), output,
+ * peak RSS (KB) and CPU time (user + system, ms; both from /usr/bin/time when installed, in
+ * 10 ms steps — CPU time is steadier than wall time on a shared machine).
+ */
+export function runCommand(cmd, args, { env = {}, timeoutMs = 1_800_000 } = {}) {
+  return new Promise((resolve) => {
+    const rssFile = join(os.tmpdir(), `.tufa-bench-rss-${process.pid}-${randomUUID()}`);
+    const [c, a] = TIME ? [TIME, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args]] : [cmd, args];
+    const t0 = performance.now();
+    const child = spawn(c, a, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      const wallMs = performance.now() - t0;
+      clearTimeout(timer);
+      let maxRssKb;
+      let cpuMs;
+      try {
+        const [rss, user, sys] = readFileSync(rssFile, 'utf8').trim().split('\n').at(-1).split(' ');
+        maxRssKb = Number(rss);
+        cpuMs = (Number(user) + Number(sys)) * 1000;
+      } catch {}
+      rmSync(rssFile, { force: true });
+      resolve({ code, wallMs, stdout, stderr, maxRssKb, cpuMs });
     });
   });
 }
