@@ -98,6 +98,32 @@ function ed25519Usable(pub: string): boolean {
   return usable;
 }
 
+/**
+ * Internal (not in the package entry; for `PinnedTrust`): whether `pub` (lower-case hex) passed
+ * the check of DESIGN rule 5 in this process, or was remembered as having passed it.
+ */
+export function ed25519KnownUsable(pub: string): boolean {
+  return ed25519Checked.get(pub) === true;
+}
+
+/** Internal, for tests: forget every check, as a new process starts. */
+export function forgetEd25519Checks(): void {
+  ed25519Checked.clear();
+}
+
+/**
+ * Internal (for `PinnedTrust` only, which says why it is sound there): records that `pub` passed
+ * the check of DESIGN rule 5 in an earlier process, so this one does not compute it again. A key
+ * this process already refused stays refused; anything but 64 lower-case hex digits is ignored.
+ */
+export function rememberEd25519Usable(pub: string): void {
+  if (!ED25519_HEX_RE.test(pub) || ed25519Checked.has(pub)) return;
+  if (ed25519Checked.size >= ED25519_CHECKED_MAX) {
+    ed25519Checked.delete(ed25519Checked.keys().next().value as string);
+  }
+  ed25519Checked.set(pub, true);
+}
+
 function ed25519Material(pub: string): Material | undefined {
   if (!ED25519_HEX_RE.test(pub) || !ed25519Usable(pub)) return undefined;
   const raw = hexToBytes(pub) ?? new Uint8Array(0);

@@ -8,6 +8,9 @@
  *   DIR/chain.json        root version → sha256 of the exact root file accepted, written last on a
  *                         first use: a directory with metadata but no chain is an unfinished first
  *                         use, cleared before pinning again.
+ *   DIR/checked-keys.json the Ed25519 keys of the trusted root that passed the public-key check
+ *                         (DESIGN rule 5) here before, so a later run does not compute it again
+ *                         (see `rememberCheckedKeys`).
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -15,10 +18,12 @@ import { download, type Fetcher } from '../client/fetcher.js';
 import type { MetadataStore } from '../client/store.js';
 import { DEFAULT_LIMITS, Updater, type UpdaterLimits } from '../client/updater.js';
 import { hexDigest } from '../crypto/hash.js';
+import { ed25519KnownUsable, rememberEd25519Usable } from '../crypto/key.js';
 import { CorruptStateError, RootNotInChainError, TufError, UsageError } from '../errors.js';
 import { parseJson } from '../json/strict.js';
 import { rootFileName } from '../metadata/layout.js';
 import { Metadata } from '../metadata/metadata.js';
+import type { Root } from '../metadata/signed.js';
 import { showTagName } from '../repository/tag-name.js';
 import { ensureDir, errorCode, storageError, writeFileAtomic } from './atomic.js';
 import { FsMetadataStore } from './fs-store.js';
@@ -126,6 +131,32 @@ export function trustChainToBytes(chain: TrustChain): Uint8Array {
   return enc.encode(`${JSON.stringify(doc, null, 1)}\n`);
 }
 
+const CHECKED_KEYS = 'checked-keys.json';
+
+/** The Ed25519 public keys (lower-case hex) a root lists, sorted. */
+function ed25519KeysOf(root: Root): string[] {
+  const out = new Set<string>();
+  for (const k of root.keys.values()) {
+    if (k.keytype === 'ed25519' && typeof k.keyval.public === 'string') out.add(k.keyval.public);
+  }
+  return [...out].sort();
+}
+
+/**
+ * The keys a `checked-keys.json` lists; an unreadable or malformed file lists none (the check then
+ * runs, as without the file: nothing is trusted because of what it lacks).
+ */
+function parseCheckedKeys(bytes: Uint8Array | undefined): Set<string> {
+  if (!bytes) return new Set();
+  try {
+    const doc = parseJson(bytes);
+    if (!Array.isArray(doc)) return new Set();
+    return new Set(doc.filter((x): x is string => typeof x === 'string'));
+  } catch {
+    return new Set();
+  }
+}
+
 /** Records every root the updater persists, so the chain of trust is known later. */
 class ChainRecordingStore implements MetadataStore {
   constructor(
@@ -214,7 +245,8 @@ export class PinnedTrust {
     const given = options.root;
     const givenVersion = given ? Metadata.fromBytes(given, 'root').signed.version : undefined;
     const cached = this.#hasChain ? await this.#store.read('root') : undefined;
-    if (cached) this.#cachedRootVersion(cached);
+    let checkedBefore: string[] = [];
+    if (cached) checkedBefore = await this.#rememberCheckedKeys(this.#cachedRoot(cached).signed);
     else await this.#clear(); // an unfinished first use (or nothing): start clean
 
     let rootSource: RootSource = 'pinned';
@@ -263,6 +295,8 @@ export class PinnedTrust {
     await this.#saveChain();
     if (checkGivenAfterRefresh && given && givenVersion !== undefined)
       this.#checkInChain(given, givenVersion);
+    const root = updater.trustedSet?.root.signed;
+    if (root) await this.#saveCheckedKeys(root, checkedBefore);
     return { updater, firstUse, rootSource };
   }
 
@@ -286,10 +320,46 @@ export class PinnedTrust {
     }
   }
 
-  /** The cached root must be root metadata; anything else is corrupt local state. */
-  #cachedRootVersion(bytes: Uint8Array): number {
+  /**
+   * Why remembering the Ed25519 public-key check here is sound. The check (DESIGN rule 5: no
+   * small-order key, no torsion component) is a pure function of the key's 32 bytes, and costs a
+   * JIT-cold `tufa verify` about 2–5 ms per key, on every run, for the same three or four keys.
+   * - Only keys the cached trusted root lists are taken from the file, and only as "passed": a key
+   *   that failed is never written, so it is checked again on every run.
+   * - The file lives beside the trusted root and chain.json, in the same 0700 directory, and is
+   *   written (atomically, 0600) only by this code after a refresh whose keys were checked in the
+   *   process. Whoever can write it can replace the trusted root and the chain themselves, which
+   *   already decides everything this directory trusts: the file gives no one a power they lack.
+   * - Keys delegated below the top-level roles, and every key of a root this directory has not
+   *   trusted yet (a first use, the next root of a rotation), are checked as before.
+   * Returns the keys remembered (the file's content as far as it counts).
+   */
+  async #rememberCheckedKeys(root: Root): Promise<string[]> {
+    let bytes: Uint8Array | undefined;
     try {
-      return Metadata.fromBytes(bytes, 'root').signed.version;
+      bytes = new Uint8Array(await readFile(join(this.dir, CHECKED_KEYS)));
+    } catch {
+      return []; // none yet (or unreadable): every key is checked
+    }
+    const listed = parseCheckedKeys(bytes);
+    const remembered = ed25519KeysOf(root).filter((k) => listed.has(k));
+    for (const k of remembered) rememberEd25519Usable(k);
+    return remembered;
+  }
+
+  /** Records the keys of `root` that passed the check, when they differ from what was remembered. */
+  async #saveCheckedKeys(root: Root, before: readonly string[]): Promise<void> {
+    const passed = ed25519KeysOf(root).filter(ed25519KnownUsable);
+    if (passed.length === before.length && passed.every((k, i) => k === before[i])) return;
+    await writeFileAtomic(join(this.dir, CHECKED_KEYS), enc.encode(`${JSON.stringify(passed, null, 1)}\n`), {
+      mode: 0o600,
+    });
+  }
+
+  /** The cached root must be root metadata; anything else is corrupt local state. */
+  #cachedRoot(bytes: Uint8Array): Metadata<Root> {
+    try {
+      return Metadata.fromBytes(bytes, 'root');
     } catch (e) {
       if (!(e instanceof TufError)) throw e;
       throw new CorruptStateError(this.#store.pathFor('root'), '', `not root metadata (${e.message})`, {
@@ -315,7 +385,7 @@ export class PinnedTrust {
   /** Removes what a first use writes (the chain first, so a crash leaves an unfinished first use). */
   async #clear(): Promise<void> {
     this.#chain.clear();
-    for (const path of [this.chainPath, this.#store.dir]) {
+    for (const path of [this.chainPath, this.#store.dir, join(this.dir, CHECKED_KEYS)]) {
       try {
         await rm(path, { recursive: true, force: true });
       } catch (e) {

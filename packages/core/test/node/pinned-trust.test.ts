@@ -2,10 +2,12 @@
  * Trust pinning (ADR 0009) against the in-memory repository: first use, the recorded chain,
  * roots given later, a failed first use, unsafe first use, and nothing to trust.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import * as ed from '@noble/ed25519';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { hexDigest } from '../../src/crypto/hash.js';
+import { ed25519KnownUsable, forgetEd25519Checks, Key } from '../../src/crypto/key.js';
 import { PinnedTrust } from '../../src/node/pinned-trust.js';
 import { METADATA_URL, newSigner, Simulator, TARGETS_URL } from '../helpers/simulator.js';
 import { useTempDir } from '../helpers/temp-dir.js';
@@ -176,5 +178,86 @@ describe('corrupt local state', () => {
     writeFileSync(join(dir, file), content);
     await expect(refresh({ root: sim.rootBytes(1) })).rejects.toMatchObject({ code: 'STORAGE', message });
     expect(readFileSync(join(dir, file), 'utf8')).toBe(content);
+  });
+});
+
+describe('the Ed25519 key check, remembered for the pinned root (checked-keys.json)', () => {
+  const checkedOnDisk = (): string[] => JSON.parse(readFileSync(join(dir, 'checked-keys.json'), 'utf8'));
+  const rootEd25519Keys = (): string[] =>
+    Object.values(sim.root.keys as Record<string, { keyval: { public: string } }>)
+      .map((k) => k.keyval.public)
+      .sort();
+  // A small-order point (DESIGN rule 5): the check refuses it, whatever the file says.
+  const SMALL_ORDER = 'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f';
+
+  /** Runs a warm refresh as a new process would (nothing checked yet), counting point decodings. */
+  async function warmRefreshCountingChecks(): Promise<Map<string, number>> {
+    forgetEd25519Checks();
+    const decoded = new Map<string, number>();
+    const original = ed.Point.fromHex;
+    const spy = vi.spyOn(ed.Point, 'fromHex').mockImplementation((hex, zip215) => {
+      const h = typeof hex === 'string' ? hex : Buffer.from(hex).toString('hex');
+      decoded.set(h, (decoded.get(h) ?? 0) + 1);
+      return original.call(ed.Point, hex, zip215);
+    });
+    try {
+      await refresh();
+    } finally {
+      spy.mockRestore();
+    }
+    return decoded;
+  }
+
+  it('a first use records the keys of the trusted root that passed; a warm run writes nothing', async () => {
+    await refresh({ root: sim.rootBytes(1) });
+    expect(checkedOnDisk()).toEqual(rootEd25519Keys());
+    const before = statSync(join(dir, 'checked-keys.json')).mtimeMs;
+    const bytes = readFileSync(join(dir, 'checked-keys.json'));
+    await refresh();
+    expect(readFileSync(join(dir, 'checked-keys.json'))).toEqual(bytes);
+    expect(statSync(join(dir, 'checked-keys.json')).mtimeMs).toBe(before);
+  });
+
+  it('a warm run in a new process does not decode the remembered keys again; without the file it does', async () => {
+    await refresh({ root: sim.rootBytes(1) });
+    const remembered = await warmRefreshCountingChecks();
+    for (const k of rootEd25519Keys()) expect(remembered.get(k) ?? 0, k).toBe(0);
+    rmSync(join(dir, 'checked-keys.json'));
+    const checked = await warmRefreshCountingChecks();
+    expect(rootEd25519Keys().some((k) => (checked.get(k) ?? 0) > 0)).toBe(true);
+    expect(checkedOnDisk()).toEqual(rootEd25519Keys()); // written again
+  });
+
+  it('never records a key that failed the check', async () => {
+    // Root lists a small-order key for targets beside the real one (threshold 1: the real key
+    // signs). The check refuses it (here, before the refresh, as a key's first use would), and
+    // what the check refused is never written as passed, so every run checks it again.
+    sim.root.keys[SMALL_ORDER] = { keytype: 'ed25519', scheme: 'ed25519', keyval: { public: SMALL_ORDER } };
+    sim.root.roles.targets.keyids.push(SMALL_ORDER);
+    await sim.publishRoot();
+    await sim.publish();
+    forgetEd25519Checks();
+    expect(
+      Key.fromJSON({ keytype: 'ed25519', scheme: 'ed25519', keyval: { public: SMALL_ORDER } }, 'k').supported,
+    ).toBe(false);
+    await refresh({ root: sim.rootBytes(1) });
+    expect(rootEd25519Keys()).toContain(SMALL_ORDER);
+    expect(checkedOnDisk()).toEqual(rootEd25519Keys().filter((k) => k !== SMALL_ORDER));
+    expect(ed25519KnownUsable(SMALL_ORDER)).toBe(false);
+  });
+
+  it('ignores keys the pinned root does not list, and a malformed file', async () => {
+    await refresh({ root: sim.rootBytes(1) });
+    const stranger = ed.Point.BASE.multiply(424242n).toHex();
+    writeFileSync(join(dir, 'checked-keys.json'), JSON.stringify([stranger]));
+    forgetEd25519Checks();
+    await refresh();
+    expect(ed25519KnownUsable(stranger)).toBe(false);
+    expect(checkedOnDisk()).toEqual(rootEd25519Keys());
+    for (const content of ['{"a":1}', 'not json', '[1,2]']) {
+      writeFileSync(join(dir, 'checked-keys.json'), content);
+      await expect(refresh()).resolves.toBeDefined();
+      expect(checkedOnDisk()).toEqual(rootEd25519Keys());
+    }
   });
 });
