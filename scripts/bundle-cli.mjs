@@ -21,6 +21,7 @@
  *   node scripts/bundle-cli.mjs            # writes packages/cli/dist/tufa.mjs and docker-tufa.mjs
  */
 import { renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -43,6 +44,46 @@ const BANNER = [
   'const require = __tufaCreateRequire(import.meta.url);',
 ].join('\n');
 
+/**
+ * Built-in modules loaded when first used, not when the bundle starts. An ES module bundle
+ * hoists every `import` of a built-in to its top, so before this `tufa --version` and every
+ * `tufa verify` loaded https and tls (the trust server's HTTPS listener; a plain-http or
+ * directory verify needs neither), child_process (commander requires it at load, for
+ * executable subcommands tufa does not have; the agent and credential helpers spawn) and
+ * readline (prompts): about 6–9 ms of CPU per run on the machine of docs/performance.md.
+ *
+ * Each is replaced by a CommonJS stand-in whose properties are getters that `require` the real
+ * module on first read: esbuild's ES-module interop copies them as getters, so named imports,
+ * namespace imports and commander's `require` all stay lazy. The names come from the real
+ * module at build time, so nothing is missing.
+ */
+export const LAZY_BUILTINS = ['https', 'tls', 'child_process', 'readline', 'readline/promises'];
+
+const require = createRequire(import.meta.url);
+
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.map((m) => m.replace('/', '\\/')).join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      // The stand-in's own require is of the real module.
+      args.namespace === 'lazy-builtin'
+        ? { path: args.path, external: true }
+        : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+      const names = Object.keys(require(`node:${args.path}`)).filter((n) => n !== 'default');
+      const getters = names
+        .map((n) => `${JSON.stringify(n)}:{get(){return load()[${JSON.stringify(n)}]},enumerable:true}`)
+        .join(',');
+      return {
+        contents: `let m;const load=()=>(m??=require(${JSON.stringify(`node:${args.path}`)}));module.exports=Object.defineProperties({},{${getters}});`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
 /** Builds one bundle into `outfile` (written to a temporary file, then renamed into place). */
 export async function bundle(entry, outfile) {
   const result = await build({
@@ -52,6 +93,7 @@ export async function bundle(entry, outfile) {
     format: 'esm',
     target: 'node20',
     external: ['pkcs11js', 'pg-native'],
+    plugins: [lazyBuiltins],
     banner: { js: BANNER },
     minifyWhitespace: true,
     legalComments: 'none',
