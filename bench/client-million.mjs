@@ -66,7 +66,7 @@ function filesUnder(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (e.isFile()) {
       const p = join(e.parentPath ?? e.path, e.name);
-      out.push({ name: e.name, bytes: statSync(p).size });
+      out.push({ name: e.name, dir: e.parentPath ?? e.path, bytes: statSync(p).size });
     }
   }
   return out;
@@ -142,7 +142,7 @@ export async function main() {
     }
     // What the first use fetched and trusted: the bundle's cache holds the received bytes of
     // each role (no bin other than the tag's own).
-    cached = filesUnder(join(warmDir(cmds[0]), 'trust')).filter((f) => f.name.endsWith('.json'));
+    cached = filesUnder(join(warmDir(cmds[0]), 'trust')).filter((f) => f.dir.endsWith('/metadata'));
     const bins = cached.filter((f) => f.name.includes('bins-'));
     if (bins.length !== 1) throw new Error(`expected one bin in the cache, found ${bins.map((b) => b.name)}`);
     let fresh = 0;
