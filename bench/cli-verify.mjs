@@ -36,6 +36,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { summarizeCpuProfile } from './lib/cpuprofile.mjs';
 import { OUT_DIR, ROOT_DIR } from './lib/fixtures.mjs';
 import {
+  COMMAND_MEASURE,
   describeMachine,
   fmtMb,
   fmtMs,
@@ -347,7 +348,7 @@ function render(m, builds, repos, res) {
   );
   out.push('');
   out.push(
-    `Method: each command is a whole process (wall time from spawn to exit; CPU time, user + system, and peak RSS from /usr/bin/time — CPU time is the steadier figure on a shared machine, the goals are wall time), median of ${ROUNDS} interleaved rounds. **Cold**: a fresh trust cache (tufa: new TUFA_HOME with \`--root\`; notary: new trust directory, trust on first use). **Warm**: the same cache again. tufa repositories: \`tufa sign --bulk\`; notary's: the changelist written directly and one \`notary publish\` (${Object.entries(
+    `Method: each command is a whole process (${COMMAND_MEASURE} — CPU time is the steadier figure on a shared machine, the goals are wall time), median of ${ROUNDS} interleaved rounds. **Cold**: a fresh trust cache (tufa: new TUFA_HOME with \`--root\`; notary: new trust directory, trust on first use). **Warm**: the same cache again. tufa repositories: \`tufa sign --bulk\`; notary's: the changelist written directly and one \`notary publish\` (${Object.entries(
       res.publish,
     )
       .map(([n, ms]) => `${Number(n).toLocaleString('en')} tags: ${fmtMs(ms)}`)

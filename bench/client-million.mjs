@@ -30,6 +30,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { must, tufaServe } from './cli-verify.mjs';
 import { OUT_DIR, ROOT_DIR } from './lib/fixtures.mjs';
 import {
+  COMMAND_MEASURE,
   describeMachine,
   fmtBytes,
   fmtMb,
@@ -196,7 +197,7 @@ function render({ m, cmds, res, metadata, cached, built, loadStart, loadEnd }) {
   );
   out.push('');
   out.push(
-    `Method: each command is a whole process (wall time from spawn to exit; CPU time, user + system, and peak RSS from /usr/bin/time, CPU in 10 ms steps), median of ${ROUNDS} interleaved rounds. **Cold**: a fresh trust cache with the publisher's 1.root.json (tufa: a new TUFA_HOME and \`--root\`; python-tuf: a metadata directory holding root.json). **Warm**: the same cache again, repository unchanged. The tag looked up is in the middle of the repository. What a first use fetched, from the client's cache after it (the received bytes of each role it trusted): ${cached.map((f) => `${f.name} ${fmtBytes(f.bytes)}`).join(', ')} — ${fmtBytes(sum(cached.filter((f) => !f.name.includes('root'))))} besides the root.`,
+    `Method: each command is a whole process (${COMMAND_MEASURE}), median of ${ROUNDS} interleaved rounds. **Cold**: a fresh trust cache with the publisher's 1.root.json (tufa: a new TUFA_HOME and \`--root\`; python-tuf: a metadata directory holding root.json). **Warm**: the same cache again, repository unchanged. The tag looked up is in the middle of the repository. What a first use fetched, from the client's cache after it (the received bytes of each role it trusted): ${cached.map((f) => `${f.name} ${fmtBytes(f.bytes)}`).join(', ')} — ${fmtBytes(sum(cached.filter((f) => !f.name.includes('root'))))} besides the root.`,
   );
   out.push('');
   const rows = [

@@ -74,16 +74,36 @@ export function runChild(script, args, { timeoutMs, nodeArgs = [] }) {
 }
 
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+const RUSAGE = join(ROOT_DIR, 'bench', 'lib', 'rusage.py');
+const PYTHON = (() => {
+  try {
+    execFileSync('python3', ['-c', 'import os; os.wait4'], { stdio: 'ignore' });
+    return 'python3';
+  } catch {
+    return undefined;
+  }
+})();
+
+/** How `runCommand` measured, for a bench's method paragraph. */
+export const COMMAND_MEASURE = PYTHON
+  ? 'wall time from fork to exit, CPU time (user + system) and peak RSS as the kernel counted them (wait4, bench/lib/rusage.py)'
+  : 'wall time from spawn to exit; CPU time (user + system, in 10 ms steps) and peak RSS from /usr/bin/time';
 
 /**
- * Runs a command to its end, as a whole process: exit code, wall time (spawn to exit), output,
- * peak RSS (KB) and CPU time (user + system, ms; both from /usr/bin/time when installed, in
- * 10 ms steps — CPU time is steadier than wall time on a shared machine).
+ * Runs a command to its end, as a whole process: exit code, wall time, output, peak RSS (KB) and
+ * CPU time (user + system, ms; steadier than wall time on a shared machine). With python3, from
+ * the kernel's own count (wait4, bench/lib/rusage.py: CPU in microseconds, wall time from fork to
+ * exit, without Python's start); else from /usr/bin/time (CPU in 10 ms steps; wall time from
+ * spawn to exit).
  */
 export function runCommand(cmd, args, { env = {}, timeoutMs = 1_800_000 } = {}) {
   return new Promise((resolve) => {
     const rssFile = join(os.tmpdir(), `.tufa-bench-rss-${process.pid}-${randomUUID()}`);
-    const [c, a] = TIME ? [TIME, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args]] : [cmd, args];
+    const [c, a] = PYTHON
+      ? [PYTHON, [RUSAGE, rssFile, cmd, ...args]]
+      : TIME
+        ? [TIME, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args]]
+        : [cmd, args];
     const t0 = performance.now();
     const child = spawn(c, a, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -96,14 +116,22 @@ export function runCommand(cmd, args, { env = {}, timeoutMs = 1_800_000 } = {}) 
     });
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('close', (code) => {
-      const wallMs = performance.now() - t0;
+      let wallMs = performance.now() - t0;
       clearTimeout(timer);
       let maxRssKb;
       let cpuMs;
       try {
-        const [rss, user, sys] = readFileSync(rssFile, 'utf8').trim().split('\n').at(-1).split(' ');
-        maxRssKb = Number(rss);
-        cpuMs = (Number(user) + Number(sys)) * 1000;
+        const fields = readFileSync(rssFile, 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
+        if (PYTHON) {
+          const [, wallUs, cpuUs, rss] = fields;
+          wallMs = wallUs / 1000;
+          cpuMs = cpuUs / 1000;
+          maxRssKb = rss;
+        } else {
+          const [rss, user, sys] = fields;
+          maxRssKb = rss;
+          cpuMs = (user + sys) * 1000;
+        }
       } catch {}
       rmSync(rssFile, { force: true });
       resolve({ code, wallMs, stdout, stderr, maxRssKb, cpuMs });
