@@ -20,12 +20,17 @@ const HOST_WITH_PORT = /^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?:[0-9]{1,5}$/;
  */
 const RESERVED = new Set(['metadata', 'targets', 'keys']);
 
+/** GUNs accepted already: every request names one, and the same few are asked for again and again. */
+const accepted = new Set<string>();
+const MAX_ACCEPTED = 10_000;
+
 /**
  * Returns `gun` when it is a GUN this server accepts.
  * @throws {UnsafeNameError} anything else: empty, too long, a segment outside the grammar
  *   (upper case, `..`, a leading dot, percent signs, control characters), or a reserved segment.
  */
 export function checkGun(gun: string): string {
+  if (accepted.has(gun)) return gun;
   if (typeof gun !== 'string' || gun.length === 0 || gun.length > MAX_GUN_LENGTH) {
     throw new UnsafeNameError(
       `expected a repository name (GUN) of 1 to ${MAX_GUN_LENGTH} characters, found ${typeof gun === 'string' ? `${gun.length} characters` : typeof gun}`,
@@ -45,5 +50,7 @@ export function checkGun(gun: string): string {
       );
     }
   });
+  if (accepted.size >= MAX_ACCEPTED) accepted.clear();
+  accepted.add(gun);
   return gun;
 }

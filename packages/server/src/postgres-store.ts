@@ -12,8 +12,9 @@
 import { ConflictError, type RepositoryStorage, StorageError, UnsafeNameError } from '@tufa/core';
 import pg from 'pg';
 import { checkGun } from './gun.js';
+import { MetadataCache, type MetadataFile, metadataFile, versionedName } from './metadata-cache.js';
 import type { OnlineKeyFile, OnlineRole } from './online-keys.js';
-import { type ChangeRecord, type MetadataFile, type ServerStore, sha256Hex } from './store.js';
+import type { ChangeRecord, ServerStore, StoreCacheOptions } from './store.js';
 
 /** The migrations, in order; each runs once, in a transaction. Never edit one that shipped. */
 const MIGRATIONS: readonly string[] = [
@@ -133,7 +134,7 @@ class PostgresRepositoryStorage implements RepositoryStorage {
 }
 
 /** Options of `PostgresStore.open`. */
-export interface PostgresStoreOptions {
+export interface PostgresStoreOptions extends StoreCacheOptions {
   /** A `postgres://` URL without a password (the password comes from the environment). */
   connectionString?: string;
   /** Connections per replica (default 10). */
@@ -142,7 +143,21 @@ export interface PostgresStoreOptions {
 
 /** The PostgreSQL store: many GUNs, many replicas, one database. */
 export class PostgresStore implements ServerStore {
-  private constructor(private readonly pool: pg.Pool) {}
+  /**
+   * Versioned files read from the database (ADR 0027). A publish is one transaction, so a file
+   * another transaction can read is committed, and no publish rewrites a committed version:
+   * every replica may keep it. Entry points are read from the database on every GET: a replica
+   * must never answer an older `timestamp.json` than the database holds, or a client moving
+   * between replicas would see its versions go back.
+   */
+  private readonly cache: MetadataCache;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    cacheBytes?: number,
+  ) {
+    this.cache = new MetadataCache(cacheBytes);
+  }
 
   /** Connects and applies the migrations this version has and the database lacks. */
   static async open(options: PostgresStoreOptions = {}): Promise<PostgresStore> {
@@ -152,7 +167,7 @@ export class PostgresStore implements ServerStore {
     });
     // A connection that breaks while idle (a database restart) is dropped, not fatal.
     pool.on('error', () => {});
-    const store = new PostgresStore(pool);
+    const store = new PostgresStore(pool, options.metadataCacheBytes);
     try {
       await store.migrate();
     } catch (e) {
@@ -207,8 +222,14 @@ export class PostgresStore implements ServerStore {
 
   async readMetadata(gun: string, file: string): Promise<MetadataFile | undefined> {
     if (file === '' || file.startsWith('.') || /[/\\\0]/.test(file)) return undefined;
+    const versioned = versionedName(file) !== undefined;
+    const hit = versioned ? this.cache.get(gun, file) : undefined;
+    if (hit) return hit.file;
     const bytes = await this.storage(gun).read(`metadata/${file}`);
-    return bytes && { bytes, sha256: sha256Hex(bytes) };
+    if (!bytes) return undefined;
+    const served = metadataFile(bytes);
+    if (versioned) this.cache.set(gun, file, served);
+    return served;
   }
 
   async listGuns(): Promise<string[]> {

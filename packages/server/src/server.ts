@@ -37,6 +37,12 @@ export interface TrustServerOptions {
    * see OnlineKeyOptions.given): key files, `env:` or `pkcs11:` signers.
    */
   onlineSigners?: Partial<Record<OnlineRole, readonly Signer[]>>;
+  /**
+   * Bytes of metadata files the server keeps in memory to answer GETs (default 128 MiB; 0:
+   * none): committed versioned files, and in the directory store the entry points, checked
+   * against the file on every GET (ADR 0027).
+   */
+  metadataCacheBytes?: number;
   /** scrypt N of new online key files (tests pass 2^10). */
   scryptN?: number;
   log?: (line: string) => void;
@@ -81,9 +87,11 @@ export function tlsServer(
  */
 export async function startTrustServer(options: TrustServerOptions): Promise<RunningTrustServer> {
   const log = options.log ?? (() => {});
+  const cache =
+    options.metadataCacheBytes !== undefined ? { metadataCacheBytes: options.metadataCacheBytes } : {};
   const store: ServerStore = /^postgres(ql)?:\/\//.test(options.store)
-    ? await PostgresStore.open({ connectionString: options.store })
-    : await DirectoryStore.open(options.store);
+    ? await PostgresStore.open({ connectionString: options.store, ...cache })
+    : await DirectoryStore.open(options.store, cache);
   let keys: OnlineKeys;
   try {
     keys = new OnlineKeys(store, {

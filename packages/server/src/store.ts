@@ -5,13 +5,19 @@
  * server can serve the same directory. One server process per directory: a second refuses to
  * start, since uploads of a GUN are serialised by a queue in the process.
  */
-import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { appendFile, lstat, open, readdir, readFile, rm } from 'node:fs/promises';
+import { appendFile, lstat, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ConflictError, PublishLockedError, type RepositoryStorage, StorageError } from '@tufa/core';
+import {
+  ConflictError,
+  Metadata,
+  PublishLockedError,
+  type RepositoryStorage,
+  StorageError,
+} from '@tufa/core';
 import { ensureDir, FsRepositoryStorage, writeFileAtomic } from '@tufa/core/node';
 import { checkGun } from './gun.js';
+import { MetadataCache, type MetadataFile, metadataFile, versionedName } from './metadata-cache.js';
 import { type OnlineKeyFile, type OnlineKeyFiles, type OnlineRole, SERVER_FILES_DIR } from './online-keys.js';
 
 /** One entry of the change feed: a GUN's new versions after an upload or a refresh. */
@@ -27,11 +33,7 @@ export interface ChangeRecord {
   versions: { role: string; version: number }[];
 }
 
-/** A metadata file as served: its bytes and their sha256 (hex), which is its ETag. */
-export interface MetadataFile {
-  bytes: Uint8Array;
-  sha256: string;
-}
+export { type MetadataFile, sha256Hex } from './metadata-cache.js';
 
 /** What the server needs from its storage. */
 export interface ServerStore extends OnlineKeyFiles {
@@ -64,11 +66,96 @@ const SERVER_DIR = '.tufa-server';
 const CHANGES_FILE = 'changes.jsonl';
 /** The largest metadata file served from the directory. */
 const MAX_METADATA_BYTES = 64 * 1024 * 1024;
-/** Digests of versioned files kept (by GUN and name, with the file's identity). */
-const MAX_DIGESTS = 10_000;
+/** GUNs whose committed versions are kept in memory (each a role → version map). */
+const MAX_COMMITTED_GUNS = 10_000;
+const TIMESTAMP_PATH = 'metadata/timestamp.json';
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+/** Options of `DirectoryStore.open` and `PostgresStore.open`. */
+export interface StoreCacheOptions {
+  /**
+   * Bytes of metadata files kept in memory to answer GETs (default 128 MiB; 0: none). See
+   * `MetadataCache` for what may be kept.
+   */
+  metadataCacheBytes?: number;
+}
+
+/**
+ * What a GUN's committed state references, as far as this process knows: every versioned file
+ * at or below these versions was written before a `timestamp.json` that made it part of the
+ * repository, and no writer replaces it after that (the next change is the next version).
+ */
+interface Committed {
+  /** Role file stem → the version the committed snapshot lists ('snapshot': the timestamp's). */
+  roles: Map<string, number>;
+  /**
+   * Roots below this version are committed: `root.json` is written before `timestamp.json`, so
+   * its own version may be one a crash left unreferenced.
+   */
+  rootBelow: number;
+  /** The newest root this process saw committed by its own publish (then `timestamp.json`). */
+  rootCommitted: number;
+}
+
+function covers(c: Committed, v: { version: number; role: string }): boolean {
+  if (v.role === 'root') return v.version < c.rootBelow || v.version <= c.rootCommitted;
+  return v.version <= (c.roles.get(v.role) ?? 0);
+}
+
+/** The identity of a file: replaced (a rename gives a new inode) or rewritten, it changes. */
+function identityOf(st: {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/**
+ * A GUN's repository storage that tells the store which files a publish committed: those it
+ * wrote under the publish lock before `timestamp.json` (written last: DESIGN rule 10), once that
+ * write succeeded. A publish that fails before it leaves files no committed state references.
+ */
+class CommitTrackingStorage implements RepositoryStorage {
+  private written: { path: string; bytes: Uint8Array }[] | undefined;
+
+  constructor(
+    private readonly inner: RepositoryStorage,
+    private readonly onCommit: (files: readonly { path: string; bytes: Uint8Array }[]) => void,
+  ) {}
+
+  read(path: string): Promise<Uint8Array | undefined> {
+    return this.inner.read(path);
+  }
+
+  async write(path: string, bytes: Uint8Array): Promise<void> {
+    await this.inner.write(path, bytes);
+    if (!this.written) return;
+    if (path === TIMESTAMP_PATH) {
+      const files = this.written;
+      this.written = [];
+      this.onCommit(files);
+    } else this.written.push({ path, bytes });
+  }
+
+  writeStream(path: string, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    // Target files, never metadata: nothing the metadata cache holds.
+    return this.inner.writeStream(path, chunks);
+  }
+
+  remove(path: string): Promise<void> {
+    return this.inner.remove(path);
+  }
+
+  async lock(): Promise<() => Promise<void>> {
+    const release = await this.inner.lock();
+    this.written = [];
+    return async () => {
+      this.written = undefined;
+      await release();
+    };
+  }
 }
 
 function errorCode(e: unknown): string | undefined {
@@ -83,24 +170,27 @@ export class DirectoryStore implements ServerStore {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly log: ChangeRecord[];
   /**
-   * sha256 of versioned files (`N.ROLE.json`) by GUN and name, with the identity of the file it
-   * was computed from (device, inode, size, change times): hashing a 10k-target targets.json on
-   * every GET cost more than serving it. Any rewrite of the file (the server's atomic rename
-   * gives a new inode) changes the identity, and the digest is computed again.
+   * Files answered from memory (ADR 0027): versioned files once committed, with no file-system
+   * call; entry points (`timestamp.json`, `root.json`) with the identity of the file they were
+   * read from, checked by one `stat` per GET, since another writer of the directory (a CLI
+   * publish under the repository's lock) may replace them.
    */
-  private readonly digests = new Map<string, { id: string; sha256: string }>();
+  private readonly cache: MetadataCache;
+  /** What each GUN's committed state references (see Committed), by GUN, oldest use first. */
+  private readonly committed = new Map<string, Committed>();
 
-  private constructor(dir: string, release: () => Promise<void>, log: ChangeRecord[]) {
+  private constructor(dir: string, release: () => Promise<void>, log: ChangeRecord[], cacheBytes?: number) {
     this.dir = dir;
     this.release = release;
     this.log = log;
+    this.cache = new MetadataCache(cacheBytes);
   }
 
   /**
    * Opens `dir` for this process, creating it if needed.
    * @throws {ConflictError} another server process serves the directory.
    */
-  static async open(dir: string): Promise<DirectoryStore> {
+  static async open(dir: string, options: StoreCacheOptions = {}): Promise<DirectoryStore> {
     const abs = resolve(dir);
     // The core's publish lock (pid, host and boot id): a lock left by a killed server is taken
     // over, one held by a running server is not.
@@ -137,7 +227,7 @@ export class DirectoryStore implements ServerStore {
         });
       }
     }
-    return new DirectoryStore(abs, release, log);
+    return new DirectoryStore(abs, release, log, options.metadataCacheBytes);
   }
 
   private gunDirectory(gun: string): string {
@@ -200,7 +290,56 @@ export class DirectoryStore implements ServerStore {
   }
 
   storage(gun: string): RepositoryStorage {
-    return new FsRepositoryStorage(this.gunDirectory(gun));
+    return new CommitTrackingStorage(new FsRepositoryStorage(this.gunDirectory(gun)), (files) =>
+      this.committedByPublish(gun, files),
+    );
+  }
+
+  /** A publish of this process committed `files`: they are final, and served from memory. */
+  private committedByPublish(gun: string, files: readonly { path: string; bytes: Uint8Array }[]): void {
+    const c = this.committed.get(gun);
+    for (const { path, bytes } of files) {
+      const file = path.startsWith('metadata/') ? path.slice('metadata/'.length) : undefined;
+      const v = file === undefined || file.includes('/') ? undefined : versionedName(file);
+      if (!v || file === undefined) continue;
+      if (c) {
+        if (v.role === 'root') c.rootCommitted = Math.max(c.rootCommitted, v.version);
+        else c.roles.set(v.role, Math.max(c.roles.get(v.role) ?? 0, v.version));
+      }
+      this.cache.set(gun, file, metadataFile(bytes));
+    }
+  }
+
+  /**
+   * What the GUN's committed state references, read from the directory: `timestamp.json` (written
+   * last, so what it names is committed), the snapshot it names, and `root.json`'s version.
+   * Undefined when the GUN has no (readable) repository: then nothing of it is cached.
+   */
+  private async loadCommitted(gun: string): Promise<Committed | undefined> {
+    try {
+      const ts = await this.readFile(gun, 'timestamp.json');
+      if (!ts) return undefined;
+      const snapshotVersion = Metadata.fromBytes(ts.file.bytes, 'timestamp').signed.snapshotMeta.version;
+      const roles = new Map<string, number>([['snapshot', snapshotVersion]]);
+      const sn = await this.readFile(gun, `${snapshotVersion}.snapshot.json`);
+      if (sn) {
+        for (const [name, meta] of Metadata.fromBytes(sn.file.bytes, 'snapshot').signed.meta) {
+          if (name.endsWith('.json')) roles.set(name.slice(0, -'.json'.length), meta.version);
+        }
+      }
+      const root = await this.readFile(gun, 'root.json');
+      const rootBelow = root ? Metadata.fromBytes(root.file.bytes, 'root').signed.version : 0;
+      const before = this.committed.get(gun);
+      const c: Committed = { roles, rootBelow, rootCommitted: before?.rootCommitted ?? 0 };
+      this.committed.delete(gun);
+      if (this.committed.size >= MAX_COMMITTED_GUNS)
+        this.committed.delete(this.committed.keys().next().value as string);
+      this.committed.set(gun, c);
+      return c;
+    } catch {
+      // A repository a client would refuse too: served from the directory, never from memory.
+      return undefined;
+    }
   }
 
   async withGun<T>(gun: string, fn: () => Promise<T>): Promise<T> {
@@ -217,8 +356,50 @@ export class DirectoryStore implements ServerStore {
 
   async readMetadata(gun: string, file: string): Promise<MetadataFile | undefined> {
     if (file === '' || file.startsWith('.') || /[/\\\0]/.test(file)) return undefined;
-    // No symbolic link anywhere below the store (DESIGN rule 14): each directory is checked, and
-    // the file is opened without following one.
+    const hit = this.cache.get(gun, file);
+    const v = versionedName(file);
+    if (v) {
+      if (hit) return hit.file;
+      // Known committed before the read: the bytes read are final.
+      const known = this.committed.get(gun);
+      const final = known !== undefined && covers(known, v);
+      const found = await this.readFile(gun, file);
+      if (!found) return undefined;
+      if (final) {
+        this.cache.set(gun, file, found.file);
+        return found.file;
+      }
+      const c = await this.loadCommitted(gun);
+      if (!c || !covers(c, v)) return found.file;
+      // Committed now, but the bytes were read before that was known: they may be those of a
+      // crashed upload, which the publish that committed this version replaced. Read again.
+      const again = await this.readFile(gun, file);
+      if (again) this.cache.set(gun, file, again.file);
+      return again?.file;
+    }
+    if (hit) {
+      const st = await stat(join(this.metadataDir(gun), file), { bigint: true }).catch(() => undefined);
+      // The same file as the one read with every check below: the same bytes.
+      if (st && identityOf(st) === hit.identity) return hit.file;
+    }
+    const found = await this.readFile(gun, file);
+    if (found) this.cache.set(gun, file, found.file, found.identity);
+    else this.cache.delete(gun, file);
+    return found?.file;
+  }
+
+  private metadataDir(gun: string): string {
+    return join(this.gunDirectory(gun), 'metadata');
+  }
+
+  /**
+   * A file under the GUN's `metadata/`, read without following a symbolic link anywhere below
+   * the store (DESIGN rule 14), with the identity of the file read.
+   */
+  private async readFile(
+    gun: string,
+    file: string,
+  ): Promise<{ file: MetadataFile; identity: string } | undefined> {
     let dir = this.dir;
     for (const segment of [...checkGun(gun).split('/'), 'metadata']) {
       dir = join(dir, segment);
@@ -243,16 +424,7 @@ export class DirectoryStore implements ServerStore {
       if (st.size > BigInt(MAX_METADATA_BYTES))
         throw new StorageError(`${file} of ${gun} is larger than ${MAX_METADATA_BYTES} bytes`);
       const bytes = new Uint8Array(await handle.readFile());
-      if (!/^[1-9][0-9]*\./.test(file)) return { bytes, sha256: sha256Hex(bytes) };
-      const key = `${gun}\0${file}`;
-      const id = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-      const known = this.digests.get(key);
-      if (known?.id === id) return { bytes, sha256: known.sha256 };
-      const sha256 = sha256Hex(bytes);
-      this.digests.delete(key);
-      if (this.digests.size >= MAX_DIGESTS) this.digests.delete(this.digests.keys().next().value as string);
-      this.digests.set(key, { id, sha256 });
-      return { bytes, sha256 };
+      return { file: metadataFile(bytes), identity: identityOf(st) };
     } finally {
       await handle.close();
     }

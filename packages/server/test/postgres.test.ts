@@ -17,6 +17,7 @@ if (missing && process.env.CI === 'true') throw new Error(`CI needs PostgreSQL f
 
 const ROOT = fixedSigner(91);
 const TARGETS = fixedSigner(92);
+const ROOT_2 = fixedSigner(93);
 const LONG = { root: 3650 * 86400, targets: 3650 * 86400 };
 
 function target(path: string, seed: number): TargetFile {
@@ -67,6 +68,34 @@ describe.skipIf(missing !== undefined)('PostgreSQL store, two replicas', () => {
     expect((await onB.onlineKeys('db.test/one')).timestamp.keyid()).toBe(
       (await onA.onlineKeys('db.test/one')).timestamp.keyid(),
     );
+  });
+
+  it("answers on one replica the timestamp another replica's upload just wrote, never an older one", async () => {
+    // Each replica keeps versioned files in memory (committed, never rewritten); timestamp.json
+    // and root.json come from the database on every GET, or a client going from B to A would see
+    // its timestamp version go back.
+    const onA = new ServerClient({ url: a.url });
+    const onB = new ServerClient({ url: b.url });
+    const gun = 'db.test/cached';
+    await onA.create(gun, {
+      keys: { root: [ROOT.key], targets: [TARGETS.key] },
+      signers: [ROOT, TARGETS],
+      expiry: LONG,
+    });
+    const version = async (c: ServerClient, file: string, type: 'timestamp' | 'snapshot' | 'root') =>
+      Metadata.fromBytes((await c.readFile(gun, `metadata/${file}`)) as Uint8Array, type).signed.version;
+    for (let i = 1; i <= 3; i++) {
+      const before = await version(onA, 'timestamp.json', 'timestamp');
+      expect(await onA.readFile(gun, `metadata/${before}.snapshot.json`)).toBeDefined();
+      await onB.publish(gun, { signers: [TARGETS] }, (r) => r.addTargets([target(`cached:${i}`, 30 + i)]));
+      expect(await version(onA, 'timestamp.json', 'timestamp')).toBe(before + 1);
+      expect(await version(onA, `${before + 1}.snapshot.json`, 'snapshot')).toBe(before + 1);
+    }
+    await onB.publish(gun, { signers: [ROOT, ROOT_2], expiry: LONG }, async (r) => {
+      r.rotateKeys('root', { add: [ROOT_2.key], remove: [ROOT.key.keyid()] });
+    });
+    expect(await version(onA, 'root.json', 'root')).toBe(2);
+    expect(await targetsOf(onA, gun, ['cached:3'])).toEqual([33]);
   });
 
   it('takes 20 concurrent publishers, to one GUN and to many, without losing an update', async () => {

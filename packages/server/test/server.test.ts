@@ -151,11 +151,11 @@ describe('serving and publishing', () => {
     expect((await call(`${server.url}${GUN}/metadata/9.targets.json`)).json().error.code).toBe('NOT_FOUND');
   });
 
-  it('gives a versioned file the ETag of the bytes it holds now, also after the file is replaced', async () => {
-    // The directory store keeps the digest of versioned files with the file's identity: a file
-    // replaced (rename, or rewritten in place) must get the digest of its new bytes.
-    const file = join(server.dir, GUN, 'metadata', '1.targets.json');
-    const url = `${server.url}${GUN}/metadata/1.targets.json`;
+  it('gives timestamp.json the ETag of the bytes it holds now, also after the file is replaced', async () => {
+    // The directory store keeps entry points in memory with the identity of the file they came
+    // from: a file another writer replaced (rename, or rewritten in place) is read again.
+    const file = join(server.dir, GUN, 'metadata', 'timestamp.json');
+    const url = `${server.url}${GUN}/metadata/timestamp.json`;
     const original = await readFile(file);
     const etagOf = (b: Uint8Array) => `"${createHash('sha256').update(b).digest('hex')}"`;
     try {
@@ -174,6 +174,22 @@ describe('serving and publishing', () => {
       await writeFile(file, original);
     }
     expect((await call(url)).headers.get('etag')).toBe(etagOf(original));
+  });
+
+  it('keeps answering the committed bytes of a versioned file, which never change', async () => {
+    // Once timestamp.json references 1.targets.json no writer replaces it: the server answers
+    // it from memory, and bytes put there behind its back are not what clients get.
+    const file = join(server.dir, GUN, 'metadata', '1.targets.json');
+    const url = `${server.url}${GUN}/metadata/1.targets.json`;
+    const original = await readFile(file);
+    expect((await call(url)).body).toEqual(new Uint8Array(original));
+    try {
+      await writeFile(`${file}.new`, Buffer.from(`${original.toString()}\n`));
+      await rename(`${file}.new`, file);
+      expect((await call(url)).body).toEqual(new Uint8Array(original));
+    } finally {
+      await writeFile(file, original);
+    }
   });
 
   it('takes delegated roles and refuses targets outside their paths', async () => {

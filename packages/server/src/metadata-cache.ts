@@ -1,0 +1,121 @@
+/**
+ * Metadata files held in memory, least recently used first out, bounded by their bytes.
+ *
+ * What may go in is decided by the store, not here (ADR 0027): a versioned file (`N.ROLE.json`)
+ * once the GUN's committed state references it, since no writer ever replaces it after that,
+ * and, in the directory store, an entry point (`timestamp.json`) together with the identity of
+ * the file it was read from, checked on every use. The cache itself only keeps bytes with what
+ * every answer needs precomputed (sha256, ETag, length), so a GET of a cached file touches
+ * neither the file system nor the database, and hashes nothing.
+ */
+import { createHash } from 'node:crypto';
+
+/** The default bound of a server's metadata cache: 128 MiB of file bytes. */
+export const DEFAULT_METADATA_CACHE_BYTES = 128 * 1024 * 1024;
+
+/** A metadata file as served: its bytes and what its answers need, computed once. */
+export interface MetadataFile {
+  bytes: Uint8Array;
+  /** sha256 of the bytes, lower-case hex. */
+  sha256: string;
+  /** The strong ETag of the bytes: the sha256 in double quotes. */
+  etag: string;
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** The served form of `bytes`, hashed once. */
+export function metadataFile(bytes: Uint8Array): MetadataFile {
+  const sha256 = sha256Hex(bytes);
+  return { bytes, sha256, etag: `"${sha256}"` };
+}
+
+/**
+ * A versioned metadata file name (`N.ROLE.json`, N without leading zeros): its version and the
+ * role's file stem, or undefined for an entry point (`timestamp.json`, `root.json`, and the
+ * unversioned names of a repository without consistent snapshots).
+ */
+export function versionedName(file: string): { version: number; role: string } | undefined {
+  const m = /^([1-9][0-9]{0,15})\.(.+)\.json$/.exec(file);
+  if (!m) return undefined;
+  const version = Number(m[1]);
+  return Number.isSafeInteger(version) ? { version, role: m[2] as string } : undefined;
+}
+
+interface Entry {
+  file: MetadataFile;
+  /** For entry points: the identity of the file the bytes came from (see DirectoryStore). */
+  identity: string | undefined;
+}
+
+/** An LRU map from (GUN, file name) to a served file, bounded by the sum of the files' bytes. */
+export class MetadataCache {
+  readonly maxBytes: number;
+  private readonly entries = new Map<string, Entry>();
+  private bytes = 0;
+
+  /** @param maxBytes the bound (0 disables the cache); a file larger than a quarter of it is never kept. */
+  constructor(maxBytes: number = DEFAULT_METADATA_CACHE_BYTES) {
+    if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) {
+      throw new RangeError(
+        `the metadata cache bound must be a whole number of bytes >= 0, found ${maxBytes}`,
+      );
+    }
+    this.maxBytes = maxBytes;
+  }
+
+  private static key(gun: string, file: string): string {
+    return `${gun}\0${file}`;
+  }
+
+  /** The bytes held now. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /** The cached file, marked as the most recently used; `identity` is what it was stored with. */
+  get(gun: string, file: string): { file: MetadataFile; identity: string | undefined } | undefined {
+    const key = MetadataCache.key(gun, file);
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    // Re-inserting moves it to the end of the Map's order: the newest use.
+    this.entries.delete(key);
+    this.entries.set(key, e);
+    return e;
+  }
+
+  /** Keeps `file` (replacing what the name held), then drops the least recently used beyond the bound. */
+  set(gun: string, file: string, served: MetadataFile, identity?: string): void {
+    this.delete(gun, file);
+    const n = served.bytes.length;
+    // One huge file must not flush everything else out.
+    if (n > this.maxBytes / 4) return;
+    this.entries.set(MetadataCache.key(gun, file), { file: served, identity });
+    this.bytes += n;
+    for (const [k, e] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(k);
+      this.bytes -= e.file.bytes.length;
+    }
+  }
+
+  delete(gun: string, file: string): void {
+    const key = MetadataCache.key(gun, file);
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.entries.delete(key);
+    this.bytes -= e.file.bytes.length;
+  }
+
+  /** Forgets every file of a GUN. */
+  deleteGun(gun: string): void {
+    const prefix = `${gun}\0`;
+    for (const [k, e] of this.entries) {
+      if (!k.startsWith(prefix)) continue;
+      this.entries.delete(k);
+      this.bytes -= e.file.bytes.length;
+    }
+  }
+}
