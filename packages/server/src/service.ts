@@ -15,6 +15,7 @@ import {
   type PublishResult,
   Repository,
   type RepositoryOptions,
+  type RepositoryStorage,
   type Root,
   StaleVersionError,
   ValueError,
@@ -38,6 +39,9 @@ const UPLOAD_ATTEMPTS = 3;
 /** The most roles one upload may carry. */
 export const MAX_UPLOAD_ROLES = 1024;
 
+/** GUNs whose published state is kept between uploads by default (see `repositoryCacheSize`). */
+export const DEFAULT_REPOSITORY_CACHE_SIZE = 256;
+
 export interface TrustServiceOptions {
   store: ServerStore;
   keys: OnlineKeys;
@@ -49,6 +53,31 @@ export interface TrustServiceOptions {
   onRefreshError?: (gun: string, error: unknown) => void;
   /** Told when the online keys a new root replaced could not be destroyed after its upload. */
   onRetireError?: (gun: string, error: unknown) => void;
+  /**
+   * How many GUNs' published state (parsed and verified root, timestamp, snapshot, targets) is
+   * kept between uploads (default 256; 0: every upload reads and checks it again). ADR 0027.
+   */
+  repositoryCacheSize?: number;
+}
+
+/** A GUN's repository as its last publish here left it, and what it was opened with. */
+interface CachedRepository {
+  repo: Repository;
+  /** The bytes of `timestamp.json` that publish wrote: the state the repository holds. */
+  timestamp: Uint8Array;
+  /** The online keys it signs with (their keyids): another set means another repository. */
+  signers: string;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+function signersId(options: RepositoryOptions): string {
+  return [...(options.signers ?? [])]
+    .map((s) => s.key.keyid())
+    .sort()
+    .join(',');
 }
 
 const TIMESTAMP_PATH = 'metadata/timestamp.json';
@@ -65,6 +94,13 @@ export class TrustService {
   private readonly expiry: Partial<ExpiryPolicy>;
   private readonly onRefreshError: ((gun: string, error: unknown) => void) | undefined;
   private readonly onRetireError: ((gun: string, error: unknown) => void) | undefined;
+  /**
+   * Published repositories by GUN, least recently used first. An upload takes its GUN's entry
+   * out while it works on it (two uploads of a GUN on a PostgreSQL replica are not queued in the
+   * process) and puts it back only after a successful publish.
+   */
+  private readonly repositories = new Map<string, CachedRepository>();
+  private readonly repositoryCacheSize: number;
 
   constructor(options: TrustServiceOptions) {
     this.store = options.store;
@@ -73,6 +109,45 @@ export class TrustService {
     this.expiry = { ...options.expiry };
     this.onRefreshError = options.onRefreshError;
     this.onRetireError = options.onRetireError;
+    this.repositoryCacheSize = options.repositoryCacheSize ?? DEFAULT_REPOSITORY_CACHE_SIZE;
+  }
+
+  /**
+   * The GUN's published repository: the one its last publish here left, when the store still
+   * holds exactly the timestamp that publish wrote and the online keys are the same; else opened
+   * from the store (read, parsed, root chain walked). Either way `publish` checks again, under
+   * the store's lock (in the publish transaction on PostgreSQL), that `timestamp.json` is still
+   * the one the repository was opened at, and refuses with a ConflictError otherwise: a stale
+   * repository is never published from, only costs a retry.
+   */
+  private async published(
+    gun: string,
+    storage: RepositoryStorage,
+    options: RepositoryOptions,
+    timestamp: Uint8Array,
+  ): Promise<Repository> {
+    const cached = this.repositories.get(gun);
+    this.repositories.delete(gun);
+    if (cached && sameBytes(cached.timestamp, timestamp) && cached.signers === signersId(options)) {
+      return cached.repo;
+    }
+    return Repository.open(storage, options);
+  }
+
+  /** Keeps a repository that has just published (nothing staged) for the GUN's next upload. */
+  private keep(gun: string, repo: Repository, options: RepositoryOptions): void {
+    const ts = repo.timestampMetadata;
+    if (this.repositoryCacheSize === 0 || !ts || repo.hasChanges) return;
+    this.repositories.delete(gun);
+    if (this.repositories.size >= this.repositoryCacheSize)
+      this.repositories.delete(this.repositories.keys().next().value as string);
+    // The publish wrote `ts.toBytes()` (the core writes timestamp.json in its default layout).
+    this.repositories.set(gun, { repo, timestamp: ts.toBytes(), signers: signersId(options) });
+  }
+
+  /** Forgets the GUN's kept repository (a key it signs with went away). */
+  private forget(gun: string): void {
+    this.repositories.delete(gun);
   }
 
   private async repositoryOptions(gun: string): Promise<RepositoryOptions> {
@@ -152,8 +227,9 @@ export class TrustService {
       for (let attempt = 1; ; attempt++) {
         let repo: Repository;
         const root = parsed.get('root');
-        if (await storage.read(TIMESTAMP_PATH)) {
-          repo = await Repository.open(storage, options);
+        const timestamp = await storage.read(TIMESTAMP_PATH);
+        if (timestamp) {
+          repo = await this.published(gun, storage, options, timestamp);
           if (root) repo.stageSignedMetadata('root', root);
         } else {
           if (!root)
@@ -177,10 +253,14 @@ export class TrustService {
           continue;
         }
         const versions = versionsOf(published);
+        this.keep(gun, repo, options);
         // The upload is committed: a key that cannot be destroyed now is reported, not turned
-        // into a failed upload (the next root upload retires it).
-        if (root)
+        // into a failed upload (the next root upload retires it). The kept repository holds the
+        // signers of the keys destroyed: it goes too.
+        if (root) {
+          this.forget(gun);
           await this.retireOnlineKeys(gun, root as Metadata<Root>).catch((e) => this.onRetireError?.(gun, e));
+        }
         const change = await this.store.recordChange({
           gun,
           time: this.now().toISOString(),
@@ -208,12 +288,18 @@ export class TrustService {
   async refresh(gun: string): Promise<RoleVersions> {
     return this.store.withGun(gun, async () => {
       const storage = this.store.storage(gun);
-      if (!(await storage.read(TIMESTAMP_PATH))) return [];
-      const repo = await Repository.open(storage, await this.repositoryOptions(gun));
+      const timestamp = await storage.read(TIMESTAMP_PATH);
+      if (!timestamp) return [];
+      const options = await this.repositoryOptions(gun);
+      const repo = await this.published(gun, storage, options, timestamp);
       const ts = repo.timestampMetadata;
       const lifetime = (this.expiry.timestamp ?? DEFAULT_EXPIRY.timestamp) * 1000;
-      if (ts && ts.signed.expires.getTime() - this.now().getTime() > lifetime / 2) return [];
+      if (ts && ts.signed.expires.getTime() - this.now().getTime() > lifetime / 2) {
+        this.keep(gun, repo, options);
+        return [];
+      }
       const versions = versionsOf(await repo.refreshTimestamp());
+      this.keep(gun, repo, options);
       if (versions.length > 0) {
         await this.store.recordChange({ gun, time: this.now().toISOString(), kind: 'refresh', versions });
       }
