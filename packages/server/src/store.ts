@@ -113,12 +113,23 @@ function identityOf(st: {
 }
 
 /**
- * A GUN's repository storage that tells the store which files a publish committed: those it
- * wrote under the publish lock before `timestamp.json` (written last: DESIGN rule 10), once that
- * write succeeded. A publish that fails before it leaves files no committed state references.
+ * A GUN's repository storage as the server publishes through it (ADR 0027):
+ *
+ * - Versioned metadata files written under the publish lock are written concurrently: each
+ *   `write` starts the core's atomic write (temporary file, fsync, rename, fsync of the
+ *   directory) and returns; the next write that is not a versioned file (`root.json`, then
+ *   `timestamp.json`) first waits until every one started before it is in place, and fails if
+ *   one failed. So `timestamp.json` is still written only once everything it references is
+ *   durable (DESIGN rule 10), and `root.json` only once the root it names is; what changes is
+ *   that the fsyncs of the new files overlap instead of adding up.
+ * - It tells the store which files a publish committed: those written under the lock before
+ *   `timestamp.json`, once that write succeeded. A publish that fails before it leaves files no
+ *   committed state references.
  */
-class CommitTrackingStorage implements RepositoryStorage {
+export class PublishStorage implements RepositoryStorage {
   private written: { path: string; bytes: Uint8Array }[] | undefined;
+  /** Versioned files being written, not yet waited for. */
+  private inFlight: Promise<void>[] = [];
 
   constructor(
     private readonly inner: RepositoryStorage,
@@ -130,13 +141,30 @@ class CommitTrackingStorage implements RepositoryStorage {
   }
 
   async write(path: string, bytes: Uint8Array): Promise<void> {
+    if (!this.written) return this.inner.write(path, bytes);
+    const name = path.startsWith('metadata/') ? path.slice('metadata/'.length) : '';
+    if (!name.includes('/') && versionedName(name)) {
+      const w = this.inner.write(path, bytes);
+      w.catch(() => {}); // its failure is reported by the barrier, not as an unhandled rejection
+      this.inFlight.push(w);
+      this.written.push({ path, bytes });
+      return;
+    }
+    await this.barrier();
     await this.inner.write(path, bytes);
-    if (!this.written) return;
     if (path === TIMESTAMP_PATH) {
       const files = this.written;
       this.written = [];
       this.onCommit(files);
     } else this.written.push({ path, bytes });
+  }
+
+  /** Waits for every write in flight; throws the first failure. */
+  private async barrier(): Promise<void> {
+    const flights = this.inFlight;
+    this.inFlight = [];
+    const failed = (await Promise.allSettled(flights)).find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
   writeStream(path: string, chunks: AsyncIterable<Uint8Array>): Promise<void> {
@@ -152,8 +180,13 @@ class CommitTrackingStorage implements RepositoryStorage {
     const release = await this.inner.lock();
     this.written = [];
     return async () => {
-      this.written = undefined;
-      await release();
+      // No write of this publish goes on after its lock is released.
+      try {
+        await this.barrier();
+      } finally {
+        this.written = undefined;
+        await release();
+      }
     };
   }
 }
@@ -290,7 +323,7 @@ export class DirectoryStore implements ServerStore {
   }
 
   storage(gun: string): RepositoryStorage {
-    return new CommitTrackingStorage(new FsRepositoryStorage(this.gunDirectory(gun)), (files) =>
+    return new PublishStorage(new FsRepositoryStorage(this.gunDirectory(gun)), (files) =>
       this.committedByPublish(gun, files),
     );
   }

@@ -6,10 +6,11 @@
  */
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Metadata, TargetFile } from '@tufa/core';
+import { MemoryRepositoryStorage, Metadata, TargetFile } from '@tufa/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DirectoryStore, ServerClient } from '../src/index.js';
 import { MetadataCache, metadataFile, versionedName } from '../src/metadata-cache.js';
+import { PublishStorage } from '../src/store.js';
 import { fixedSigner } from './helpers/keys.js';
 import { call, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -191,5 +192,73 @@ describe('the directory store answers from memory only what is committed', () =>
       const { rm } = await import('node:fs/promises');
       await rm(s.dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('PublishStorage (how the directory store publishes)', () => {
+  /** A storage whose writes of versioned files finish only when the test says. */
+  class Gated extends MemoryRepositoryStorage {
+    readonly order: string[] = [];
+    readonly gates = new Map<string, { open: () => void; fail: (e: Error) => void }>();
+    override async write(path: string, bytes: Uint8Array): Promise<void> {
+      this.order.push(`start ${path}`);
+      if (/\/[0-9]+\./.test(path)) {
+        await new Promise<void>((open, fail) => this.gates.set(path, { open, fail }));
+      }
+      await super.write(path, bytes);
+      this.order.push(`done ${path}`);
+    }
+  }
+  const tick = () => new Promise((r) => setImmediate(r));
+
+  it('writes versioned files together, and timestamp.json only once they are all in place', async () => {
+    const inner = new Gated();
+    const committed: string[][] = [];
+    const s = new PublishStorage(inner, (files) => committed.push(files.map((f) => f.path)));
+    const release = await s.lock();
+    await s.write('metadata/2.targets.json', bytesOf('t'));
+    await s.write('metadata/2.snapshot.json', bytesOf('s'));
+    const ts = s.write('metadata/timestamp.json', bytesOf('ts'));
+    await tick();
+    expect(inner.order).toEqual(['start metadata/2.targets.json', 'start metadata/2.snapshot.json']);
+    inner.gates.get('metadata/2.snapshot.json')?.open();
+    await tick();
+    expect(inner.order).not.toContain('start metadata/timestamp.json');
+    inner.gates.get('metadata/2.targets.json')?.open();
+    await ts;
+    expect(inner.order.at(-1)).toBe('done metadata/timestamp.json');
+    expect(committed).toEqual([['metadata/2.targets.json', 'metadata/2.snapshot.json']]);
+    await release();
+  });
+
+  it('fails the write of timestamp.json, and commits nothing, when a versioned file failed', async () => {
+    const inner = new Gated();
+    const committed: string[][] = [];
+    const s = new PublishStorage(inner, (files) => committed.push(files.map((f) => f.path)));
+    const release = await s.lock();
+    await s.write('metadata/2.targets.json', bytesOf('t'));
+    const ts = s.write('metadata/timestamp.json', bytesOf('ts'));
+    await tick();
+    inner.gates.get('metadata/2.targets.json')?.fail(new Error('disk full'));
+    await expect(ts).rejects.toThrow('disk full');
+    expect(inner.files.has('metadata/timestamp.json')).toBe(false);
+    expect(committed).toEqual([]);
+    await release();
+  });
+
+  it('lets no write of a publish go on after its lock is released', async () => {
+    const inner = new Gated();
+    const s = new PublishStorage(inner, () => {});
+    const release = await s.lock();
+    await s.write('metadata/2.targets.json', bytesOf('t'));
+    let released = false;
+    const r = release().then(() => {
+      released = true;
+    });
+    await tick();
+    expect(released).toBe(false);
+    inner.gates.get('metadata/2.targets.json')?.open();
+    await r;
+    expect(inner.files.has('metadata/2.targets.json')).toBe(true);
   });
 });
