@@ -188,6 +188,12 @@ export class Repository {
   private openedTimestamp: Uint8Array | undefined;
   /** The published snapshot's bytes (the self-check's rollback reference). */
   private snapshotBytes: Uint8Array | undefined;
+  /**
+   * The root under which this object's last publish verified, with the client's checks, the
+   * timestamp, snapshot and targets it left published: while that is still the root and none is
+   * staged, none of them needs re-signing, and checking that again is skipped.
+   */
+  private checkedUnder: Root | undefined;
 
   private stagedRoot: Root | undefined;
   /** Signatures collected elsewhere (offline ceremonies) for the staged version of a role. */
@@ -903,7 +909,14 @@ export class Repository {
     authorisers: { role: Role | SuccinctRoles; keys: ReadonlyMap<string, Key> }[],
   ): Promise<Metadata<T>> {
     const pre = this.presigned.get(role);
-    const md = new Metadata<T>(signed, pre?.signatures.values());
+    // Metadata signed elsewhere keeps the canonical bytes of its received `signed`: what its
+    // signatures are over, and not worth encoding again (a large targets role).
+    const md = new Metadata<T>(
+      signed,
+      pre?.signatures.values(),
+      undefined,
+      pre && pre.signed === signed ? pre.signedBytes() : undefined,
+    );
     for (const s of this.stagedSignatures.get(role) ?? []) md.signatures.set(s.keyid, s);
     for (const { role: r, keys } of authorisers) {
       for (const keyid of r.keyids) {
@@ -1088,9 +1101,10 @@ export class Repository {
       changed,
       // Keys and thresholds are all that decide acceptance, and the staged root has the ones the
       // root to be live will have (whether it is signed here or elsewhere).
-      notAccepted: published
-        ? await this.rolesNeedingResign(new Metadata(staged ?? this.root.signed))
-        : new Set(),
+      notAccepted:
+        !published || (staged === undefined && this.checkedUnder === this.root.signed)
+          ? new Set()
+          : await this.rolesNeedingResign(new Metadata(staged ?? this.root.signed)),
       presigned: new Map(
         [...this.presigned].map(([role, md]) => [
           role,
@@ -1385,6 +1399,8 @@ export class Repository {
         this.published.set(f.role, f.bytes);
       }
     }
+    // The self-check verified timestamp, snapshot and targets, as now published, under this root.
+    this.checkedUnder = this.root.signed;
     this.stagedRoot = undefined;
     this.stagedSignatures.clear();
     this.presigned.clear();
