@@ -211,6 +211,15 @@ export class DirectoryStore implements ServerStore {
   private readonly cache: MetadataCache;
   /** What each GUN's committed state references (see Committed), by GUN, oldest use first. */
   private readonly committed = new Map<string, Committed>();
+  /**
+   * Online key files by GUN and role, as last read: this process is the only writer of the
+   * directory's key files (one server per directory, and no CLI writes them), and forgets a
+   * GUN's entries whenever it adds or removes one. Saves a readdir and a read per key on every
+   * upload.
+   */
+  private readonly keyFiles = new Map<string, OnlineKeyFile[]>();
+  /** Counts changes of key files (see readOnlineKeys). */
+  private keyChanges = 0;
 
   private constructor(dir: string, release: () => Promise<void>, log: ChangeRecord[], cacheBytes?: number) {
     this.dir = dir;
@@ -274,6 +283,25 @@ export class DirectoryStore implements ServerStore {
   }
 
   async readOnlineKeys(gun: string, role: OnlineRole): Promise<OnlineKeyFile[]> {
+    const key = `${gun}\0${role}`;
+    const known = this.keyFiles.get(key);
+    if (known) return [...known];
+    const changes = this.keyChanges;
+    const files = await this.readOnlineKeyFiles(gun, role);
+    // A read that overlapped a change may have seen the files before it: not kept.
+    if (changes === this.keyChanges) {
+      if (this.keyFiles.size >= MAX_COMMITTED_GUNS) this.keyFiles.clear();
+      this.keyFiles.set(key, files);
+    }
+    return [...files];
+  }
+
+  private forgetOnlineKeys(gun: string): void {
+    this.keyChanges++;
+    for (const role of ['snapshot', 'timestamp'] as const) this.keyFiles.delete(`${gun}\0${role}`);
+  }
+
+  private async readOnlineKeyFiles(gun: string, role: OnlineRole): Promise<OnlineKeyFile[]> {
     let names: string[];
     try {
       names = await readdir(join(this.gunDirectory(gun), SERVER_FILES_DIR));
@@ -298,6 +326,18 @@ export class DirectoryStore implements ServerStore {
 
   /** One process per directory, and creation runs under the GUN's queue: no race to lose. */
   async createOnlineKeys(gun: string, files: Partial<Record<OnlineRole, Uint8Array>>): Promise<void> {
+    this.forgetOnlineKeys(gun);
+    try {
+      await this.createOnlineKeyFiles(gun, files);
+    } finally {
+      this.forgetOnlineKeys(gun);
+    }
+  }
+
+  private async createOnlineKeyFiles(
+    gun: string,
+    files: Partial<Record<OnlineRole, Uint8Array>>,
+  ): Promise<void> {
     await ensureDir(join(this.gunDirectory(gun), SERVER_FILES_DIR), 0o700);
     for (const [role, bytes] of Object.entries(files) as [OnlineRole, Uint8Array][]) {
       if ((await this.readOnlineKeys(gun, role)).length > 0) continue;
@@ -309,13 +349,21 @@ export class DirectoryStore implements ServerStore {
   async addOnlineKey(gun: string, role: OnlineRole, bytes: Uint8Array): Promise<number> {
     const have = await this.readOnlineKeys(gun, role);
     const generation = (have.at(-1)?.generation ?? 0) + 1;
-    await ensureDir(join(this.gunDirectory(gun), SERVER_FILES_DIR), 0o700);
-    await writeFileAtomic(this.keyPath(gun, role, generation), bytes, { mode: 0o600 });
+    try {
+      await ensureDir(join(this.gunDirectory(gun), SERVER_FILES_DIR), 0o700);
+      await writeFileAtomic(this.keyPath(gun, role, generation), bytes, { mode: 0o600 });
+    } finally {
+      this.forgetOnlineKeys(gun);
+    }
     return generation;
   }
 
   async removeOnlineKey(gun: string, role: OnlineRole, generation: number): Promise<void> {
-    await rm(this.keyPath(gun, role, generation), { force: true });
+    try {
+      await rm(this.keyPath(gun, role, generation), { force: true });
+    } finally {
+      this.forgetOnlineKeys(gun);
+    }
   }
 
   async asRefresher<T>(fn: () => Promise<T>): Promise<T> {
