@@ -982,10 +982,12 @@ export class Repository {
         signed,
         first ? [rootRole(signed)] : [rootRole(oldRoot.signed), rootRole(signed)],
       );
-      const status = [await newRoot.delegateStatus('root', newRoot)];
-      if (!first) status.unshift(await oldRoot.delegateStatus('root', newRoot));
       prepared.set('root', newRoot);
-      if (status.some((s) => !s.verified)) pending.push({ role: 'root', metadata: newRoot, status });
+      if (this.checkedHere('root', options)) {
+        const status = [await newRoot.delegateStatus('root', newRoot)];
+        if (!first) status.unshift(await oldRoot.delegateStatus('root', newRoot));
+        if (status.some((s) => !s.verified)) pending.push({ role: 'root', metadata: newRoot, status });
+      }
       const bytes = newRoot.toBytes();
       files.push({ path: metadataPath(rootFileName(version)), bytes, role: 'root', version });
     }
@@ -998,12 +1000,14 @@ export class Repository {
       const authorisers = await this.authorisersOf(role);
       if (authorisers.length === 0) throw new UsageError(`no role delegates to ${JSON.stringify(role)}`);
       const md = await this.signRole(role, signed, authorisers);
-      const status: VerificationResult[] = [];
-      for (const a of authorisers) {
-        status.push(await verifyThreshold(role, a.role, a.keys, md));
-      }
       prepared.set(role, md);
-      if (status.some((s) => !s.verified)) pending.push({ role, metadata: md, status });
+      if (this.checkedHere(role, options)) {
+        const status: VerificationResult[] = [];
+        for (const a of authorisers) {
+          status.push(await verifyThreshold(role, a.role, a.keys, md));
+        }
+        if (status.some((s) => !s.verified)) pending.push({ role, metadata: md, status });
+      }
       const bytes = fileBytes(md);
       files.push({ path: this.roleFile(role, version), bytes, role, version });
       snapshotMeta.set(metaFileName(role), sha256Meta(bytes, version));
@@ -1081,6 +1085,17 @@ export class Repository {
       );
     }
     return { files, pending, prepared };
+  }
+
+  /**
+   * Whether `prepare` counts the signatures of `role` itself. Not for metadata staged from an
+   * untrusted source (`stageSignedMetadata`) on the way to a publish: the publish's self-check
+   * verifies every one of its signatures as a client would, before anything is written, and
+   * refuses it with the client's ThresholdError; checking them here too verified each
+   * signature of an upload twice. A signing request (`allowPending`) still reports them.
+   */
+  private checkedHere(role: string, options: { allowPending?: boolean }): boolean {
+    return options.allowPending === true || !this.untrusted.has(role);
   }
 
   /** What the next publish signs (see `planPublish`), from this repository's state. */
@@ -1213,8 +1228,9 @@ export class Repository {
    * Stages metadata signed elsewhere, from a source this repository does not trust (a trust
    * server's upload): a new root, or a new version of the targets role or a delegated role,
    * published exactly as signed. Its version must be the next one: the current version + 1, or 1
-   * for a role not published yet. `publish` then checks every threshold and the delegated paths
-   * of its targets, and its self-check verifies the result as a client would.
+   * for a role not published yet. `publish` then checks the delegated paths of its targets, and
+   * its self-check verifies the result as a client would, every signature and threshold of the
+   * staged metadata included (once: a shortfall is the client's ThresholdError).
    * @throws {@link errors!UsageError | UsageError} `role` is snapshot or timestamp (this
    *   repository signs those).
    * @throws {@link errors!FormatError | FormatError} the metadata is not of the type `role` needs.

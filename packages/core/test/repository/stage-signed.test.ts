@@ -3,7 +3,8 @@
  * elsewhere, staged by a repository that holds only the online keys (a trust server). Every
  * refusal is tested by an upload that a client would refuse, or that names a stale version.
  */
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { Key } from '../../src/crypto/key.js';
 import type { PrivateKeySigner } from '../../src/crypto/signer.js';
 import {
   ConflictError,
@@ -139,6 +140,23 @@ describe('stageSignedMetadata', () => {
     expect(storage.files.get('metadata/2.targets.json')).toEqual((up.get('targets') as Metadata).toBytes());
     const { updater } = await client(storage, { now: NOW });
     expect((await updater.getTargetInfo('app'))?.target.path).toBe('app');
+  });
+
+  it("verifies each signature of an upload once, in the publish's self-check", async () => {
+    const up = await signedElsewhere(storage, [TARGETS as PrivateKeySigner], (r) =>
+      r.addTargets([target('once')]),
+    );
+    const uploaded = up.get('targets') as Metadata;
+    const sig = [...uploaded.signatures.values()][0]?.sig;
+    const repo = await server();
+    repo.stageSignedMetadata('targets', uploaded);
+    const verify = vi.spyOn(Key.prototype, 'verify');
+    try {
+      await repo.publish();
+      expect(verify.mock.calls.filter(([, s]) => s === sig)).toHaveLength(1);
+    } finally {
+      verify.mockRestore();
+    }
   });
 
   it('names the current version when the upload is stale, and refuses a skipped version', async () => {
