@@ -43,6 +43,11 @@ export interface TrustServerOptions {
    * against the file on every GET (ADR 0027).
    */
   metadataCacheBytes?: number;
+  /**
+   * How many GUNs' verified published state is kept between uploads (default 256; 0: none).
+   * See TrustServiceOptions.repositoryCacheSize.
+   */
+  repositoryCacheSize?: number;
   /** scrypt N of new online key files (tests pass 2^10). */
   scryptN?: number;
   log?: (line: string) => void;
@@ -109,6 +114,9 @@ export async function startTrustServer(options: TrustServerOptions): Promise<Run
     keys,
     ...(options.now ? { now: options.now } : {}),
     ...(options.expiry ? { expiry: options.expiry } : {}),
+    ...(options.repositoryCacheSize !== undefined
+      ? { repositoryCacheSize: options.repositoryCacheSize }
+      : {}),
     onRefreshError: (gun, e) => {
       metrics.refresh('failed');
       log(`refresh of ${gun} failed: ${e instanceof Error ? e.message : String(e)}`);

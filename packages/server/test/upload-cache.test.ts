@@ -134,6 +134,13 @@ describe('the repository kept between uploads', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('can be turned off by the server option', async () => {
+    const { client } = await started({ repositoryCacheSize: 0 });
+    await add(client, 'a:1', 1);
+    await add(client, 'b:1', 2);
+    expect(await timestampVersion(client)).toBe(3);
+  });
+
   it('can be turned off', async () => {
     const { server: s } = await started();
     const service = new TrustService({
