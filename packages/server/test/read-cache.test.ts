@@ -143,6 +143,36 @@ describe('the directory store answers from memory only what is committed', () =>
     }
   });
 
+  it('keeps no root that root.json names before timestamp.json was written (a crash between them)', async () => {
+    const first = await started();
+    await created(first.client);
+    const dir = first.server.dir;
+    await first.server.close();
+    server = undefined;
+    // A publish of root 2 killed after root.json and before timestamp.json.
+    const md = join(dir, GUN, 'metadata');
+    const root2 = (await readFile(join(md, '1.root.json')))
+      .toString()
+      .replace('"version": 1', '"version": 2');
+    await writeFile(join(md, '2.root.json'), root2);
+    await writeFile(join(md, 'root.json'), root2);
+    const { server: s } = await started(dir);
+    try {
+      expect(new TextDecoder().decode(await get(s, '2.root.json'))).toBe(root2);
+      // Not committed: the bytes of a later writer are what is answered.
+      const later = `${root2}\n`;
+      await writeFile(join(md, '2.root.json'), later);
+      expect(new TextDecoder().decode(await get(s, '2.root.json'))).toBe(later);
+      // Root 1 is committed (below root.json's version) and answered as it is.
+      expect(Metadata.fromBytes(await get(s, '1.root.json'), 'root').signed.version).toBe(1);
+    } finally {
+      const { rm } = await import('node:fs/promises');
+      await s.close();
+      server = undefined;
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('answers the new timestamp.json and root.json right after an upload and a root change', async () => {
     const { server: s, client } = await started();
     await created(client);
