@@ -178,7 +178,7 @@ function cacheControl(file: string): string {
   return /^[1-9][0-9]*\./.test(file) ? IMMUTABLE : REVALIDATE;
 }
 
-/** Whether an `If-None-Match` list names `etag` (strong comparison; `*` matches any file). */
+/** Whether an `If-None-Match` list names `etag` (strong comparison: the exact quoted sha256). */
 function matchesEtag(header: string, etag: string): boolean {
   if (header === etag) return true;
   return header.split(',').some((t) => t.trim() === etag);
