@@ -185,6 +185,46 @@ describe('tufa server --store DIR', () => {
   });
 });
 
+describe('tufa server --metadata-cache', () => {
+  it('0 turns the memory cache off: every answer is read from the store', async () => {
+    const server = await startServer([
+      'server',
+      '--listen',
+      '127.0.0.1:0',
+      '--store',
+      'trust-nocache',
+      '--metadata-cache',
+      '0',
+    ]);
+    running.push(server);
+    const rootKey = fixedSigner(91);
+    const targetsKey = fixedSigner(92);
+    const client = new ServerClient({ url: server.url });
+    await client.create(GUN, {
+      keys: { root: [rootKey.key], targets: [targetsKey.key] },
+      signers: [rootKey, targetsKey],
+    });
+    const url = `${server.url}${GUN}/metadata/1.targets.json`;
+    expect((await fetch(url)).status).toBe(200);
+    // Rewritten behind the server's back (an operator's mistake): with a cache, the server would
+    // keep answering the bytes it read first (packages/server's read-cache test); without one, it
+    // reads the store on every GET.
+    const onDisk = sandbox.path(`trust-nocache/${GUN}/metadata/1.targets.json`);
+    const changed = `${readFileSync(onDisk, 'utf8').trimEnd()} `;
+    writeFileSync(onDisk, changed);
+    expect(await (await fetch(url)).text()).toBe(changed);
+    expect(await server.stop()).toBe(0);
+  });
+
+  it('refuses a bound larger than a process could hold', async () => {
+    const r = await sandbox.tufa(
+      ['server', '--listen', '127.0.0.1:0', '--store', 'trust-nocache2', '--metadata-cache', '70000'],
+      { env: { TUFA_SERVER_KEY_PASSPHRASE: KEY_PASSPHRASE } },
+    );
+    expectError(r, 2, /--metadata-cache: expected at most 65536 MiB \(64 GiB\), found 70000/);
+  });
+});
+
 describe('a server killed during an upload', () => {
   it('leaves the previous state served, and the next server takes the same upload', async () => {
     const rootKey = fixedSigner(81);

@@ -20,7 +20,7 @@ import { CliError, usage } from '../cli-error.js';
 import { defineCommand, option, type RegisteredCommand } from '../command.js';
 import { EXIT } from '../exit-codes.js';
 import { loadSigner } from '../keys.js';
-import { collect } from '../options.js';
+import { collect, positiveInt } from '../options.js';
 import { secretsFromEnvironment } from '../secrets.js';
 import { onInterrupt } from '../signals.js';
 import { serveReadOnly } from '../static-server.js';
@@ -110,6 +110,14 @@ async function tlsFrom(cert: string | undefined, key: string | undefined) {
   return { cert: await read(cert, 'certificate'), key: await read(key, 'key') };
 }
 
+/** `--metadata-cache` in MiB as bytes; more than the process could hold is a typo, not a setting. */
+function metadataCacheBytes(mib: number): number {
+  if (mib > 65_536) {
+    throw usage(`--metadata-cache: expected at most 65536 MiB (64 GiB), found ${mib}`);
+  }
+  return mib * 1024 * 1024;
+}
+
 /** A database URL must not carry its password: URLs end up in argv, logs and process lists. */
 function checkNoPassword(url: string): string {
   let u: URL;
@@ -161,6 +169,11 @@ export const commands: readonly RegisteredCommand[] = [
         { parse: collect },
       ),
       option('--unsafe-no-auth', 'take uploads from anyone on a non-loopback address (no tokens)'),
+      option(
+        '--metadata-cache <MiB>',
+        'memory for committed metadata files answered without reading the store (default 128; 0: off)',
+        { parse: positiveInt },
+      ),
     ],
     async handler(ctx, _args, opts) {
       const { host, port } = parseListen(opts.listen);
@@ -212,6 +225,8 @@ export const commands: readonly RegisteredCommand[] = [
           `give --tokens FILE (or ${TOKENS_ENV}); or --unsafe-no-auth behind a proxy that authorises`,
         );
       }
+      const cacheBytes =
+        opts.metadataCache === undefined ? undefined : metadataCacheBytes(opts.metadataCache);
       // Loaded (and unlocked: passphrases and PINs from the environment) before listening, so a
       // key that cannot be used stops the start rather than the first upload.
       const onlineSigners: Partial<Record<'snapshot' | 'timestamp', Signer[]>> = {};
@@ -235,6 +250,7 @@ export const commands: readonly RegisteredCommand[] = [
           authorizer: authorizer ?? new AllowAll(),
           ...(tls ? { tls } : {}),
           onlineSigners,
+          ...(cacheBytes !== undefined ? { metadataCacheBytes: cacheBytes } : {}),
           log: (line) => process.stderr.write(`${line}\n`),
         });
       } catch (e) {
