@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Benchmark entry point: `node bench/run.mjs [core|client|repository|adversarial|agent|all|cli-notary|cli-verify|client-million|server]`
+ * Benchmark entry point: `node bench/run.mjs [core|client|repository|adversarial|agent|all|cli-notary|cli-verify|client-million|server|scale]`
  * (default `all`: core, client, repository, adversarial and agent).
  * `npm run bench` builds first, then runs every suite.
  *
@@ -25,6 +25,7 @@ const BY_NAME_ONLY = {
   'client-million':
     '`tufa verify` of one tag in a 1M-tag hash-binned repository, cold and warm (builds it once: ~1 min, 1.2 GB)',
   server: 'tufa server against notary-server + notary-signer (Debian notary), reads and uploads, ~15 min',
+  scale: 'tufa sign --bulk of 100k and 1M tags, and adding one tag to them (whole processes, ~5 min)',
 };
 // Not suites: bench/crypto.mjs (crypto backends) and bench/profile-core.mjs (a breakdown of
 // the core suite) are run directly.
