@@ -103,14 +103,21 @@ export function decideHashBins(input: HashBinInput): HashBinDecision {
  * Applies the decision to `repo` as it stands (staged edits included): on `move`, moves every tag
  * of `targets` into hash bins signed by the top-level targets keys, at its threshold, and says
  * which bins were created. Nothing is published: the caller publishes with the rest of the edit.
+ *
+ * `expected`, when given, is the number of tags `targets` will sign once an edit not yet staged
+ * is applied: the decision and the number of bins are made for it. A bulk of a million tags
+ * then moves an empty or small `targets` into bins first and goes straight into them, never
+ * held as one flat role (the tags it adds are checked as any tag added to bins is).
  */
 export async function applyHashBinPolicy(
   repo: Repository,
   threshold: number,
+  options: { expected?: number } = {},
 ): Promise<HashBinDecision & { bins: string[] }> {
   const top = await repo.getTargets('targets');
+  const count = options.expected ?? top.targets.size;
   const decision = decideHashBins({
-    targets: top.targets.size,
+    targets: count,
     delegation: targetsDelegation(top),
     threshold,
   });
@@ -132,6 +139,10 @@ export async function applyHashBinPolicy(
   const root = repo.currentRoot;
   const role = root.roles.get('targets');
   const keys = (role?.keyids ?? []).map((id) => root.keys.get(id)).filter((k) => k !== undefined);
-  const bins = await repo.useHashBins({ keys, threshold: role?.threshold ?? 1 });
+  const bins = await repo.useHashBins({
+    keys,
+    threshold: role?.threshold ?? 1,
+    bitLength: defaultBitLength(count),
+  });
   return { ...decision, bins };
 }

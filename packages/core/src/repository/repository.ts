@@ -23,7 +23,7 @@ import {
   ValueError,
   VersionMismatchError,
 } from '../errors.js';
-import { MetaFile, type TargetFile } from '../metadata/files.js';
+import { MetaFile, TargetFile } from '../metadata/files.js';
 import {
   checkRoleFileName,
   LATEST_ROOT_FILE_NAME,
@@ -59,7 +59,7 @@ import {
   type PublishPlan,
   planPublish,
 } from './publish-plan.js';
-import { selfCheck } from './self-check.js';
+import { type SelfCheckInput, selfCheck } from './self-check.js';
 import { describeChanges, newSigningRequest, type SigningRequest } from './signing-request.js';
 import type { RepositoryStorage } from './storage.js';
 import { checkTagName, showTagName } from './tag-name.js';
@@ -140,6 +140,39 @@ function copyTargets(
   });
 }
 
+/**
+ * A target staged into a hash bin, until its bin is merged. The common entry (one sha256 and
+ * nothing else, as `tufa sign --bulk` gives) is kept as its three fields, about a sixth of a
+ * `TargetFile` with its `hashes` map: at a million tags that is the difference between the
+ * staged bulk fitting in memory beside everything else or not. The rest is kept as given.
+ */
+class CompactTarget {
+  constructor(
+    readonly path: string,
+    readonly length: number,
+    readonly sha256: string,
+  ) {}
+
+  static of(t: TargetFile): DeferredTarget {
+    const sha256 = t.hashes.size === 1 ? t.hashes.get('sha256') : undefined;
+    if (sha256 === undefined) return t;
+    for (const _ in t.unrecognized) return t;
+    return new CompactTarget(t.path, t.length, sha256);
+  }
+
+  static target(d: DeferredTarget): TargetFile {
+    return d instanceof CompactTarget ? new TargetFile(d.path, d.length, new Map([['sha256', d.sha256]])) : d;
+  }
+}
+type DeferredTarget = TargetFile | CompactTarget;
+
+/** `t` with `additions` added (a target of the same path replaced). */
+function withTargets(t: Targets, additions: readonly DeferredTarget[]): Targets {
+  const next = new Map(t.targets);
+  for (const a of additions) next.set(a.path, CompactTarget.target(a));
+  return copyTargets(t, { targets: next });
+}
+
 function copyRoot(
   r: Root,
   change: {
@@ -203,6 +236,12 @@ export class Repository {
   /** Roles staged by `stageSignedMetadata`: a shortfall of signatures there is refused input. */
   private readonly untrusted = new Set<string>();
   private readonly changed = new Set<string>();
+  /**
+   * Targets staged into hash bins and not yet merged into the bin's model: merged when the bin is
+   * read (`getTargets`) or prepared, or, by `publish`, one bin at a time (signed, written and let
+   * go before the next), so a bulk of a million tags never holds every bin's new model at once.
+   */
+  private readonly deferred = new Map<string, DeferredTarget[]>();
 
   private constructor(storage: RepositoryStorage, root: Metadata<Root>, options: RepositoryOptions) {
     this.storage = storage;
@@ -363,6 +402,18 @@ export class Repository {
    *   or its file is missing.
    */
   async getTargets(role = 'targets'): Promise<Targets> {
+    const additions = this.deferred.get(role);
+    if (additions) {
+      this.deferred.delete(role);
+      const merged = withTargets(await this.loadTargets(role), additions);
+      this.roles.set(role, merged);
+      return merged;
+    }
+    return this.loadTargets(role);
+  }
+
+  /** A targets role as loaded or staged, without the additions deferred for it. */
+  private async loadTargets(role: string): Promise<Targets> {
     const loaded = this.roles.get(role);
     if (loaded) return loaded;
     const meta = this.snapshot?.signed.roleMeta(role);
@@ -464,30 +515,50 @@ export class Repository {
     targets: Iterable<TargetFile>,
     options: { role?: string; replace?: boolean } = {},
   ): Promise<void> {
-    const list = [...targets];
-    for (const t of list) checkTagName(t.path);
-    await this.stageTargets(list, options);
+    await this.stageTargets(targets, { ...options, checkNames: true });
   }
 
+  /**
+   * Stages `targets` in one pass over them (a bulk may be a generator that makes each target as
+   * it is asked for): each is bucketed by role, its name checked when `checkNames`, and only
+   * then is anything staged.
+   */
   private async stageTargets(
-    targets: readonly TargetFile[],
-    options: { role?: string; replace?: boolean },
+    targets: Iterable<TargetFile>,
+    options: { role?: string; replace?: boolean; checkNames?: boolean },
   ): Promise<void> {
-    const byRole = new Map<string, TargetFile[]>();
-    for (const t of targets) {
-      const role = await this.roleForTarget(t.path, options.role);
-      const list = byRole.get(role);
-      if (list) list.push(t);
-      else byRole.set(role, [t]);
-    }
     const bins = await this.hashBins();
+    const isBin = (role: string) => bins?.succinct.isDelegatedRole(role) === true;
+    // Targets bound for a hash bin are deferred (merged when the bin is read or published),
+    // and bucketed already compact: a bulk stages a million tags without holding a million
+    // TargetFiles or building a bin.
+    const defer = (role: string) => isBin(role) && options.replace !== false;
+    const byRole = new Map<string, DeferredTarget[]>();
+    for (const t of targets) {
+      if (options.checkNames) checkTagName(t.path);
+      const role = options.role ?? (bins ? bins.succinct.getRoleForTarget(t.path) : 'targets');
+      const kept = defer(role) ? CompactTarget.of(t) : t;
+      const list = byRole.get(role);
+      if (list) list.push(kept);
+      else byRole.set(role, [kept]);
+    }
     for (const [role, list] of byRole) {
+      // A bin picked by the path's own hash is the bin its delegator trusts for it: checking
+      // again would hash every path a second time (a million, in a bulk).
+      if (options.role !== undefined || !isBin(role)) await this.checkDelegatedPaths(role, list);
+      if (bins && bins.parent !== 'targets' && isBin(role)) await this.checkBinsReached(list, bins.parent);
+    }
+    for (const [role, list] of byRole) {
+      if (defer(role)) {
+        const pending = this.deferred.get(role);
+        if (pending) for (const t of list) pending.push(t);
+        else this.deferred.set(role, list);
+        this.changed.add(role);
+        continue;
+      }
       const current = await this.getTargets(role);
-      await this.checkDelegatedPaths(role, list);
-      if (bins && bins.parent !== 'targets' && bins.succinct.isDelegatedRole(role))
-        await this.checkBinsReached(list, bins.parent);
       const next = new Map(current.targets);
-      for (const t of list) {
+      for (const t of list as TargetFile[]) {
         if (options.replace === false && next.has(t.path)) {
           throw new ConflictError(`target ${JSON.stringify(t.path)} is already signed in ${role}`);
         }
@@ -499,7 +570,7 @@ export class Repository {
   }
 
   /** Refuses targets that clients would never find in a bin under `parent` (see searchedBeforeBins). */
-  private async checkBinsReached(targets: readonly TargetFile[], parent: string): Promise<void> {
+  private async checkBinsReached(targets: readonly { path: string }[], parent: string): Promise<void> {
     for (const t of targets) {
       const hit = await this.searchedBeforeBins(t.path, parent);
       if (!hit) continue;
@@ -512,7 +583,7 @@ export class Repository {
   }
 
   /** Refuses targets that no delegator of `role` trusts it for. */
-  private async checkDelegatedPaths(role: string, targets: TargetFile[]): Promise<void> {
+  private async checkDelegatedPaths(role: string, targets: readonly { path: string }[]): Promise<void> {
     if (role === 'targets') return;
     const delegators = await this.delegatorsOf(role);
     if (delegators.length === 0) throw new NotFoundError(`no role delegates to ${JSON.stringify(role)}`);
@@ -962,8 +1033,24 @@ export class Repository {
     pending: PendingRole[];
     prepared: Map<string, Metadata>;
   }> {
+    for (const role of [...this.deferred.keys()]) await this.getTargets(role);
+    return this.prepareWith(await this.plan(options), options, new Map());
+  }
+
+  /**
+   * `prepare` for `plan`, except for the roles in `streamed`: already signed and written by
+   * `publishStreamed`, they are listed in snapshot with the meta given and not signed again.
+   */
+  private async prepareWith(
+    plan: PublishPlan,
+    options: { allowPending?: boolean },
+    streamed: ReadonlyMap<string, MetaFile>,
+  ): Promise<{
+    files: { path: string; bytes: Uint8Array; role: string; version: number }[];
+    pending: PendingRole[];
+    prepared: Map<string, Metadata>;
+  }> {
     await this.checkPresignedPaths();
-    const plan = await this.plan(options);
     const prepared = new Map<string, Metadata>();
     const files: { path: string; bytes: Uint8Array; role: string; version: number }[] = [];
     const pending: PendingRole[] = [];
@@ -994,7 +1081,9 @@ export class Repository {
 
     // Targets roles, each signed by every role that delegates to it.
     const snapshotMeta = new Map(this.snapshot?.signed.meta ?? []);
+    for (const [role, meta] of streamed) snapshotMeta.set(metaFileName(role), meta);
     for (const [role, { version, expires }] of plan.targets) {
+      if (streamed.has(role)) continue;
       const signed: Targets =
         this.presignedSigned<Targets>(role) ?? copyTargets(await this.getTargets(role), { version, expires });
       const authorisers = await this.authorisersOf(role);
@@ -1104,7 +1193,8 @@ export class Repository {
     const published =
       this.timestamp && this.snapshot ? { timestamp: this.timestamp, snapshot: this.snapshot } : undefined;
     const changed = new Map<string, number>();
-    for (const role of this.changed) changed.set(role, (this.roles.get(role) as Targets).version);
+    // A bin with deferred additions may not be loaded: its version is the one snapshot lists.
+    for (const role of this.changed) changed.set(role, this.roles.get(role)?.version ?? 1);
     return planPublish({
       published: published && {
         root: { version: this.root.signed.version, snapshot: this.root.signed.role('snapshot') },
@@ -1323,51 +1413,146 @@ export class Repository {
       if (signal?.aborted) throw abortedError(signal, 'publish');
     };
     stopIfAborted();
+    // Hash bins with deferred additions are signed, written and let go one at a time, before
+    // the snapshot that lists them: only where no client reads a bin file before that snapshot
+    // (consistent snapshots: each version is a new file). Otherwise a failed self-check would
+    // leave bins in place that the published snapshot does not match.
+    if (this.deferred.size > 0 && this.root.signed.consistentSnapshot && this.currentRoot.consistentSnapshot)
+      return this.publishStreamed(options, stopIfAborted);
     const { files, prepared } = await this.prepare(options);
     if (files.length === 0) return { written: [], versions: new Map() };
     stopIfAborted();
     const release = await this.storage.lock();
     try {
-      const onDisk = await this.storage.read(TIMESTAMP_PATH);
-      if (!sameBytes(onDisk, this.openedTimestamp)) {
-        throw new ConflictError(
-          'the repository changed since it was opened (another publisher wrote timestamp.json): open it again and retry',
-        );
-      }
-      await selfCheck({
-        now: this.now(),
-        files,
-        published:
-          this.openedTimestamp && this.snapshotBytes
-            ? { root: this.root.toBytes(), timestamp: this.openedTimestamp, snapshot: this.snapshotBytes }
-            : undefined,
-        publishedRole: (role) => this.publishedRoleBytes(role),
-        delegatorsOf: async (role) => (await this.delegatorsOf(role)).map((d) => d.name),
-      });
-      const written: string[] = [];
-      const last = files.filter((f) => f.path === TIMESTAMP_PATH);
-      const rootFile = files.filter((f) => f.role === 'root').at(-1);
-      for (const f of files) {
-        if (f.path === TIMESTAMP_PATH) continue;
-        stopIfAborted();
-        await this.storage.write(f.path, f.bytes);
-        written.push(f.path);
-      }
-      stopIfAborted();
-      if (rootFile) {
-        await this.storage.write(LATEST_ROOT_PATH, rootFile.bytes);
-        written.push(LATEST_ROOT_PATH);
-      }
-      stopIfAborted();
-      for (const f of last) {
-        await this.storage.write(f.path, f.bytes);
-        written.push(f.path);
-      }
+      this.checkNotMoved(await this.storage.read(TIMESTAMP_PATH));
+      await selfCheck(this.selfCheckInput(files));
+      const written = await this.writeFiles(files, stopIfAborted);
       this.commit(files, prepared);
       return { written, versions: new Map(files.map((f) => [f.role, f.version])) };
     } finally {
       await release();
     }
+  }
+
+  /**
+   * `publish` of a change that adds targets to hash bins (a bulk of a million tags, or one tag),
+   * bin by bin: under the lock, each bin is merged with its additions, signed, written as its new
+   * version and let go before the next, and only its snapshot entry (version, length, sha256)
+   * is kept. Then the rest is prepared as usual, the whole checked as a client would (each bin
+   * read back and verified, a batch at a time), and the other files written, timestamp last.
+   * A failure part-way leaves new bin files that no snapshot lists, as a crash would.
+   */
+  private async publishStreamed(
+    options: { forceTimestamp?: boolean; forceSnapshot?: boolean },
+    stopIfAborted: () => void,
+  ): Promise<PublishResult> {
+    const bins = [...this.deferred.keys()].sort();
+    const plan = await this.plan(options);
+    const release = await this.storage.lock();
+    try {
+      this.checkNotMoved(await this.storage.read(TIMESTAMP_PATH));
+      const streamed = new Map<string, MetaFile>();
+      const written: string[] = [];
+      for (const role of bins) {
+        stopIfAborted();
+        const planned = plan.targets.get(role);
+        if (!planned) throw new StateError(`${role} has additions but is not planned for publishing`);
+        const { version, expires } = planned;
+        const current = await this.loadTargets(role);
+        const merged = withTargets(current, this.deferred.get(role) ?? []);
+        const signed = copyTargets(merged, { version, expires });
+        const authorisers = await this.authorisersOf(role);
+        if (authorisers.length === 0) throw new UsageError(`no role delegates to ${JSON.stringify(role)}`);
+        const md = await this.signRole(role, signed, authorisers);
+        for (const a of authorisers) {
+          const st = await verifyThreshold(role, a.role, a.keys, md);
+          if (!st.verified) {
+            throw new UsageError(
+              `not enough signatures to publish: ${role} (${st.signed.length} of ${st.threshold} needed, unsigned: ${st.unsigned.join(', ') || 'none'}): the keys that would sign were not given`,
+            );
+          }
+        }
+        const bytes = fileBytes(md);
+        const path = this.roleFile(role, version);
+        await this.storage.write(path, bytes);
+        written.push(path);
+        streamed.set(role, sha256Meta(bytes, version));
+        // Let the bin go: it is read again from storage if asked for.
+        this.roles.delete(role);
+        this.published.delete(role);
+      }
+      stopIfAborted();
+      const { files, prepared } = await this.prepareWith(plan, {}, streamed);
+      await selfCheck({
+        ...this.selfCheckInput(files),
+        streamed: {
+          roles: bins,
+          read: async (role) => {
+            const path = this.roleFile(role, (streamed.get(role) as MetaFile).version);
+            const b = await this.storage.read(path);
+            if (!b) throw new NotFoundError(`${path} is missing after it was written`);
+            return b;
+          },
+        },
+      });
+      written.push(...(await this.writeFiles(files, stopIfAborted)));
+      this.commit(files, prepared);
+      const versions = new Map(files.map((f) => [f.role, f.version]));
+      for (const [role, meta] of streamed) versions.set(role, meta.version);
+      return { written, versions };
+    } finally {
+      await release();
+    }
+  }
+
+  /** Refuses to publish over a timestamp that another publisher wrote since this one opened. */
+  private checkNotMoved(onDisk: Uint8Array | undefined): void {
+    if (!sameBytes(onDisk, this.openedTimestamp)) {
+      throw new ConflictError(
+        'the repository changed since it was opened (another publisher wrote timestamp.json): open it again and retry',
+      );
+    }
+  }
+
+  /** What the self-check needs to verify `files` over what is published. */
+  private selfCheckInput(files: { role: string; bytes: Uint8Array }[]): SelfCheckInput {
+    return {
+      now: this.now(),
+      files,
+      published:
+        this.openedTimestamp && this.snapshotBytes
+          ? { root: this.root.toBytes(), timestamp: this.openedTimestamp, snapshot: this.snapshotBytes }
+          : undefined,
+      publishedRole: (role) => this.publishedRoleBytes(role),
+      delegatorsOf: async (role) => (await this.delegatorsOf(role)).map((d) => d.name),
+    };
+  }
+
+  /** Writes `files`: every new file first, then `root.json`, `timestamp.json` last (rule 10). */
+  private async writeFiles(
+    files: { path: string; bytes: Uint8Array; role: string }[],
+    stopIfAborted: () => void,
+  ): Promise<string[]> {
+    const written: string[] = [];
+    const last = files.filter((f) => f.path === TIMESTAMP_PATH);
+    const rootFile = files.filter((f) => f.role === 'root').at(-1);
+    for (const f of files) {
+      if (f.path === TIMESTAMP_PATH) continue;
+      stopIfAborted();
+      await this.storage.write(f.path, f.bytes);
+      written.push(f.path);
+    }
+    stopIfAborted();
+    if (rootFile) {
+      await this.storage.write(LATEST_ROOT_PATH, rootFile.bytes);
+      written.push(LATEST_ROOT_PATH);
+    }
+    stopIfAborted();
+    for (const f of last) {
+      await this.storage.write(f.path, f.bytes);
+      written.push(f.path);
+    }
+    return written;
   }
 
   /**
@@ -1422,6 +1607,7 @@ export class Repository {
     this.presigned.clear();
     this.untrusted.clear();
     this.changed.clear();
+    this.deferred.clear();
   }
 }
 

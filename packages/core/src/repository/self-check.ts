@@ -19,7 +19,20 @@ export interface SelfCheckInput {
   publishedRole(role: string): Promise<Uint8Array>;
   /** The roles whose delegations name `role`, as they will be published. */
   delegatorsOf(role: string): Promise<readonly string[]>;
+  /**
+   * Delegated roles already written (hash bins published one at a time): verified after the
+   * rest, read back through `read`, `STREAMED_BATCH` at a time, so that a million-tag bulk is
+   * never held in memory as a whole.
+   */
+  streamed?: { roles: readonly string[]; read(role: string): Promise<Uint8Array> };
 }
+
+/**
+ * Streamed roles verified through one trusted set before it is dropped: a trusted set keeps
+ * every delegated role it verified, and at 1024 bins of a thousand tags that is the whole
+ * repository; a new set costs a few signature checks of the top-level roles.
+ */
+const STREAMED_BATCH = 64;
 
 /**
  * Verifies as a client would: the root chain from the published root (from the first new root
@@ -28,6 +41,32 @@ export interface SelfCheckInput {
  * changed). Throws the client's error for the first thing a client would refuse.
  */
 export async function selfCheck(input: SelfCheckInput): Promise<void> {
+  const { verify } = await checkTopLevel(input);
+  for (const f of input.files) {
+    if (['root', 'timestamp', 'snapshot'].includes(f.role)) continue;
+    const md = await verify(f.role);
+    for (const child of md.signed.delegations?.roles ?? []) await verify(child.name);
+  }
+  const streamed = input.streamed;
+  if (!streamed) return;
+  for (let i = 0; i < streamed.roles.length; i += STREAMED_BATCH) {
+    const batch = streamed.roles.slice(i, i + STREAMED_BATCH);
+    const { verify: verifyBatch } = await checkTopLevel(input, (role) =>
+      batch.includes(role) ? streamed.read(role) : undefined,
+    );
+    for (const role of batch) await verifyBatch(role);
+  }
+}
+
+/**
+ * A trusted set loaded as a client would (root chain, timestamp, snapshot, targets), and
+ * `verify(role)`: the role verified through it against every delegator that names it (each
+ * delegator verified first, the same way). `extra` gives the bytes of roles not in `files`.
+ */
+async function checkTopLevel(
+  input: SelfCheckInput,
+  extra: (role: string) => Promise<Uint8Array> | undefined = () => undefined,
+): Promise<{ verify(name: string): Promise<Metadata<Targets>> }> {
   const { files, published } = input;
   const newRoots = files.filter((f) => f.role === 'root');
   const trustedRootBytes = published ? published.root : newRoots[0]?.bytes;
@@ -58,7 +97,8 @@ export async function selfCheck(input: SelfCheckInput): Promise<void> {
   const snBytes = byRole.get('snapshot') ?? published?.snapshot;
   if (!snBytes) throw new StateError('no snapshot to check');
   await set.updateSnapshot(snBytes);
-  const bytesOf = async (name: string) => byRole.get(name) ?? (await input.publishedRole(name));
+  const bytesOf = async (name: string) =>
+    byRole.get(name) ?? (await extra(name)) ?? (await input.publishedRole(name));
   const top = await set.updateTargets(await bytesOf('targets'));
   // Delegated roles, each verified through the trusted set against every delegator that names
   // it (each delegator verified first, the same way).
@@ -74,9 +114,5 @@ export async function selfCheck(input: SelfCheckInput): Promise<void> {
     verified.set(name, md);
     return md;
   };
-  for (const f of files) {
-    if (['root', 'timestamp', 'snapshot'].includes(f.role)) continue;
-    const md = await verify(f.role);
-    for (const child of md.signed.delegations?.roles ?? []) await verify(child.name);
-  }
+  return { verify };
 }

@@ -1,0 +1,257 @@
+/**
+ * Publishing into hash bins bin by bin (`Repository.publish` with targets staged into bins):
+ * each bin is merged, signed, written and let go before the next, then targets, snapshot and
+ * timestamp; every bin is verified as a client would, read back after it was written. Small N
+ * here: bench/scale.mjs does the million.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { PrivateKeySigner } from '../../src/crypto/signer.js';
+import { TargetFile } from '../../src/metadata/files.js';
+import { applyHashBinPolicy } from '../../src/repository/hash-bins.js';
+import { Repository } from '../../src/repository/repository.js';
+import { MemoryRepositoryStorage } from '../../src/repository/storage.js';
+import { fixedSigner } from '../helpers/keys.js';
+import { client } from './helpers.js';
+
+const NOW = new Date('2030-01-01T00:00:00Z');
+
+/** Records every path read and written, in order. */
+class RecordingStorage extends MemoryRepositoryStorage {
+  reads: string[] = [];
+  writes: string[] = [];
+  /** Test hook: what a read of `path` returns instead of the stored bytes. */
+  tamper: ((path: string, bytes: Uint8Array) => Uint8Array) | undefined;
+
+  override async read(path: string): Promise<Uint8Array | undefined> {
+    this.reads.push(path);
+    const b = await super.read(path);
+    return b && this.tamper ? this.tamper(path, b) : b;
+  }
+
+  override async write(path: string, bytes: Uint8Array): Promise<void> {
+    this.writes.push(path);
+    return super.write(path, bytes);
+  }
+
+  reset(): void {
+    this.reads = [];
+    this.writes = [];
+  }
+}
+
+let storage: RecordingStorage;
+let keys: Record<'root' | 'targets' | 'snapshot' | 'timestamp', PrivateKeySigner>;
+
+function target(path: string, n = 1): TargetFile {
+  return new TargetFile(path, 100 + n, new Map([['sha256', n.toString(16).padStart(64, '0')]]));
+}
+
+const tags = (n: number, from = 0) =>
+  Array.from({ length: n }, (_, i) => target(`app:v${from + i}`, from + i));
+
+async function open(signers: PrivateKeySigner[] = Object.values(keys)): Promise<Repository> {
+  return Repository.open(storage, { signers, now: () => NOW });
+}
+
+beforeEach(async () => {
+  storage = new RecordingStorage();
+  keys = {
+    root: fixedSigner(111),
+    targets: fixedSigner(112),
+    snapshot: fixedSigner(113),
+    timestamp: fixedSigner(114),
+  };
+  const repo = await Repository.create(storage, {
+    keys: {
+      root: [keys.root.key],
+      targets: [keys.targets.key],
+      snapshot: [keys.snapshot.key],
+      timestamp: [keys.timestamp.key],
+    },
+    signers: Object.values(keys),
+    now: () => NOW,
+  });
+  await repo.publish();
+  storage.reset();
+});
+
+/** Moves an empty targets into `bits` bits of bins, publishes, and returns the bins. */
+async function binned(bits: number): Promise<string[]> {
+  const repo = await open();
+  const bins = await repo.useHashBins({ keys: [keys.targets.key], bitLength: bits });
+  await repo.publish();
+  storage.reset();
+  return bins;
+}
+
+describe('a bulk into hash bins', () => {
+  it('moves an empty targets into bins first, for the count after the bulk, and the bulk goes straight into them', async () => {
+    const repo = await open();
+    const decision = await applyHashBinPolicy(repo, 100, { expected: 1000 });
+    expect(decision.action).toBe('move');
+    expect(decision.bins).toHaveLength(32); // about √1000 bins: defaultBitLength(1000) = 5
+    await repo.addTargets(tags(1000));
+    expect((await repo.getTargets('targets')).targets.size).toBe(0);
+    const result = await repo.publish();
+    // Every bin, sorted, then targets (its new delegation), snapshot, timestamp last.
+    const binFiles = decision.bins.map((b) => `metadata/1.${b}.json`).sort();
+    expect(result.written).toEqual([
+      ...binFiles,
+      'metadata/2.targets.json',
+      'metadata/2.snapshot.json',
+      'metadata/timestamp.json',
+    ]);
+    expect(storage.writes).toEqual(result.written);
+    const { updater } = await client(storage, { now: NOW });
+    for (const i of [0, 1, 500, 999]) {
+      expect(await updater.getTargetInfo(`app:v${i}`)).toMatchObject({
+        role: expect.stringMatching(/^bins-/),
+        target: { length: 100 + i },
+      });
+    }
+  });
+
+  it('verifies more bins than one trusted set holds (batches), and every bin is read back once', async () => {
+    const bins = await binned(7); // 128 bins: two batches of the self-check
+    const repo = await open();
+    await repo.addTargets(tags(2000));
+    const result = await repo.publish();
+    expect(result.written).toHaveLength(128 + 2);
+    expect(result.versions.get('bins-00')).toBe(2);
+    // The self-check read each new bin back after writing it, and no old bin: the bulk added to
+    // bins that were empty in memory-free form (the published empty bins are read to merge).
+    const newBins = bins.map((b) => `metadata/2.${b}.json`);
+    for (const f of newBins) expect(storage.reads.filter((r) => r === f)).toHaveLength(1);
+    const { updater } = await client(storage, { now: NOW });
+    expect(await updater.getTargetInfo('app:v1999')).toBeDefined();
+  });
+
+  it('a second bulk replaces the digests of tags already signed', async () => {
+    await binned(3);
+    let repo = await open();
+    await repo.addTargets(tags(200));
+    await repo.publish();
+    repo = await open();
+    await repo.addTargets(Array.from({ length: 200 }, (_, i) => target(`app:v${i}`, 5000 + i)));
+    await repo.publish();
+    const { updater } = await client(storage, { now: NOW });
+    expect(await updater.getTargetInfo('app:v7')).toMatchObject({ target: { length: 5107 } });
+    let total = 0;
+    for await (const { role } of (await open()).walkTargets()) if (role.startsWith('bins-')) total++;
+    expect(total).toBe(200);
+  });
+
+  it('refuses a bin that storage gives back changed: nothing that lists it is written', async () => {
+    const bins = await binned(2);
+    const repo = await open();
+    await repo.addTargets(tags(40));
+    const changed = `metadata/2.${bins[1]}.json`;
+    storage.tamper = (path, bytes) => {
+      if (path !== changed) return bytes;
+      const copy = bytes.slice();
+      const at = copy.length - 3;
+      copy[at] = (copy[at] as number) ^ 1;
+      return copy;
+    };
+    await expect(repo.publish()).rejects.toMatchObject({
+      code: expect.stringMatching(/HASH|LENGTH|FORMAT|SIGNATURE/),
+    });
+    storage.tamper = undefined;
+    // The bins were written (new files no snapshot lists); snapshot and timestamp were not.
+    expect(storage.writes.every((w) => /^metadata\/2\.bins-.\.json$/.test(w))).toBe(true);
+    const { updater } = await client(storage, { now: NOW });
+    await updater.refresh();
+    expect(await updater.getTargetInfo('app:v1')).toBeUndefined();
+  });
+
+  it('without the key of the bins, writes nothing', async () => {
+    await binned(2);
+    const repo = await open([keys.snapshot, keys.timestamp]);
+    await repo.addTargets(tags(10));
+    await expect(repo.publish()).rejects.toMatchObject({ code: 'USAGE' });
+    expect(storage.writes).toEqual([]);
+  });
+
+  it('a bin read before publishing holds what was staged for it', async () => {
+    const bins = await binned(1);
+    const repo = await open();
+    await repo.addTargets(tags(10));
+    const all = [
+      ...(await repo.getTargets(bins[0])).targets.keys(),
+      ...(await repo.getTargets(bins[1])).targets.keys(),
+    ];
+    expect(all.sort()).toEqual(
+      tags(10)
+        .map((t) => t.path)
+        .sort(),
+    );
+    await repo.removeTarget('app:v3');
+    await repo.publish();
+    const { updater } = await client(storage, { now: NOW });
+    expect(await updater.getTargetInfo('app:v3')).toBeUndefined();
+    expect(await updater.getTargetInfo('app:v4')).toBeDefined();
+  });
+});
+
+describe('adding one tag to a binned repository', () => {
+  it('reads timestamp, root, snapshot, targets and its one bin; writes its bin, snapshot and timestamp', async () => {
+    const bins = await binned(4);
+    let repo = await open();
+    await repo.addTargets(tags(300));
+    await repo.publish();
+    storage.reset();
+
+    repo = await open();
+    await repo.addTargets([target('app:new', 7)]);
+    const bin = await repo.roleForTarget('app:new');
+    const result = await repo.publish();
+    expect(result.written).toEqual([
+      `metadata/3.${bin}.json`,
+      'metadata/4.snapshot.json',
+      'metadata/timestamp.json',
+    ]);
+    expect(storage.writes).toEqual(result.written);
+    const binsRead = new Set(storage.reads.filter((r) => /bins-/.test(r)));
+    // Its published version (to merge) and its new one (the self-check): no other bin.
+    expect([...binsRead].sort()).toEqual([`metadata/2.${bin}.json`, `metadata/3.${bin}.json`]);
+    const others = storage.reads.filter((r) => !/bins-/.test(r));
+    expect(new Set(others)).toEqual(
+      new Set([
+        'metadata/timestamp.json',
+        'metadata/root.json',
+        'metadata/2.root.json',
+        'metadata/3.snapshot.json',
+        'metadata/2.targets.json',
+      ]),
+    );
+    expect(bins).toContain(bin);
+    const { updater } = await client(storage, { now: NOW });
+    expect(await updater.getTargetInfo('app:new')).toMatchObject({ role: bin });
+  });
+});
+
+describe('without consistent snapshots', () => {
+  it('signs the whole edit before writing a byte (a bin file is replaced in place)', async () => {
+    const flat = new RecordingStorage();
+    const repo = await Repository.create(flat, {
+      keys: {
+        root: [keys.root.key],
+        targets: [keys.targets.key],
+        snapshot: [keys.snapshot.key],
+        timestamp: [keys.timestamp.key],
+      },
+      signers: Object.values(keys),
+      now: () => NOW,
+      consistentSnapshot: false,
+    });
+    await repo.useHashBins({ keys: [keys.targets.key], bitLength: 2 });
+    await repo.addTargets(tags(20));
+    await repo.publish();
+    const again = await Repository.open(flat, { signers: [keys.targets, keys.snapshot], now: () => NOW });
+    await again.addTargets(tags(1, 100));
+    flat.reset();
+    // The timestamp key is missing: refused before any bin is replaced.
+    await expect(again.publish()).rejects.toMatchObject({ code: 'USAGE' });
+    expect(flat.writes).toEqual([]);
+  });
+});
