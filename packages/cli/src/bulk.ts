@@ -17,7 +17,28 @@ export interface BulkEntry {
   size: number;
   custom: unknown;
   /** `file:line` or `file[index]`. */
-  source: string;
+  readonly source: string;
+}
+
+/**
+ * A BulkEntry whose `source` is made when read: a bulk of a million tags would otherwise hold a
+ * million `file:line` strings that only an error or a warning ever shows.
+ */
+class Entry implements BulkEntry {
+  constructor(
+    readonly tag: string,
+    readonly hex: string,
+    readonly size: number,
+    readonly custom: unknown,
+    private readonly file: string,
+    /** The line number (1-based), or the array index when `json`. */
+    private readonly at: number,
+    private readonly json: boolean,
+  ) {}
+
+  get source(): string {
+    return this.json ? `${this.file}[${this.at}]` : `${this.file}:${this.at}`;
+  }
 }
 
 export interface BulkInput {
@@ -61,27 +82,45 @@ function parseJsonArray(text: string, source: string, custom: unknown): BulkEntr
     if (typeof tag !== 'string' || typeof digest !== 'string' || typeof own('size') !== 'number') {
       throw usage(`${where}: expected {"tag", "digest": "sha256:…", "size"}`);
     }
-    return {
+    return new Entry(
       tag,
-      hex: checkDigest(digest),
-      size: checkSize(own('size'), where),
-      custom: own('custom') ?? custom,
-      source: where,
-    };
+      checkDigest(digest),
+      checkSize(own('size'), where),
+      own('custom') ?? custom,
+      source,
+      i,
+      true,
+    );
   });
 }
 
 function parseLines(text: string, source: string, custom: unknown): BulkEntry[] {
   const out: BulkEntry[] = [];
-  for (const [n, raw] of text.split('\n').entries()) {
-    const line = raw.trim();
+  // Line by line without splitting the whole text first: at a million lines, an array of every
+  // line beside the text and the entries was the peak of a bulk's memory.
+  for (let start = 0, n = 0; start < text.length; n++) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end).trim();
+    start = end + 1;
     if (line === '' || line.startsWith('#')) continue;
-    const where = `${source}:${n + 1}`;
+    const where = () => `${source}:${n + 1}`;
     const [tag, digest, size, extra] = line.split(/\s+/);
     if (!tag || !digest || !size || extra !== undefined || !/^\d+$/.test(size)) {
-      throw usage(`${where}: expected "TAG sha256:HEX SIZE"`);
+      throw usage(`${where()}: expected "TAG sha256:HEX SIZE"`);
     }
-    out.push({ tag, hex: checkDigest(digest), size: checkSize(size, where), custom, source: where });
+    const bytes = Number(size);
+    out.push(
+      new Entry(
+        tag,
+        checkDigest(digest),
+        Number.isSafeInteger(bytes) ? bytes : checkSize(size, where()),
+        custom,
+        source,
+        n + 1,
+        false,
+      ),
+    );
   }
   return out;
 }

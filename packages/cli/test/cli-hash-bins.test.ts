@@ -21,6 +21,7 @@ import {
 const sandbox = new Sandbox('tufa-bins-');
 const FLAT = 'registry.example.com/team/flat';
 const DELEGATING = 'registry.example.com/team/delegating';
+const BULK = 'registry.example.com/team/bulk';
 const THRESHOLD = { TUFA_HASH_BIN_THRESHOLD: '3' };
 
 function newestTargets(gun: string) {
@@ -33,7 +34,7 @@ function bulk(...tags: string[]): string {
 }
 
 beforeAll(async () => {
-  for (const gun of [FLAT, DELEGATING]) {
+  for (const gun of [FLAT, DELEGATING, BULK]) {
     expectExit(await sandbox.tufa(['init', gun, '--publish-root', 'pub', '--root-key-out', 'offline']), 0);
   }
   expectExit(await sandbox.tufa(['key', 'generate', 'team-bot']), 0);
@@ -45,6 +46,32 @@ beforeAll(async () => {
 afterAll(() => sandbox.cleanup());
 
 describe('tufa sign: hash bins', () => {
+  it('a bulk past the threshold into an empty repository goes straight into bins sized for it', async () => {
+    const tags = Array.from({ length: 300 }, (_, i) => `b${i}`);
+    const r = await sandbox.tufa(['--json', 'sign', BULK, '--bulk', '-'], {
+      env: THRESHOLD,
+      input: bulk(...tags),
+    });
+    const v = expectJson<{ hashBins: { action: string }; written: string[]; signed: unknown[] }>(r);
+    expect(v.hashBins.action).toBe('move');
+    expect(v.signed).toHaveLength(300);
+    // About √300 bins (defaultBitLength(300) = 4: 16), each written once, before the one
+    // targets, snapshot and timestamp that list them; targets itself signs no tag.
+    const bins = v.written.filter((w) => /\/1\.bins-[0-9a-f]\.json$/.test(w));
+    expect(bins).toHaveLength(16);
+    expect(v.written.slice(16).map((w) => w.replace(/^.*\//, ''))).toEqual([
+      '2.targets.json',
+      '2.snapshot.json',
+      'timestamp.json',
+    ]);
+    expect(newestTargets(BULK).targets).toEqual({});
+    const root = join(metadataDir(sandbox.path('pub'), BULK), '1.root.json');
+    const found = expectJson<{ digest: string; role: string }>(
+      await sandbox.tufa(['--json', 'verify', '--server', 'pub', '--root', root, `${BULK}:b299`]),
+    );
+    expect(found).toMatchObject({ digest: digestOf('b299'), role: expect.stringMatching(/^bins-/) });
+  });
+
   it('at the threshold the tags stay in targets, silently', async () => {
     const r = await sandbox.tufa(['--json', 'sign', FLAT, '--bulk', '-'], {
       env: THRESHOLD,

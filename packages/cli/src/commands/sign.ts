@@ -19,7 +19,7 @@ import {
   visible,
 } from '@tufa/core';
 
-import { readBulk } from '../bulk.js';
+import { type BulkEntry, readBulk } from '../bulk.js';
 import { CliError, usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand } from '../command.js';
 import type { Context } from '../context.js';
@@ -65,9 +65,10 @@ function parseCustom(text: string | undefined): unknown {
 }
 
 /**
- * A target for one tag. Every tag signed goes through here: the tag-name policy of core
- * (`checkTagName`: refusals throw, warnings are collected), then the command line's own rule
- * (no white space, which the bulk format could not carry).
+ * A target for one tag. Every tag signed goes through here, or through `checkEntry` then
+ * `target` (a bulk): the tag-name policy of core (`checkTagName`: refusals throw, warnings are
+ * collected), then the command line's own rule (no white space, which the bulk format could not
+ * carry).
  */
 function entry(
   tag: string,
@@ -75,20 +76,82 @@ function entry(
   size: number,
   custom: unknown,
   warnings: TagNameWarning[],
-  source?: string,
 ): TargetFile {
-  warnings.push(...checkTagName(tag, source === undefined ? {} : { source }));
+  checkEntry(tag, warnings);
+  return target(tag, hex, size, custom);
+}
+
+/** The target for a tag that `checkEntry` accepted. */
+function target(tag: string, hex: string, size: number, custom: unknown): TargetFile {
+  const extra: Record<string, unknown> = Object.create(null);
+  if (custom !== undefined) extra['custom'] = custom;
+  return new TargetFile(tag, size, new Map([['sha256', hex]]), extra);
+}
+
+/** The checks of `entry`; `where` names the line of a bulk file, made only when needed. */
+function checkEntry(tag: string, warnings: TagNameWarning[], where?: () => string): void {
+  // Where the tag came from is named only when there is something to say: a bulk of a million
+  // tags would otherwise make a million `file:line` strings.
+  let source: string | undefined;
+  let found: TagNameWarning[];
+  try {
+    found = checkTagName(tag);
+  } catch (e) {
+    if (where === undefined) throw e;
+    found = checkTagName(tag, { source: where() }); // throws the same refusal, naming the line
+  }
+  if (found.length > 0 && where !== undefined) {
+    source = where();
+    found = checkTagName(tag, { source });
+  }
+  warnings.push(...found);
   // Tags under this prefix hold TUF metadata in a registry (docs/tuf-in-oci.md): an image tag
   // there could be read as, or overwrite, a metadata tag.
   if (tag.startsWith(TUF_TAG_PREFIX)) {
+    source ??= where?.();
     throw usage(
       `${source === undefined ? '' : `${source}: `}the tag ${showTagName(tag)} starts with ${TUF_TAG_PREFIX}, which is reserved for TUF metadata in registries (docs/tuf-in-oci.md)`,
       'push the image under another tag',
     );
   }
-  const extra: Record<string, unknown> = Object.create(null);
-  if (custom !== undefined) extra['custom'] = custom;
-  return new TargetFile(checkTag(tag), size, new Map([['sha256', hex]]), extra);
+  checkTag(tag);
+}
+
+/**
+ * The targets a command signs, made when iterated: a bulk of a million tags keeps its parsed
+ * lines (about 40 bytes each beside the strings), not a million TargetFiles (about six times
+ * that), and core stages each as it comes.
+ */
+interface TargetList extends Iterable<TargetFile> {
+  readonly length: number;
+  readonly first: TargetFile;
+  /** The tag names, without making targets. */
+  paths(): Iterable<string>;
+}
+
+function listOf(targets: TargetFile[]): TargetList {
+  return {
+    length: targets.length,
+    first: targets[0] as TargetFile,
+    paths: () => targets.map((t) => t.path),
+    [Symbol.iterator]: () => targets[Symbol.iterator](),
+  };
+}
+
+/** A bulk's entries as a TargetList (each checked once, here, before anything is signed). */
+function bulkList(entries: readonly BulkEntry[], warnings: TagNameWarning[]): TargetList {
+  for (const e of entries) checkEntry(e.tag, warnings, () => e.source);
+  const make = (e: BulkEntry) => target(e.tag, e.hex, e.size, e.custom);
+  return {
+    length: entries.length,
+    first: make(entries[0] as BulkEntry),
+    *paths() {
+      for (const e of entries) yield e.tag;
+    },
+    *[Symbol.iterator]() {
+      for (const e of entries) yield make(e);
+    },
+  };
 }
 
 /**
@@ -147,9 +210,12 @@ async function refuseShadowing(
   ctx: Context,
   repo: Repository,
   gun: string,
-  targets: readonly TargetFile[],
+  targets: Iterable<TargetFile>,
   force: boolean,
 ): Promise<void> {
+  // No delegated role listed by targets: nothing can be shadowed or searched before the bins
+  // (a bulk of a million tags would otherwise walk the delegations once per tag).
+  if ((await repo.getTargets('targets')).delegations?.roles === undefined) return;
   const shadowed: string[] = [];
   for (const t of targets) {
     if ((await repo.roleForTarget(t.path)) !== 'targets') {
@@ -214,7 +280,7 @@ export const commands: readonly RegisteredCommand[] = [
       const custom = parseCustom(opts.custom);
       const warnings: TagNameWarning[] = [];
       let gun: string;
-      let targets: TargetFile[];
+      let targets: TargetList;
       const registryClient = async () => {
         const { RegistryClient } = await import('@tufa/oci');
         return new RegistryClient(await registryClientOptions(opts));
@@ -250,12 +316,13 @@ export const commands: readonly RegisteredCommand[] = [
           );
         }
         const bar = ctx.out.progress(`reading ${chosen.length} manifest(s)`, chosen.length);
-        targets = [];
+        const fetched: TargetFile[] = [];
         for (const t of chosen) {
-          targets.push(await fromRegistry(client, gun, t, custom, warnings));
-          bar.update(targets.length);
+          fetched.push(await fromRegistry(client, gun, t, custom, warnings));
+          bar.update(fetched.length);
         }
         bar.end();
+        targets = listOf(fetched);
       } else if (opts.bulk) {
         const ref = parseImageReference(first);
         if (
@@ -273,7 +340,7 @@ export const commands: readonly RegisteredCommand[] = [
         const bulk = await readBulk(opts.bulk, custom);
         if (bulk.entries.length === 0) throw usage(`${opts.bulk} lists no tags`);
         for (const f of bulk.folded) ctx.out.warn(f);
-        targets = bulk.entries.map((e) => entry(e.tag, e.hex, e.size, e.custom, warnings, e.source));
+        targets = bulkList(bulk.entries, warnings);
       } else {
         const ref = gunAndTag(first, second);
         gun = ref.gun;
@@ -291,11 +358,11 @@ export const commands: readonly RegisteredCommand[] = [
           const bar = ctx.out.progress(`hashing ${file}`, size);
           const m = await measure(createReadStream(file), ['sha256'], (n) => bar.update(n));
           bar.end();
-          targets = [entry(ref.tag, m.hashes.get('sha256') as string, m.length, custom, warnings)];
+          targets = listOf([entry(ref.tag, m.hashes.get('sha256') as string, m.length, custom, warnings)]);
         } else {
           if (!(opts.digest ?? ref.digest) && opts.size === undefined) {
             // Neither given: sign what the registry serves for the tag now.
-            targets = [await fromRegistry(await registryClient(), gun, ref.tag, custom, warnings)];
+            targets = listOf([await fromRegistry(await registryClient(), gun, ref.tag, custom, warnings)]);
           } else if (!(opts.digest ?? ref.digest) || opts.size === undefined) {
             throw usage(
               'give --digest sha256:HEX and --size BYTES together (or --manifest FILE, or neither to sign what the registry serves)',
@@ -305,7 +372,7 @@ export const commands: readonly RegisteredCommand[] = [
             const hex = checkDigest((ref.digest ?? opts.digest) as string);
             if (ref.digest && opts.digest && ref.digest !== opts.digest)
               throw usage('the digest in the reference and --digest differ');
-            targets = [entry(ref.tag, hex, opts.size, custom, warnings)];
+            targets = listOf([entry(ref.tag, hex, opts.size, custom, warnings)]);
           }
         }
       }
@@ -323,12 +390,28 @@ export const commands: readonly RegisteredCommand[] = [
         { roles, secrets: secretsFromEnvironment(), connection: connectionFlags(opts) },
         async (repo) => {
           if (!opts.role) await refuseShadowing(ctx, repo, gun, targets, opts.force === true);
+          // Tags signed by targets itself may grow past the threshold: core decides whether they
+          // move into hash bins (and does it). A delegated role's tags are not targets' own. When
+          // targets delegates nothing yet, the decision is made for the count after this edit and
+          // before it, so a bulk goes straight into its bins (never one flat role of a million).
+          let before: HashBinDecision | undefined;
+          if (!opts.role) {
+            const top = await repo.getTargets('targets');
+            if (top.delegations === undefined) {
+              let expected = top.targets.size;
+              for (const p of targets.paths()) if (!top.targets.has(p)) expected++;
+              before = await applyHashBinPolicy(repo, threshold, { expected });
+            }
+          }
           await repo.addTargets(targets, opts.role ? { role: opts.role } : {});
           bar.update(targets.length);
-          // Tags signed by targets itself may have grown past the threshold: core decides whether
-          // they move into hash bins (and does it). A delegated role's tags are not targets' own.
-          layout = opts.role ? undefined : await applyHashBinPolicy(repo, threshold);
-          return opts.role ?? (await repo.roleForTarget((targets[0] as TargetFile).path));
+          layout =
+            opts.role !== undefined
+              ? undefined
+              : before?.action === 'move'
+                ? before
+                : await applyHashBinPolicy(repo, threshold);
+          return opts.role ?? (await repo.roleForTarget(targets.first.path));
         },
       );
       bar.end();
@@ -339,12 +422,15 @@ export const commands: readonly RegisteredCommand[] = [
       ctx.out.result(
         {
           gun,
-          signed: targets.map((t) => ({
-            tag: t.path,
-            digest: `sha256:${t.hashes.get('sha256')}`,
-            size: t.length,
-            role,
-          })),
+          // A getter: only --json reads it (a million entries built for nothing otherwise).
+          get signed() {
+            return [...targets].map((t) => ({
+              tag: t.path,
+              digest: `sha256:${t.hashes.get('sha256')}`,
+              size: t.length,
+              role,
+            }));
+          },
           versions: Object.fromEntries(versions),
           written,
           warnings: warnings.map((w) => w.message),
@@ -352,7 +438,7 @@ export const commands: readonly RegisteredCommand[] = [
         },
         () =>
           targets.length === 1
-            ? `signed ${gun}:${visible(String(targets[0]?.path))} sha256:${targets[0]?.hashes.get('sha256')} (${targets[0]?.length} bytes) in ${visible(role)}`
+            ? `signed ${gun}:${visible(targets.first.path)} sha256:${targets.first.hashes.get('sha256')} (${targets.first.length} bytes) in ${visible(role)}`
             : `signed ${targets.length} tags in ${gun} (${visible(role)})`,
       );
       return EXIT.OK;
