@@ -66,6 +66,8 @@ import { checkTagName, showTagName } from './tag-name.js';
 
 const TIMESTAMP_PATH = metadataPath(TIMESTAMP_FILE_NAME);
 const LATEST_ROOT_PATH = metadataPath(LATEST_ROOT_FILE_NAME);
+/** Bin files being written at once while the next bins are signed (publishStreamed). */
+const BIN_WRITES_IN_FLIGHT = 8;
 /** The most hash bins this repository creates or walks: 2^16 roles. */
 const MAX_BIT_LENGTH = 16;
 /** Every sha256 hex prefix of one digit: the intermediate role is trusted for every path. */
@@ -1453,33 +1455,24 @@ export class Repository {
       this.checkNotMoved(await this.storage.read(TIMESTAMP_PATH));
       const streamed = new Map<string, MetaFile>();
       const written: string[] = [];
-      for (const role of bins) {
-        stopIfAborted();
-        const planned = plan.targets.get(role);
-        if (!planned) throw new StateError(`${role} has additions but is not planned for publishing`);
-        const { version, expires } = planned;
-        const current = await this.loadTargets(role);
-        const merged = withTargets(current, this.deferred.get(role) ?? []);
-        const signed = copyTargets(merged, { version, expires });
-        const authorisers = await this.authorisersOf(role);
-        if (authorisers.length === 0) throw new UsageError(`no role delegates to ${JSON.stringify(role)}`);
-        const md = await this.signRole(role, signed, authorisers);
-        for (const a of authorisers) {
-          const st = await verifyThreshold(role, a.role, a.keys, md);
-          if (!st.verified) {
-            throw new UsageError(
-              `not enough signatures to publish: ${role} (${st.signed.length} of ${st.threshold} needed, unsigned: ${st.unsigned.join(', ') || 'none'}): the keys that would sign were not given`,
-            );
-          }
+      // Bin writes overlap the signing of the next bins (each write waits on an fsync), a few at
+      // a time; every one of them ends before anything that lists them is written.
+      const writing: Promise<void>[] = [];
+      try {
+        for (const role of bins) {
+          stopIfAborted();
+          const { path, bytes, version } = await this.signBin(role, plan);
+          const write = this.storage.write(path, bytes);
+          write.catch(() => undefined); // awaited below
+          writing.push(write);
+          written.push(path);
+          streamed.set(role, sha256Meta(bytes, version));
+          if (writing.length >= BIN_WRITES_IN_FLIGHT) await writing.shift();
         }
-        const bytes = fileBytes(md);
-        const path = this.roleFile(role, version);
-        await this.storage.write(path, bytes);
-        written.push(path);
-        streamed.set(role, sha256Meta(bytes, version));
-        // Let the bin go: it is read again from storage if asked for.
-        this.roles.delete(role);
-        this.published.delete(role);
+      } finally {
+        const results = await Promise.allSettled(writing);
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
       }
       stopIfAborted();
       const { files, prepared } = await this.prepareWith(plan, {}, streamed);
@@ -1503,6 +1496,36 @@ export class Repository {
     } finally {
       await release();
     }
+  }
+
+  /**
+   * One bin of `publishStreamed`: its current version merged with its deferred additions,
+   * signed at the planned version and expiry, as file bytes; the model is let go (read again
+   * from storage if asked for). Refuses a bin its delegator's threshold does not accept.
+   */
+  private async signBin(
+    role: string,
+    plan: PublishPlan,
+  ): Promise<{ path: string; bytes: Uint8Array; version: number }> {
+    const planned = plan.targets.get(role);
+    if (!planned) throw new StateError(`${role} has additions but is not planned for publishing`);
+    const { version, expires } = planned;
+    const merged = withTargets(await this.loadTargets(role), this.deferred.get(role) ?? []);
+    const signed = copyTargets(merged, { version, expires });
+    const authorisers = await this.authorisersOf(role);
+    if (authorisers.length === 0) throw new UsageError(`no role delegates to ${JSON.stringify(role)}`);
+    const md = await this.signRole(role, signed, authorisers);
+    for (const a of authorisers) {
+      const st = await verifyThreshold(role, a.role, a.keys, md);
+      if (!st.verified) {
+        throw new UsageError(
+          `not enough signatures to publish: ${role} (${st.signed.length} of ${st.threshold} needed, unsigned: ${st.unsigned.join(', ') || 'none'}): the keys that would sign were not given`,
+        );
+      }
+    }
+    this.roles.delete(role);
+    this.published.delete(role);
+    return { path: this.roleFile(role, version), bytes: fileBytes(md), version };
   }
 
   /** Refuses to publish over a timestamp that another publisher wrote since this one opened. */

@@ -164,6 +164,21 @@ describe('a bulk into hash bins', () => {
     expect(await updater.getTargetInfo('app:v1')).toBeUndefined();
   });
 
+  it('a bin that fails to be written stops the publish before snapshot and timestamp', async () => {
+    const bins = await binned(3);
+    const repo = await open();
+    await repo.addTargets(tags(80));
+    const failing = `metadata/2.${bins[5]}.json`;
+    storage.beforeWrite = (path) => {
+      if (path === failing) throw new Error('disk full');
+    };
+    await expect(repo.publish()).rejects.toThrow('disk full');
+    storage.beforeWrite = undefined;
+    expect(storage.writes.filter((w) => !w.includes('bins-'))).toEqual([]);
+    // The writes overlap: all eight bins were started; no snapshot or timestamp lists them.
+    expect(storage.writes).toHaveLength(8);
+  });
+
   it('without the key of the bins, writes nothing', async () => {
     await binned(2);
     const repo = await open([keys.snapshot, keys.timestamp]);
