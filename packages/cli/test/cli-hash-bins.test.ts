@@ -72,6 +72,27 @@ describe('tufa sign: hash bins', () => {
     expect(found).toMatchObject({ digest: digestOf('b299'), role: expect.stringMatching(/^bins-/) });
   });
 
+  it('a later bulk that its bins are too few for re-bins every tag, said on stderr (ADR 0027)', async () => {
+    // The bulk above left 300 tags in 16 bins (4 bits); √2048 calls for 64 (6 bits).
+    const tags = Array.from({ length: 2048 }, (_, i) => `c${i}`);
+    const r = expectExit(
+      await sandbox.tufa(['sign', BULK, '--bulk', '-'], { env: THRESHOLD, input: bulk(...tags) }),
+      0,
+    );
+    expect(r.stderr).toBe(
+      `${BULK}: at least 2048 tags in 16 hash bins, where about √N calls for 64: re-binned, every tag signed again in its new bin\n`,
+    );
+    const top = newestTargets(BULK);
+    expect(top.delegations.succinct_roles).toMatchObject({ bit_length: 6, name_prefix: 'bins' });
+    const root = join(metadataDir(sandbox.path('pub'), BULK), '1.root.json');
+    for (const tag of ['b0', 'b299', 'c2047']) {
+      const v = expectJson<{ digest: string; role: string }>(
+        await sandbox.tufa(['--json', 'verify', '--server', 'pub', '--root', root, `${BULK}:${tag}`]),
+      );
+      expect(v).toMatchObject({ digest: digestOf(tag), role: expect.stringMatching(/^bins-[0-9a-f]{2}$/) });
+    }
+  });
+
   it('at the threshold the tags stay in targets, silently', async () => {
     const r = await sandbox.tufa(['--json', 'sign', FLAT, '--bulk', '-'], {
       env: THRESHOLD,

@@ -110,6 +110,7 @@ export {
   HASH_BIN_PARENT,
   type HashBinDecision,
   type HashBinInput,
+  rebinBitLength,
 } from './repository/hash-bins.js';
 export {
   type CreateOptions,

@@ -394,6 +394,7 @@ export const commands: readonly RegisteredCommand[] = [
           // move into hash bins (and does it). A delegated role's tags are not targets' own. When
           // targets delegates nothing yet, the decision is made for the count after this edit and
           // before it, so a bulk goes straight into its bins (never one flat role of a million).
+          // With bins already, a bulk larger than they suit re-bins them first (ADR 0027).
           let before: HashBinDecision | undefined;
           if (!opts.role) {
             const top = await repo.getTargets('targets');
@@ -401,6 +402,8 @@ export const commands: readonly RegisteredCommand[] = [
               let expected = top.targets.size;
               for (const p of targets.paths()) if (!top.targets.has(p)) expected++;
               before = await applyHashBinPolicy(repo, threshold, { expected });
+            } else if (await repo.hashBinRoles()) {
+              before = await applyHashBinPolicy(repo, threshold, { expected: targets.length });
             }
           }
           await repo.addTargets(targets, opts.role ? { role: opts.role } : {});
@@ -408,7 +411,7 @@ export const commands: readonly RegisteredCommand[] = [
           layout =
             opts.role !== undefined
               ? undefined
-              : before?.action === 'move'
+              : before?.action === 'move' || before?.action === 'rebin'
                 ? before
                 : await applyHashBinPolicy(repo, threshold);
           return opts.role ?? (await repo.roleForTarget(targets.first.path));
@@ -417,6 +420,7 @@ export const commands: readonly RegisteredCommand[] = [
       bar.end();
       if (layout?.action === 'move')
         ctx.out.info(`${gun}: moved the tags into hash bins (TAP 15): ${layout.reason}`);
+      if (layout?.action === 'rebin') ctx.out.info(`${gun}: ${layout.reason}`);
       if (layout?.action === 'cannot-move')
         ctx.out.warn(`${gun}: tags not moved into hash bins: ${layout.reason}`);
       ctx.out.result(

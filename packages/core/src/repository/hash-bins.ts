@@ -38,6 +38,18 @@ export function defaultBitLength(count: number): number {
   return Math.min(16, Math.max(1, Math.round(Math.log2(Math.max(2, count)) / 2)));
 }
 
+/**
+ * The bit length to re-bin to when `count` tags are in bins of `bitLength` bits, or undefined to
+ * keep them: a repository is re-binned when √count calls for at least four times the bins it
+ * has (two bits more). One bit off costs an update 3–44 % more bytes, two bits about twice as
+ * many (ADR 0025's table), and re-binning re-signs every tag once, so it waits for the larger
+ * gap. Bins are never merged back into fewer (ADR 0027).
+ */
+export function rebinBitLength(bitLength: number, count: number): number | undefined {
+  const wanted = defaultBitLength(count);
+  return wanted - bitLength >= 2 ? wanted : undefined;
+}
+
 /** What top-level `targets` delegates to: nothing, hash bins, or a list of delegated roles. */
 export type TargetsDelegation = 'none' | 'hash-bins' | 'roles';
 
@@ -57,10 +69,12 @@ export interface HashBinInput {
 /**
  * `move`: move the tags into hash bins now. `stay`: nothing to do (at or under the threshold,
  * or already in bins). `cannot-move`: above the threshold, but a delegation searched before the
- * bins would hide one of the tags from clients. `reason` says which, for people.
+ * bins would hide one of the tags from clients. `rebin`: the repository outgrew its bins, and
+ * every tag moves into more of them (`rebinBitLength`). `reason` says which, for people.
  */
 export type HashBinDecision =
   | { action: 'move'; reason: string }
+  | { action: 'rebin'; reason: string }
   | { action: 'stay'; reason: string }
   | { action: 'cannot-move'; reason: string };
 
@@ -107,7 +121,10 @@ export function decideHashBins(input: HashBinInput): HashBinDecision {
  * `expected`, when given, is the number of tags `targets` will sign once an edit not yet staged
  * is applied: the decision and the number of bins are made for it. A bulk of a million tags
  * then moves an empty or small `targets` into bins first and goes straight into them, never
- * held as one flat role (the tags it adds are checked as any tag added to bins is).
+ * held as one flat role (the tags it adds are checked as any tag added to bins is). In a
+ * repository that has bins already, it is a lower bound of the tags in them (a bulk knows its
+ * own size; counting the rest would parse every bin), and past `rebinBitLength` the tags are
+ * re-binned (`Repository.rebinHashBins`). Without `expected`, bins are kept as they are.
  */
 export async function applyHashBinPolicy(
   repo: Repository,
@@ -115,6 +132,18 @@ export async function applyHashBinPolicy(
   options: { expected?: number } = {},
 ): Promise<HashBinDecision & { bins: string[] }> {
   const top = await repo.getTargets('targets');
+  const layout = await repo.hashBinRoles();
+  if (layout) {
+    const { bitLength } = layout.succinct;
+    const bits = options.expected === undefined ? undefined : rebinBitLength(bitLength, options.expected);
+    if (bits === undefined) return { action: 'stay', reason: 'targets already uses hash bins', bins: [] };
+    const bins = await repo.rebinHashBins(bits);
+    return {
+      action: 'rebin',
+      reason: `at least ${options.expected} tags in ${2 ** bitLength} hash bins, where about √N calls for ${2 ** bits}: re-binned, every tag signed again in its new bin`,
+      bins,
+    };
+  }
   const count = options.expected ?? top.targets.size;
   const decision = decideHashBins({
     targets: count,

@@ -458,6 +458,14 @@ export class Repository {
     return succinct ? { parent: last.name, succinct } : undefined;
   }
 
+  /**
+   * The hash bins that take targets added without a role, and the role that delegates to them
+   * (`targets`, or `HASH_BIN_PARENT` listed last by it: ADR 0025); undefined without bins.
+   */
+  async hashBinRoles(): Promise<{ parent: string; succinct: SuccinctRoles } | undefined> {
+    return this.hashBins();
+  }
+
   private hasRole(name: string): boolean {
     return this.roles.has(name) || this.snapshot?.signed.roleMeta(name) !== undefined;
   }
@@ -877,6 +885,81 @@ export class Repository {
     await this.stageTargets(moved, {}); // names already signed: not checked again
     const bins = await this.hashBins();
     return bins ? [...bins.succinct.getRoles()] : [];
+  }
+
+  /**
+   * Re-bins: every tag of the hash bins moves into 2^`bitLength` new bins, delegated in place of
+   * the old ones by the same role (`targets`, or `HASH_BIN_PARENT`), with the same keys,
+   * threshold and name prefix. Returns the new bins. Nothing is published: the bins are staged
+   * like any bulk, so `publish` writes them one at a time.
+   *
+   * Every bin is signed anew, from empty: where a name exists in both layouts (`bins-3a` at 7
+   * and at 8 bits: the same number of hex digits) it now covers other paths, so its old tags
+   * are not kept, and its version continues from the published one. A bin of the old layout
+   * that the new one does not name stays listed in snapshot at its last version, delegated by
+   * nobody: a client refuses a snapshot that drops a targets role it saw (TUF 5.5.5), and one
+   * never fetches a role no delegation names (ADR 0027).
+   * @throws {@link errors!UsageError | UsageError} the repository has no hash bins, or
+   *   `bitLength` is out of range.
+   */
+  async rebinHashBins(bitLength: number): Promise<string[]> {
+    const bins = await this.hashBins();
+    if (!bins) throw new UsageError('the repository has no hash bins to re-bin');
+    if (!Number.isSafeInteger(bitLength) || bitLength < 1 || bitLength > MAX_BIT_LENGTH) {
+      throw new UsageError(
+        `bit_length must be a whole number from 1 to ${MAX_BIT_LENGTH}, found ${String(bitLength)}`,
+      );
+    }
+    const old = bins.succinct;
+    if (old.bitLength === bitLength) return [];
+    // Every tag, kept compact; a bin not loaded is parsed and let go (never cached).
+    const moved: DeferredTarget[] = [];
+    for (const role of old.getRoles()) {
+      let source: Iterable<TargetFile>;
+      if (this.roles.has(role) || this.deferred.has(role))
+        source = (await this.getTargets(role)).targets.values();
+      else if (this.snapshot?.signed.roleMeta(role)) {
+        source = Metadata.fromBytes(await this.publishedRoleBytes(role), 'targets').signed.targets.values();
+      } else continue;
+      for (const t of source) moved.push(CompactTarget.of(t));
+      this.roles.delete(role);
+      this.published.delete(role);
+      this.deferred.delete(role);
+      this.changed.delete(role);
+    }
+    const next = new SuccinctRoles(old.keyids, old.threshold, bitLength, old.namePrefix, old.unrecognized);
+    await this.edit(bins.parent, (t) =>
+      copyTargets(t, {
+        delegations: new Delegations({
+          keys: t.delegations?.keys ?? new Map(),
+          succinctRoles: next,
+          unrecognized: t.delegations?.unrecognized,
+        }),
+      }),
+    );
+    const now = this.now();
+    for (const role of next.getRoles()) {
+      const listed = this.snapshot?.signed.roleMeta(role);
+      // From empty; a name the old layout had keeps counting its versions (publish signs
+      // the listed version + 1).
+      this.roles.set(
+        role,
+        new Targets({
+          version: listed?.version ?? 1,
+          specVersion: SPECIFICATION_VERSION,
+          expires: expiresAfter(now, this.expiry.delegated),
+          targets: new Map(),
+        }),
+      );
+      this.changed.add(role);
+    }
+    await this.stageTargets(
+      (function* () {
+        for (const d of moved) yield CompactTarget.target(d);
+      })(),
+      {},
+    );
+    return [...next.getRoles()];
   }
 
   /** Creates an empty targets role if the repository does not have it yet. */

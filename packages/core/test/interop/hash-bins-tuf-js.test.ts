@@ -167,3 +167,34 @@ describe('hash bins with delegations present, read by tuf-js and tufa', () => {
     expect((await tufaC.getTargetInfo(added.path))?.role).toBe(bin);
   });
 });
+
+describe('re-binned into more bins (ADR 0027)', () => {
+  it('tuf-js and tufa holding the old state update cleanly and find every tag in its new bin', async () => {
+    const tufJsC = await tufJsClient('tuf-js-rebin');
+    await tufJsC.refresh();
+    expect(await tufJsC.getTargetInfo(appTags[7]?.path as string)).toBeDefined(); // an old bin cached
+    const tufaC = await tufaClient('tufa-rebin');
+    await tufaC.refresh();
+    expect(bins).toContain((await tufaC.getTargetInfo(appTags[7]?.path as string))?.role);
+
+    const repo = await Repository.open(storage, { signers: Object.values(keys), expiry, now: () => NOW });
+    const before = bins.length;
+    const d = await applyHashBinPolicy(repo, 10, { expected: before * before * 16 });
+    expect(d.action).toBe('rebin');
+    expect(d.bins.length).toBe(before * 4);
+    expect(d.bins.some((b) => bins.includes(b))).toBe(false); // one more hex digit: all new names
+    await repo.publish();
+
+    const again = tufJs(join(tmp, 'tuf-js-rebin'));
+    await again.refresh();
+    await tufaC.refresh();
+    for (const t of appTags) {
+      expect((await again.getTargetInfo(t.path))?.length, t.path).toBe(t.length);
+      expect(d.bins, t.path).toContain((await tufaC.getTargetInfo(t.path))?.role);
+    }
+    for (const t of teamTags) expect((await tufaC.getTargetInfo(t.path))?.role).toBe('team');
+    const fresh = await tufJsClient('tuf-js-rebin-fresh');
+    await fresh.refresh();
+    expect((await fresh.getTargetInfo(appTags[199]?.path as string))?.length).toBe(appTags[199]?.length);
+  });
+});

@@ -5,9 +5,10 @@
  * here: bench/scale.mjs does the million.
  */
 import { beforeEach, describe, expect, it } from 'vitest';
+import { MemoryMetadataStore } from '../../src/client/store.js';
 import type { PrivateKeySigner } from '../../src/crypto/signer.js';
 import { TargetFile } from '../../src/metadata/files.js';
-import { applyHashBinPolicy } from '../../src/repository/hash-bins.js';
+import { applyHashBinPolicy, rebinBitLength } from '../../src/repository/hash-bins.js';
 import { Repository } from '../../src/repository/repository.js';
 import { MemoryRepositoryStorage } from '../../src/repository/storage.js';
 import { fixedSigner } from '../helpers/keys.js';
@@ -268,5 +269,79 @@ describe('without consistent snapshots', () => {
     // The timestamp key is missing: refused before any bin is replaced.
     await expect(again.publish()).rejects.toMatchObject({ code: 'USAGE' });
     expect(flat.writes).toEqual([]);
+  });
+});
+
+describe('re-binning (ADR 0027)', () => {
+  it('waits until √N calls for four times the bins', () => {
+    expect(rebinBitLength(7, 100_000)).toBeUndefined(); // 8 bits wanted: one more
+    expect(rebinBitLength(7, 1_000_000)).toBe(10);
+    expect(rebinBitLength(10, 100)).toBeUndefined(); // never fewer bins
+  });
+
+  it('moves every tag into more bins; a client holding the old state updates cleanly', async () => {
+    const old = await binned(2); // bins-0 … bins-3
+    let repo = await open();
+    await repo.addTargets(tags(800));
+    await repo.publish();
+    const store = new MemoryMetadataStore();
+    const before = await client(storage, { now: NOW, store });
+    expect(old).toContain((await before.updater.getTargetInfo('app:v5'))?.role);
+
+    repo = await open();
+    const decision = await applyHashBinPolicy(repo, 100, { expected: 800 });
+    expect(decision).toMatchObject({ action: 'rebin' });
+    expect(decision.bins).toHaveLength(32); // defaultBitLength(800) = 5: bins-00 … bins-1f
+    storage.reset();
+    const result = await repo.publish();
+    expect(result.written).toEqual([
+      ...decision.bins.map((b) => `metadata/1.${b}.json`).sort(),
+      'metadata/3.targets.json',
+      'metadata/4.snapshot.json',
+      'metadata/timestamp.json',
+    ]);
+    // The old bins stay listed at their last version, delegated by nobody (TUF 5.5.5).
+    const snapshot = (await open()).snapshotMetadata?.signed;
+    for (const b of old) expect(snapshot?.roleMeta(b)?.version).toBe(2);
+    const after = await client(storage, { now: NOW, store });
+    for (const i of [0, 5, 799]) {
+      expect(decision.bins).toContain((await after.updater.getTargetInfo(`app:v${i}`))?.role);
+    }
+    let total = 0;
+    for await (const { role } of (await open()).walkTargets()) if (decision.bins.includes(role)) total++;
+    expect(total).toBe(800);
+  });
+
+  it('a bin name both layouts have starts empty and continues its version', async () => {
+    await binned(1); // bins-0, bins-1
+    let repo = await open();
+    await repo.addTargets(tags(100));
+    await repo.publish();
+    const store = new MemoryMetadataStore();
+    await (await client(storage, { now: NOW, store })).updater.getTargetInfo('app:v1');
+    repo = await open();
+    const bins = await repo.rebinHashBins(3); // bins-0 … bins-7: one hex digit, as before
+    expect(bins.slice(0, 2)).toEqual(['bins-0', 'bins-1']);
+    const { versions } = await repo.publish();
+    expect(versions.get('bins-0')).toBe(3);
+    expect(versions.get('bins-7')).toBe(1);
+    const fresh = await open();
+    for (const b of bins) {
+      for (const path of (await fresh.getTargets(b)).targets.keys())
+        expect(await fresh.roleForTarget(path)).toBe(b);
+    }
+    const after = await client(storage, { now: NOW, store });
+    for (let i = 0; i < 100; i += 9) {
+      expect(await after.updater.getTargetInfo(`app:v${i}`), `app:v${i}`).toMatchObject({
+        target: { length: 100 + i },
+      });
+    }
+  });
+
+  it('refuses without bins, or a bit length out of range', async () => {
+    await expect((await open()).rebinHashBins(3)).rejects.toMatchObject({ code: 'USAGE' });
+    await binned(1);
+    await expect((await open()).rebinHashBins(17)).rejects.toMatchObject({ code: 'USAGE' });
+    expect(await (await open()).rebinHashBins(1)).toEqual([]);
   });
 });
