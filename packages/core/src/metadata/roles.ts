@@ -1,6 +1,6 @@
 /** `Role` (root's role entries), `DelegatedRole`, `SuccinctRoles` (TAP 15) and `Delegations`. */
 
-import { hexDigest } from '../crypto/hash.js';
+import { digest, hexDigest } from '../crypto/hash.js';
 import { Key } from '../crypto/key.js';
 import { FormatError } from '../errors.js';
 import {
@@ -18,6 +18,8 @@ import {
 } from './fields.js';
 import { ownFields, ownList, ownMap } from './own.js';
 import { matchPathPattern } from './pathmatch.js';
+
+const UTF8 = new TextEncoder();
 
 /**
  * The four top-level roles root lists (spec 2.1); no delegated role may take one of these names.
@@ -256,8 +258,12 @@ export class SuccinctRoles extends Role {
 
   /** The bin role trusted for `targetPath`. */
   getRoleForTarget(targetPath: string): string {
-    const h = hexDigest('sha256', new TextEncoder().encode(targetPath));
-    const first32 = Number.parseInt(h.slice(0, 8), 16);
+    // The first 32 bits of the sha256, read from the bytes: a bulk asks this for a million
+    // paths, and the hex string of every digest was a third of the cost.
+    const h = digest('sha256', UTF8.encode(targetPath));
+    const first32 =
+      (((h[0] as number) << 24) | ((h[1] as number) << 16) | ((h[2] as number) << 8) | (h[3] as number)) >>>
+      0;
     return this.roleName(Math.floor(first32 / 2 ** (32 - this.bitLength)));
   }
 
