@@ -49,6 +49,11 @@ export interface FsRepositoryStorageOptions {
 export class FsRepositoryStorage implements RepositoryStorage {
   /** The repository directory, absolute. */
   readonly dir: string;
+  /**
+   * Each write is its own temporary file, fsync and rename: writes of different paths are
+   * independent, and overlapping them hides the fsyncs of a publish of many hash bins.
+   */
+  readonly parallelWrites = 8;
   private readonly probe: ProcessProbe;
   private readonly onLockTakeover: ((previous: PublishLockInfo) => void) | undefined;
 

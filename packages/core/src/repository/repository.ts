@@ -66,8 +66,6 @@ import { checkTagName, showTagName } from './tag-name.js';
 
 const TIMESTAMP_PATH = metadataPath(TIMESTAMP_FILE_NAME);
 const LATEST_ROOT_PATH = metadataPath(LATEST_ROOT_FILE_NAME);
-/** Bin files being written at once while the next bins are signed (publishStreamed). */
-const BIN_WRITES_IN_FLIGHT = 8;
 /** The most hash bins this repository creates or walks: 2^16 roles. */
 const MAX_BIT_LENGTH = 16;
 /** Every sha256 hex prefix of one digit: the intermediate role is trusted for every path. */
@@ -1538,8 +1536,9 @@ export class Repository {
       this.checkNotMoved(await this.storage.read(TIMESTAMP_PATH));
       const streamed = new Map<string, MetaFile>();
       const written: string[] = [];
-      // Bin writes overlap the signing of the next bins (each write waits on an fsync), a few at
-      // a time; every one of them ends before anything that lists them is written.
+      // Bin writes overlap the signing of the next bins (each write waits on an fsync), as many
+      // as the storage allows; every one of them ends before anything that lists them is written.
+      const inFlight = Math.max(1, this.storage.parallelWrites ?? 1);
       const writing: Promise<void>[] = [];
       try {
         for (const role of bins) {
@@ -1550,7 +1549,7 @@ export class Repository {
           writing.push(write);
           written.push(path);
           streamed.set(role, sha256Meta(bytes, version));
-          if (writing.length >= BIN_WRITES_IN_FLIGHT) await writing.shift();
+          if (writing.length >= inFlight) await writing.shift();
         }
       } finally {
         const results = await Promise.allSettled(writing);

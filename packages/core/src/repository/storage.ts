@@ -27,11 +27,19 @@ export interface RepositoryStorage {
    *   (`PublishLockedError` on disk).
    */
   lock(): Promise<() => Promise<void>>;
+  /**
+   * How many `write`s of different paths may run at once. A publish that writes many hash bins
+   * overlaps that many (each write of a file store waits on an fsync); absent means one at a
+   * time, for a store that was not written with concurrent writes in mind.
+   */
+  readonly parallelWrites?: number;
 }
 
 /** A repository in memory, for tests and for building a repository before uploading it. */
 export class MemoryRepositoryStorage implements RepositoryStorage {
   readonly files = new Map<string, Uint8Array>();
+  /** Writes are independent: a publish of many bins may overlap them (tests exercise that). */
+  readonly parallelWrites: number = 8;
   private locked = false;
   /** Test hook: called before every write; throwing simulates a crash at that write. */
   beforeWrite: ((path: string) => void) | undefined;

@@ -180,6 +180,22 @@ describe('a bulk into hash bins', () => {
     expect(storage.writes).toHaveLength(8);
   });
 
+  it('a store that does not say it takes parallel writes gets one bin write at a time', async () => {
+    class OneAtATime extends RecordingStorage {
+      override readonly parallelWrites = 1;
+    }
+    const bins = await binned(3);
+    const one = new OneAtATime();
+    for (const [path, bytes] of storage.files) one.files.set(path, bytes);
+    const repo = await Repository.open(one, { signers: Object.values(keys), now: () => NOW });
+    await repo.addTargets(tags(80));
+    one.beforeWrite = (path) => {
+      if (path === `metadata/2.${bins[5]}.json`) throw new Error('disk full');
+    };
+    await expect(repo.publish()).rejects.toThrow('disk full');
+    expect(one.writes).toEqual(bins.slice(0, 6).map((b) => `metadata/2.${b}.json`));
+  });
+
   it('without the key of the bins, writes nothing', async () => {
     await binned(2);
     const repo = await open([keys.snapshot, keys.timestamp]);
