@@ -27,7 +27,9 @@ function checked(alg: string): HashAlgorithm {
 }
 
 export function digest(alg: HashAlgorithm, bytes: Uint8Array): Uint8Array {
-  const h = cryptoBackend().createHash(checked(alg));
+  const backend = cryptoBackend();
+  if (backend.digest) return backend.digest(checked(alg), bytes);
+  const h = backend.createHash(checked(alg));
   h.update(bytes);
   return h.digest();
 }

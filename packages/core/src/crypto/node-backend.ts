@@ -3,6 +3,7 @@
  * 10x faster than pure JS for hashing and Ed25519 (docs/adr/0003-crypto-backend.md). Bun and
  * Deno implement the same module.
  */
+import * as nodeCrypto from 'node:crypto';
 import {
   constants,
   createHash,
@@ -48,6 +49,19 @@ function keyObject(m: PublicKeyMaterial): KeyObject {
   }
   return k;
 }
+
+/**
+ * Node's one-shot `crypto.hash` (Node 20.12 and later): about two thirds of the time of
+ * `createHash` + `update` + `digest` for a short input, which a million hash-bin look-ups feel.
+ */
+const nodeHash = (nodeCrypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
+const oneShot =
+  typeof nodeHash === 'function'
+    ? (algorithm: HashAlgorithm, data: Uint8Array): Uint8Array => {
+        const b = nodeHash(algorithm, data, 'buffer');
+        return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+      }
+    : undefined;
 
 function hashState(algorithm: HashAlgorithm): HashState {
   const h = createHash(algorithm);
@@ -155,6 +169,7 @@ async function exportPkcs8(h: PrivateKeyHandle): Promise<Uint8Array> {
 export const backend: CryptoBackend = {
   name: 'node:crypto',
   createHash: hashState,
+  ...(oneShot ? { digest: oneShot } : {}),
   verify: verifySignature,
   generateKeyPair,
   sign: signData,

@@ -4,6 +4,7 @@
  * WebCrypto, and a runtime with no usable crypto, which must surface as CRYPTO_BACKEND, never as
  * a bad signature or a threshold failure.
  */
+import * as nodeCrypto from 'node:crypto';
 import { constants, generateKeyPairSync, sign as nodeSign } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cryptoBackend, useCryptoBackend } from '../../src/crypto/active-backend.js';
@@ -200,5 +201,55 @@ describe('backend selection', () => {
   it('Node resolves node:crypto (the webcrypto test project swaps it in a setup file)', () => {
     expect(['node:crypto', 'webcrypto']).toContain(cryptoBackend().name);
     expect(nodeBackend.name).toBe('node:crypto');
+  });
+});
+
+describe('one-shot digest (backend.digest)', () => {
+  it("node:crypto's agrees with its streaming hash and with the known answers", () => {
+    // FIPS 180-2 "abc" vectors; then a range of lengths against createHash.
+    const oneShot = nodeBackend.digest;
+    if (typeof (nodeCrypto as { hash?: unknown }).hash !== 'function') {
+      expect(oneShot).toBeUndefined(); // an older Node: digest falls back to createHash
+      return;
+    }
+    if (!oneShot) throw new Error('expected a one-shot digest on this Node');
+    expect(hex(oneShot('sha256', utf8('abc')))).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
+    expect(hex(oneShot('sha512', utf8('abc'))).slice(0, 32)).toBe('ddaf35a193617abacc417349ae204131');
+    for (const n of [0, 1, 55, 56, 64, 1000]) {
+      const data = new Uint8Array(n).map((_, i) => (i * 31) & 0xff);
+      for (const alg of ['sha256', 'sha512'] as const) {
+        const h = nodeBackend.createHash(alg);
+        h.update(data);
+        expect(hex(oneShot(alg, data)), `${alg} ${n}`).toBe(hex(h.digest()));
+      }
+    }
+  });
+
+  it('digest() uses it when the backend has one, createHash otherwise', async () => {
+    const { digest } = await import('../../src/crypto/hash.js');
+    const calls: string[] = [];
+    const counting: CryptoBackend = {
+      ...nodeBackend,
+      digest: (alg, data) => {
+        calls.push(alg);
+        const h = nodeBackend.createHash(alg);
+        h.update(data);
+        return h.digest();
+      },
+    };
+    const before = cryptoBackend();
+    useCryptoBackend(counting);
+    try {
+      expect(hex(digest('sha256', utf8('abc')))).toMatch(/^ba7816bf/);
+      expect(calls).toEqual(['sha256']);
+      const { digest: _omit, ...withoutDigest } = counting;
+      useCryptoBackend(withoutDigest);
+      expect(hex(digest('sha256', utf8('abc')))).toMatch(/^ba7816bf/);
+      expect(calls).toEqual(['sha256']);
+    } finally {
+      useCryptoBackend(before);
+    }
   });
 });
