@@ -266,7 +266,7 @@ export async function main() {
   );
   out.push('');
   out.push(
-    `Method: tufa's library, \`Repository\` with \`FsRepositoryStorage\` in a scratch directory (atomic writes: temp file, fsync, rename), Ed25519 keys in the process (one per role), targets named \`app-N:vN\` with a sha256 and a size, as \`tufa sign --bulk\` gives them. Each case runs in a fresh Node process (JIT cold, as in a CLI; module import, ${fmtMs(importMs)}, excluded); median of ${ROUNDS} processes, cases interleaved. Peak RSS is the process's VmHWM (Node itself ~45 MB). "Add 1" opens a published repository (copied from a prepared one before the timing), adds one digest and publishes; hash bins are \`repo.useHashBins({ keys: [targetsKey] })\` after the targets are added (about √N bins, ADR 0025: 128 at 10k, 256 at 100k, published one bin at a time, ADR 0027). "Read" is what the repository read from storage.`,
+    `Method: tufa's library, \`Repository\` with \`FsRepositoryStorage\` in a scratch directory (atomic writes: temp file, fsync, rename), Ed25519 keys in the process (one per role), targets named \`app-N:vN\` with a sha256 and a size, as \`tufa sign --bulk\` gives them. Each case runs in a fresh Node process (JIT cold, as in a CLI; module import, ${fmtMs(importMs)}, excluded); median of ${ROUNDS} processes, cases interleaved. Peak RSS is the process's VmHWM (Node itself ~45 MB). "Add 1" opens a published repository (copied from a prepared one before the timing), adds one digest and publishes; hash bins are \`repo.useHashBins({ keys: [targetsKey] })\` after the targets are added (about √N bins, ADR 0025: 128 at 10k, 256 at 100k, published one bin at a time, ADR 0031). "Read" is what the repository read from storage.`,
   );
   out.push('');
   out.push(

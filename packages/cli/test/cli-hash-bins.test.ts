@@ -72,7 +72,7 @@ describe('tufa sign: hash bins', () => {
     expect(found).toMatchObject({ digest: digestOf('b299'), role: expect.stringMatching(/^bins-/) });
   });
 
-  it('a later bulk that its bins are too few for re-bins every tag, said on stderr (ADR 0027)', async () => {
+  it('a later bulk that its bins are too few for re-bins every tag, said on stderr (ADR 0031)', async () => {
     // The bulk above left 300 tags in 16 bins (4 bits); √2048 calls for 64 (6 bits).
     const tags = Array.from({ length: 2048 }, (_, i) => `c${i}`);
     const r = expectExit(

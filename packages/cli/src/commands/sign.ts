@@ -394,7 +394,7 @@ export const commands: readonly RegisteredCommand[] = [
           // move into hash bins (and does it). A delegated role's tags are not targets' own. When
           // targets delegates nothing yet, the decision is made for the count after this edit and
           // before it, so a bulk goes straight into its bins (never one flat role of a million).
-          // With bins already, a bulk larger than they suit re-bins them first (ADR 0027).
+          // With bins already, a bulk larger than they suit re-bins them first (ADR 0031).
           let before: HashBinDecision | undefined;
           if (!opts.role) {
             const top = await repo.getTargets('targets');

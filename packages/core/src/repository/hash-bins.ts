@@ -43,7 +43,7 @@ export function defaultBitLength(count: number): number {
  * keep them: a repository is re-binned when √count calls for at least four times the bins it
  * has (two bits more). One bit off costs an update 3–44 % more bytes, two bits about twice as
  * many (ADR 0025's table), and re-binning re-signs every tag once, so it waits for the larger
- * gap. Bins are never merged back into fewer (ADR 0027).
+ * gap. Bins are never merged back into fewer (ADR 0031).
  */
 export function rebinBitLength(bitLength: number, count: number): number | undefined {
   const wanted = defaultBitLength(count);

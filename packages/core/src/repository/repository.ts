@@ -896,7 +896,7 @@ export class Repository {
    * are not kept, and its version continues from the published one. A bin of the old layout
    * that the new one does not name stays listed in snapshot at its last version, delegated by
    * nobody: a client refuses a snapshot that drops a targets role it saw (TUF 5.5.5), and one
-   * never fetches a role no delegation names (ADR 0027).
+   * never fetches a role no delegation names (ADR 0031).
    * @throws {@link errors!UsageError | UsageError} the repository has no hash bins, or
    *   `bitLength` is out of range.
    */
@@ -1729,7 +1729,7 @@ export { checkRoleFileName } from '../metadata/layout.js';
  * LARGE_ROLE entries, written compact: as canonical JSON when that is valid JSON (no raw control
  * characters, which PEM keys would bring), since its signed part is the bytes already signed and
  * writing 100k targets then costs no second encoding; else python-tuf's compact layout.
- * `compact` writes a smaller role compact too: hash bins published one at a time (ADR 0027),
+ * `compact` writes a smaller role compact too: hash bins published one at a time (ADR 0031),
  * machine-made files of about √N tags, where the indented layout was a second encoding of every
  * bin, about a tenth of a million-tag bulk's CPU time.
  */

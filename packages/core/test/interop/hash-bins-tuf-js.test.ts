@@ -168,7 +168,7 @@ describe('hash bins with delegations present, read by tuf-js and tufa', () => {
   });
 });
 
-describe('re-binned into more bins (ADR 0027)', () => {
+describe('re-binned into more bins (ADR 0031)', () => {
   it('tuf-js and tufa holding the old state update cleanly and find every tag in its new bin', async () => {
     const tufJsC = await tufJsClient('tuf-js-rebin');
     await tufJsC.refresh();

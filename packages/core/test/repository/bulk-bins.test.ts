@@ -288,7 +288,7 @@ describe('without consistent snapshots', () => {
   });
 });
 
-describe('re-binning (ADR 0027)', () => {
+describe('re-binning (ADR 0031)', () => {
   it('waits until √N calls for four times the bins', () => {
     expect(rebinBitLength(7, 100_000)).toBeUndefined(); // 8 bits wanted: one more
     expect(rebinBitLength(7, 1_000_000)).toBe(10);
