@@ -9,7 +9,7 @@
  * The connection comes from `TUFA_SERVER_DATABASE_URL` or the usual `PG*` variables
  * (`PGPASSWORD`, or a password file): never argv.
  */
-import { ConflictError, type RepositoryStorage, StorageError, UnsafeNameError } from '@tufa/core';
+import { ConflictError, Metadata, type RepositoryStorage, StorageError, UnsafeNameError } from '@tufa/core';
 import pg from 'pg';
 import { checkGun } from './gun.js';
 import { MetadataCache, type MetadataFile, metadataFile, versionedName } from './metadata-cache.js';
@@ -53,6 +53,21 @@ function dbError(what: string, e: unknown): StorageError {
       cause: e,
     },
   );
+}
+
+/**
+ * Whether the GUN's current root says consistent snapshots. Only then is a name `N.ROLE.json` a
+ * version no publish rewrites: without them every version of a role is written to ROLE.json,
+ * and a delegated role named "2024.releases" (or "5.root") has a file that merely looks
+ * versioned. An unreadable root keeps nothing either.
+ */
+async function consistentSnapshots(storage: RepositoryStorage): Promise<boolean> {
+  try {
+    const root = await storage.read('metadata/root.json');
+    return root !== undefined && Metadata.fromBytes(root, 'root').signed.consistentSnapshot;
+  } catch {
+    return false;
+  }
 }
 
 /** One GUN in the database, as the core's RepositoryStorage. */
@@ -225,10 +240,11 @@ export class PostgresStore implements ServerStore {
     const versioned = versionedName(file) !== undefined;
     const hit = versioned ? this.cache.get(gun, file) : undefined;
     if (hit) return hit.file;
-    const bytes = await this.storage(gun).read(`metadata/${file}`);
+    const storage = this.storage(gun);
+    const bytes = await storage.read(`metadata/${file}`);
     if (!bytes) return undefined;
     const served = metadataFile(bytes);
-    if (versioned) this.cache.set(gun, file, served);
+    if (versioned && (await consistentSnapshots(storage))) this.cache.set(gun, file, served);
     return served;
   }
 

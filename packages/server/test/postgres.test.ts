@@ -4,7 +4,15 @@
  * version chain valid; of two replicas refreshing at once, exactly one signs each timestamp.
  * PostgreSQL runs as the postgres user in a temporary directory (helpers/postgres.ts).
  */
-import { MemoryMetadataStore, Metadata, TargetFile, Updater } from '@tufa/core';
+import {
+  DelegatedRole,
+  MemoryMetadataStore,
+  MemoryRepositoryStorage,
+  Metadata,
+  Repository,
+  TargetFile,
+  Updater,
+} from '@tufa/core';
 import { HttpFetcher } from '@tufa/core/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore, ServerClient } from '../src/index.js';
@@ -18,6 +26,7 @@ if (missing && process.env.CI === 'true') throw new Error(`CI needs PostgreSQL f
 const ROOT = fixedSigner(91);
 const TARGETS = fixedSigner(92);
 const ROOT_2 = fixedSigner(93);
+const TEAM = fixedSigner(94);
 const LONG = { root: 3650 * 86400, targets: 3650 * 86400 };
 
 function target(path: string, seed: number): TargetFile {
@@ -96,6 +105,55 @@ describe.skipIf(missing !== undefined)('PostgreSQL store, two replicas', () => {
     });
     expect(await version(onA, 'root.json', 'root')).toBe(2);
     expect(await targetsOf(onA, gun, ['cached:3'])).toEqual([33]);
+  });
+
+  it('serves the current ROLE.json of a repository without consistent snapshots, even one named N.ROLE.json', async () => {
+    // Without consistent snapshots every version of a role is written to ROLE.json: the file of
+    // a delegated role named "2024.releases" is 2024.releases.json, which reads like version
+    // 2024 of a role "releases". Kept from its first read, it would be served after the role's
+    // next version, and clients could never update past it.
+    const onA = new ServerClient({ url: a.url });
+    const onB = new ServerClient({ url: b.url });
+    const gun = 'db.test/plain-names';
+    const online = await onA.onlineKeys(gun, { create: true });
+    const first = await Repository.create(new MemoryRepositoryStorage(), {
+      keys: {
+        root: [ROOT.key],
+        targets: [TARGETS.key],
+        snapshot: [online.snapshot],
+        timestamp: [online.timestamp],
+      },
+      signers: [ROOT, TARGETS],
+      expiry: LONG,
+      consistentSnapshot: false,
+    });
+    const { files, prepared } = await first.prepare({ allowPending: true });
+    await onA.upload(
+      gun,
+      files
+        .filter((f) => f.role === 'root' || f.role === 'targets')
+        .map((f) => ({ role: f.role, metadata: prepared.get(f.role) as Metadata })),
+    );
+    const releases = new DelegatedRole({
+      name: '2024.releases',
+      keyids: [TEAM.keyid],
+      threshold: 1,
+      terminating: true,
+      paths: ['rel/*'],
+    });
+    await onB.publish(gun, { signers: [TARGETS, TEAM] }, async (r) => {
+      await r.addDelegation('targets', releases, [TEAM.key]);
+      await r.addTargets([target('rel/a', 61)], { role: '2024.releases' });
+    });
+    const versionOnA = async () =>
+      Metadata.fromBytes((await onA.readFile(gun, 'metadata/2024.releases.json')) as Uint8Array, 'targets')
+        .signed.version;
+    expect(await versionOnA()).toBe(1);
+    await onB.publish(gun, { signers: [TEAM] }, (r) =>
+      r.addTargets([target('rel/b', 62)], { role: '2024.releases' }),
+    );
+    expect(await versionOnA()).toBe(2);
+    expect(await targetsOf(onA, gun, ['rel/a', 'rel/b'])).toEqual([61, 62]);
   });
 
   it("takes an upload on one replica right after the other replica's, whatever it kept of its own", async () => {
