@@ -69,6 +69,16 @@ const MAX_METADATA_BYTES = 64 * 1024 * 1024;
 /** GUNs whose committed versions are kept in memory (each a role → version map). */
 const MAX_COMMITTED_GUNS = 10_000;
 const TIMESTAMP_PATH = 'metadata/timestamp.json';
+const LATEST_ROOT_PATH = 'metadata/root.json';
+
+/** Whether root bytes say consistent snapshots; anything unreadable says no. */
+function consistentSnapshots(rootBytes: Uint8Array): boolean {
+  try {
+    return Metadata.fromBytes(rootBytes, 'root').signed.consistentSnapshot;
+  } catch {
+    return false;
+  }
+}
 
 /** Options of `DirectoryStore.open` and `PostgresStore.open`. */
 export interface StoreCacheOptions {
@@ -94,9 +104,16 @@ interface Committed {
   rootBelow: number;
   /** The newest root this process saw committed by its own publish (then `timestamp.json`). */
   rootCommitted: number;
+  /**
+   * Whether the current root says consistent snapshots. Without them every version of a role
+   * is written to ROLE.json, and a name that looks versioned is not: a delegated role named
+   * "2024.releases" (or "5.root") has the file 2024.releases.json, rewritten by each version.
+   */
+  consistent: boolean;
 }
 
 function covers(c: Committed, v: { version: number; role: string }): boolean {
+  if (!c.consistent) return false;
   if (v.role === 'root') return v.version < c.rootBelow || v.version <= c.rootCommitted;
   return v.version <= (c.roles.get(v.role) ?? 0);
 }
@@ -379,6 +396,11 @@ export class DirectoryStore implements ServerStore {
   /** A publish of this process committed `files`: they are final, and served from memory. */
   private committedByPublish(gun: string, files: readonly { path: string; bytes: Uint8Array }[]): void {
     const c = this.committed.get(gun);
+    // A new root of this publish decides whether names N.ROLE.json are versions from now on.
+    const root = files.findLast((f) => f.path === LATEST_ROOT_PATH);
+    if (c && root) c.consistent = consistentSnapshots(root.bytes);
+    // Unknown (the GUN not read since this process started) is not "consistent": nothing kept.
+    if (!c?.consistent) return;
     for (const { path, bytes } of files) {
       const file = path.startsWith('metadata/') ? path.slice('metadata/'.length) : undefined;
       const v = file === undefined || file.includes('/') ? undefined : versionedName(file);
@@ -409,9 +431,14 @@ export class DirectoryStore implements ServerStore {
         }
       }
       const root = await this.readFile(gun, 'root.json');
-      const rootBelow = root ? Metadata.fromBytes(root.file.bytes, 'root').signed.version : 0;
+      const rootSigned = root ? Metadata.fromBytes(root.file.bytes, 'root').signed : undefined;
       const before = this.committed.get(gun);
-      const c: Committed = { roles, rootBelow, rootCommitted: before?.rootCommitted ?? 0 };
+      const c: Committed = {
+        roles,
+        rootBelow: rootSigned?.version ?? 0,
+        rootCommitted: before?.rootCommitted ?? 0,
+        consistent: rootSigned?.consistentSnapshot ?? false,
+      };
       this.committed.delete(gun);
       if (this.committed.size >= MAX_COMMITTED_GUNS)
         this.committed.delete(this.committed.keys().next().value as string);

@@ -6,7 +6,7 @@
  */
 import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MemoryRepositoryStorage, Metadata, TargetFile } from '@tufa/core';
+import { DelegatedRole, MemoryRepositoryStorage, Metadata, Repository, TargetFile } from '@tufa/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DirectoryStore, ServerClient } from '../src/index.js';
 import { MetadataCache, metadataFile, versionedName } from '../src/metadata-cache.js';
@@ -17,6 +17,7 @@ import { call, startTestServer, type TestServer } from './helpers/server.js';
 const ROOT = fixedSigner(71);
 const TARGETS = fixedSigner(72);
 const NEW_ROOT = fixedSigner(73);
+const TEAM = fixedSigner(74);
 const GUN = 'cache.test/app';
 const LONG = { root: 3650 * 86400, targets: 3650 * 86400 };
 
@@ -204,6 +205,53 @@ describe('the directory store answers from memory only what is committed', () =>
     const { rename } = await import('node:fs/promises');
     await rename(join(s.dir, 'elsewhere', 't'), join(dir, 'timestamp.json'));
     expect(new TextDecoder().decode(await get(s, 'timestamp.json'))).toBe(other);
+  });
+
+  it('keeps no ROLE.json of a repository without consistent snapshots, even one named N.ROLE.json', async () => {
+    // Without consistent snapshots every version of a role is written to ROLE.json: the file of
+    // a delegated role named "2024.releases" is 2024.releases.json, which only looks like
+    // version 2024 of a role "releases". Another writer's next version of it must be answered.
+    const { server: s, client } = await started();
+    const online = await client.onlineKeys(GUN, { create: true });
+    const first = await Repository.create(new MemoryRepositoryStorage(), {
+      keys: {
+        root: [ROOT.key],
+        targets: [TARGETS.key],
+        snapshot: [online.snapshot],
+        timestamp: [online.timestamp],
+      },
+      signers: [ROOT, TARGETS],
+      expiry: LONG,
+      consistentSnapshot: false,
+    });
+    const { files, prepared } = await first.prepare({ allowPending: true });
+    await client.upload(
+      GUN,
+      files
+        .filter((f) => f.role === 'root' || f.role === 'targets')
+        .map((f) => ({ role: f.role, metadata: prepared.get(f.role) as Metadata })),
+    );
+    const releases = new DelegatedRole({
+      name: '2024.releases',
+      keyids: [TEAM.keyid],
+      threshold: 1,
+      terminating: true,
+      paths: ['rel/*'],
+    });
+    // Read before and after the upload: the store knows the GUN's committed state either way.
+    expect(Metadata.fromBytes(await get(s, '1.root.json'), 'root').signed.consistentSnapshot).toBe(false);
+    await client.publish(GUN, { signers: [TARGETS, TEAM] }, async (r) => {
+      await r.addDelegation('targets', releases, [TEAM.key]);
+      await r.addTargets([target('rel/a', 1)], { role: '2024.releases' });
+    });
+    const file = join(s.dir, GUN, 'metadata', '2024.releases.json');
+    expect(await get(s, '2024.releases.json')).toEqual(new Uint8Array(await readFile(file)));
+    // Another writer's version 2 of the role, put in place by rename as every tufa writer does.
+    const next = (await readFile(file)).toString().replace('"version": 1', '"version": 2');
+    await writeFile(`${file}.new`, next);
+    const { rename } = await import('node:fs/promises');
+    await rename(`${file}.new`, file);
+    expect(new TextDecoder().decode(await get(s, '2024.releases.json'))).toBe(next);
   });
 
   it('serves from a store opened with no cache at all', async () => {
