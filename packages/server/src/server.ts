@@ -48,6 +48,11 @@ export interface TrustServerOptions {
    * See TrustServiceOptions.repositoryCacheSize.
    */
   repositoryCacheSize?: number;
+  /**
+   * The bytes of published metadata those kept repositories may hold together (default 64 MiB).
+   * See TrustServiceOptions.repositoryCacheBytes.
+   */
+  repositoryCacheBytes?: number;
   /** scrypt N of new online key files (tests pass 2^10). */
   scryptN?: number;
   log?: (line: string) => void;
@@ -116,6 +121,9 @@ export async function startTrustServer(options: TrustServerOptions): Promise<Run
     ...(options.expiry ? { expiry: options.expiry } : {}),
     ...(options.repositoryCacheSize !== undefined
       ? { repositoryCacheSize: options.repositoryCacheSize }
+      : {}),
+    ...(options.repositoryCacheBytes !== undefined
+      ? { repositoryCacheBytes: options.repositoryCacheBytes }
       : {}),
     onRefreshError: (gun, e) => {
       metrics.refresh('failed');

@@ -42,6 +42,12 @@ export const MAX_UPLOAD_ROLES = 1024;
 /** GUNs whose published state is kept between uploads by default (see `repositoryCacheSize`). */
 export const DEFAULT_REPOSITORY_CACHE_SIZE = 256;
 
+/**
+ * The bytes of published metadata the kept repositories hold together by default (see
+ * `repositoryCacheBytes`); each also holds them parsed, a few times larger.
+ */
+export const DEFAULT_REPOSITORY_CACHE_BYTES = 64 * 1024 * 1024;
+
 export interface TrustServiceOptions {
   store: ServerStore;
   keys: OnlineKeys;
@@ -58,6 +64,13 @@ export interface TrustServiceOptions {
    * kept between uploads (default 256; 0: every upload reads and checks it again). ADR 0027.
    */
   repositoryCacheSize?: number;
+  /**
+   * The bound on the bytes of published metadata the kept repositories hold together (default
+   * 64 MiB; `Repository.heldBytes`): a GUN's repository grows with every targets role its
+   * uploads touch, so a count alone would let a few large GUNs pin any amount of memory. One
+   * holding more than a quarter of the bound is not kept.
+   */
+  repositoryCacheBytes?: number;
 }
 
 /** A GUN's repository as its last publish here left it, and what it was opened with. */
@@ -67,6 +80,8 @@ interface CachedRepository {
   timestamp: Uint8Array;
   /** The online keys it signs with (their keyids): another set means another repository. */
   signers: string;
+  /** `repo.heldBytes` when it was kept. */
+  bytes: number;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -101,6 +116,9 @@ export class TrustService {
    */
   private readonly repositories = new Map<string, CachedRepository>();
   private readonly repositoryCacheSize: number;
+  private readonly repositoryCacheBytes: number;
+  /** The sum of `bytes` of the kept repositories. */
+  private keptBytes = 0;
 
   constructor(options: TrustServiceOptions) {
     this.store = options.store;
@@ -110,6 +128,7 @@ export class TrustService {
     this.onRefreshError = options.onRefreshError;
     this.onRetireError = options.onRetireError;
     this.repositoryCacheSize = options.repositoryCacheSize ?? DEFAULT_REPOSITORY_CACHE_SIZE;
+    this.repositoryCacheBytes = options.repositoryCacheBytes ?? DEFAULT_REPOSITORY_CACHE_BYTES;
   }
 
   /**
@@ -127,7 +146,7 @@ export class TrustService {
     timestamp: Uint8Array,
   ): Promise<Repository> {
     const cached = this.repositories.get(gun);
-    this.repositories.delete(gun);
+    this.forget(gun);
     if (cached && sameBytes(cached.timestamp, timestamp) && cached.signers === signersId(options)) {
       return cached.repo;
     }
@@ -137,17 +156,29 @@ export class TrustService {
   /** Keeps a repository that has just published (nothing staged) for the GUN's next upload. */
   private keep(gun: string, repo: Repository, options: RepositoryOptions): void {
     const ts = repo.timestampMetadata;
+    this.forget(gun);
     if (this.repositoryCacheSize === 0 || !ts || repo.hasChanges) return;
-    this.repositories.delete(gun);
-    if (this.repositories.size >= this.repositoryCacheSize)
-      this.repositories.delete(this.repositories.keys().next().value as string);
+    const bytes = repo.heldBytes;
+    // One large repository must neither push every other out nor stay in memory by itself.
+    if (bytes > this.repositoryCacheBytes / 4) return;
+    while (
+      this.repositories.size > 0 &&
+      (this.repositories.size >= this.repositoryCacheSize ||
+        this.keptBytes + bytes > this.repositoryCacheBytes)
+    ) {
+      this.forget(this.repositories.keys().next().value as string);
+    }
     // The publish wrote `ts.toBytes()` (the core writes timestamp.json in its default layout).
-    this.repositories.set(gun, { repo, timestamp: ts.toBytes(), signers: signersId(options) });
+    this.repositories.set(gun, { repo, timestamp: ts.toBytes(), signers: signersId(options), bytes });
+    this.keptBytes += bytes;
   }
 
-  /** Forgets the GUN's kept repository (a key it signs with went away). */
+  /** Forgets the GUN's kept repository (taken for an upload, or a key it signs with went away). */
   private forget(gun: string): void {
+    const kept = this.repositories.get(gun);
+    if (!kept) return;
     this.repositories.delete(gun);
+    this.keptBytes -= kept.bytes;
   }
 
   private async repositoryOptions(gun: string): Promise<RepositoryOptions> {

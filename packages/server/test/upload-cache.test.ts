@@ -6,9 +6,16 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Metadata, TargetFile } from '@tufa/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { AllowAll, createHandler, OnlineKeys, ServerClient, TrustService } from '../src/index.js';
+import { Metadata, Repository, TargetFile } from '@tufa/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  AllowAll,
+  createHandler,
+  OnlineKeys,
+  ServerClient,
+  ServerRepositoryStorage,
+  TrustService,
+} from '../src/index.js';
 import { fixedSigner } from './helpers/keys.js';
 import { PASSPHRASE, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -132,6 +139,53 @@ describe('the repository kept between uploads', () => {
     await server.close();
     server = undefined;
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is bounded by the bytes it holds: a large one is not kept, and the oldest go first', async () => {
+    // A GUN's kept repository holds every targets role its uploads touched: bounded only by a
+    // count of GUNs, a few large ones could pin any amount of memory.
+    const open = vi.spyOn(Repository, 'open');
+    // Opens by the server (the client opens its own repository over HTTP to make an upload).
+    const opensByServer = () =>
+      open.mock.calls.filter(([s]) => !(s instanceof ServerRepositoryStorage)).length;
+    try {
+      const { server: s, client } = await started({ repositoryCacheBytes: 64 * 1024 });
+      await add(client, 'a:1', 1);
+      open.mockClear();
+      await add(client, 'a:2', 2);
+      expect(opensByServer()).toBe(0); // what the upload before left was kept
+      // Over 16 KiB of targets, a quarter of the bound: not kept.
+      const many = Array.from({ length: 300 }, (_, i) => target(`big:${i}`, 10 + i));
+      await client.publish(GUN, { signers: [TARGETS] }, (r) => r.addTargets(many));
+      open.mockClear();
+      await add(client, 'b:1', 3);
+      expect(opensByServer()).toBe(1);
+
+      // Five GUNs holding the same bytes, on a service whose bound takes four and a half of them.
+      const guns = Array.from({ length: 5 }, (_, i) => `upload-cache.test/bytes-${i}`);
+      for (const gun of guns) {
+        await client.create(gun, {
+          keys: { root: [ROOT.key], targets: [TARGETS.key] },
+          signers: [ROOT, TARGETS],
+          expiry: LONG,
+        });
+      }
+      // What a repository opened on one of them holds (refresh opens it so, and keeps it).
+      const held = (await Repository.open(s.service.store.storage(guns[0] as string))).heldBytes;
+      expect(held).toBeGreaterThan(0);
+      const service = new TrustService({
+        store: s.service.store,
+        keys: new OnlineKeys(s.service.store, { passphrase: PASSPHRASE, scryptN: 2 ** 10 }),
+        repositoryCacheBytes: Math.floor(4.5 * held),
+      });
+      for (const gun of guns) await service.refresh(gun);
+      open.mockClear();
+      for (const gun of [...guns].reverse()) await service.refresh(gun);
+      // The fifth pushed the first out; the other four were still kept.
+      expect(open.mock.calls.map(([storage]) => storage)).toHaveLength(1);
+    } finally {
+      open.mockRestore();
+    }
   });
 
   it('can be turned off by the server option', async () => {

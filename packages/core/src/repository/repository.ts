@@ -1051,6 +1051,17 @@ export class Repository {
     this.stagedSignatures.set(role, [...(this.stagedSignatures.get(role) ?? []), ...signatures]);
   }
 
+  /**
+   * The bytes of published metadata this object holds in memory: the timestamp, the snapshot and
+   * every targets role it has read or written, each also held parsed. What keeping the object
+   * costs grows in proportion (a trust server bounds the repositories it keeps by it).
+   */
+  get heldBytes(): number {
+    let n = (this.openedTimestamp?.length ?? 0) + (this.snapshotBytes?.length ?? 0);
+    for (const bytes of this.published.values()) n += bytes.length;
+    return n;
+  }
+
   /** Whether anything is staged for publishing. */
   get hasChanges(): boolean {
     return this.stagedRoot !== undefined || this.changed.size > 0;
