@@ -27,11 +27,12 @@ import { checkGun } from './gun.js';
 import { Metrics } from './metrics.js';
 import { ONLINE_ROLES, type OnlineRole } from './online-keys.js';
 import type { TrustService, UploadedRole } from './service.js';
+import type { MetadataFile } from './store.js';
 
 /** The largest upload body accepted by default: 16 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 
-/** `Cache-Control` of files that never change once written (`N.ROLE.json`). */
+/** `Cache-Control` of committed versions (`N.ROLE.json` the store vouches for: MetadataFile.immutable). */
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 /** `Cache-Control` of the mutable entry points (`timestamp.json`, unversioned names). */
 export const REVALIDATE = 'no-cache';
@@ -173,9 +174,14 @@ function parseRoute(rest: string): Route {
   throw new NotFoundError(`no such route: ${JSON.stringify(`/${rest}`)}`);
 }
 
-/** Versioned names (`N.ROLE.json`) never change once written; the rest are entry points. */
-function cacheControl(file: string): string {
-  return /^[1-9][0-9]*\./.test(file) ? IMMUTABLE : REVALIDATE;
+/**
+ * Only what the store vouches for as a committed version is immutable: a name `N.ROLE.json` is
+ * not enough (a crashed upload's leftover, replaced by the next publish of that version, or a
+ * role named "2024.releases" in a repository without consistent snapshots), and an HTTP cache
+ * would keep such bytes for a year.
+ */
+function cacheControl(file: MetadataFile): string {
+  return file.immutable === true ? IMMUTABLE : REVALIDATE;
 }
 
 /** Whether an `If-None-Match` list names `etag` (strong comparison: the exact quoted sha256). */
@@ -256,7 +262,7 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
         if (!found)
           throw new NotFoundError(`${route.gun} has no metadata file ${JSON.stringify(route.file)}`);
         // Headers as a flat array: no object to copy and no name to normalise per answer.
-        const cache = cacheControl(route.file);
+        const cache = cacheControl(found);
         const inm = req.headers['if-none-match'];
         if (inm !== undefined && matchesEtag(inm, found.etag)) {
           res.writeHead(304, [

@@ -20,16 +20,31 @@ export interface MetadataFile {
   sha256: string;
   /** The strong ETag of the bytes: the sha256 in double quotes. */
   etag: string;
+  /**
+   * The store knows these bytes are a committed version no publish rewrites: answered with
+   * `Cache-Control: immutable`, which any HTTP cache on the way may keep for a year. Absent for
+   * entry points and for anything the store cannot vouch for (a versioned-looking file no
+   * committed state references yet, which a later publish may replace, or a name that only looks
+   * versioned in a repository without consistent snapshots).
+   */
+  immutable?: boolean;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** The served form of `bytes`, hashed once. */
-export function metadataFile(bytes: Uint8Array): MetadataFile {
+/** The served form of `bytes`, hashed once (`immutable`: see MetadataFile). */
+export function metadataFile(bytes: Uint8Array, immutable = false): MetadataFile {
   const sha256 = sha256Hex(bytes);
-  return { bytes, sha256, etag: `"${sha256}"` };
+  return immutable
+    ? { bytes, sha256, etag: `"${sha256}"`, immutable }
+    : { bytes, sha256, etag: `"${sha256}"` };
+}
+
+/** `file` as a committed version (see MetadataFile.immutable). */
+export function asImmutable(file: MetadataFile): MetadataFile {
+  return file.immutable ? file : { ...file, immutable: true };
 }
 
 /**

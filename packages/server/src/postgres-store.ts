@@ -243,8 +243,8 @@ export class PostgresStore implements ServerStore {
     const storage = this.storage(gun);
     const bytes = await storage.read(`metadata/${file}`);
     if (!bytes) return undefined;
-    const served = metadataFile(bytes);
-    if (versioned && (await consistentSnapshots(storage))) this.cache.set(gun, file, served);
+    const served = metadataFile(bytes, versioned && (await consistentSnapshots(storage)));
+    if (served.immutable) this.cache.set(gun, file, served);
     return served;
   }
 

@@ -17,7 +17,13 @@ import {
 } from '@tufa/core';
 import { ensureDir, FsRepositoryStorage, writeFileAtomic } from '@tufa/core/node';
 import { checkGun } from './gun.js';
-import { MetadataCache, type MetadataFile, metadataFile, versionedName } from './metadata-cache.js';
+import {
+  asImmutable,
+  MetadataCache,
+  type MetadataFile,
+  metadataFile,
+  versionedName,
+} from './metadata-cache.js';
 import { type OnlineKeyFile, type OnlineKeyFiles, type OnlineRole, SERVER_FILES_DIR } from './online-keys.js';
 
 /** One entry of the change feed: a GUN's new versions after an upload or a refresh. */
@@ -409,7 +415,7 @@ export class DirectoryStore implements ServerStore {
         if (v.role === 'root') c.rootCommitted = Math.max(c.rootCommitted, v.version);
         else c.roles.set(v.role, Math.max(c.roles.get(v.role) ?? 0, v.version));
       }
-      this.cache.set(gun, file, metadataFile(bytes));
+      this.cache.set(gun, file, metadataFile(bytes, true));
     }
   }
 
@@ -474,16 +480,19 @@ export class DirectoryStore implements ServerStore {
       const found = await this.readFile(gun, file);
       if (!found) return undefined;
       if (final) {
-        this.cache.set(gun, file, found.file);
-        return found.file;
+        const committed = asImmutable(found.file);
+        this.cache.set(gun, file, committed);
+        return committed;
       }
       const c = await this.loadCommitted(gun);
       if (!c || !covers(c, v)) return found.file;
       // Committed now, but the bytes were read before that was known: they may be those of a
       // crashed upload, which the publish that committed this version replaced. Read again.
       const again = await this.readFile(gun, file);
-      if (again) this.cache.set(gun, file, again.file);
-      return again?.file;
+      if (!again) return undefined;
+      const committed = asImmutable(again.file);
+      this.cache.set(gun, file, committed);
+      return committed;
     }
     if (hit) {
       const st = await stat(join(this.metadataDir(gun), file), { bigint: true }).catch(() => undefined);

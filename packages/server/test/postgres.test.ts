@@ -15,10 +15,10 @@ import {
 } from '@tufa/core';
 import { HttpFetcher } from '@tufa/core/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresStore, ServerClient } from '../src/index.js';
+import { IMMUTABLE, PostgresStore, REVALIDATE, ServerClient } from '../src/index.js';
 import { fixedSigner } from './helpers/keys.js';
 import { postgresUnavailable, startPostgres, type TestPostgres } from './helpers/postgres.js';
-import { startTestServer, type TestServer } from './helpers/server.js';
+import { call, startTestServer, type TestServer } from './helpers/server.js';
 
 const missing = postgresUnavailable();
 if (missing && process.env.CI === 'true') throw new Error(`CI needs PostgreSQL for these tests: ${missing}`);
@@ -154,6 +154,23 @@ describe.skipIf(missing !== undefined)('PostgreSQL store, two replicas', () => {
     );
     expect(await versionOnA()).toBe(2);
     expect(await targetsOf(onA, gun, ['rel/a', 'rel/b'])).toEqual([61, 62]);
+    // Nor is it answered as immutable, for an HTTP cache on the way to keep for a year.
+    const header = async (url: string, file: string) =>
+      (await call(`${url}${gun}/metadata/${file}`)).headers.get('cache-control');
+    expect(await header(a.url, '2024.releases.json')).toBe(REVALIDATE);
+    expect(await header(b.url, '2024.releases.json')).toBe(REVALIDATE);
+    expect(await header(a.url, '1.root.json')).toBe(REVALIDATE); // a role "1.root" could be its file
+    // In a repository with consistent snapshots a committed version is.
+    await onA.create('db.test/consistent', {
+      keys: { root: [ROOT.key], targets: [TARGETS.key] },
+      signers: [ROOT, TARGETS],
+      expiry: LONG,
+    });
+    for (const url of [a.url, b.url]) {
+      expect(
+        (await call(`${url}db.test/consistent/metadata/1.targets.json`)).headers.get('cache-control'),
+      ).toBe(IMMUTABLE);
+    }
   });
 
   it("takes an upload on one replica right after the other replica's, whatever it kept of its own", async () => {

@@ -8,7 +8,7 @@ import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DelegatedRole, MemoryRepositoryStorage, Metadata, Repository, TargetFile } from '@tufa/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DirectoryStore, ServerClient } from '../src/index.js';
+import { DirectoryStore, IMMUTABLE, REVALIDATE, ServerClient } from '../src/index.js';
 import { MetadataCache, metadataFile, versionedName } from '../src/metadata-cache.js';
 import { PublishStorage } from '../src/store.js';
 import { fixedSigner } from './helpers/keys.js';
@@ -95,6 +95,8 @@ describe('the directory store answers from memory only what is committed', () =>
   }
 
   const get = async (s: TestServer, file: string) => (await call(`${s.url}${GUN}/metadata/${file}`)).body;
+  const cacheControl = async (s: TestServer, file: string) =>
+    (await call(`${s.url}${GUN}/metadata/${file}`)).headers.get('cache-control');
 
   it("never keeps a crashed upload's leftover, which the next upload of that version replaces", async () => {
     const { server: s, client } = await started();
@@ -104,10 +106,13 @@ describe('the directory store answers from memory only what is committed', () =>
     const leftover = bytesOf('{"left": "by a crash"}');
     await writeFile(join(s.dir, GUN, 'metadata', '2.targets.json'), leftover);
     expect(await get(s, '2.targets.json')).toEqual(leftover);
+    // Nor lets an HTTP cache on the way keep it for a year.
+    expect(await cacheControl(s, '2.targets.json')).toBe(REVALIDATE);
     await client.publish(GUN, { signers: [TARGETS] }, (r) => r.addTargets([target('a:1', 1)]));
     const published = await readFile(join(s.dir, GUN, 'metadata', '2.targets.json'));
     expect(Metadata.fromBytes(published, 'targets').signed.targets.has('a:1')).toBe(true);
     expect(await get(s, '2.targets.json')).toEqual(new Uint8Array(published));
+    expect(await cacheControl(s, '2.targets.json')).toBe(IMMUTABLE);
   });
 
   it('keeps no leftover found after a restart either: committed versions come from timestamp.json', async () => {
@@ -246,6 +251,8 @@ describe('the directory store answers from memory only what is committed', () =>
     });
     const file = join(s.dir, GUN, 'metadata', '2024.releases.json');
     expect(await get(s, '2024.releases.json')).toEqual(new Uint8Array(await readFile(file)));
+    expect(await cacheControl(s, '2024.releases.json')).toBe(REVALIDATE);
+    expect(await cacheControl(s, '1.root.json')).toBe(REVALIDATE); // a role "1.root" could be its file
     // Another writer's version 2 of the role, put in place by rename as every tufa writer does.
     const next = (await readFile(file)).toString().replace('"version": 1', '"version": 2');
     await writeFile(`${file}.new`, next);

@@ -139,7 +139,11 @@ describe('serving and publishing', () => {
       const r = await call(`${server.url}${GUN}/metadata/${file}`);
       expect(r.status).toBe(200);
       expect(r.body).toEqual(new Uint8Array(await readFile(join(server.dir, GUN, 'metadata', file))));
-      expect(r.headers.get('cache-control')).toBe(/^\d/.test(file) ? IMMUTABLE : REVALIDATE);
+      // The newest root is not vouched for as immutable: root.json is written before
+      // timestamp.json, so after a crash between them its version was never committed (ADR 0027).
+      expect(r.headers.get('cache-control')).toBe(
+        /^\d/.test(file) && file !== '1.root.json' ? IMMUTABLE : REVALIDATE,
+      );
       const again = await call(`${server.url}${GUN}/metadata/${file}`, {
         headers: { 'If-None-Match': r.headers.get('etag') as string },
       });
