@@ -10,11 +10,15 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   DelegatedRole,
+  Delegations,
   MemoryMetadataStore,
+  MemoryRepositoryStorage,
   Metadata,
   Repository,
   type Signer,
+  SPECIFICATION_VERSION,
   TargetFile,
+  Targets,
   Updater,
 } from '@tufa/core';
 import { HttpFetcher } from '@tufa/core/node';
@@ -274,7 +278,6 @@ describe('uploads the self-check refuses, judged by the repository kept from the
   it('a first root not signed by its own root keys', async () => {
     const gun = 'refusals.test/first';
     const online = await client.onlineKeys(gun, { create: true });
-    const { MemoryRepositoryStorage } = await import('@tufa/core');
     const repo = await Repository.create(new MemoryRepositoryStorage(), {
       keys: {
         root: [ROOT.key],
@@ -298,5 +301,65 @@ describe('uploads the self-check refuses, judged by the repository kept from the
       { role: 'root', metadata: root },
       { role: 'targets', metadata: targets },
     ]);
+  });
+
+  it('a role whose file would be a root version, in a repository without consistent snapshots', async () => {
+    // Without consistent snapshots a role's file is ROLE.json: a delegated role named "2.root"
+    // would be written to 2.root.json, the next root version, which every client probes for.
+    const gun = 'refusals.test/plain-names';
+    const online = await client.onlineKeys(gun, { create: true });
+    const first = await Repository.create(new MemoryRepositoryStorage(), {
+      keys: {
+        root: [ROOT.key],
+        targets: [T1.key],
+        snapshot: [online.snapshot],
+        timestamp: [online.timestamp],
+      },
+      signers: [ROOT, T1],
+      expiry: LONG,
+      consistentSnapshot: false,
+    });
+    const { files, prepared } = await first.prepare({ allowPending: true });
+    await client.upload(
+      gun,
+      files
+        .filter((f) => f.role === 'root' || f.role === 'targets')
+        .map((f) => ({ role: f.role, metadata: prepared.get(f.role) as Metadata })),
+    );
+    // Built by hand: tufa's own Repository refuses to stage such a role.
+    const expires = new Date(Date.now() + 86_400_000);
+    const role = new DelegatedRole({
+      name: '2.root',
+      keyids: [TEAM.keyid],
+      threshold: 1,
+      terminating: true,
+      paths: ['x/*'],
+    });
+    const targets = new Metadata(
+      new Targets({
+        version: 2,
+        specVersion: SPECIFICATION_VERSION,
+        expires,
+        targets: new Map(),
+        delegations: new Delegations({ keys: new Map([[TEAM.keyid, TEAM.key]]), roles: [role] }),
+      }),
+    );
+    await targets.sign(T1);
+    const delegated = new Metadata(
+      new Targets({
+        version: 1,
+        specVersion: SPECIFICATION_VERSION,
+        expires,
+        targets: new Map([['x/a', target('x/a', 1)]]),
+      }),
+    );
+    await delegated.sign(TEAM);
+    expect(
+      await refused(gun, [
+        ['targets', targets],
+        ['2.root', delegated],
+      ]),
+    ).toEqual({ status: 400, code: 'UNSAFE_NAME' });
+    expect(await client.readFile(gun, 'metadata/2.root.json')).toBeUndefined();
   });
 });

@@ -73,9 +73,20 @@ export function metadataPath(fileName: string): string {
 /**
  * The storage path of snapshot or a targets role. The role name is the file name as is (clients
  * request it percent-encoded and servers decode it), so it must be one safe path segment.
+ * @throws {@link errors!UnsafeNameError | UnsafeNameError} the name is not one safe path segment,
+ *   or, without consistent snapshots, its file would be a root version's (`N.root`).
  */
 export function roleStoragePath(role: string, version: number, consistentSnapshot: boolean): string {
-  return metadataPath(roleFileName(checkRoleFileName(role), version, consistentSnapshot));
+  checkRoleFileName(role);
+  // Without consistent snapshots a role's file is ROLE.json, and a delegated role named "3.root"
+  // would write 3.root.json: root version 3, which every client probes for (spec 5.3.3). Its
+  // targets metadata there would stop every client's root update, or replace a real root.
+  if (!consistentSnapshot && /^[1-9][0-9]*\.root$/.test(role)) {
+    throw new UnsafeNameError(
+      `role name ${JSON.stringify(role)} cannot be published without consistent snapshots: its file ${role}.json is the name of root version ${role.slice(0, -'.root'.length)}`,
+    );
+  }
+  return metadataPath(roleFileName(role, version, consistentSnapshot));
 }
 
 /**

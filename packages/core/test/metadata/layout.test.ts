@@ -73,6 +73,14 @@ describe('file names of a published repository', () => {
     }
     expect(checkRoleFileName('x'.repeat(40))).toBe('x'.repeat(40));
   });
+
+  it("refuses, without consistent snapshots, a role whose file would be a root version's", () => {
+    // ROLE.json of a role "3.root" is 3.root.json: root version 3, which clients probe for.
+    expect(() => roleStoragePath('3.root', 1, false)).toThrow(/root version 3/);
+    expect(roleStoragePath('3.root', 1, true)).toBe('metadata/1.3.root.json');
+    expect(roleStoragePath('03.root', 1, false)).toBe('metadata/03.root.json');
+    expect(roleStoragePath('3.roots', 1, false)).toBe('metadata/3.roots.json');
+  });
 });
 
 describe('the repository writes, and the client fetches, the names the layout gives', () => {
