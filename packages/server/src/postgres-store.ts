@@ -74,6 +74,8 @@ async function consistentSnapshots(storage: RepositoryStorage): Promise<boolean>
 class PostgresRepositoryStorage implements RepositoryStorage {
   /** The transaction of the publish holding the lock, if any. */
   private tx: pg.PoolClient | undefined;
+  /** Whether the transaction wrote `timestamp.json`, the file a publish writes last. */
+  private wroteTimestamp = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -105,6 +107,7 @@ class PostgresRepositoryStorage implements RepositoryStorage {
       .catch((e) => {
         throw dbError('write', e);
       });
+    if (path === 'metadata/timestamp.json') this.wroteTimestamp = true;
   }
 
   async writeStream(path: string, chunks: AsyncIterable<Uint8Array>): Promise<void> {
@@ -121,7 +124,10 @@ class PostgresRepositoryStorage implements RepositoryStorage {
   /**
    * Opens the publish transaction and waits for the GUN's advisory lock (held until commit:
    * publishes of one GUN on any replica run one after the other). Releasing commits, so a
-   * publish's files become visible together — timestamp.json with the rest.
+   * publish's files become visible together — timestamp.json with the rest — and only if
+   * timestamp.json was written: a publish that failed before it (the core releases the lock
+   * whatever happened) is rolled back, never left as versioned files no timestamp references,
+   * which replicas would keep as committed (ADR 0027) and the next publish would rewrite.
    */
   async lock(): Promise<() => Promise<void>> {
     const client = await this.pool.connect().catch((e) => {
@@ -135,10 +141,11 @@ class PostgresRepositoryStorage implements RepositoryStorage {
       throw dbError('lock the repository', e);
     }
     this.tx = client;
+    this.wroteTimestamp = false;
     return async () => {
       this.tx = undefined;
       try {
-        await client.query('COMMIT');
+        await client.query(this.wroteTimestamp ? 'COMMIT' : 'ROLLBACK');
         client.release();
       } catch (e) {
         client.release(true);

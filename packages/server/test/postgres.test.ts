@@ -360,6 +360,32 @@ describe.skipIf(missing !== undefined)('PostgreSQL store, two replicas', () => {
     expect(await targetsOf(onB, gun, ['rot:1'])).toEqual([21]);
   });
 
+  it('commits nothing of a publish that stopped before timestamp.json', async () => {
+    // The core releases the lock whatever happened; versioned files committed without the
+    // timestamp that references them would be kept by every replica as final (ADR 0027), and the
+    // next publish of that version would write other bytes under the same name.
+    const store = await PostgresStore.open({ connectionString: db.url });
+    try {
+      const gun = 'db.test/unfinished';
+      const storage = store.storage(gun);
+      let release = await storage.lock();
+      await storage.write('metadata/2.targets.json', new TextEncoder().encode('{"left": "by a failure"}'));
+      await release();
+      expect(await store.storage(gun).read('metadata/2.targets.json')).toBeUndefined();
+      expect(await store.readMetadata(gun, '2.targets.json')).toBeUndefined();
+      // With timestamp.json, written last, everything is committed together.
+      release = await storage.lock();
+      await storage.write('metadata/2.targets.json', new TextEncoder().encode('{"a": 1}'));
+      await storage.write('metadata/timestamp.json', new TextEncoder().encode('{"b": 2}'));
+      await release();
+      expect(await store.storage(gun).read('metadata/2.targets.json')).toEqual(
+        new TextEncoder().encode('{"a": 1}'),
+      );
+    } finally {
+      await store.close();
+    }
+  });
+
   it('upgrades a database of schema version 1 in place, keeping its online keys', async () => {
     const pg = (await import('pg')).default;
     const admin = new pg.Client({ connectionString: db.url });
