@@ -1551,6 +1551,8 @@ export class Repository {
       // as the storage allows; every one of them ends before anything that lists them is written.
       const inFlight = Math.max(1, this.storage.parallelWrites ?? 1);
       const writing: Promise<void>[] = [];
+      // Every write started ends before the lock is released, whatever stopped the loop.
+      let stopped: { error: unknown } | undefined;
       try {
         for (const role of bins) {
           stopIfAborted();
@@ -1562,11 +1564,13 @@ export class Repository {
           streamed.set(role, sha256Meta(bytes, version));
           if (writing.length >= inFlight) await writing.shift();
         }
-      } finally {
-        const results = await Promise.allSettled(writing);
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) throw failed.reason;
+      } catch (e) {
+        stopped = { error: e };
       }
+      const results = await Promise.allSettled(writing);
+      if (stopped) throw stopped.error;
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       stopIfAborted();
       const { files, prepared } = await this.prepareWith(plan, {}, streamed);
       await selfCheck({
