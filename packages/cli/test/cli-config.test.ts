@@ -119,7 +119,7 @@ describe('delegated roles named like Object.prototype members or integers', () =
       '-s',
       '1',
     ]);
-    expectError(r, 5, 'the repository has no targets role "valueOf"');
+    expectError(r, 5, 'no role delegates to "valueOf"');
   });
 });
 
