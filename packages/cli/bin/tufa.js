@@ -7,17 +7,27 @@
 // `npm run build`; docs/adr/0023-cli-bundle-and-standalone.md): one file to read and compile
 // instead of ~120 modules, on every run of every CI job. A checkout built with `tsc -b` alone
 // has no bundle yet and runs the modules tsc wrote.
+//
+// The bundle runs in its CommonJS form, dist/tufa.cjs, with the V8 code cache the build made
+// for it (./code-cache.js; docs/adr/0030-cli-code-cache.md): Node 20 caches no compiled code for
+// ES modules. Without dist/tufa.cjs, the ES module bundle; without that, the modules.
+import { fileURLToPath } from 'node:url';
+import { runBundle } from './code-cache.js';
+
 const missing = (e, file) => e?.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes(file);
-import('../dist/tufa.mjs')
-  .catch((e) => {
-    if (missing(e, 'dist/tufa.mjs')) return import('../dist/bin.js');
-    throw e;
-  })
-  .catch((e) => {
-    if (missing(e, 'dist/bin.js')) {
-      process.stderr.write('Error: tufa is not built yet in this checkout\nHint: npm run build\n');
-      process.exitCode = 2;
-      return;
-    }
-    throw e;
-  });
+const ran = runBundle(fileURLToPath(new URL('../dist/tufa.cjs', import.meta.url)));
+if (ran === undefined) {
+  import('../dist/tufa.mjs')
+    .catch((e) => {
+      if (missing(e, 'dist/tufa.mjs')) return import('../dist/bin.js');
+      throw e;
+    })
+    .catch((e) => {
+      if (missing(e, 'dist/bin.js')) {
+        process.stderr.write('Error: tufa is not built yet in this checkout\nHint: npm run build\n');
+        process.exitCode = 2;
+        return;
+      }
+      throw e;
+    });
+}

@@ -11,6 +11,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DOCKER_BUNDLE } from './helpers/bundle.js';
 import {
   BIN,
   digestOf,
@@ -185,7 +186,7 @@ describe('tufa agent start', () => {
 
   it('starts as `docker tufa agent start` too (the Docker CLI plugin entry point)', async () => {
     // The bundled plugin, as bin/docker-tufa.js runs it.
-    const plugin = join(dirname(BIN), 'docker-tufa.mjs');
+    const plugin = DOCKER_BUNDLE;
     const r = await runProcess(process.execPath, [plugin, 'tufa', '--json', 'agent', 'start'], {
       env: tufaEnv({ TUFA_HOME: sandbox.home, TMPDIR: TMP }),
     });

@@ -126,6 +126,9 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
       expect.arrayContaining([
         'package.json',
         'bin/tufa.js',
+        'bin/code-cache.js',
+        'dist/tufa.cjs',
+        'dist/tufa.cjs.cache',
         'dist/tufa.mjs',
         'dist/docker-tufa.mjs',
         'dist/bin.js',
@@ -185,6 +188,27 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
       // with those gone from the installed copy, every step below still works.
       rmSync(join(project, 'node_modules', '@tufa', 'cli', 'dist', 'main.js'));
       rmSync(join(project, 'node_modules', '@tufa', 'cli', 'dist', 'commands'), { recursive: true });
+      // `tufa` runs the CommonJS bundle with its V8 code cache (bin/code-cache.js), not the ES
+      // module bundle, which stays for the standalone build and as the fallback.
+      const installed = join(project, 'node_modules', '@tufa', 'cli');
+      rmSync(join(installed, 'dist', 'tufa.mjs'));
+      const loader = JSON.stringify(join(installed, 'bin', 'code-cache.js'));
+      const bundle = JSON.stringify(join(installed, 'dist', 'tufa.cjs'));
+      const cached = await run(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const { runBundle } = await import(${loader}); process.argv = [process.argv[0], ${bundle}, '--version'];` +
+            ` const r = runBundle(${bundle}); process.on('exit', () => process.stderr.write('CACHE-USED ' + r.used));`,
+        ],
+        project,
+        cleanEnv(),
+      );
+      expectExit(cached, 0);
+      expect(cached.stderr, 'the installed bundle compiles from the packed cache').toContain(
+        'CACHE-USED true',
+      );
 
       const version = await npxTufa(['--version']);
       expectExit(version, 0);
