@@ -4,6 +4,12 @@
 // (and each function it then calls) is a large part of every `tufa verify`; a script compiled
 // through `vm.Script` can start from V8's code cache instead.
 //
+// The bundle runs this way only when there is a cache made for it by this V8 (a line of the
+// cache file names the V8 version and CPU architecture that made it): without one, compiling
+// it through vm.Script is slower than importing the ES module bundle (dist/tufa.mjs), which
+// bin/tufa.js then does. So a user whose Node differs from the one that built the package, or
+// a checkout built without the cache, runs as fast as before the cache existed.
+//
 // The cache only ever makes a run faster, never different or failing:
 // - V8 rejects a cache made by another V8 version or with other flags, or for a source of
 //   another length (`script.cachedDataRejected`), and then compiles the source as usual;
@@ -19,9 +25,24 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import vm from 'node:vm';
 
-/** What the cache file starts with: this text, then 32 bytes of SHA-256, then V8's data. */
+/**
+ * The name the bundle is compiled under, the same where the cache is made and where it is used:
+ * a script compiled from a cache keeps the name it had when the cache was made (V8 11.3), so
+ * the real path would be the build machine's. Stack traces (`--debug`) say
+ * `@tufa/cli/dist/tufa.cjs:LINE:COLUMN`. `require` and `__filename` get the real path; the
+ * bundle has no `import()` (scripts/bundle-cli.mjs turns it into `require`).
+ */
+export const SCRIPT_NAME = '@tufa/cli/dist/tufa.cjs';
+
+/**
+ * What the cache file starts with: this text, the line of `ENGINE`, 32 bytes of SHA-256, then
+ * V8's data.
+ */
 export const MAGIC = Buffer.from('tufa-v8-code-cache-1\n');
+/** The V8 that made the cache: a cache from any other is of no use (V8 would reject it). */
+export const ENGINE = Buffer.from(`${process.versions.v8} ${process.arch}\n`);
 const DIGEST_BYTES = 32;
+const HEADER_BYTES = MAGIC.length + ENGINE.length + DIGEST_BYTES;
 
 const HEAD = '(function (exports, require, module, __filename, __dirname) {';
 const TAIL = '\n})';
@@ -45,15 +66,19 @@ export function cacheDigest(source, data) {
 
 /** The cache file's contents for V8's `data`, made by compiling the bundle `source` (bytes). */
 export function cacheFile(source, data) {
-  return Buffer.concat([MAGIC, cacheDigest(source, data), data]);
+  return Buffer.concat([MAGIC, ENGINE, cacheDigest(source, data), data]);
 }
 
-/** V8's data from a cache file, or undefined when it is not a whole cache made for `source`. */
+/**
+ * V8's data from a cache file, or undefined when it is not a whole cache made for `source` by
+ * this V8 on this architecture.
+ */
 export function cacheData(source, file) {
-  if (file === undefined || file.length <= MAGIC.length + DIGEST_BYTES) return undefined;
-  if (!file.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
-  const digest = file.subarray(MAGIC.length, MAGIC.length + DIGEST_BYTES);
-  const data = file.subarray(MAGIC.length + DIGEST_BYTES);
+  if (file === undefined || file.length <= HEADER_BYTES) return undefined;
+  if (!file.subarray(0, MAGIC.length + ENGINE.length).equals(Buffer.concat([MAGIC, ENGINE])))
+    return undefined;
+  const digest = file.subarray(HEADER_BYTES - DIGEST_BYTES, HEADER_BYTES);
+  const data = file.subarray(HEADER_BYTES);
   return cacheDigest(source, data).equals(digest) ? data : undefined;
 }
 
@@ -67,21 +92,18 @@ function readIfPresent(file) {
 }
 
 /**
- * Compiles `bundle` (with `bundle + '.cache'` when that is a cache made for it) and runs it as
- * a CommonJS module. Returns the compiled script and the bundle's bytes (the build makes the
- * cache from them) and whether V8 used the cache; undefined when there is no bundle.
+ * Compiles `bundle` with `bundle + '.cache'` and runs it as a CommonJS module, when that is a
+ * cache made for it by this V8 (or, with `withoutCache`, in any case: how the build makes the
+ * first cache). Returns the compiled script and the bundle's bytes (the build makes the cache
+ * from them) and whether V8 used the cache (false when V8 rejected it: other V8 flags); undefined
+ * when it did not run the bundle.
  */
-export function runBundle(bundle) {
+export function runBundle(bundle, { withoutCache = false } = {}) {
   const source = readIfPresent(bundle);
   if (source === undefined) return undefined;
   const cachedData = cacheData(source, readIfPresent(`${bundle}.cache`));
-  const script = new vm.Script(wrap(source.toString('utf8')), {
-    filename: bundle,
-    cachedData,
-    // `import()` of what the bundle leaves out (pkcs11js) goes to Node's own loader, as in a
-    // CommonJS module.
-    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
+  if (cachedData === undefined && !withoutCache) return undefined;
+  const script = new vm.Script(wrap(source.toString('utf8')), { filename: SCRIPT_NAME, cachedData });
   const module = { exports: {}, filename: bundle, id: bundle, loaded: false };
   const fn = script.runInThisContext();
   fn.call(module.exports, module.exports, createRequire(bundle), module, bundle, dirname(bundle));

@@ -10,7 +10,8 @@
 //
 // The bundle runs in its CommonJS form, dist/tufa.cjs, with the V8 code cache the build made
 // for it (./code-cache.js; docs/adr/0030-cli-code-cache.md): Node 20 caches no compiled code for
-// ES modules. Without dist/tufa.cjs, the ES module bundle; without that, the modules.
+// ES modules. Without a cache this Node can use, the ES module bundle; without that, the
+// modules.
 import { fileURLToPath } from 'node:url';
 import { runBundle } from './code-cache.js';
 

@@ -2,9 +2,12 @@
  * The published bin runs the CommonJS bundle with the V8 code cache the build made for it
  * (packages/cli/bin/code-cache.js, scripts/code-cache.mjs; docs/adr/0030-cli-code-cache.md). A
  * cache only makes a run faster: with it, without it, damaged, made by another V8, or made for
- * another bundle, the command runs and does the same. Each case runs a copy of the package's bin/
- * and dist/tufa.cjs in its own directory: `--version`, a real verify against a served repository,
- * and whether V8 used the cache (asked of the loader itself, in the same kind of process).
+ * another bundle, the command runs and does the same. Without a cache this V8 can use, the bin
+ * runs the ES module bundle (dist/tufa.mjs) instead: compiling the CommonJS one without a cache
+ * is slower. Each case runs a copy of the package's bin/ and dist/ bundles in its own directory:
+ * `--version`, a real verify against a served repository, which bundle ran (the file a
+ * `--debug` stack trace names), and what the loader did with the cache (asked of the loader
+ * itself, in the same kind of process).
  */
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +33,11 @@ const VERSION = (JSON.parse(readFileSync(join(CLI_DIR, 'package.json'), 'utf8'))
   .version;
 const CACHE_MAGIC = 'tufa-v8-code-cache-1\n';
 
+interface Loader {
+  ENGINE: Buffer;
+  cacheFile: (source: Buffer, data: Buffer) => Buffer;
+}
+
 const box = new Sandbox('tufa-code-cache-');
 const repo = publisher(box, GUN);
 const digest = digestOf('code cache manifest');
@@ -45,6 +53,7 @@ function packageCopy(name: string): { dir: string; bundle: string; cache: string
     'bin/code-cache.js',
     'dist/tufa.cjs',
     'dist/tufa.cjs.cache',
+    'dist/tufa.mjs',
   ]) {
     copyFileSync(join(CLI_DIR, f), join(dir, f));
   }
@@ -58,26 +67,35 @@ function runBin(dir: string, args: string[], home: string): Promise<RunResult> {
   });
 }
 
-/** Whether V8 compiled the copy's bundle from its cache, in a `tufa --version` run as the bin does it. */
-async function cacheUsed(dir: string, version = VERSION): Promise<boolean> {
+/**
+ * What the copy's loader does in a `tufa --version` run, as the bin runs it: `cache` (V8
+ * compiled the CommonJS bundle from the cache), `rejected` (V8 turned the cache down and
+ * compiled the bundle) or `esm` (no cache this V8 can use: the bin imports the ES module bundle).
+ */
+async function cacheUse(dir: string, version = VERSION): Promise<'cache' | 'rejected' | 'esm'> {
   const loader = JSON.stringify(join(dir, 'bin', 'code-cache.js'));
   const bundle = JSON.stringify(join(dir, 'dist', 'tufa.cjs'));
   const script = [
     `const { runBundle } = await import(${loader});`,
     `process.argv = [process.argv[0], ${bundle}, '--version'];`,
     `const ran = runBundle(${bundle});`,
-    `process.on('exit', () => process.stderr.write('CACHE-USED ' + ran.used + '\\n'));`,
+    "const use = ran === undefined ? 'esm' : ran.used ? 'cache' : 'rejected';",
+    `process.on('exit', () => process.stderr.write('CACHE-USE ' + use + '\\n'));`,
   ].join('\n');
   const r = await runProcess(process.execPath, ['--input-type=module', '-e', script], { env: tufaEnv() });
   expectExit(r, 0);
-  expect(r.stdout.trim()).toBe(version);
-  const m = /CACHE-USED (true|false)/.exec(r.stderr);
-  if (m === null) throw new Error(`no CACHE-USED line: ${show(r)}`);
-  return m[1] === 'true';
+  const m = /CACHE-USE (cache|rejected|esm)/.exec(r.stderr);
+  if (m === null) throw new Error(`no CACHE-USE line: ${show(r)}`);
+  const use = m[1] as 'cache' | 'rejected' | 'esm';
+  if (use !== 'esm') expect(r.stdout.trim()).toBe(version);
+  return use;
 }
 
-/** `--version` and a cold verify (a new trust cache) through the copy's bin both work. */
-async function expectWorks(dir: string, version = VERSION): Promise<void> {
+/**
+ * `--version` and a cold verify (a new trust cache) through the copy's bin both work, and a
+ * `--debug` stack trace names `bundle`: the bundle that ran.
+ */
+async function expectWorks(dir: string, bundle: 'tufa.cjs' | 'tufa.mjs', version = VERSION): Promise<void> {
   const v = expectExit(await runBin(dir, ['--version'], join(dir, 'home-version')), 0);
   expect(v.stdout.trim()).toBe(version);
   if (server === undefined) throw new Error('no server');
@@ -98,12 +116,23 @@ async function expectWorks(dir: string, version = VERSION): Promise<void> {
   expect(JSON.parse(ok.stdout), show(ok)).toMatchObject({ verified: true, digest, tag: '1.0' });
   const wrong = ['verify', '--server', server.url, `${GUN}:1.0`, '--digest', digestOf('another')];
   expect((await runBin(dir, wrong, home)).code).toBe(4);
+  const r = await runBin(dir, ['--debug', 'verify', '--server', join(dir, 'none'), `${GUN}:1.0`], home);
+  expect(r.code, show(r)).toBe(5);
+  // The CommonJS bundle is compiled under a name that is the same on every machine (a script from
+  // a cache keeps the name it was made under); the ES module bundle is named by its URL.
+  const file =
+    bundle === 'tufa.cjs' ? '@tufa/cli/dist/tufa.cjs' : pathToFileURL(join(dir, 'dist', bundle)).href;
+  expect(r.stderr).toMatch(new RegExp(`\\n\\s+at .+\\(${file.replaceAll('.', '\\.')}:\\d+:\\d+\\)`));
 }
 
-/** V8's data in a cache file and the header before it. */
-function split(file: Buffer): { header: Buffer; data: Buffer } {
-  const at = CACHE_MAGIC.length + 32;
-  return { header: file.subarray(0, at), data: Buffer.from(file.subarray(at)) };
+/** The copy's loader module (its ENGINE line and how it writes a cache file). */
+async function loaderOf(dir: string): Promise<Loader> {
+  return (await import(pathToFileURL(join(dir, 'bin', 'code-cache.js')).href)) as Loader;
+}
+
+/** V8's data in a cache file: after the magic line, the engine line and the digest. */
+function v8Data(file: Buffer, loader: Loader): Buffer {
+  return Buffer.from(file.subarray(CACHE_MAGIC.length + loader.ENGINE.length + 32));
 }
 
 beforeAll(async () => {
@@ -118,74 +147,88 @@ afterAll(async () => {
 });
 
 describe('the V8 code cache of the CLI bundle', () => {
-  it('the build made one, starting with its header, and the bin uses it', async () => {
+  it('the build made one for this V8, and the bin runs the CommonJS bundle with it', async () => {
     const { dir, cache } = packageCopy('intact');
-    expect(readFileSync(cache).subarray(0, CACHE_MAGIC.length).toString()).toBe(CACHE_MAGIC);
-    expect(await cacheUsed(dir)).toBe(true);
-    await expectWorks(dir);
-    // --debug stack traces name the bundle's file, as they would without the cache.
-    const r = await runBin(
-      dir,
-      ['--debug', 'verify', '--server', box.path('none'), `${GUN}:1.0`],
-      box.path('h'),
-    );
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/\n\s+at .+dist\/tufa\.cjs:\d+:\d+/);
+    const loader = await loaderOf(dir);
+    const head = readFileSync(cache)
+      .subarray(0, CACHE_MAGIC.length + loader.ENGINE.length)
+      .toString();
+    expect(head).toBe(`${CACHE_MAGIC}${process.versions.v8} ${process.arch}\n`);
+    expect(await cacheUse(dir)).toBe('cache');
+    await expectWorks(dir, 'tufa.cjs');
   });
 
-  it('without a cache the bin compiles the bundle and runs it', async () => {
+  it('without a cache the bin runs the ES module bundle', async () => {
     const { dir, cache } = packageCopy('none');
     rmSync(cache);
-    expect(await cacheUsed(dir)).toBe(false);
-    await expectWorks(dir);
+    expect(await cacheUse(dir)).toBe('esm');
+    await expectWorks(dir, 'tufa.mjs');
   });
 
   it('a cache with flipped bytes (which V8 itself would accept) is not used', async () => {
     const { dir, cache } = packageCopy('corrupt');
     const file = readFileSync(cache);
-    const { data } = split(file);
-    for (const at of [100, Math.floor(data.length / 2), data.length - 10]) {
+    const start = file.length - v8Data(file, await loaderOf(dir)).length;
+    for (const at of [start + 100, start + Math.floor((file.length - start) / 2), file.length - 10]) {
       const b = Buffer.from(file);
-      b[CACHE_MAGIC.length + 32 + at] = (b[CACHE_MAGIC.length + 32 + at] as number) ^ 0xff;
+      b[at] = (b[at] as number) ^ 0xff;
       writeFileSync(cache, b);
-      expect(await cacheUsed(dir), `byte ${at} flipped`).toBe(false);
+      expect(await cacheUse(dir), `byte ${at} flipped`).toBe('esm');
     }
-    await expectWorks(dir);
+    await expectWorks(dir, 'tufa.mjs');
   });
 
-  it('a cache V8 rejects (made by another V8: its version in the header differs) is not used', async () => {
+  it('a cache made by another V8 (its engine line differs) is not used', async () => {
+    const { dir, cache } = packageCopy('other-engine');
+    const file = readFileSync(cache);
+    const loader = await loaderOf(dir);
+    const other = Buffer.from(`0.${loader.ENGINE.toString()}`);
+    const data = v8Data(file, loader);
+    writeFileSync(
+      cache,
+      Buffer.concat([
+        file.subarray(0, CACHE_MAGIC.length),
+        other,
+        file.subarray(file.length - data.length - 32),
+      ]),
+    );
+    expect(await cacheUse(dir)).toBe('esm');
+    await expectWorks(dir, 'tufa.mjs');
+  });
+
+  it('a cache V8 itself rejects is not used, and the CommonJS bundle compiles and runs', async () => {
     const { dir, bundle, cache } = packageCopy('rejected');
-    const { cacheFile } = (await import(pathToFileURL(join(dir, 'bin', 'code-cache.js')).href)) as {
-      cacheFile: (source: Buffer, data: Buffer) => Buffer;
-    };
-    const { data } = split(readFileSync(cache));
+    const loader = await loaderOf(dir);
+    const data = v8Data(readFileSync(cache), loader);
     // V8's own header: magic number, then the hash of the V8 version that made it.
     data[4] = (data[4] as number) ^ 0xff;
-    // A whole, well-formed file of ours for this bundle: only V8 can turn it down.
-    writeFileSync(cache, cacheFile(readFileSync(bundle), data));
-    expect(await cacheUsed(dir)).toBe(false);
-    await expectWorks(dir);
+    // A whole, well-formed file of ours for this bundle and V8: only V8 can turn it down.
+    writeFileSync(cache, loader.cacheFile(readFileSync(bundle), data));
+    expect(await cacheUse(dir)).toBe('rejected');
+    await expectWorks(dir, 'tufa.cjs');
   });
 
   it('a cache made for another bundle of the same length is not used, and the bundle runs as it is', async () => {
     const { dir, bundle } = packageCopy('stale');
-    const source = readFileSync(bundle, 'utf8');
     const other = VERSION.replace(/\d/g, '9');
     expect(other.length).toBe(VERSION.length);
-    const edited = source.replaceAll(`"${VERSION}"`, `"${other}"`);
-    expect(edited).not.toBe(source);
-    writeFileSync(bundle, edited);
-    expect(await cacheUsed(dir, other)).toBe(false);
-    await expectWorks(dir, other);
+    for (const f of [bundle, join(dir, 'dist', 'tufa.mjs')]) {
+      const source = readFileSync(f, 'utf8');
+      const edited = source.replaceAll(`"${VERSION}"`, `"${other}"`);
+      expect(edited).not.toBe(source);
+      writeFileSync(f, edited);
+    }
+    expect(await cacheUse(dir, other)).toBe('esm');
+    await expectWorks(dir, 'tufa.mjs', other);
   });
 
   it('a truncated or empty cache file is not used', async () => {
     const { dir, cache } = packageCopy('truncated');
     const file = readFileSync(cache);
-    for (const cut of [0, CACHE_MAGIC.length, CACHE_MAGIC.length + 32, file.length - 1]) {
+    for (const cut of [0, CACHE_MAGIC.length, CACHE_MAGIC.length + 40, file.length - 1]) {
       writeFileSync(cache, file.subarray(0, cut));
-      expect(await cacheUsed(dir), `cut at ${cut}`).toBe(false);
+      expect(await cacheUse(dir), `cut at ${cut}`).toBe('esm');
     }
-    await expectWorks(dir);
+    await expectWorks(dir, 'tufa.mjs');
   });
 });
