@@ -158,6 +158,39 @@ describe('the V8 code cache of the CLI bundle', () => {
     await expectWorks(dir, 'tufa.cjs');
   });
 
+  it('the optional pkcs11js is looked up beside the installed bundle, not where the cache was made', async () => {
+    // The copy has no node_modules: pkcs11js is not installed for it, whatever the checkout has.
+    // (Resolved against the script's name, which a cached script takes from the build, an
+    // import() would look in this checkout.) Any existing file as the module: pkcs11js loads first.
+    const { dir } = packageCopy('pkcs11');
+    expect(await cacheUse(dir)).toBe('cache');
+    const args = ['key', 'generate', 'targets', '--pkcs11', 'pkcs11:token=t;object=o'];
+    const r = await runProcess(process.execPath, [join(dir, 'bin', 'tufa.js'), ...args], {
+      env: tufaEnv({
+        TUFA_HOME: join(dir, 'home'),
+        TUFA_PIN: '1234',
+        TUFA_PKCS11_MODULE: join(dir, 'package.json'),
+      }),
+    });
+    expect(r.code, show(r)).not.toBe(0);
+    expect(r.stderr).toContain('pkcs11js is not installed');
+  });
+
+  it('the build turns the one import() of the bundle into a require, and fails on another', async () => {
+    const source = readFileSync(join(CLI_DIR, 'dist', 'tufa.cjs'), 'utf8');
+    expect(source).not.toMatch(/(?<![\w$.])import\(/);
+    expect(source).toContain('__tufaImport(PACKAGE)');
+    const entry = box.path('two-imports.js');
+    writeFileSync(entry, "const a = 'pkcs11js';\nimport(a);\nimport(a);\n");
+    const script = [
+      `const { bundle } = await import(${JSON.stringify(pathToFileURL(join(CLI_DIR, '..', '..', 'scripts', 'bundle-cli.mjs')).href)});`,
+      `await bundle(${JSON.stringify(entry)}, ${JSON.stringify(box.path('two-imports.cjs'))}, 'cjs');`,
+    ].join('\n');
+    const r = await runProcess(process.execPath, ['--input-type=module', '-e', script], { env: tufaEnv() });
+    expect(r.code, show(r)).not.toBe(0);
+    expect(r.stderr).toContain('expected 1 dynamic import() (pkcs11js), found 2');
+  });
+
   it('without a cache the bin runs the ES module bundle', async () => {
     const { dir, cache } = packageCopy('none');
     rmSync(cache);
