@@ -254,7 +254,7 @@ describe('tufa sign: hash bins', () => {
         r,
         2,
         `TUFA_HASH_BIN_THRESHOLD must be a whole number of at least 1 (found ${JSON.stringify(bad)})`,
-        'TUFA_HASH_BIN_THRESHOLD=10000',
+        'TUFA_HASH_BIN_THRESHOLD=2000',
       );
       expect(newestVersion(metadataDir(sandbox.path('pub'), FLAT), 'targets')).toBe(before);
     });

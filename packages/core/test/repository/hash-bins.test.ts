@@ -37,7 +37,7 @@ describe('decideHashBins', () => {
     [
       { targets: DEFAULT_HASH_BIN_THRESHOLD + 1, delegation: 'none', threshold: DEFAULT_HASH_BIN_THRESHOLD },
       'move',
-      /more than 10000/,
+      /more than 2000/,
     ],
   ];
   for (const [input, action, reason] of table) {
