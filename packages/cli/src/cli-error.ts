@@ -1,6 +1,6 @@
 /** Errors the CLI raises itself, carrying an exit code and an optional hint (an exact command). */
 // The errors module alone: loading all of @tufa/core here would slow every command's start.
-import { ExpiredError, FetchError, TufError, type TufErrorCode } from '@tufa/core/errors';
+import { ExpiredError, FetchError, isCertificateError, TufError, type TufErrorCode } from '@tufa/core/errors';
 import { EXIT, exitCodeFor, exitName } from './exit-codes.js';
 
 export class CliError extends Error {
@@ -50,17 +50,6 @@ export function isCode(e: unknown, code: TufErrorCode): e is TufError {
  */
 export function isUnauthorized(e: unknown): e is FetchError {
   return e instanceof FetchError && (e.status === 401 || e.status === 403);
-}
-
-/** Whether `e` (or what caused it) is OpenSSL refusing a server's certificate. */
-function isCertificateError(e: unknown): boolean {
-  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
-    const code = (c as { code?: unknown }).code;
-    if (typeof code === 'string' && /CERT|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|SELF_SIGNED/.test(code)) {
-      return true;
-    }
-  }
-  return false;
 }
 
 /**

@@ -450,3 +450,18 @@ export class CorruptStateError extends StorageError {
 export function isTufError(e: unknown): e is TufError {
   return e instanceof TufError;
 }
+
+/**
+ * Whether `e` (or what caused it, a few levels down) is the TLS library refusing a server's
+ * certificate: untrusted (a private CA), self-signed, expired, or for another name. Such a server
+ * does speak TLS: callers give a hint (`--ca`) instead of treating it as an unreachable host.
+ */
+export function isCertificateError(e: unknown): boolean {
+  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string' && /CERT|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|SELF_SIGNED/.test(code)) {
+      return true;
+    }
+  }
+  return false;
+}

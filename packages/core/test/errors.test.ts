@@ -8,6 +8,7 @@ import {
   errorCategory,
   FetchError,
   httpStatusError,
+  isCertificateError,
   NotFoundError,
   TufError,
   type TufErrorCode,
@@ -75,5 +76,34 @@ describe('categories', () => {
   ] as [TufErrorCode, string][])('%s is %s', (code, category) => {
     expect(errorCategory(code)).toBe(category);
     expect(new TufError(code, 'm').category).toBe(category);
+  });
+});
+
+describe('isCertificateError', () => {
+  const withCode = (code: string) => Object.assign(new Error('tls'), { code });
+  it("finds the TLS library's certificate refusal a few causes down", () => {
+    for (const code of [
+      'SELF_SIGNED_CERT_IN_CHAIN',
+      'DEPTH_ZERO_SELF_SIGNED_CERT',
+      'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+      'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+      'CERT_HAS_EXPIRED',
+      'ERR_TLS_CERT_ALTNAME_INVALID',
+    ]) {
+      expect(isCertificateError(new FetchError('cannot fetch', undefined, { cause: withCode(code) }))).toBe(
+        true,
+      );
+    }
+    const deep = new Error('a', { cause: new Error('b', { cause: withCode('CERT_HAS_EXPIRED') }) });
+    expect(isCertificateError(deep)).toBe(true);
+  });
+  it('is false for other failures, and for a cause too deep to be this request', () => {
+    expect(
+      isCertificateError(new FetchError('refused', undefined, { cause: withCode('ECONNREFUSED') })),
+    ).toBe(false);
+    expect(isCertificateError('CERT_HAS_EXPIRED')).toBe(false);
+    let e: Error = withCode('CERT_HAS_EXPIRED');
+    for (let i = 0; i < 5; i++) e = new Error(`wrap ${i}`, { cause: e });
+    expect(isCertificateError(e)).toBe(false);
   });
 });

@@ -17,6 +17,7 @@
 import {
   FetchError,
   FormatError,
+  isCertificateError,
   isLoopbackUrl,
   LengthOrHashError,
   NotFoundError,
@@ -43,22 +44,6 @@ import {
   parseManifest,
 } from './manifest.js';
 import { type ImageReference, isTag, parseImageReference } from './reference.js';
-
-/**
- * Whether `e` (or what caused it) is OpenSSL refusing the server's certificate: untrusted,
- * self-signed, expired, or for another name. Such a server does speak TLS, so trying it over
- * plain HTTP instead would only trade a clear answer ("not trusted") for a confusing one (a TLS
- * port answers plain HTTP with 400) — and would weaken a connection the user meant to secure.
- */
-function isCertificateError(e: unknown): boolean {
-  for (let c: unknown = e, depth = 0; c instanceof Error && depth < 5; c = c.cause, depth++) {
-    const code = (c as { code?: unknown }).code;
-    if (typeof code === 'string' && /CERT|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|SELF_SIGNED/.test(code)) {
-      return true;
-    }
-  }
-  return false;
-}
 
 /** The distribution specification's suggested limit for a manifest a registry accepts. */
 export const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -548,7 +533,9 @@ export class RegistryClient {
       return answer;
     } catch (e) {
       // Only a failure to talk TLS at all (no HTTP status) lets an insecure registry be tried over
-      // HTTP: a certificate that is not trusted came from a registry that speaks TLS.
+      // HTTP: a certificate that is not trusted came from a registry that speaks TLS, and trying
+      // it over plain HTTP would trade a clear answer for a confusing one (a TLS port answers
+      // plain HTTP with 400) and weaken a connection the user meant to secure.
       if (
         !this.#mayUsePlainHttp(r.apiHost) ||
         signal.aborted ||
