@@ -11,32 +11,32 @@
  *
  * Keys are held by `tufa agent` (started and given the keys once, outside the timing), so the
  * figures leave out unlocking keys (issue 17: "under 0.5 s beyond unlocking keys"); the scrypt
- * cost is bench/agent.mjs's. Wall time from spawn to exit; peak RSS from /usr/bin/time. One run
+ * cost is bench/agent.mjs's. Timed by bench/lib/harness.mjs runCommand (COMMAND_MEASURE). One run
  * per case by default (BENCH_ROUNDS): a 1M-tag case takes about a minute. Prints the table and
  * the machine's load average, and rewrites the `bench:scale` section of docs/performance.md.
  *
  *   npm run build && node bench/scale.mjs        # BENCH_SIZES=100000,1000000 by default
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { OUT_DIR, ROOT_DIR } from './lib/fixtures.mjs';
 import {
+  COMMAND_MEASURE,
   describeMachine,
   fmtMb,
   fmtMs,
   gitRevision,
   machine,
   median,
+  runCommand,
   table,
   writeDocSection,
 } from './lib/harness.mjs';
 
 const DIR = join(OUT_DIR, 'scale');
 const BIN = join(ROOT_DIR, 'packages', 'cli', 'dist', 'bin.js');
-const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const SIZES = (process.env.BENCH_SIZES ?? '100000,1000000').split(',').map(Number);
 const PASSPHRASE = 'bench passphrase (not a secret)';
@@ -46,43 +46,8 @@ const tagOf = (i) => `v${i}`;
 const digestOf = (i, gen) => createHash('sha256').update(`manifest-${gen}-${i}`).digest('hex');
 const sizeOf = (i) => 1024 + ((i * 7919) % 100_000);
 
-/**
- * Runs a command: exit code, wall time, output, peak RSS (KB) and CPU time (user + system, ms)
- * from /usr/bin/time. On a shared machine the CPU time is the steadier figure.
- */
-function run(cmd, args, env, timeoutMs = 1_200_000) {
-  return new Promise((resolve) => {
-    const rssFile = join(DIR, `.rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
-    const [c, a] = TIME ? [TIME, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args]] : [cmd, args];
-    const t0 = performance.now();
-    const child = spawn(c, a, { env, cwd: DIR, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('close', (code) => {
-      const wallMs = performance.now() - t0;
-      clearTimeout(timer);
-      let maxRssKb;
-      let cpuMs;
-      try {
-        const [rss, user, sys] = readFileSync(rssFile, 'utf8').trim().split('\n').at(-1).split(' ');
-        maxRssKb = Number(rss);
-        cpuMs = (Number(user) + Number(sys)) * 1000;
-        rmSync(rssFile, { force: true });
-      } catch {}
-      resolve({ code, wallMs, stdout, stderr, maxRssKb, cpuMs });
-    });
-  });
-}
-
 async function tufa(args, env) {
-  const r = await run(process.execPath, [BIN, ...args], env);
+  const r = await runCommand(process.execPath, [BIN, ...args], { env, cwd: DIR, timeoutMs: 1_200_000 });
   if (r.code !== 0) throw new Error(`tufa ${args.join(' ')} exited ${r.code}\n${r.stderr}${r.stdout}`);
   return r;
 }
@@ -204,7 +169,7 @@ Measured ${m.date} on ${describeMachine(m)}, ${gitRevision()}; load average at t
 (the machine was shared with other work: wall times are inflated by it; CPU time and RSS much
 less).
 
-Method: whole \`tufa\` processes (spawn to exit; peak RSS from /usr/bin/time), keys held by
+Method: whole \`tufa\` processes (${COMMAND_MEASURE}), keys held by
 \`tufa agent\` (added once, not timed: unlocking keys is not in these figures; a flat
 targets.json too large for one agent request is signed from its key file, made with scrypt
 N = 1024 so that unlocking it costs milliseconds), published to a directory. Tags \`vN\`, a sha256 and a size each, from a bulk file. "Into empty": a repository

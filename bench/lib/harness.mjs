@@ -96,7 +96,7 @@ export const COMMAND_MEASURE = PYTHON
  * exit, without Python's start); else from /usr/bin/time (CPU in 10 ms steps; wall time from
  * spawn to exit).
  */
-export function runCommand(cmd, args, { env = {}, timeoutMs = 1_800_000 } = {}) {
+export function runCommand(cmd, args, { env = {}, cwd, timeoutMs = 1_800_000 } = {}) {
   return new Promise((resolve) => {
     const rssFile = join(os.tmpdir(), `.tufa-bench-rss-${process.pid}-${randomUUID()}`);
     const [c, a] = PYTHON
@@ -105,7 +105,7 @@ export function runCommand(cmd, args, { env = {}, timeoutMs = 1_800_000 } = {}) 
         ? [TIME, ['-f', '%M %U %S', '-o', rssFile, cmd, ...args]]
         : [cmd, args];
     const t0 = performance.now();
-    const child = spawn(c, a, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(c, a, { env: { ...process.env, ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
