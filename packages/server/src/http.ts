@@ -262,29 +262,21 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
         if (!found)
           throw new NotFoundError(`${route.gun} has no metadata file ${JSON.stringify(route.file)}`);
         // Headers as a flat array: no object to copy and no name to normalise per answer.
-        const cache = cacheControl(found);
-        const inm = req.headers['if-none-match'];
-        if (inm !== undefined && matchesEtag(inm, found.etag)) {
-          res.writeHead(304, [
-            'Content-Type',
-            'application/json',
-            'Cache-Control',
-            cache,
-            'ETag',
-            found.etag,
-          ]);
-          return res.end();
-        }
-        res.writeHead(200, [
+        const headers = [
           'Content-Type',
           'application/json',
           'Cache-Control',
-          cache,
+          cacheControl(found),
           'ETag',
           found.etag,
-          'Content-Length',
-          String(found.bytes.length),
-        ]);
+        ];
+        const inm = req.headers['if-none-match'];
+        if (inm !== undefined && matchesEtag(inm, found.etag)) {
+          res.writeHead(304, headers);
+          return res.end();
+        }
+        headers.push('Content-Length', String(found.bytes.length));
+        res.writeHead(200, headers);
         return res.end(method === 'HEAD' ? undefined : found.bytes);
       }
       case 'keys': {
