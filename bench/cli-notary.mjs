@@ -34,7 +34,16 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { OUT_DIR, ROOT_DIR } from './lib/fixtures.mjs';
-import { describeMachine, fmtMb, fmtMs, fmtRatio, machine, median, table } from './lib/harness.mjs';
+import {
+  describeMachine,
+  fmtMb,
+  fmtMs,
+  fmtRatio,
+  machine,
+  median,
+  table,
+  tufaServe,
+} from './lib/harness.mjs';
 
 const DIR = join(OUT_DIR, 'cli-notary');
 const RESULTS = join(ROOT_DIR, 'bench', 'results', 'cli-notary.md');
@@ -140,26 +149,6 @@ function bulkFile(n) {
     writeFileSync(p, `${lines.join('\n')}\n`);
   }
   return p;
-}
-
-/** `tufa serve DIR --port 0` → { url, child }. */
-function tufaServe(pub) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', pub, '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('tufa serve printed no URL')), 10_000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const url = /(http:\/\/\S+?)\/?(\s|$)/.exec(out)?.[1];
-      if (url) {
-        clearTimeout(timer);
-        resolve({ url, child });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`tufa serve exited (${code})`)));
-  });
 }
 
 // ------------------------------------------------------------------------------------------
@@ -326,7 +315,7 @@ export async function main() {
 
     // --- verify one tag in the largest repository, and start-up on a one-tag repository -------
     const big = Math.max(...SIZES);
-    tufaServer = await tufaServe(pub);
+    tufaServer = await tufaServe(BIN, pub);
     const tiny = { n: 1, tufaGun: 'bench.example.com/tiny', notaryGun: 'bench.example.com/tiny' };
     await tufaInit(home, pub, tiny.tufaGun);
     await must(

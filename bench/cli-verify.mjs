@@ -29,7 +29,7 @@
  *   npm run build && npm run build:standalone && node bench/cli-verify.mjs
  *   BENCH_SIZES=1,1000 BENCH_ROUNDS=5 node bench/cli-verify.mjs
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -46,6 +46,7 @@ import {
   machine,
   median,
   runCommand as run,
+  tufaServe as serveWith,
   table,
   writeDocSection,
 } from './lib/harness.mjs';
@@ -109,25 +110,8 @@ async function buildTufaRepository(pub, gun, n) {
   await must('tufa sign --bulk', tufa(['sign', gun, '--bulk', file]));
 }
 
-/** `tufa serve DIR --port 0` → { url, child }. */
-export function tufaServe(pub) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BUNDLE, 'serve', pub, '--port', '0'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('tufa serve printed no URL')), 20_000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const url = /(http:\/\/\S+?)\/?(\s|$)/.exec(out)?.[1];
-      if (url) {
-        clearTimeout(timer);
-        resolve({ url, child });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`tufa serve exited (${code})`)));
-  });
-}
+/** `tufa serve DIR --port 0` with the bundle → { url, child }. */
+export const tufaServe = (pub) => serveWith(BUNDLE, pub);
 
 // --- notary -----------------------------------------------------------------------------------
 

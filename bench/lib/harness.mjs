@@ -230,3 +230,23 @@ export function writeDocSection(key, markdown) {
   else doc = `${doc.trimEnd()}\n\n${block}\n`;
   writeFileSync(DOC_PATH, doc);
 }
+
+/** `BIN serve DIR --port 0` (a tufa entry point run by this Node) → { url, child }. */
+export function tufaServe(bin, pub) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, 'serve', pub, '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('tufa serve printed no URL')), 20_000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const url = /(http:\/\/\S+?)\/?(\s|$)/.exec(out)?.[1];
+      if (url) {
+        clearTimeout(timer);
+        resolve({ url, child });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`tufa serve exited (${code})`)));
+  });
+}
