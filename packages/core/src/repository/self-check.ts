@@ -4,8 +4,9 @@
  * never publishes metadata its clients would refuse. The cost is proportional to what changed.
  */
 import { TrustedMetadataSet } from '../client/trusted-set.js';
-import { StateError } from '../errors.js';
-import type { Metadata } from '../metadata/metadata.js';
+import { NotFoundError, StateError } from '../errors.js';
+import { Metadata } from '../metadata/metadata.js';
+import type { SuccinctRoles } from '../metadata/roles.js';
 import type { Targets } from '../metadata/signed.js';
 
 export interface SelfCheckInput {
@@ -42,20 +43,54 @@ const STREAMED_BATCH = 64;
  */
 export async function selfCheck(input: SelfCheckInput): Promise<void> {
   const { verify } = await checkTopLevel(input);
+  const written = new Set([...input.files.map((f) => f.role), ...(input.streamed?.roles ?? [])]);
+  // Hash bins a changed delegator now trusts other keys for, and that this publish does not
+  // rewrite: each must still verify under the new keys (the listed-roles case is the loop's).
+  const rekeyedBins: string[] = [];
   for (const f of input.files) {
     if (['root', 'timestamp', 'snapshot'].includes(f.role)) continue;
     const md = await verify(f.role);
-    for (const child of md.signed.delegations?.roles ?? []) await verify(child.name);
+    const delegations = md.signed.delegations;
+    for (const child of delegations?.roles ?? []) await verify(child.name);
+    const bins = delegations?.succinctRoles;
+    if (bins && (await succinctKeysChanged(input, f.role, bins))) {
+      for (const bin of bins.getRoles()) if (!written.has(bin)) rekeyedBins.push(bin);
+    }
   }
-  const streamed = input.streamed;
-  if (!streamed) return;
-  for (let i = 0; i < streamed.roles.length; i += STREAMED_BATCH) {
-    const batch = streamed.roles.slice(i, i + STREAMED_BATCH);
-    const { verify: verifyBatch } = await checkTopLevel(input, (role) =>
-      batch.includes(role) ? streamed.read(role) : undefined,
-    );
-    for (const role of batch) await verifyBatch(role);
+  const later: { roles: readonly string[]; read(role: string): Promise<Uint8Array> }[] = [];
+  if (input.streamed) later.push(input.streamed);
+  if (rekeyedBins.length > 0) later.push({ roles: rekeyedBins, read: input.publishedRole });
+  for (const { roles, read } of later) {
+    for (let i = 0; i < roles.length; i += STREAMED_BATCH) {
+      const batch = roles.slice(i, i + STREAMED_BATCH);
+      const { verify: verifyBatch } = await checkTopLevel(input, (role) =>
+        batch.includes(role) ? read(role) : undefined,
+      );
+      for (const role of batch) await verifyBatch(role);
+    }
   }
+}
+
+/**
+ * Whether the hash bins `role` delegates to are trusted for other keys or another threshold
+ * than in its published version (a role published for the first time: no bins to keep).
+ */
+async function succinctKeysChanged(
+  input: SelfCheckInput,
+  role: string,
+  now: SuccinctRoles,
+): Promise<boolean> {
+  if (!input.published) return false;
+  let before: SuccinctRoles | undefined;
+  try {
+    before = Metadata.fromBytes(await input.publishedRole(role), 'targets').signed.delegations?.succinctRoles;
+  } catch (e) {
+    if (e instanceof NotFoundError) return false;
+    throw e;
+  }
+  if (!before) return false;
+  const ids = (r: SuccinctRoles) => [...r.keyids].sort().join(',');
+  return before.threshold !== now.threshold || ids(before) !== ids(now);
 }
 
 /**

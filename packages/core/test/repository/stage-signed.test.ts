@@ -261,3 +261,33 @@ describe('stageSignedMetadata', () => {
     expect(updater.trustedSet?.root.signed.version).toBe(2);
   });
 });
+
+describe('an upload that changes the keys of hash bins it does not re-sign', () => {
+  it('is refused: every bin must still verify under the keys the new targets names', async () => {
+    const tags = ['a', 'b', 'c', 'd', 'e', 'f'].map((p, i) => target(p, i + 1));
+    const binned = await signedElsewhere(storage, [TARGETS as PrivateKeySigner], async (r) => {
+      await r.useHashBins({ keys: [(TARGETS as PrivateKeySigner).key], bitLength: 2 });
+      await r.addTargets(tags);
+    });
+    const repo = await server();
+    for (const [role, md] of binned) repo.stageSignedMetadata(role, md);
+    await repo.publish();
+
+    // targets version 3: the bins now trusted for OTHER's key, no bin re-signed.
+    const v2 = binned.get('targets') as Metadata<Targets>;
+    const json = structuredClone(v2.signed.toJSON()) as {
+      version: number;
+      delegations: { keys: Record<string, unknown>; succinct_roles: { keyids: string[] } };
+    };
+    const other = (OTHER as PrivateKeySigner).key;
+    json.version = 3;
+    json.delegations.keys = { [other.keyid()]: other.toJSON() };
+    json.delegations.succinct_roles.keyids = [other.keyid()];
+    const rekeyed = await signed(Targets.fromJSON(json), TARGETS as PrivateKeySigner);
+    const before = new Map(storage.files);
+    const next = await server();
+    next.stageSignedMetadata('targets', rekeyed);
+    await expect(next.publish()).rejects.toBeInstanceOf(ThresholdError);
+    expect(storage.files).toEqual(before);
+  });
+});
