@@ -96,7 +96,7 @@ export async function loadSigner(ref: string, secrets: SecretCallback): Promise<
  * An `env:VAR` reference whose variable the process does not have: said with the usual cause, a
  * shell variable that was set but not exported (tufa, a child process, never sees it).
  */
-function refuseUnsetVariable(uri: string): void {
+export function refuseUnsetVariable(uri: string): void {
   if (signerUriScheme(uri) !== 'env') return;
   const name = uri.slice('env:'.length);
   // A name that is no variable name is core's to refuse (envSigner says why).

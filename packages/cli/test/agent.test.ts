@@ -534,7 +534,12 @@ describe('env: keys, as CI secrets hold them', () => {
     const pem = await agent.tufa(['agent', 'add', 'env:TUFA_CI_PEM'], { TUFA_CI_PEM: targetsPem });
     expectError(pem, 2, 'TUFA_CI_PEM does not hold a tufa key file', 'tufa key import');
     expect(pem.stderr).not.toContain(targetsPem.split('\n')[1] as string);
-    expectError(await agent.tufa(['agent', 'add', 'env:TUFA_CI_UNSET']), 5, 'TUFA_CI_UNSET is not set');
+    expectError(
+      await agent.tufa(['agent', 'add', 'env:TUFA_CI_UNSET']),
+      2,
+      'environment variable TUFA_CI_UNSET is not set',
+      'export TUFA_CI_UNSET',
+    );
     expectExit(await agent.tufa(['agent', 'stop']), 0);
   });
 });

@@ -21,7 +21,7 @@ import { argument, defineCommand, option, type RegisteredCommand } from '../comm
 import { EXIT } from '../exit-codes.js';
 import { exists } from '../files.js';
 import { allRepoConfigs } from '../home.js';
-import { fileOf, keyFileFromEnv, scryptN, toUri } from '../keys.js';
+import { fileOf, keyFileFromEnv, refuseUnsetVariable, scryptN, toUri } from '../keys.js';
 import { locationId } from '../locations.js';
 import { storageFor } from '../repo.js';
 import { ONLINE_ROLES, signerRefFor } from '../repo-config.js';
@@ -227,12 +227,10 @@ async function keyFileOf(ref: string): Promise<{ bytes: Uint8Array; label: strin
   }
   const scheme = signerUriScheme(uri);
   if (scheme === 'env') {
+    // Unset is a usage error (exit 2), said as every other env: reference says it.
+    refuseUnsetVariable(uri);
     const name = uri.slice(4);
-    const value = process.env[name];
-    if (value === undefined || value === '') {
-      throw new CliError(`the environment variable ${name} is not set`, EXIT.NOT_FOUND, `export ${name}=…`);
-    }
-    const bytes = keyFileFromEnv(value);
+    const bytes = keyFileFromEnv(process.env[name]);
     if (bytes === undefined) {
       throw usage(
         `${name} does not hold a tufa key file (the agent takes tufa key files, as JSON or base64, not PEM keys)`,
