@@ -1,11 +1,19 @@
 /**
  * Bearer tokens issued by a registry's token service (the docker distribution token protocol,
- * as notary-server accepted them): a JWT signed by a key whose certificate (`x5c`) chains to the
- * token service's certificate bundle, with `iss` and `aud` as configured, valid now, and an
- * `access` claim granting `pull` or `push` on `repository:<gun>`. Nothing of a token reaches a
- * log or an answer.
+ * as notary-server accepted them): a JWT signed by a key of the token service's certificate
+ * bundle, with `iss` and `aud` as configured, valid now, and an `access` claim granting `pull` or
+ * `push` on `repository:<gun>`. Nothing of a token reaches a log or an answer.
+ *
+ * The signing key is named as the registry finds it: by an `x5c` chain that leads to the bundle,
+ * or, without one, by a `kid` naming a bundle certificate's key (docker_auth, GitLab and Harbor
+ * send only `kid`). A `kid` is the libtrust fingerprint (distribution 2.x) or the RFC 7638 JWK
+ * thumbprint (distribution 3); distribution 3 computes EC "thumbprints" from the curve's base
+ * point rather than the key, so every P-256 key gets the same one. A `kid` that names no bundle
+ * key is therefore only a hint: the token is then checked against every bundle key valid now that
+ * fits its algorithm. That trusts nothing distribution would not (it accepts a token signed by
+ * any key of the bundle); it only finds the key another way.
  */
-import { type KeyObject, verify, X509Certificate } from 'node:crypto';
+import { createHash, type KeyObject, verify, X509Certificate } from 'node:crypto';
 import { FormatError, parseJson } from '@tufa/core';
 import type { Action, AuthDecision, Authorizer } from './auth.js';
 
@@ -23,6 +31,53 @@ const ALGORITHMS: Record<string, { hash: string; type: string; curve?: string }>
 const LEEWAY = 60;
 /** The longest token looked at. */
 const MAX_TOKEN_LENGTH = 64 * 1024;
+/** The most certificates a token service bundle may hold (a token may be tried against each). */
+const MAX_BUNDLE = 32;
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/**
+ * libtrust's key ID, which distribution 2.x matches a token's `kid` against: SHA-256 of the DER
+ * SubjectPublicKeyInfo, its first 240 bits in base32 (48 characters), in twelve groups of four
+ * joined by colons.
+ */
+export function libtrustKeyId(key: KeyObject): string {
+  const bytes = createHash('sha256')
+    .update(key.export({ type: 'spki', format: 'der' }))
+    .digest()
+    .subarray(0, 30);
+  let bits = 0;
+  let value = 0;
+  let text = '';
+  for (const b of bytes) {
+    value = (value << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      text += BASE32[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return (text.match(/.{4}/g) as string[]).join(':');
+}
+
+/** The RFC 7638 JWK thumbprint (SHA-256, base64url) of an EC or RSA key; undefined for others. */
+export function jwkThumbprint(key: KeyObject): string | undefined {
+  const jwk = key.export({ format: 'jwk' });
+  // The required members only, in lexicographic order (RFC 7638 section 3.2).
+  const members =
+    jwk.kty === 'EC'
+      ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }
+      : jwk.kty === 'RSA'
+        ? { e: jwk.e, kty: jwk.kty, n: jwk.n }
+        : undefined;
+  return members && createHash('sha256').update(JSON.stringify(members)).digest('base64url');
+}
+
+/** A certificate of the token service bundle, with the key IDs a `kid` may name its key by. */
+interface BundleKey {
+  certificate: X509Certificate;
+  ids: Set<string>;
+}
 
 export interface RegistryTokenOptions {
   /** PEM certificates of the token service (the registry's `rootcertbundle`). */
@@ -43,6 +98,10 @@ function splitPem(bundle: string): X509Certificate[] {
   const blocks = bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0)
     throw new FormatError('expected at least one PEM certificate in the token service bundle');
+  if (blocks.length > MAX_BUNDLE)
+    throw new FormatError(
+      `expected at most ${MAX_BUNDLE} certificates in the token service bundle, found ${blocks.length}`,
+    );
   return blocks.map((b) => new X509Certificate(b));
 }
 
@@ -57,11 +116,18 @@ function b64urlJson(part: string, what: string): Record<string, unknown> {
 /** Verifies registry-issued JWTs against the token service's certificate bundle. */
 export class RegistryTokenAuthorizer implements Authorizer {
   private readonly roots: X509Certificate[];
+  private readonly bundleKeys: BundleKey[];
   private readonly options: RegistryTokenOptions;
   private readonly now: () => Date;
 
   constructor(options: RegistryTokenOptions) {
     this.roots = splitPem(options.certificates);
+    this.bundleKeys = this.roots.map((certificate) => {
+      const ids = new Set([libtrustKeyId(certificate.publicKey)]);
+      const thumbprint = jwkThumbprint(certificate.publicKey);
+      if (thumbprint) ids.add(thumbprint);
+      return { certificate, ids };
+    });
     this.options = options;
     this.now = options.now ?? (() => new Date());
   }
@@ -100,6 +166,28 @@ export class RegistryTokenAuthorizer implements Authorizer {
     return (chain[0] as X509Certificate).publicKey;
   }
 
+  /**
+   * The bundle keys a token without `x5c` may be signed by: the one its `kid` names, else (a
+   * `kid` computed another way, see the module comment) every one valid now; or why none.
+   */
+  private keysFor(kid: unknown, fits: (key: KeyObject) => boolean): KeyObject[] | string {
+    if (typeof kid !== 'string' || kid === '') return 'the token names no signing key (expected x5c or kid)';
+    const at = this.now();
+    const validNow = (c: X509Certificate) => at >= new Date(c.validFrom) && at <= new Date(c.validTo);
+    const named = this.bundleKeys.find((k) => k.ids.has(kid));
+    if (named) {
+      if (!validNow(named.certificate)) return 'the token service certificate its kid names is not valid now';
+      return [named.certificate.publicKey];
+    }
+    const keys = this.roots
+      .filter(validNow)
+      .map((c) => c.publicKey)
+      .filter(fits);
+    return keys.length > 0
+      ? keys
+      : 'no certificate of the token service bundle fits the token kid and algorithm';
+  }
+
   /** The access the token grants, or why it is refused. */
   private check(token: string): { access: { name: string; actions: Set<string> }[] } | string {
     if (token.length > MAX_TOKEN_LENGTH) return 'the token is too long';
@@ -117,21 +205,24 @@ export class RegistryTokenAuthorizer implements Authorizer {
     const alg = typeof header.alg === 'string' ? ALGORITHMS[header.alg] : undefined;
     if (!alg || !Object.hasOwn(ALGORITHMS, header.alg as string))
       return 'the token algorithm is not one of ES256/384/512, RS256/384/512';
-    const key = this.chainKey(header.x5c);
-    if (typeof key === 'string') return key;
     // The algorithm must fit the certificate's key: no algorithm confusion.
-    if (
-      key.asymmetricKeyType !== alg.type ||
-      (alg.curve && key.asymmetricKeyDetails?.namedCurve !== alg.curve)
-    ) {
-      return 'the token algorithm does not match its certificate key';
-    }
+    const fits = (key: KeyObject) =>
+      key.asymmetricKeyType === alg.type &&
+      (!alg.curve || key.asymmetricKeyDetails?.namedCurve === alg.curve);
+    // As distribution: x5c when the token has one, else kid.
+    const chained = header.x5c !== undefined ? this.chainKey(header.x5c) : undefined;
+    if (typeof chained === 'string') return chained;
+    if (chained && !fits(chained)) return 'the token algorithm does not match its certificate key';
+    const keys = chained ? [chained] : this.keysFor(header.kid, fits);
+    if (typeof keys === 'string') return keys;
+    if (!keys.some(fits)) return 'the token algorithm does not match its certificate key';
     if (!/^[A-Za-z0-9_-]+$/.test(s)) return 'the token signature is not base64url';
-    const ok = verify(
-      alg.hash,
-      Buffer.from(`${h}.${c}`),
-      alg.type === 'ec' ? { key, dsaEncoding: 'ieee-p1363' } : key,
-      Buffer.from(s, 'base64url'),
+    const input = Buffer.from(`${h}.${c}`);
+    const signature = Buffer.from(s, 'base64url');
+    const ok = keys.some(
+      (key) =>
+        fits(key) &&
+        verify(alg.hash, input, alg.type === 'ec' ? { key, dsaEncoding: 'ieee-p1363' } : key, signature),
     );
     if (!ok) return 'the token signature does not verify';
     if (claims.iss !== this.options.issuer) return 'the token issuer is not the configured one';

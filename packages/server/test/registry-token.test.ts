@@ -4,10 +4,19 @@
  * repository:<gun>:pull/push scopes; the server accepts exactly those for exactly that GUN, and
  * refuses tokens from another issuer key, for another audience, expired, or tampered with.
  */
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTokenIssuer, type TokenIssuer } from '../../oci/test/helpers/registry.js';
+import {
+  HAVE_REGISTRY_TOOLS,
+  type Registry,
+  requireRegistryTools,
+  startRegistry,
+  startTokenIssuer,
+  type TokenIssuer,
+} from '../../oci/test/helpers/registry.js';
 import { RegistryTokenAuthorizer, ServerClient } from '../src/index.js';
+import { jwkThumbprint, libtrustKeyId } from '../src/registry-token.js';
 import { fixedSigner } from './helpers/keys.js';
 import { call, startTestServer, type TestServer } from './helpers/server.js';
 
@@ -159,5 +168,119 @@ describe('registry-issued bearer tokens', () => {
       'pull',
     );
     expect(d).toEqual({ allowed: false, status: 401, message: 'the token audience is not this service' });
+  });
+});
+
+/**
+ * Tokens naming their key by `kid` only (docker_auth, GitLab, Harbor). The real registry
+ * (distribution 2.8) is the oracle for the libtrust fingerprint: it accepts the issuer's token,
+ * so the issuer's `kid` is the one distribution computes, and the server's must equal it.
+ */
+describe('registry-issued bearer tokens that name their key by kid', () => {
+  requireRegistryTools();
+  let kidIssuer: TokenIssuer;
+  let expiring: TokenIssuer;
+  let thumbIssuer: TokenIssuer;
+  let otherKid: TokenIssuer;
+  let registry: Registry | undefined;
+  let authorizer: RegistryTokenAuthorizer;
+  let at: Date | undefined;
+  const pullOf = async (i: TokenIssuer) => `Bearer ${await tokenFrom(i, `repository:${GUN}:pull`)}`;
+
+  beforeAll(async () => {
+    kidIssuer = await startTokenIssuer({ users: [USER], kid: 'libtrust', days: 30 });
+    expiring = await startTokenIssuer({ users: [USER], kid: 'libtrust', days: 1 });
+    thumbIssuer = await startTokenIssuer({ users: [USER], kid: 'thumbprint', days: 1 });
+    // distribution 3 names every P-256 key by the thumbprint of the curve's base point.
+    otherKid = await startTokenIssuer({ users: [USER], kid: 'base-point-thumbprint', days: 1 });
+    if (HAVE_REGISTRY_TOOLS) registry = await startRegistry({ mode: 'token', issuer: kidIssuer });
+    const bundle = [kidIssuer, expiring, thumbIssuer, otherKid, stranger]
+      .map((i) => readFileSync(i.certificatePath, 'utf8'))
+      .join('\n');
+    authorizer = new RegistryTokenAuthorizer({
+      certificates: bundle,
+      issuer: kidIssuer.issuer,
+      audience: kidIssuer.service,
+      realm: kidIssuer.realm,
+      now: () => at ?? new Date(),
+    });
+  });
+  afterAll(async () => {
+    await registry?.stop();
+    await kidIssuer?.stop();
+    await expiring?.stop();
+    await thumbIssuer?.stop();
+    await otherKid?.stop();
+  });
+
+  it.skipIf(!HAVE_REGISTRY_TOOLS)('the registry accepts the kid token, and so does the server', async () => {
+    const token = await tokenFrom(kidIssuer, `repository:${GUN}:pull`);
+    const ok = await fetch(`${registry?.url}/v2/`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(ok.status, registry?.log()).toBe(200);
+    // The oracle refuses a kid naming no bundle key (so its 200 above is about the kid).
+    const [h, c, sig] = token.split('.') as [string, string, string];
+    const header = { ...JSON.parse(Buffer.from(h, 'base64url').toString()), kid: 'AAAA:AAAA:AAAA:AAAA' };
+    const wrongKid = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${c}.${sig}`;
+    const refused = await fetch(`${registry?.url}/v2/`, { headers: { Authorization: `Bearer ${wrongKid}` } });
+    expect(refused.status).toBe(401);
+    expect(libtrustKeyId(createPublicKey(readFileSync(kidIssuer.certificatePath)))).toBe(
+      kidIssuer.libtrustKeyId,
+    );
+    expect(await authorizer.authorize(`Bearer ${token}`, GUN, 'pull')).toEqual({ allowed: true });
+  });
+
+  it('computes RFC 7638 thumbprints (the RFC example key)', () => {
+    const n =
+      '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw';
+    const key = createPublicKey({ key: { kty: 'RSA', n, e: 'AQAB' }, format: 'jwk' });
+    expect(jwkThumbprint(key)).toBe('NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
+  });
+
+  it('finds the key by RFC 7638 thumbprint, and by trying the bundle for any other kid', async () => {
+    expect(await authorizer.authorize(await pullOf(thumbIssuer), GUN, 'pull')).toEqual({ allowed: true });
+    expect(await authorizer.authorize(await pullOf(otherKid), GUN, 'pull')).toEqual({ allowed: true });
+    // A key outside the bundle is refused, whatever the kid says.
+    const outsider = await startTokenIssuer({ users: [USER], kid: kidIssuer.libtrustKeyId });
+    try {
+      expect(await authorizer.authorize(await pullOf(outsider), GUN, 'pull')).toMatchObject({
+        allowed: false,
+        message: 'the token signature does not verify',
+      });
+    } finally {
+      await outsider.stop();
+    }
+  });
+
+  it('refuses a kid naming a certificate that is not valid now, and never falls back past it', async () => {
+    // Found by kid (libtrust fingerprint, thumbprint): "its kid names"; found by trying: none valid.
+    const cases: [TokenIssuer, string][] = [
+      [expiring, 'the token service certificate its kid names is not valid now'],
+      [thumbIssuer, 'the token service certificate its kid names is not valid now'],
+      [otherKid, 'the token signature does not verify'],
+    ];
+    for (const [i, message] of cases) {
+      const token = await pullOf(i);
+      at = new Date(Date.now() + 3 * 86_400_000);
+      try {
+        expect(await authorizer.authorize(token, GUN, 'pull'), message).toEqual({
+          allowed: false,
+          status: 401,
+          message,
+        });
+      } finally {
+        at = undefined;
+      }
+    }
+  });
+
+  it('refuses a token that names no key at all', async () => {
+    const token = await tokenFrom(kidIssuer, `repository:${GUN}:pull`);
+    const [h, c, sig] = token.split('.') as [string, string, string];
+    const { kid: _kid, ...header } = JSON.parse(Buffer.from(h, 'base64url').toString());
+    const bare = `Bearer ${Buffer.from(JSON.stringify(header)).toString('base64url')}.${c}.${sig}`;
+    expect(await authorizer.authorize(bare, GUN, 'pull')).toMatchObject({
+      allowed: false,
+      message: 'the token names no signing key (expected x5c or kid)',
+    });
   });
 });

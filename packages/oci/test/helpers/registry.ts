@@ -65,6 +65,8 @@ export interface TokenIssuer {
   issuer: string;
   /** PEM of the self-signed certificate whose key signs the tokens (the registry's rootcertbundle). */
   certificatePath: string;
+  /** libtrust's fingerprint of the signing key: the `kid` docker_auth and GitLab send. */
+  libtrustKeyId: string;
   /** Every token request, in order. */
   requests: TokenRequestSeen[];
   stop(): Promise<void>;
@@ -78,11 +80,32 @@ export interface TokenIssuerOptions {
   refreshTokens?: ReadonlyMap<string, string>;
   /** Whether an anonymous request gets pull access. Default false (anonymous gets no access). */
   anonymousPull?: boolean;
+  /**
+   * How tokens name their signing key: absent, by its certificate in `x5c`; `libtrust`, by a
+   * `kid` that is libtrust's fingerprint (as docker_auth and GitLab do); `thumbprint`, by its
+   * RFC 7638 JWK thumbprint (distribution 3); another string, by that `kid`.
+   */
+  kid?: 'libtrust' | 'thumbprint' | (string & {});
+  /** Certificate validity in days (openssl -days). Default 2. */
+  days?: number;
+}
+
+/**
+ * libtrust's key fingerprint, written here independently of the server's (the registry, which
+ * checks it, is the oracle): SHA-256 of the DER public key, 240 bits, base32, groups of four.
+ */
+function libtrustFingerprint(spki: Buffer): string {
+  const digest = createHash('sha256').update(spki).digest().subarray(0, 30);
+  const n = BigInt(`0x${digest.toString('hex')}`);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let text = '';
+  for (let i = 47; i >= 0; i--) text += alphabet[Number((n >> BigInt(i * 5)) & 31n)];
+  return Array.from({ length: 12 }, (_, i) => text.slice(i * 4, i * 4 + 4)).join(':');
 }
 
 const b64url = (b: Buffer | string): string => Buffer.from(b).toString('base64url');
 
-/** Starts a token issuer on loopback that signs ES256 JWTs carrying its certificate in `x5c`. */
+/** Starts a token issuer on loopback that signs ES256 JWTs naming their key by `x5c` (or `kid`). */
 export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promise<TokenIssuer> {
   const dir = mkdtempSync(join(tmpdir(), 'tufa-token-issuer-'));
   const keyPath = join(dir, 'issuer-key.pem');
@@ -103,14 +126,31 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
       '-out',
       certificatePath,
       '-days',
-      '2',
+      String(options.days ?? 2),
       '-subj',
       '/CN=tufa test token issuer',
     ],
     { stdio: 'ignore' },
   );
   const key = createPrivateKey(readFileSync(keyPath));
-  const der = new X509Certificate(readFileSync(certificatePath)).raw;
+  const certificate = new X509Certificate(readFileSync(certificatePath));
+  const der = certificate.raw;
+  const libtrustKeyId = libtrustFingerprint(certificate.publicKey.export({ type: 'spki', format: 'der' }));
+  const jwk = certificate.publicKey.export({ format: 'jwk' });
+  const thumbprint = createHash('sha256')
+    .update(`{"crv":"${jwk.crv}","kty":"EC","x":"${jwk.x}","y":"${jwk.y}"}`)
+    .digest('base64url');
+  const keyHeader =
+    options.kid === undefined
+      ? { x5c: [der.toString('base64')] }
+      : {
+          kid:
+            options.kid === 'libtrust'
+              ? libtrustKeyId
+              : options.kid === 'thumbprint'
+                ? thumbprint
+                : options.kid,
+        };
   const service = 'tufa-test-registry';
   const issuer = 'tufa-test-issuer';
   const users = new Map((options.users ?? []).map((u) => [u.username, u.password]));
@@ -131,7 +171,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
       return granted.length > 0 ? [{ type, name, actions: granted }] : [];
     });
     const now = Math.floor(Date.now() / 1000);
-    const header = { alg: 'ES256', typ: 'JWT', x5c: [der.toString('base64')] };
+    const header = { alg: 'ES256', typ: 'JWT', ...keyHeader };
     const claims = {
       iss: issuer,
       sub: subject,
@@ -198,6 +238,7 @@ export async function startTokenIssuer(options: TokenIssuerOptions = {}): Promis
     service,
     issuer,
     certificatePath,
+    libtrustKeyId,
     requests,
     stop: async () => {
       server.closeAllConnections();
