@@ -50,6 +50,7 @@ import {
   Targets,
   Timestamp,
 } from '../metadata/signed.js';
+import { verifiedRootChain, verifyDelegatedRole, verifyTopLevelRole } from './built-on.js';
 import { defaultBitLength, HASH_BIN_PARENT } from './hash-bins.js';
 import {
   DEFAULT_EXPIRY,
@@ -66,6 +67,15 @@ import { checkTagName, showTagName } from './tag-name.js';
 
 const TIMESTAMP_PATH = metadataPath(TIMESTAMP_FILE_NAME);
 const LATEST_ROOT_PATH = metadataPath(LATEST_ROOT_FILE_NAME);
+
+/** A published file is the version its parent lists (spec 5.5.4, 5.6.4's version checks). */
+function checkPublishedVersion(role: string, found: number, listed: number): void {
+  if (found !== listed) {
+    throw new VersionMismatchError(
+      `published ${role}: expected version ${listed}, as listed, found ${found} (refusing to sign over metadata that does not verify)`,
+    );
+  }
+}
 /** The most hash bins this repository creates or walks: 2^16 roles. */
 const MAX_BIT_LENGTH = 16;
 /** Every sha256 hex prefix of one digit: the intermediate role is trusted for every path. */
@@ -92,6 +102,13 @@ export interface RepositoryOptions {
   expiry?: Partial<ExpiryPolicy>;
   /** The clock (for expiry and the self-check). */
   now?: () => Date;
+  /**
+   * `open` only: a root version this publisher pinned (its bytes). The published root chain is
+   * verified from it, each version signed by the previous one's root keys and its own; without
+   * it, the published root need only be signed by its own root keys. Either way, timestamp,
+   * snapshot and each targets role are verified before anything is signed over them.
+   */
+  trustedRoot?: Uint8Array;
 }
 
 /** What `Repository.create` needs: the keys of each top-level role, with thresholds. */
@@ -211,12 +228,21 @@ export class Repository {
   private readonly signers = new Map<string, Signer>();
 
   private root: Metadata<Root>;
+  /**
+   * The published root and the version before it, as verified when opened: what published
+   * top-level roles are checked against before they are built on (built-on.ts).
+   */
+  private rootChain: Metadata<Root>[];
   private timestamp: Metadata<Timestamp> | undefined;
   private snapshot: Metadata<Snapshot> | undefined;
   /** Targets roles loaded so far (published, or staged when in `changed`). */
   private readonly roles = new Map<string, Targets>();
   /** The published bytes of loaded roles (for the self-check's delegator chain). */
   private readonly published = new Map<string, Uint8Array>();
+  /** The published models of loaded roles, verified: what decides their delegates' authenticity. */
+  private readonly publishedModels = new Map<string, Targets>();
+  /** Roles whose published version is being verified (their delegators being found). */
+  private readonly verifying = new Set<string>();
   /** The timestamp bytes this repository was opened at: a publish fails if storage moved on. */
   private openedTimestamp: Uint8Array | undefined;
   /** The published snapshot's bytes (the self-check's rollback reference). */
@@ -246,6 +272,7 @@ export class Repository {
   private constructor(storage: RepositoryStorage, root: Metadata<Root>, options: RepositoryOptions) {
     this.storage = storage;
     this.root = root;
+    this.rootChain = [root];
     this.expiry = { ...DEFAULT_EXPIRY, ...options.expiry };
     this.now = options.now ?? (() => new Date());
     for (const s of options.signers ?? []) this.addSigner(s);
@@ -340,21 +367,23 @@ export class Repository {
     if (!tsBytes) throw new NotFoundError(`no repository here (${TIMESTAMP_PATH} is missing)`);
     const rootBytes = await storage.read(LATEST_ROOT_PATH);
     if (!rootBytes) throw new NotFoundError(`${LATEST_ROOT_PATH} is missing`);
-    let root = Metadata.fromBytes(rootBytes, 'root');
-    // root.json is written before timestamp.json; a newer versioned root may exist after a crash.
-    for (;;) {
-      const next = await storage.read(metadataPath(rootFileName(root.signed.version + 1)));
-      if (!next) break;
-      root = Metadata.fromBytes(next, 'root');
-    }
+    // What this publisher will sign over is verified first (built-on.ts). root.json is written
+    // before timestamp.json, so a newer versioned root may exist after a crash: the chain walks it.
+    const chain = await verifiedRootChain(storage, rootBytes, options.trustedRoot);
+    const root = chain.at(-1) as Metadata<Root>;
     const repo = new Repository(storage, root, options);
+    repo.rootChain = chain.slice(-2);
     repo.timestamp = Metadata.fromBytes(tsBytes, 'timestamp');
+    await verifyTopLevelRole(chain, 'timestamp', repo.timestamp);
     repo.openedTimestamp = tsBytes;
-    const v = repo.timestamp.signed.snapshotMeta.version;
-    const snName = roleStoragePath('snapshot', v, root.signed.consistentSnapshot);
+    const snMeta = repo.timestamp.signed.snapshotMeta;
+    const snName = roleStoragePath('snapshot', snMeta.version, root.signed.consistentSnapshot);
     const snBytes = await storage.read(snName);
     if (!snBytes) throw new NotFoundError(`${snName} is missing`);
+    await snMeta.verifyLengthAndHashes(snBytes, snName);
     repo.snapshot = Metadata.fromBytes(snBytes, 'snapshot');
+    checkPublishedVersion('snapshot', repo.snapshot.signed.version, snMeta.version);
+    await verifyTopLevelRole(chain, 'snapshot', repo.snapshot);
     repo.snapshotBytes = snBytes;
     return repo;
   }
@@ -418,13 +447,78 @@ export class Repository {
     if (loaded) return loaded;
     const meta = this.snapshot?.signed.roleMeta(role);
     if (!meta) throw new NotFoundError(`the repository has no targets role ${JSON.stringify(role)}`);
+    const { bytes, md } = await this.readVerifiedRole(role);
+    // Another load of the same role may have finished while this one verified.
+    const raced = this.roles.get(role);
+    if (raced) return raced;
+    this.roles.set(role, md.signed);
+    this.publishedModels.set(role, md.signed);
+    this.published.set(role, bytes);
+    return md.signed;
+  }
+
+  /**
+   * The published version of targets role `role`, read and verified before anything is built on
+   * it (built-on.ts): the length, hashes and version snapshot lists, and the signatures of the
+   * keys its published delegators trust for it (each delegator verified first, the same way).
+   */
+  private async readVerifiedRole(role: string): Promise<{ bytes: Uint8Array; md: Metadata<Targets> }> {
+    const meta = this.snapshot?.signed.roleMeta(role);
+    if (!meta) throw new NotFoundError(`snapshot does not list ${role}`);
     const file = this.roleFile(role, meta.version);
     const bytes = await this.storage.read(file);
     if (!bytes) throw new NotFoundError(`${file} is missing`);
+    await meta.verifyLengthAndHashes(bytes, file);
     const md = Metadata.fromBytes(bytes, 'targets');
-    this.roles.set(role, md.signed);
-    this.published.set(role, bytes);
+    checkPublishedVersion(role, md.signed.version, meta.version);
+    if (role === 'targets') {
+      await verifyTopLevelRole(this.rootChain, 'targets', md);
+    } else {
+      await verifyDelegatedRole(role, md, await this.publishedDelegatorsOf(role));
+    }
+    return { bytes, md };
+  }
+
+  /**
+   * The published version of targets role `name`, verified; undefined for a role not published.
+   * Read even when an edit or an upload already replaced the role's model here.
+   */
+  private async publishedModel(name: string): Promise<Targets | undefined> {
+    const known = this.publishedModels.get(name);
+    if (known || !this.snapshot?.signed.roleMeta(name)) return known;
+    if (!this.roles.has(name) && !this.deferred.has(name)) {
+      await this.loadTargets(name);
+      return this.publishedModels.get(name);
+    }
+    const { bytes, md } = await this.readVerifiedRole(name);
+    this.publishedModels.set(name, md.signed);
+    if (!this.published.has(name)) this.published.set(name, bytes);
     return md.signed;
+  }
+
+  /**
+   * The published roles whose delegations name `role`, as published (staged edits to a delegator
+   * do not decide whether its published delegate is authentic). A walk from `targets` that never
+   * loads `role` itself or a role whose load is waiting on this walk (delegations may form cycles).
+   */
+  private async publishedDelegatorsOf(role: string): Promise<{ name: string; delegations: Delegations }[]> {
+    const out: { name: string; delegations: Delegations }[] = [];
+    const seen = new Set<string>([role, ...this.verifying]);
+    this.verifying.add(role);
+    try {
+      const walk = async (name: string): Promise<void> => {
+        if (seen.has(name)) return;
+        seen.add(name);
+        const d = (await this.publishedModel(name))?.delegations;
+        if (!d) return;
+        if (d.getRole(role)) out.push({ name, delegations: d });
+        for (const child of d.roles ?? []) await walk(child.name);
+      };
+      await walk('targets');
+    } finally {
+      this.verifying.delete(role);
+    }
+    return out;
   }
 
   private async edit(role: string, fn: TargetsEdit): Promise<void> {
@@ -917,11 +1011,12 @@ export class Repository {
       if (this.roles.has(role) || this.deferred.has(role))
         source = (await this.getTargets(role)).targets.values();
       else if (this.snapshot?.signed.roleMeta(role)) {
-        source = Metadata.fromBytes(await this.publishedRoleBytes(role), 'targets').signed.targets.values();
+        source = (await this.readVerifiedRole(role)).md.signed.targets.values();
       } else continue;
       for (const t of source) moved.push(CompactTarget.of(t));
       this.roles.delete(role);
       this.published.delete(role);
+      this.publishedModels.delete(role);
       this.deferred.delete(role);
       this.changed.delete(role);
     }
@@ -1628,6 +1723,7 @@ export class Repository {
     }
     this.roles.delete(role);
     this.published.delete(role);
+    this.publishedModels.delete(role);
     return { path: this.roleFile(role, version), bytes: fileBytes(md, true), version };
   }
 
@@ -1692,14 +1788,7 @@ export class Repository {
   }
 
   private async publishedRoleBytes(role: string): Promise<Uint8Array> {
-    const known = this.published.get(role);
-    if (known) return known;
-    const meta = this.snapshot?.signed.roleMeta(role);
-    if (!meta) throw new NotFoundError(`snapshot does not list ${role}`);
-    const path = this.roleFile(role, meta.version);
-    const b = await this.storage.read(path);
-    if (!b) throw new NotFoundError(`${path} is missing`);
-    return b;
+    return this.published.get(role) ?? (await this.readVerifiedRole(role)).bytes;
   }
 
   /** The published metadata of a role, signatures included (for status reports). */
@@ -1714,8 +1803,10 @@ export class Repository {
   private commit(files: { bytes: Uint8Array; role: string }[], prepared: Map<string, Metadata>): void {
     for (const f of files) {
       const md = prepared.get(f.role) as Metadata;
-      if (f.role === 'root') this.root = md as Metadata<Root>;
-      else if (f.role === 'timestamp') {
+      if (f.role === 'root') {
+        this.root = md as Metadata<Root>;
+        this.rootChain = [md as Metadata<Root>];
+      } else if (f.role === 'timestamp') {
         this.timestamp = md as Metadata<Timestamp>;
         this.openedTimestamp = f.bytes;
       } else if (f.role === 'snapshot') {
@@ -1724,6 +1815,7 @@ export class Repository {
       } else {
         this.roles.set(f.role, md.signed as Targets);
         this.published.set(f.role, f.bytes);
+        this.publishedModels.set(f.role, md.signed as Targets);
       }
     }
     // The self-check verified timestamp, snapshot and targets, as now published, under this root.
