@@ -307,8 +307,8 @@ export class KeyError extends TufError {
  * loaded), so the change was not written over theirs.
  */
 export class ConflictError extends TufError {
-  constructor(message: string) {
-    super('CONFLICT', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONFLICT', message, options);
   }
 }
 

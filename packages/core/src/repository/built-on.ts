@@ -108,6 +108,24 @@ export async function verifiedRootChain(
 }
 
 /**
+ * The published root chain as it is, for inspection only (`RepositoryOptions.inspectOnly`):
+ * `root.json`, then each `N.root.json` after it, nothing verified.
+ */
+export async function unverifiedRootChain(
+  storage: RepositoryStorage,
+  latest: Uint8Array,
+): Promise<Metadata<Root>[]> {
+  const chain = [Metadata.fromBytes(latest, 'root')];
+  for (;;) {
+    const bytes = await storage.read(
+      metadataPath(rootFileName((chain.at(-1) as Metadata<Root>).signed.version + 1)),
+    );
+    if (!bytes) return chain;
+    chain.push(Metadata.fromBytes(bytes, 'root'));
+  }
+}
+
+/**
  * `md` (timestamp, snapshot or targets) is signed by a threshold of its keys in the newest root
  * or, where a publish stopped after writing a new root, in the root before it.
  */

@@ -19,6 +19,7 @@ import {
   StaleVersionError,
   StateError,
   ThresholdError,
+  TufError,
   UsageError,
   ValueError,
   VersionMismatchError,
@@ -50,7 +51,12 @@ import {
   Targets,
   Timestamp,
 } from '../metadata/signed.js';
-import { verifiedRootChain, verifyDelegatedRole, verifyTopLevelRole } from './built-on.js';
+import {
+  unverifiedRootChain,
+  verifiedRootChain,
+  verifyDelegatedRole,
+  verifyTopLevelRole,
+} from './built-on.js';
 import { defaultBitLength, HASH_BIN_PARENT } from './hash-bins.js';
 import {
   DEFAULT_EXPIRY,
@@ -109,6 +115,12 @@ export interface RepositoryOptions {
    * snapshot and each targets role are verified before anything is signed over them.
    */
   trustedRoot?: Uint8Array;
+  /**
+   * `open` only: read what is published without verifying it, to report on it (a status check
+   * of a repository that no longer verifies). Such a repository cannot publish: nothing is ever
+   * signed over metadata that was not verified (ADR 0034).
+   */
+  inspectOnly?: boolean;
 }
 
 /** What `Repository.create` needs: the keys of each top-level role, with thresholds. */
@@ -224,6 +236,8 @@ export class Repository {
   private readonly storage: RepositoryStorage;
   private readonly expiry: ExpiryPolicy;
   private readonly now: () => Date;
+  /** Opened with `inspectOnly`: nothing verified, so nothing may be published. */
+  private readonly inspectOnly: boolean;
   /** Signers by public key material, so a signer serves whatever keyid metadata lists its key under. */
   private readonly signers = new Map<string, Signer>();
 
@@ -275,6 +289,7 @@ export class Repository {
     this.rootChain = [root];
     this.expiry = { ...DEFAULT_EXPIRY, ...options.expiry };
     this.now = options.now ?? (() => new Date());
+    this.inspectOnly = options.inspectOnly === true;
     for (const s of options.signers ?? []) this.addSigner(s);
   }
 
@@ -369,21 +384,25 @@ export class Repository {
     if (!rootBytes) throw new NotFoundError(`${LATEST_ROOT_PATH} is missing`);
     // What this publisher will sign over is verified first (built-on.ts). root.json is written
     // before timestamp.json, so a newer versioned root may exist after a crash: the chain walks it.
-    const chain = await verifiedRootChain(storage, rootBytes, options.trustedRoot);
+    const chain = options.inspectOnly
+      ? await unverifiedRootChain(storage, rootBytes)
+      : await verifiedRootChain(storage, rootBytes, options.trustedRoot);
     const root = chain.at(-1) as Metadata<Root>;
     const repo = new Repository(storage, root, options);
     repo.rootChain = chain.slice(-2);
     repo.timestamp = Metadata.fromBytes(tsBytes, 'timestamp');
-    await verifyTopLevelRole(chain, 'timestamp', repo.timestamp);
+    if (!repo.inspectOnly) await verifyTopLevelRole(chain, 'timestamp', repo.timestamp);
     repo.openedTimestamp = tsBytes;
     const snMeta = repo.timestamp.signed.snapshotMeta;
     const snName = roleStoragePath('snapshot', snMeta.version, root.signed.consistentSnapshot);
     const snBytes = await storage.read(snName);
     if (!snBytes) throw new NotFoundError(`${snName} is missing`);
-    await snMeta.verifyLengthAndHashes(snBytes, snName);
     repo.snapshot = Metadata.fromBytes(snBytes, 'snapshot');
-    checkPublishedVersion('snapshot', repo.snapshot.signed.version, snMeta.version);
-    await verifyTopLevelRole(chain, 'snapshot', repo.snapshot);
+    if (!repo.inspectOnly) {
+      await snMeta.verifyLengthAndHashes(snBytes, snName);
+      checkPublishedVersion('snapshot', repo.snapshot.signed.version, snMeta.version);
+      await verifyTopLevelRole(chain, 'snapshot', repo.snapshot);
+    }
     repo.snapshotBytes = snBytes;
     return repo;
   }
@@ -468,15 +487,32 @@ export class Repository {
     const file = this.roleFile(role, meta.version);
     const bytes = await this.storage.read(file);
     if (!bytes) throw new NotFoundError(`${file} is missing`);
-    await meta.verifyLengthAndHashes(bytes, file);
-    const md = Metadata.fromBytes(bytes, 'targets');
-    checkPublishedVersion(role, md.signed.version, meta.version);
-    if (role === 'targets') {
-      await verifyTopLevelRole(this.rootChain, 'targets', md);
-    } else {
-      await verifyDelegatedRole(role, md, await this.publishedDelegatorsOf(role));
+    if (this.inspectOnly) return { bytes, md: Metadata.fromBytes(bytes, 'targets') };
+    try {
+      await meta.verifyLengthAndHashes(bytes, file);
+      const md = Metadata.fromBytes(bytes, 'targets');
+      checkPublishedVersion(role, md.signed.version, meta.version);
+      if (role === 'targets') {
+        await verifyTopLevelRole(this.rootChain, 'targets', md);
+      } else {
+        await verifyDelegatedRole(role, md, await this.publishedDelegatorsOf(role));
+      }
+      return { bytes, md };
+    } catch (e) {
+      // A file that does not match the snapshot read earlier may be a publisher's that came
+      // after it (a registry shows new tags at different times): that is a conflict, retried
+      // from the new state; an unchanged timestamp makes it the refusal it is.
+      if (e instanceof TufError && e.category === 'untrusted' && this.openedTimestamp) {
+        const now = await this.storage.read(TIMESTAMP_PATH);
+        if (!sameBytes(now, this.openedTimestamp)) {
+          throw new ConflictError(
+            `the repository changed while ${file} was read (another publisher wrote timestamp.json): open it again and retry`,
+            { cause: e },
+          );
+        }
+      }
+      throw e;
     }
-    return { bytes, md };
   }
 
   /**
@@ -1377,7 +1413,17 @@ export class Repository {
   }
 
   /** What the next publish signs (see `planPublish`), from this repository's state. */
+  /** Nothing is signed over what was opened without verifying it (ADR 0034). */
+  private refuseIfInspectOnly(): void {
+    if (this.inspectOnly) {
+      throw new UsageError(
+        'this repository was opened for inspection only (inspectOnly), without verifying it: open it again to sign or publish',
+      );
+    }
+  }
+
   private async plan(options: { forceTimestamp?: boolean; forceSnapshot?: boolean }): Promise<PublishPlan> {
+    this.refuseIfInspectOnly();
     const staged = this.stagedRoot;
     const published =
       this.timestamp && this.snapshot ? { timestamp: this.timestamp, snapshot: this.snapshot } : undefined;
@@ -1596,6 +1642,7 @@ export class Repository {
     options: { forceTimestamp?: boolean; forceSnapshot?: boolean; signal?: AbortSignal } = {},
   ): Promise<PublishResult> {
     const { signal } = options;
+    this.refuseIfInspectOnly();
     // Cancellation stops between two files, never inside one, and never after timestamp.json:
     // what was written before it is new files no client reads yet (DESIGN rule 10).
     const stopIfAborted = () => {

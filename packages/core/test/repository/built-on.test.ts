@@ -118,6 +118,39 @@ describe('the publisher verifies what it builds on', () => {
     expect(storage.files).toEqual(before);
   });
 
+  it('a file that no longer matches after timestamp.json moved on is a conflict (retried), not a refusal', async () => {
+    const repo = await open();
+    // Another publisher (here: the same forgery) wrote after this one opened.
+    await forge('targets', (s) => {
+      s.targets.evil = evil;
+    });
+    await expect(repo.addTargets([target('app:2.0', 3)])).rejects.toMatchObject({
+      code: 'CONFLICT',
+      message: expect.stringMatching(/changed while metadata\/\d+\.targets\.json was read/),
+      cause: expect.objectContaining({ code: 'LENGTH_OR_HASH' }),
+    });
+  });
+
+  it('opened for inspection only, a forged repository can be read but nothing signed over it', async () => {
+    await forge('targets', (s) => {
+      s.targets.evil = evil;
+    });
+    const repo = await Repository.open(storage, {
+      signers: Object.values(keys),
+      now: () => NOW,
+      inspectOnly: true,
+    });
+    expect((await repo.listTargets()).map((t) => t.path)).toContain('evil');
+    await repo.addTargets([target('app:2.0', 3)]);
+    const before = new Map(storage.files);
+    await expect(repo.publish()).rejects.toMatchObject({
+      code: 'USAGE',
+      message: expect.stringMatching(/inspection only/),
+    });
+    await expect(repo.prepare()).rejects.toMatchObject({ code: 'USAGE' });
+    expect(storage.files).toEqual(before);
+  });
+
   it('refuses a delegated role rewritten in storage', async () => {
     await forge('releases', (s) => {
       s.targets['rel-evil'] = evil;
