@@ -29,6 +29,7 @@ import { EXIT } from './exit-codes.js';
 import { publishedDir, type RepoConfig, readRepoConfig } from './home.js';
 import { loadSigner } from './keys.js';
 import { type Location, locationId } from './locations.js';
+import { pinnedPublisherRoot, pinRootOf } from './publisher-root.js';
 import { checkTokenRealmHosts, type RegistryFlags, readCaFile, registryClientOptions } from './registry.js';
 import { signerRefFor } from './repo-config.js';
 import { forRole } from './secrets.js';
@@ -42,6 +43,8 @@ export interface OpenOptions {
   secrets: SecretCallback;
   /** `--ca`, `--insecure-registry`, `--token-realm-host` of this command line (registry.ts). */
   connection?: RegistryFlags;
+  /** Read what is published without verifying it, to report on it; nothing can be signed (ADR 0034). */
+  inspectOnly?: boolean;
 }
 
 export async function loadSigners(config: RepoConfig, options: OpenOptions): Promise<Signer[]> {
@@ -267,9 +270,17 @@ export async function openRepository(
   const config = await readRepoConfig(gun);
   const signers = await loadSigners(config, options);
   const publication = await publicationFor(config, options.connection);
+  if (options.inspectOnly) {
+    const repo = await serverCall(config.publishTo, gun, () =>
+      Repository.open(publication.storage, { signers, inspectOnly: true }),
+    );
+    return { repo, config, publication };
+  }
+  const trustedRoot = await pinnedPublisherRoot(gun);
   const repo = await serverCall(config.publishTo, gun, () =>
-    Repository.open(publication.storage, { signers }),
+    Repository.open(publication.storage, { signers, ...(trustedRoot ? { trustedRoot } : {}) }),
   );
+  await pinRootOf(gun, repo);
   return { repo, config, publication };
 }
 
@@ -286,5 +297,16 @@ export async function transaction<T>(
   const config = await readRepoConfig(gun);
   const signers = await loadSigners(config, options);
   const publication = await publicationFor(config, options.connection);
-  return publication.transaction({ signers }, (repo) => edit(repo, config));
+  const trustedRoot = await pinnedPublisherRoot(gun);
+  let opened: Repository | undefined;
+  const result = await publication.transaction(
+    { signers, ...(trustedRoot ? { trustedRoot } : {}) },
+    (repo) => {
+      opened = repo;
+      return edit(repo, config);
+    },
+  );
+  // The root the publish verified (or published) becomes the pin (publisher-root.ts).
+  if (opened) await pinRootOf(gun, opened);
+  return result;
 }

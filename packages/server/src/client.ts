@@ -298,15 +298,23 @@ export class ServerClient {
    */
   async publish<T>(
     gun: string,
-    options: { signers: Iterable<Signer>; expiry?: Partial<ExpiryPolicy>; attempts?: number },
+    options: {
+      signers: Iterable<Signer>;
+      expiry?: Partial<ExpiryPolicy>;
+      attempts?: number;
+      /** A root this publisher pinned: the server's root chain is verified from it (ADR 0034). */
+      trustedRoot?: Uint8Array;
+    },
     edit: (repo: Repository) => Promise<T>,
   ): Promise<{ versions: RoleVersions; result: T }> {
     const signers = [...options.signers];
     const attempts = options.attempts ?? 3;
     for (let attempt = 1; ; attempt++) {
+      // What the server serves is verified before anything is signed over it (ADR 0034).
       const repo = await Repository.open(new ServerRepositoryStorage(this, gun), {
         signers,
         ...(options.expiry ? { expiry: options.expiry } : {}),
+        ...(options.trustedRoot ? { trustedRoot: options.trustedRoot } : {}),
       });
       const result = await edit(repo);
       const roles = await signedByPublisher(repo);

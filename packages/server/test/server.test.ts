@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import {
   DelegatedRole,
   MemoryMetadataStore,
+  MemoryRepositoryStorage,
   Metadata,
+  Repository,
   SPECIFICATION_VERSION,
   StaleVersionError,
   TargetFile,
@@ -253,6 +255,30 @@ describe('serving and publishing', () => {
     await slow.publish(GUN, { signers: [TARGETS] }, (repo) => repo.addTargets([target('slow:1', 4)]));
     expect(await verifiedBy('tufa', GUN, 'slow:1')).toBe(104);
     expect(await verifiedBy('tufa', GUN, 'fast:1')).toBe(105);
+  });
+
+  it('a publisher that pinned another root signs nothing over what the server serves (ADR 0034)', async () => {
+    const other = new MemoryRepositoryStorage();
+    const keys = [STRANGER.key];
+    await (
+      await Repository.create(other, {
+        keys: { root: keys, targets: keys, snapshot: keys, timestamp: keys },
+        signers: [STRANGER],
+      })
+    ).publish();
+    const before = await snapshotOfStore();
+    const err = await client
+      .publish(
+        GUN,
+        { signers: [TARGETS], trustedRoot: other.files.get('metadata/1.root.json') as Uint8Array },
+        (r) => r.addTargets([target('pinned:1', 7)]),
+      )
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      code: 'THRESHOLD',
+      message: expect.stringMatching(/^published (root|timestamp) version/),
+    });
+    expect(await snapshotOfStore()).toEqual(before);
   });
 
   it('refuses targets signed by a key root does not authorise (THRESHOLD), and stores nothing', async () => {

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type Key, METADATA_DIR, Repository, rootFileName, type Signer } from '@tufa/core';
+import { type Key, METADATA_DIR, Metadata, Repository, rootFileName, type Signer } from '@tufa/core';
 import { CliError, usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand, requiredOption } from '../command.js';
 import { EXIT } from '../exit-codes.js';
@@ -15,6 +15,7 @@ import { generateKeyFile, generateNamedKey, keyKind, loadPublicKey, loadSigner, 
 import { type Location, locationId, parsePublishTo } from '../locations.js';
 import { checkGun, slug } from '../names.js';
 import { collect, keyTypeOption, positiveInt } from '../options.js';
+import { pinPublisherRoot } from '../publisher-root.js';
 import { connectionGiven, connectionOptions, type RegistryFlags } from '../registry.js';
 import { type Publication, publicationAt, serverCall, serverClientOf, whereOf } from '../repo.js';
 import { forRole, secretsFromEnvironment } from '../secrets.js';
@@ -183,6 +184,29 @@ export const commands: readonly RegisteredCommand[] = [
           written = versions.map(({ role, version }) =>
             role === 'timestamp' ? 'metadata/timestamp.json' : `metadata/${version}.${role}.json`,
           );
+          // Pinned only if it is the root made here: the root keys are ours and offline, so a
+          // server cannot make one they sign (publisher-root.ts).
+          const bytes = await serverCall(location, gun, () =>
+            publication.storage.read(`${METADATA_DIR}/${rootFileName(1)}`),
+          );
+          const root = bytes && Metadata.fromBytes(bytes, 'root');
+          const ids = (keys: Iterable<Key | undefined>) =>
+            [...keys]
+              .map((k) => k?.materialId())
+              .sort()
+              .join(',');
+          if (
+            !root ||
+            ids(root.signed.role('root').keyids.map((id) => root.signed.keys.get(id))) !==
+              ids(rootSigners.map(keyOf))
+          ) {
+            throw new CliError(
+              `${whereOf(publication)} does not serve the root made here as version 1 of ${gun}`,
+              EXIT.UNTRUSTED,
+            );
+          }
+          await root.verifyDelegate('root', root);
+          await pinPublisherRoot(gun, root);
         } else {
           const { snapshot, timestamp } = online as Required<typeof online>;
           const repo = await Repository.create(publication.storage, {
@@ -196,6 +220,7 @@ export const commands: readonly RegisteredCommand[] = [
             signers: [...rootSigners, targets.signer, snapshot.signer, timestamp.signer],
           });
           ({ written } = await repo.publish());
+          await pinPublisherRoot(gun, repo.rootMetadata);
         }
         published = true;
         await writeRepoConfig({
@@ -327,6 +352,9 @@ export const commands: readonly RegisteredCommand[] = [
         keys,
         delegations: new Map(),
       });
+      // Trust on first use: the root as published now (its chain checked by open) is the anchor
+      // of every later publish from this machine (publisher-root.ts).
+      await pinPublisherRoot(gun, repo.rootMetadata);
       ctx.out.result({ gun, repository: where, keys }, () => `attached ${gun} at ${where}`);
       return EXIT.OK;
     },

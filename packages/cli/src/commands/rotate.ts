@@ -11,6 +11,7 @@ import { checkKeyName, keyPath, readRepoConfig, writeRepoConfig } from '../home.
 import { generateKeyFile, generateNamedKey, keyKind, loadSigner, toUri } from '../keys.js';
 import { checkGun, slug } from '../names.js';
 import { collect, keyTypeOption } from '../options.js';
+import { pinnedPublisherRoot, pinRootOf } from '../publisher-root.js';
 import { connectionFlags, connectionOptions } from '../registry.js';
 import { loadSigners, publicationFor, refuseAt } from '../repo.js';
 import { forRole, secretsFromEnvironment } from '../secrets.js';
@@ -51,7 +52,11 @@ async function rotateTo(
     newSigner,
   ];
   const publication = await publicationFor(config, connectionFlags(opts));
-  const repo = await Repository.open(publication.storage, { signers });
+  const trustedRoot = await pinnedPublisherRoot(gun);
+  const repo = await Repository.open(publication.storage, {
+    signers,
+    ...(trustedRoot ? { trustedRoot } : {}),
+  });
   let removed: string[];
   if (topLevel) {
     removed = repo.currentRoot.role(role as TopLevelRoleName).keyids.filter((id) => id !== newSigner.keyid);
@@ -69,6 +74,7 @@ async function rotateTo(
     });
   }
   const { written, versions } = await publication.publish(repo);
+  await pinRootOf(gun, repo);
   if (role === 'targets' || role === 'snapshot' || role === 'timestamp') config.keys[role] = newRef;
   else if (!topLevel) config.delegations.set(role, newRef);
   await writeRepoConfig(config);

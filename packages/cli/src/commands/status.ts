@@ -58,10 +58,12 @@ export const commands: readonly RegisteredCommand[] = [
         throw usage('--within applies to --check only', 'tufa status GUN --check --within timestamp=12h');
       const within = parseWithin(opts.within ?? []);
       const gun = checkGun(gunArg);
+      // A report, of a repository that may no longer verify (that is what --check finds).
       const { repo, config, publication } = await openRepository(gun, {
         roles: [],
         secrets: secretsFromEnvironment(),
         connection: connectionFlags(opts),
+        inspectOnly: true,
       });
       const where = whereOf(publication);
       const roles = await roleStatuses(repo, new Date(), within);
