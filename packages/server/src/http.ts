@@ -1,7 +1,7 @@
 /**
  * The HTTP API of the trust server (docs/server.md, ADR 0021):
  *
- *   GET|HEAD BASE/<gun>/metadata/<file>   a static publish root's bytes, with TUF caching headers
+ *   GET|HEAD BASE/<gun>/metadata/<file>   a static publish root's bytes (gzip when asked), with TUF caching headers
  *   POST     BASE/<gun>/metadata          an upload (JSON {"roles": [{"role", "metadata": base64}]})
  *   GET|POST BASE/<gun>/keys              the GUN's online public keys (POST creates them once)
  *   POST     BASE/<gun>/keys/<role>       the next snapshot or timestamp key (rotation through root)
@@ -23,6 +23,7 @@ import {
   UnsafeNameError,
 } from '@tufa/core';
 import type { Action, Authorizer } from './auth.js';
+import { chooseCoding, gzipEtag, MIN_GZIP_BYTES } from './content-coding.js';
 import { checkGun } from './gun.js';
 import { Metrics } from './metrics.js';
 import { ONLINE_ROLES, type OnlineRole } from './online-keys.js';
@@ -184,10 +185,24 @@ function cacheControl(file: MetadataFile): string {
   return file.immutable === true ? IMMUTABLE : REVALIDATE;
 }
 
-/** Whether an `If-None-Match` list names `etag` (strong comparison: the exact quoted sha256). */
+/**
+ * Whether an `If-None-Match` list names `etag` (strong comparison: the exact quoted sha256, with
+ * `-gzip` for the gzip form; the identity form's ETag does not revalidate the gzip form).
+ */
 function matchesEtag(header: string, etag: string): boolean {
   if (header === etag) return true;
   return header.split(',').some((t) => t.trim() === etag);
+}
+
+/**
+ * Whether a file is worth compressing. `timestamp.json` never is (ADR 0027): a few hundred bytes
+ * signed by the server's own key, one TCP segment either way, read from the database on every GET
+ * with PostgreSQL, so its gzip form could not be kept and would be made again per answer on the
+ * most requested file of all. Other files of MIN_GZIP_BYTES or more are: JSON that size always
+ * shrinks (every entry repeats the same key names).
+ */
+function gainsFromGzip(file: string, served: MetadataFile): boolean {
+  return file !== 'timestamp.json' && served.bytes.length >= MIN_GZIP_BYTES;
 }
 
 function methodNotAllowed(allow: string): HttpRefusal {
@@ -261,23 +276,41 @@ export function createHandler(options: HandlerOptions): (req: IncomingMessage, r
         const found = await service.store.readMetadata(route.gun, route.file);
         if (!found)
           throw new NotFoundError(`${route.gun} has no metadata file ${JSON.stringify(route.file)}`);
-        // Headers as a flat array: no object to copy and no name to normalise per answer.
+        const accept = req.headers['accept-encoding'];
+        const coding = chooseCoding(accept, gainsFromGzip(route.file, found));
+        if (coding === undefined) {
+          throw new HttpRefusal(
+            406,
+            'USAGE',
+            `expected an Accept-Encoding that accepts gzip or identity, found ${JSON.stringify(accept)}`,
+          );
+        }
+        const gzip = coding === 'gzip';
+        // Each form has its own strong ETag, known without compressing: a revalidation of the
+        // gzip form is answered before anything is compressed.
+        const etag = gzip ? gzipEtag(found.sha256) : found.etag;
+        // Headers as a flat array: no object to copy and no name to normalise per answer. Vary
+        // on every answer, compressed or not, so a cache on the way keeps the two forms apart.
         const headers = [
           'Content-Type',
           'application/json',
           'Cache-Control',
           cacheControl(found),
           'ETag',
-          found.etag,
+          etag,
+          'Vary',
+          'Accept-Encoding',
         ];
         const inm = req.headers['if-none-match'];
-        if (inm !== undefined && matchesEtag(inm, found.etag)) {
+        if (inm !== undefined && matchesEtag(inm, etag)) {
           res.writeHead(304, headers);
           return res.end();
         }
-        headers.push('Content-Length', String(found.bytes.length));
+        const body = gzip ? (await service.store.gzip(route.gun, route.file, found)).bytes : found.bytes;
+        if (gzip) headers.push('Content-Encoding', 'gzip');
+        headers.push('Content-Length', String(body.length));
         res.writeHead(200, headers);
-        return res.end(method === 'HEAD' ? undefined : found.bytes);
+        return res.end(method === 'HEAD' ? undefined : body);
       }
       case 'keys': {
         if (method !== 'GET' && method !== 'POST') throw methodNotAllowed('GET, POST');

@@ -13,6 +13,7 @@ export {
   type StaticTokenEntry,
 } from './auth.js';
 export { ServerClient, type ServerClientOptions, ServerRepositoryStorage } from './client.js';
+export { chooseCoding, type GzipForm, gzipEtag, MIN_GZIP_BYTES } from './content-coding.js';
 export { checkGun, MAX_GUN_LENGTH } from './gun.js';
 export {
   createHandler,

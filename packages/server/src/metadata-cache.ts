@@ -9,6 +9,7 @@
  * neither the file system nor the database, and hashes nothing.
  */
 import { createHash } from 'node:crypto';
+import { type GzipForm, gzipForm } from './content-coding.js';
 
 /** The default bound of a server's metadata cache: 128 MiB of file bytes. */
 export const DEFAULT_METADATA_CACHE_BYTES = 128 * 1024 * 1024;
@@ -28,6 +29,11 @@ export interface MetadataFile {
    * versioned in a repository without consistent snapshots).
    */
   immutable?: boolean;
+  /**
+   * The gzip form, once compressed for a file the cache keeps (see MetadataCache.gzip): each
+   * committed version is compressed once, when a client first asks for it compressed.
+   */
+  gzip?: GzipForm;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -63,13 +69,22 @@ interface Entry {
   file: MetadataFile;
   /** For entry points: the identity of the file the bytes came from (see DirectoryStore). */
   identity: string | undefined;
+  /** The bytes counted against the bound: the file's, and its gzip form's once kept. */
+  size: number;
 }
 
-/** An LRU map from (GUN, file name) to a served file, bounded by the sum of the files' bytes. */
+const sizeOf = (file: MetadataFile) => file.bytes.length + (file.gzip?.bytes.length ?? 0);
+
+/**
+ * An LRU map from (GUN, file name) to a served file, bounded by the sum of the files' bytes (the
+ * identity bytes and, once compressed, the gzip form's).
+ */
 export class MetadataCache {
   readonly maxBytes: number;
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
+  /** Compressions under way, by the file compressed: concurrent first requests share one. */
+  private readonly compressing = new WeakMap<MetadataFile, Promise<GzipForm>>();
 
   /** @param maxBytes the bound (0 disables the cache); a file larger than a quarter of it is never kept. */
   constructor(maxBytes: number = DEFAULT_METADATA_CACHE_BYTES) {
@@ -104,16 +119,55 @@ export class MetadataCache {
   /** Keeps `file` (replacing what the name held), then drops the least recently used beyond the bound. */
   set(gun: string, file: string, served: MetadataFile, identity?: string): void {
     this.delete(gun, file);
-    const n = served.bytes.length;
+    const size = sizeOf(served);
     // One huge file must not flush everything else out.
-    if (n > this.maxBytes / 4) return;
-    this.entries.set(MetadataCache.key(gun, file), { file: served, identity });
-    this.bytes += n;
+    if (size > this.maxBytes / 4) return;
+    this.entries.set(MetadataCache.key(gun, file), { file: served, identity, size });
+    this.bytes += size;
+    this.evict();
+  }
+
+  /** Drops the least recently used files until the bytes held are within the bound. */
+  private evict(): void {
     for (const [k, e] of this.entries) {
       if (this.bytes <= this.maxBytes) break;
       this.entries.delete(k);
-      this.bytes -= e.file.bytes.length;
+      this.bytes -= e.size;
     }
+  }
+
+  /**
+   * The gzip form of `served`, which the store has just answered for (`gun`, `file`). While the
+   * cache holds exactly that file under that name, the gzip form is kept beside it, counted
+   * against the bound (a file whose two forms together exceed a quarter of it keeps only the
+   * identity bytes), so a committed version is compressed once; any other file (not kept, or
+   * replaced meanwhile) is compressed for this answer only.
+   */
+  async gzip(gun: string, file: string, served: MetadataFile): Promise<GzipForm> {
+    if (served.gzip) return served.gzip;
+    let pending = this.compressing.get(served);
+    if (!pending) {
+      pending = gzipForm(served.bytes, served.sha256);
+      this.compressing.set(served, pending);
+      // Once settled the entry (if kept) carries the form; a failure is not remembered.
+      pending.then(
+        () => this.compressing.delete(served),
+        () => this.compressing.delete(served),
+      );
+    }
+    const gzip = await pending;
+    const key = MetadataCache.key(gun, file);
+    const e = this.entries.get(key);
+    if (e?.file !== served) return gzip;
+    const withGzip = { ...served, gzip };
+    const size = sizeOf(withGzip);
+    if (size > this.maxBytes / 4) return gzip;
+    // Replaced in place: the entry keeps its place in the LRU order.
+    e.file = withGzip;
+    this.bytes += size - e.size;
+    e.size = size;
+    this.evict();
+    return gzip;
   }
 
   delete(gun: string, file: string): void {
@@ -121,7 +175,7 @@ export class MetadataCache {
     const e = this.entries.get(key);
     if (!e) return;
     this.entries.delete(key);
-    this.bytes -= e.file.bytes.length;
+    this.bytes -= e.size;
   }
 
   /** Forgets every file of a GUN. */
@@ -130,7 +184,7 @@ export class MetadataCache {
     for (const [k, e] of this.entries) {
       if (!k.startsWith(prefix)) continue;
       this.entries.delete(k);
-      this.bytes -= e.file.bytes.length;
+      this.bytes -= e.size;
     }
   }
 }

@@ -11,6 +11,7 @@
  */
 import { ConflictError, Metadata, type RepositoryStorage, StorageError, UnsafeNameError } from '@tufa/core';
 import pg from 'pg';
+import type { GzipForm } from './content-coding.js';
 import { checkGun } from './gun.js';
 import { MetadataCache, type MetadataFile, metadataFile, versionedName } from './metadata-cache.js';
 import type { OnlineKeyFile, OnlineRole } from './online-keys.js';
@@ -253,6 +254,10 @@ export class PostgresStore implements ServerStore {
     const served = metadataFile(bytes, versioned && (await consistentSnapshots(storage)));
     if (served.immutable) this.cache.set(gun, file, served);
     return served;
+  }
+
+  gzip(gun: string, file: string, served: MetadataFile): Promise<GzipForm> {
+    return this.cache.gzip(gun, file, served);
   }
 
   async listGuns(): Promise<string[]> {

@@ -16,6 +16,7 @@ import {
   StorageError,
 } from '@tufa/core';
 import { ensureDir, FsRepositoryStorage, writeFileAtomic } from '@tufa/core/node';
+import type { GzipForm } from './content-coding.js';
 import { checkGun } from './gun.js';
 import {
   asImmutable,
@@ -57,6 +58,12 @@ export interface ServerStore extends OnlineKeyFiles {
    * is none. Never follows a symbolic link.
    */
   readMetadata(gun: string, file: string): Promise<MetadataFile | undefined>;
+  /**
+   * The gzip form of `served`, what `readMetadata(gun, file)` just answered: kept beside it in
+   * memory when the store keeps that file (a committed version is compressed once), compressed
+   * for this answer otherwise.
+   */
+  gzip(gun: string, file: string, served: MetadataFile): Promise<GzipForm>;
   /** Every GUN that has published metadata. */
   listGuns(): Promise<string[]>;
   /** Appends to the change feed; returns the record with its id. */
@@ -503,6 +510,10 @@ export class DirectoryStore implements ServerStore {
     if (found) this.cache.set(gun, file, found.file, found.identity);
     else this.cache.delete(gun, file);
     return found?.file;
+  }
+
+  gzip(gun: string, file: string, served: MetadataFile): Promise<GzipForm> {
+    return this.cache.gzip(gun, file, served);
   }
 
   private metadataDir(gun: string): string {

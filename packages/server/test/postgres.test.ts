@@ -4,6 +4,8 @@
  * version chain valid; of two replicas refreshing at once, exactly one signs each timestamp.
  * PostgreSQL runs as the postgres user in a temporary directory (helpers/postgres.ts).
  */
+
+import { gunzipSync } from 'node:zlib';
 import {
   DelegatedRole,
   MemoryMetadataStore,
@@ -15,7 +17,7 @@ import {
 } from '@tufa/core';
 import { HttpFetcher } from '@tufa/core/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IMMUTABLE, PostgresStore, REVALIDATE, ServerClient } from '../src/index.js';
+import { IMMUTABLE, MIN_GZIP_BYTES, PostgresStore, REVALIDATE, ServerClient } from '../src/index.js';
 import { fixedSigner } from './helpers/keys.js';
 import { postgresUnavailable, startPostgres, type TestPostgres } from './helpers/postgres.js';
 import { call, startTestServer, type TestServer } from './helpers/server.js';
@@ -105,6 +107,53 @@ describe.skipIf(missing !== undefined)('PostgreSQL store, two replicas', () => {
     });
     expect(await version(onA, 'root.json', 'root')).toBe(2);
     expect(await targetsOf(onA, gun, ['cached:3'])).toEqual([33]);
+  });
+
+  it('answers gzip on both replicas: versions compressed once, root.json per answer, always the stored bytes', async () => {
+    // Versioned files are kept per replica with their gzip form; root.json is read from the
+    // database on every GET, so its gzip form is made per answer and follows every new root.
+    const onA = new ServerClient({ url: a.url });
+    const onB = new ServerClient({ url: b.url });
+    const gun = 'db.test/gzip';
+    await onA.create(gun, {
+      keys: { root: [ROOT.key], targets: [TARGETS.key] },
+      signers: [ROOT, TARGETS],
+      expiry: LONG,
+    });
+    const many = Array.from({ length: 40 }, (_, i) => target(`gz:${i}`, 200 + i));
+    await onB.publish(gun, { signers: [TARGETS] }, (r) => r.addTargets(many));
+    const gzip = { 'Accept-Encoding': 'gzip' };
+    for (const server of [a, b]) {
+      const stored = (await server.service.store.readMetadata(gun, '2.targets.json'))?.bytes as Uint8Array;
+      expect(stored.length).toBeGreaterThan(MIN_GZIP_BYTES);
+      const r = await call(`${server.url}${gun}/metadata/2.targets.json`, { headers: gzip });
+      expect(r.headers.get('content-encoding')).toBe('gzip');
+      expect(r.headers.get('vary')).toBe('Accept-Encoding');
+      expect(r.headers.get('cache-control')).toBe(IMMUTABLE);
+      expect(new Uint8Array(gunzipSync(r.body))).toEqual(stored);
+      expect((await server.service.store.readMetadata(gun, '2.targets.json'))?.gzip?.bytes).toEqual(r.body);
+      const again = await call(`${server.url}${gun}/metadata/2.targets.json`, {
+        headers: { ...gzip, 'If-None-Match': r.headers.get('etag') as string },
+      });
+      expect(again.status).toBe(304);
+      const ts = await call(`${server.url}${gun}/metadata/timestamp.json`, { headers: gzip });
+      expect(ts.headers.get('content-encoding')).toBeUndefined();
+      expect(ts.headers.get('vary')).toBe('Accept-Encoding');
+    }
+    const rootOn = async (server: TestServer) => {
+      const r = await call(`${server.url}${gun}/metadata/root.json`, { headers: gzip });
+      expect(r.headers.get('content-encoding')).toBe('gzip');
+      expect(r.headers.get('cache-control')).toBe(REVALIDATE);
+      const root = Metadata.fromBytes(new Uint8Array(gunzipSync(r.body)), 'root');
+      expect((await server.service.store.readMetadata(gun, 'root.json'))?.gzip).toBeUndefined();
+      return root.signed.version;
+    };
+    expect(await rootOn(a)).toBe(1);
+    await onB.publish(gun, { signers: [ROOT, ROOT_2], expiry: LONG }, async (r) => {
+      r.rotateKeys('root', { add: [ROOT_2.key], remove: [ROOT.key.keyid()] });
+    });
+    expect(await rootOn(a)).toBe(2);
+    expect(await rootOn(b)).toBe(2);
   });
 
   it('serves the current ROLE.json of a repository without consistent snapshots, even one named N.ROLE.json', async () => {
