@@ -225,6 +225,85 @@ describe('tufa server --metadata-cache', () => {
   });
 });
 
+describe('tufa server --repository-cache and --repository-cache-mib', () => {
+  /**
+   * Publishes once, then makes the store's current snapshot unreadable behind the server's back
+   * while the next upload is prepared: a server that kept the GUN's verified repository after its
+   * first upload takes the second without reading the snapshot again; one that kept nothing
+   * opens the repository from the store and fails on it.
+   */
+  async function secondUploadAfterSnapshotBroken(store: string, flags: string[]): Promise<string> {
+    const server = await startServer(['server', '--listen', '127.0.0.1:0', '--store', store, ...flags]);
+    running.push(server);
+    const rootKey = fixedSigner(101);
+    const targetsKey = fixedSigner(102);
+    const client = new ServerClient({ url: server.url });
+    await client.create(GUN, {
+      keys: { root: [rootKey.key], targets: [targetsKey.key] },
+      signers: [rootKey, targetsKey],
+    });
+    await client.publish(GUN, { signers: [targetsKey] }, (r: Repository) =>
+      r.addTargets([new TargetFile('app:1', 1, new Map([['sha256', '1'.repeat(64)]]))]),
+    );
+    const snapshotFile = sandbox.path(`${store}/${GUN}/metadata/2.snapshot.json`);
+    let outcome = 'accepted';
+    try {
+      await client.publish(GUN, { signers: [targetsKey] }, async (r: Repository) => {
+        writeFileSync(snapshotFile, '{"broken": true}');
+        await r.addTargets([new TargetFile('app:2', 2, new Map([['sha256', '2'.repeat(64)]]))]);
+      });
+    } catch (e) {
+      outcome = `refused: ${(e as { code?: string }).code}`;
+    }
+    expect(await server.stop()).toBe(0);
+    return outcome;
+  }
+
+  it('keeps repositories between uploads by default, and none with either bound at 0', async () => {
+    expect(await secondUploadAfterSnapshotBroken('trust-repo-default', [])).toBe('accepted');
+    expect(await secondUploadAfterSnapshotBroken('trust-repo-none', ['--repository-cache', '0'])).toBe(
+      'refused: FORMAT',
+    );
+    expect(await secondUploadAfterSnapshotBroken('trust-repo-nomem', ['--repository-cache-mib', '0'])).toBe(
+      'refused: FORMAT',
+    );
+    expect(
+      await secondUploadAfterSnapshotBroken('trust-repo-some', [
+        '--repository-cache',
+        '8',
+        '--repository-cache-mib',
+        '16',
+      ]),
+    ).toBe('accepted');
+  });
+
+  const bad: [string[], RegExp][] = [
+    [
+      ['--repository-cache', 'many'],
+      /--repository-cache: expected a whole number of repositories from 0 to 1000000, found "many"/,
+    ],
+    [['--repository-cache', '-1'], /--repository-cache: expected a whole number .* found "-1"/],
+    [['--repository-cache', '1000001'], /--repository-cache: expected .* found "1000001"/],
+    [
+      ['--repository-cache-mib', '1.5'],
+      /--repository-cache-mib: expected a whole number of MiB from 0 to 65536, found "1.5"/,
+    ],
+    [['--repository-cache-mib', '70000'], /--repository-cache-mib: expected .* found "70000"/],
+  ];
+  for (const [flags, message] of bad) {
+    it(`refuses ${flags.join(' ')} (exit 2, one Error: line and a Hint:)`, async () => {
+      const r = await sandbox.tufa(
+        ['server', '--listen', '127.0.0.1:0', '--store', 'trust-repo-bad', ...flags],
+        {
+          env: { TUFA_SERVER_KEY_PASSPHRASE: KEY_PASSPHRASE },
+        },
+      );
+      expectError(r, 2, message, /tufa server … --repository-cache/);
+      expect(r.stderr.split('\n').filter((l) => l.startsWith('Error:'))).toHaveLength(1);
+    });
+  }
+});
+
 describe('a server killed during an upload', () => {
   it('leaves the previous state served, and the next server takes the same upload', async () => {
     const rootKey = fixedSigner(81);

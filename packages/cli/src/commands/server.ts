@@ -118,6 +118,35 @@ function metadataCacheBytes(mib: number): number {
   return mib * 1024 * 1024;
 }
 
+/** The most repositories `--repository-cache` keeps: more is a typo, not a setting. */
+const MAX_REPOSITORY_CACHE = 1_000_000;
+/** The most memory `--repository-cache-mib` may give the kept repositories (64 GiB). */
+const MAX_REPOSITORY_CACHE_MIB = 65_536;
+
+/** `--repository-cache COUNT`: how many GUNs' verified published state is kept between uploads. */
+function repositoryCount(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n > MAX_REPOSITORY_CACHE) {
+    throw usage(
+      `--repository-cache: expected a whole number of repositories from 0 to ${MAX_REPOSITORY_CACHE}, found ${JSON.stringify(value)}`,
+      'tufa server … --repository-cache 256 (0 keeps none: every upload reads its repository again)',
+    );
+  }
+  return n;
+}
+
+/** `--repository-cache-mib MIB`: the published metadata the kept repositories hold together. */
+function repositoryCacheMib(value: string): number {
+  const n = Number(value);
+  if (!/^[0-9]+$/.test(value) || n > MAX_REPOSITORY_CACHE_MIB) {
+    throw usage(
+      `--repository-cache-mib: expected a whole number of MiB from 0 to ${MAX_REPOSITORY_CACHE_MIB}, found ${JSON.stringify(value)}`,
+      'tufa server … --repository-cache-mib 64',
+    );
+  }
+  return n;
+}
+
 /** A database URL must not carry its password: URLs end up in argv, logs and process lists. */
 function checkNoPassword(url: string): string {
   let u: URL;
@@ -173,6 +202,16 @@ export const commands: readonly RegisteredCommand[] = [
         '--metadata-cache <MiB>',
         'memory for committed metadata files answered without reading the store (default 128; 0: off)',
         { parse: positiveInt },
+      ),
+      option(
+        '--repository-cache <count>',
+        'repositories whose verified published state is kept between uploads (default 256; 0: none)',
+        { parse: repositoryCount },
+      ),
+      option(
+        '--repository-cache-mib <MiB>',
+        'memory for the published metadata those repositories hold together (default 64)',
+        { parse: repositoryCacheMib },
       ),
     ],
     async handler(ctx, _args, opts) {
@@ -251,6 +290,10 @@ export const commands: readonly RegisteredCommand[] = [
           ...(tls ? { tls } : {}),
           onlineSigners,
           ...(cacheBytes !== undefined ? { metadataCacheBytes: cacheBytes } : {}),
+          ...(opts.repositoryCache !== undefined ? { repositoryCacheSize: opts.repositoryCache } : {}),
+          ...(opts.repositoryCacheMib !== undefined
+            ? { repositoryCacheBytes: opts.repositoryCacheMib * 1024 * 1024 }
+            : {}),
           log: (line) => process.stderr.write(`${line}\n`),
         });
       } catch (e) {
