@@ -5,7 +5,10 @@
  * over plain HTTP, in the same run, cases interleaved (tufa, notary, tufa, notary, …), load from
  * autocannon in this process.
  *
- * Read path (what a client fetches on refresh), for GUNs of several sizes (BENCH_SIZES targets):
+ * Read path (what a client fetches on refresh), for GUNs of several sizes (BENCH_SIZES targets),
+ * every request with `Accept-Encoding: gzip` as python-tuf, tuf-js and browsers send it (tufa
+ * answers files of 1 KiB or more gzip-compressed, `timestamp.json` never; notary-server's Go
+ * net/http compresses nothing), and one row without it, the largest GUN's versioned targets:
  *   - `timestamp.json`, every request a full answer;
  *   - `timestamp.json` with `If-None-Match` (tufa answers 304; notary-server sends no ETag);
  *   - the versioned snapshot (tufa `N.snapshot.json`, notary `snapshot.<sha256>.json`);
@@ -29,6 +32,7 @@
  * GUN is read back (tufa: the GUN's snapshot; notary: `notary lookup` of the last tag).
  *
  *   npm run build && node bench/run.mjs server
+ *   BENCH_WRITE_SIZES= node bench/server.mjs     (the reads only)
  *
  * Writes bench/results/server.md and the `bench:server` section of docs/performance.md.
  *
@@ -37,6 +41,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
+import { createRequire } from 'node:module';
 import { createServer as createNetServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -62,7 +67,8 @@ const CORE_NODE = pathToFileURL(join(ROOT_DIR, 'packages', 'core', 'dist', 'inde
 const SERVER_LIB = pathToFileURL(join(ROOT_DIR, 'packages', 'server', 'dist', 'index.js')).href;
 
 const SIZES = (process.env.BENCH_SIZES ?? '10,1000,10000').split(',').map(Number);
-const WRITE_SIZES = (process.env.BENCH_WRITE_SIZES ?? '10,1000').split(',').map(Number);
+// BENCH_WRITE_SIZES= (empty) measures reads only.
+const WRITE_SIZES = (process.env.BENCH_WRITE_SIZES ?? '10,1000').split(',').filter(Boolean).map(Number);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8); // per read measurement
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3); // interleaved rounds per case
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
@@ -70,6 +76,9 @@ const WRITE_CONNECTIONS = Number(process.env.BENCH_WRITE_CONNECTIONS ?? 8);
 const ONE_GUN_VERSIONS = Number(process.env.BENCH_ONE_GUN_VERSIONS ?? 60);
 const PER_GUN_VERSIONS = Number(process.env.BENCH_PER_GUN_VERSIONS ?? 20);
 const KEY_PASSPHRASE = 'bench online-key passphrase (not a secret)';
+/** What python-tuf (urllib3), tuf-js (fetch) and browsers send with every read. */
+const ACCEPT_GZIP = { 'accept-encoding': 'gzip' };
+const IDENTITY_TARGETS = 'versioned targets, no Accept-Encoding';
 
 const log = (s) => process.stderr.write(`[server] ${s}\n`);
 
@@ -508,39 +517,54 @@ export async function main() {
         tufa: await readPaths('tufa', tufa.url, gun),
         notary: await readPaths('notary', servers.notary, gun),
       };
-      const size = async (kind, p) =>
-        (await call(`${kind === 'tufa' ? tufa.url.replace(/\/$/, '') : servers.notary}${p}`)).body.length;
-      res.bytes[n] = {
-        tufa: {
-          targets: await size('tufa', paths[n].tufa.targets),
-          timestamp: await size('tufa', paths[n].tufa.timestamp),
-        },
-        notary: {
-          targets: await size('notary', paths[n].notary.targets),
-          timestamp: await size('notary', paths[n].notary.timestamp),
-        },
-      };
+      // Bytes of the answer as sent (node's http does not decompress): with and without gzip.
+      const size = async (kind, p, headers = {}) =>
+        (await call(`${kind === 'tufa' ? tufa.url.replace(/\/$/, '') : servers.notary}${p}`, { headers }))
+          .body.length;
+      res.bytes[n] = {};
+      for (const k of ['tufa', 'notary']) {
+        res.bytes[n][k] = {
+          targets: await size(k, paths[n][k].targets),
+          targetsGzip: await size(k, paths[n][k].targets, ACCEPT_GZIP),
+          timestamp: await size(k, paths[n][k].timestamp),
+        };
+      }
       log(`read GUNs with ${n} targets ready`);
     }
     const origin = (u) => new URL(u).origin;
+    // Every read asks for gzip, as real clients do; one row does not (see the header).
+    const get = (path, headers = {}) => ({ method: 'GET', path, headers: { ...ACCEPT_GZIP, ...headers } });
     const readCases = (n) => [
-      { name: 'timestamp.json', req: (k) => [{ method: 'GET', path: paths[n][k].timestamp }] },
+      { name: 'timestamp.json', req: (k) => [get(paths[n][k].timestamp)] },
       {
         name: 'timestamp.json, If-None-Match',
         only: 'tufa',
-        req: (k) => [
-          { method: 'GET', path: paths[n][k].timestamp, headers: { 'if-none-match': paths[n][k].etag } },
-        ],
+        req: (k) => [get(paths[n][k].timestamp, { 'if-none-match': paths[n][k].etag })],
         allow304: true,
       },
-      { name: 'versioned snapshot', req: (k) => [{ method: 'GET', path: paths[n][k].snapshot }] },
-      { name: 'versioned targets', req: (k) => [{ method: 'GET', path: paths[n][k].targets }] },
+      { name: 'versioned snapshot', req: (k) => [get(paths[n][k].snapshot)] },
+      { name: 'versioned targets', req: (k) => [get(paths[n][k].targets)] },
+      ...(n === Math.max(...SIZES)
+        ? [
+            {
+              name: IDENTITY_TARGETS,
+              req: (k) => [{ method: 'GET', path: paths[n][k].targets }],
+            },
+          ]
+        : []),
       {
         name: 'refresh (timestamp, snapshot, targets)',
-        req: (k) =>
-          ['timestamp', 'snapshot', 'targets'].map((f) => ({ method: 'GET', path: paths[n][k][f] })),
+        req: (k) => ['timestamp', 'snapshot', 'targets'].map((f) => get(paths[n][k][f])),
       },
     ];
+    // autocannon 9 appends every answer's body to a string (a UTF-8 decode per chunk, in the one
+    // process that also generates the load); for gzip bytes that decode costs more than the
+    // server spends on the answer (a 1,000-target targets.json gzip: 400 answers/s through
+    // autocannon, 3,950/s through Node's http client on the same server). Nothing reads the
+    // bodies: during the reads they are not kept.
+    const queue = createRequire(import.meta.url)('autocannon/lib/pipelinedRequestsQueue.js').prototype;
+    const keepBody = queue.addBody;
+    queue.addBody = () => {};
     // Warm-up: JIT, connections, page cache.
     for (const k of ['tufa', 'notary'])
       await load(origin(servers[k]), {
@@ -570,6 +594,8 @@ export async function main() {
         );
       }
     }
+
+    queue.addBody = keepBody;
 
     // --- write path -------------------------------------------------------------------------
     proxy = await captureProxy(nservers.capture.url);
@@ -691,7 +717,7 @@ function render(m, res) {
   );
   out.push('');
   out.push(
-    `Reads: ${CONNECTIONS} connections, ${SECONDS} s per measurement, ${ROUNDS} rounds interleaved (tufa, notary, notary, tufa, …); medians of the rounds. Targets are tags with a sha256 and a size; tufa's targets.json is the core's layout, notary's is Go's compact JSON. Writes: each upload is a new targets version adding one tag to a repository of N targets (the whole targets file is sent, as TUF requires); the server verifies it and signs snapshot and timestamp. "One GUN": one connection, ${ONE_GUN_VERSIONS} versions in order; "${WRITE_CONNECTIONS} GUNs": ${WRITE_CONNECTIONS} connections, each sending ${PER_GUN_VERSIONS} versions of its own GUN. Every round uses fresh GUNs; every answer was 2xx, and the last version of each GUN was read back afterwards. How the bodies were made is in the header of bench/server.mjs.`,
+    `Reads: ${CONNECTIONS} connections, ${SECONDS} s per measurement, ${ROUNDS} rounds interleaved (tufa, notary, notary, tufa, …); medians of the rounds; autocannon does not keep the answers' bodies (see bench/server.mjs). Every read request carries \`Accept-Encoding: gzip\`, as python-tuf (urllib3), tuf-js (fetch) and browsers send it: tufa answers files of 1 KiB or more gzip-compressed (compressed once per committed version; \`timestamp.json\` never), notary-server compresses nothing; the row "${IDENTITY_TARGETS}" asks for the uncompressed file, so both are shown. Targets are tags with a sha256 and a size; tufa's targets.json is the core's layout, notary's is Go's compact JSON. Writes: each upload is a new targets version adding one tag to a repository of N targets (the whole targets file is sent, as TUF requires); the server verifies it and signs snapshot and timestamp. "One GUN": one connection, ${ONE_GUN_VERSIONS} versions in order; "${WRITE_CONNECTIONS} GUNs": ${WRITE_CONNECTIONS} connections, each sending ${PER_GUN_VERSIONS} versions of its own GUN. Every round uses fresh GUNs; every answer was 2xx, and the last version of each GUN was read back afterwards. How the bodies were made is in the header of bench/server.mjs.`,
   );
   out.push('');
   const rows = [];
@@ -709,8 +735,10 @@ function render(m, res) {
       nn.length ? `${med(nn, 'p50')} / ${med(nn, 'p99')}` : '–',
       nn.length ? fmtRatio(med(nn, 'p99') / Math.max(med(t, 'p99'), 1)) : '–',
       r.name === 'versioned targets'
-        ? `${(b.tufa.targets / 1024).toFixed(0)} / ${(b.notary.targets / 1024).toFixed(0)} KB`
-        : '',
+        ? `${(b.tufa.targetsGzip / 1024).toFixed(0)} / ${(b.notary.targetsGzip / 1024).toFixed(0)} KB`
+        : r.name === IDENTITY_TARGETS
+          ? `${(b.tufa.targets / 1024).toFixed(0)} / ${(b.notary.targets / 1024).toFixed(0)} KB`
+          : '',
     ]);
   }
   out.push('### Reads');
@@ -726,7 +754,7 @@ function render(m, res) {
         'tufa p50 / p99 ms',
         'notary p50 / p99 ms',
         'notary p99 / tufa p99',
-        'file tufa / notary',
+        'bytes sent tufa / notary',
       ],
       rows,
       ['r', 'l'],
