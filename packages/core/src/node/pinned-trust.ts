@@ -18,6 +18,7 @@ import { download, type Fetcher } from '../client/fetcher.js';
 import type { MetadataStore } from '../client/store.js';
 import { DEFAULT_LIMITS, Updater, type UpdaterLimits } from '../client/updater.js';
 import { hexDigest } from '../crypto/hash.js';
+import { equalBytes } from '../crypto/hex.js';
 import { ed25519KnownUsable, rememberEd25519Usable } from '../crypto/key.js';
 import { CorruptStateError, RootNotInChainError, TufError, UsageError } from '../errors.js';
 import { parseJson } from '../json/strict.js';
@@ -188,12 +189,19 @@ export class PinnedTrust {
   readonly #chain: Map<number, string>;
   /** Whether chain.json existed when opened (a pinned directory always has one). */
   readonly #hasChain: boolean;
+  /**
+   * The bytes chain.json holds, as far as this object knows (read at open, or last written): a
+   * refresh that accepted no new root writes nothing, so a warm `tufa verify` in a CI job makes
+   * no write and no fsync at all.
+   */
+  #saved: Uint8Array | undefined;
   readonly #store: FsMetadataStore;
 
-  private constructor(dir: string, chain: Map<number, string>, hasChain: boolean) {
+  private constructor(dir: string, chain: Map<number, string>, saved: Uint8Array | undefined) {
     this.dir = dir;
     this.#chain = chain;
-    this.#hasChain = hasChain;
+    this.#hasChain = saved !== undefined;
+    this.#saved = saved;
     this.#store = new FsMetadataStore(join(dir, 'metadata'));
   }
 
@@ -212,7 +220,7 @@ export class PinnedTrust {
     } catch (e) {
       if (errorCode(e) !== 'ENOENT') throw storageError('read', path, e);
     }
-    return new PinnedTrust(abs, bytes ? parseTrustChain(bytes, path) : new Map(), bytes !== undefined);
+    return new PinnedTrust(abs, bytes ? parseTrustChain(bytes, path) : new Map(), bytes);
   }
 
   /** Every root version accepted here → sha256 of its bytes. */
@@ -377,14 +385,19 @@ export class PinnedTrust {
     this.#chain.set(md.signed.version, hexDigest('sha256', bytes));
   }
 
+  /** Writes chain.json when its content changes (a first use, a root accepted), else nothing. */
   async #saveChain(): Promise<void> {
+    const bytes = trustChainToBytes(this.#chain);
+    if (this.#saved !== undefined && equalBytes(this.#saved, bytes)) return;
     await ensureDir(this.dir, 0o700);
-    await writeFileAtomic(this.chainPath, trustChainToBytes(this.#chain), { mode: 0o600 });
+    await writeFileAtomic(this.chainPath, bytes, { mode: 0o600 });
+    this.#saved = bytes;
   }
 
   /** Removes what a first use writes (the chain first, so a crash leaves an unfinished first use). */
   async #clear(): Promise<void> {
     this.#chain.clear();
+    this.#saved = undefined;
     for (const path of [this.chainPath, this.#store.dir, join(this.dir, CHECKED_KEYS)]) {
       try {
         await rm(path, { recursive: true, force: true });

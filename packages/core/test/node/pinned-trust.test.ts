@@ -2,7 +2,7 @@
  * Trust pinning (ADR 0009) against the in-memory repository: first use, the recorded chain,
  * roots given later, a failed first use, unsafe first use, and nothing to trust.
  */
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ed from '@noble/ed25519';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
@@ -44,6 +44,19 @@ async function refresh(options: { root?: Uint8Array; unsafeTrustOnFirstUse?: boo
 async function rotateRoot(): Promise<Uint8Array> {
   sim.root.version += 1;
   return sim.publishRoot();
+}
+
+/**
+ * Every file under the trust directory → its inode: a write (always atomic: a new file made
+ * while the old one still exists, then renamed over it) gives a file a new inode.
+ */
+function filesOnDisk(): Map<string, number> {
+  const files = new Map<string, number>();
+  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    const st = statSync(join(dir, name));
+    if (st.isFile()) files.set(name, st.ino);
+  }
+  return files;
 }
 
 function chainOnDisk(): Record<string, string> {
@@ -118,6 +131,34 @@ describe('later uses', () => {
       [3, sha(v3)],
     ]);
     expect(Object.keys(chainOnDisk())).toEqual(['1', '2', '3']);
+  });
+
+  it('write nothing when the repository is unchanged (a warm CI verify makes no write, no fsync)', async () => {
+    const before = filesOnDisk();
+    expect([...before.keys()].sort()).toEqual(
+      [
+        'chain.json',
+        'checked-keys.json',
+        ...['root', 'snapshot', 'targets', 'timestamp'].map((r) => join('metadata', `${r}.json`)),
+      ].sort(),
+    );
+    // One refresh between looks: a file replaced twice could get its first inode back.
+    await refresh();
+    expect(filesOnDisk()).toEqual(before);
+    await refresh({ root: sim.rootBytes(1) });
+    expect(filesOnDisk()).toEqual(before);
+  });
+
+  it('rewrite chain.json when a refresh accepts a new root, and only then', async () => {
+    const before = filesOnDisk();
+    const v2 = await rotateRoot();
+    await sim.publish();
+    await refresh();
+    const after = filesOnDisk();
+    expect(after.get('chain.json')).not.toBe(before.get('chain.json'));
+    expect(chainOnDisk()).toEqual({ 1: sha(sim.rootBytes(1)), 2: sha(v2) });
+    await refresh();
+    expect(filesOnDisk()).toEqual(after);
   });
 
   it('accept a given root that is in the chain', async () => {
