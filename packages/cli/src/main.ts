@@ -92,11 +92,16 @@ const ENTRIES: readonly Entry[] = [
  * value, so the first word that is not an option is the command.
  */
 export function entriesFor(args: readonly string[]): readonly Entry[] {
-  const word = args.find((a) => !a.startsWith('-'));
+  const word = commandWord(args);
   if (word === undefined && args.some((a) => a === '-V' || a === '--version') && !args.some(isHelp))
     return [];
   const entry = ENTRIES.find((e) => word !== undefined && e.names.includes(word));
   return entry ? [entry] : ENTRIES;
+}
+
+/** The first word of a command line that is not an option: the command (global options take no value). */
+function commandWord(args: readonly string[]): string | undefined {
+  return args.find((a) => !a.startsWith('-'));
 }
 
 function isHelp(arg: string): boolean {
@@ -108,12 +113,16 @@ const COMMAND_WORDS: readonly string[] = ['help', ...ENTRIES.flatMap((e) => e.na
 
 /**
  * The program with `entries` registered; each command's action calls `run`. `name` is how the
- * user runs it (`docker tufa` for the Docker CLI plugin): usage lines and help say so.
+ * user runs it (`docker tufa` for the Docker CLI plugin): usage lines and help say so. With
+ * `only`, a top-level command of those entries, that command alone is registered of its module's
+ * (`tufa verify` builds no flags and help for lookup, list, resolve and inspect: commander's
+ * options are built on every run of every CI job).
  */
 export async function buildProgram(
   run: Run,
   entries: readonly Entry[] = ENTRIES,
   name: string = TUFA,
+  only?: string,
 ): Promise<Command> {
   const program = new Command(name)
     .description('Sign container image digests and other artifacts with TUF, and verify them.')
@@ -140,7 +149,8 @@ export async function buildProgram(
     if (names.join(' ') !== entry.names.join(' ')) {
       throw new Error(`internal: expected the commands ${entry.names.join(', ')}, found ${names.join(', ')}`);
     }
-    for (const d of definitions) register(program, d, run);
+    const named = definitions.filter((d) => d.name === only);
+    for (const d of named.length > 0 ? named : definitions) register(program, d, run);
   }
   return program;
 }
@@ -195,6 +205,7 @@ export async function main(argv: string[], options: MainOptions = {}): Promise<n
       },
       entriesFor(argv.slice(2)),
       commandName,
+      commandWord(argv.slice(2)),
     );
     await program.parseAsync(argv);
     if (!pending) return EXIT.OK;

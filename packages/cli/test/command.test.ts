@@ -249,6 +249,25 @@ describe('the tufa command line', () => {
     ]);
   });
 
+  it.each([
+    ['verify', ['verify']],
+    ['lookup', ['lookup']],
+    ['sign', ['sign']],
+    ['key', ['key']], // a group: all its subcommands
+  ])('tufa %s registers that command alone of its module', async (word, expected) => {
+    const program = await buildProgram(() => {}, entriesFor([word, 'x.io/a:1']), 'tufa', word);
+    expect(program.commands.map((c) => c.name())).toEqual(expected);
+    if (word === 'key') expect(program.commands[0]?.commands.length).toBeGreaterThan(3);
+    if (word === 'verify') expect(program.commands[0]?.options.map((o) => o.long)).toContain('--digest');
+  });
+
+  it('registers every command of the entries for a word that names none of them (help, a typo)', async () => {
+    for (const word of ['help', 'frobnicate']) {
+      const program = await buildProgram(() => {}, entriesFor([word]), 'tufa', word);
+      expect(program.commands.length).toBeGreaterThan(20);
+    }
+  });
+
   const lines: [string[], string[] | 'all' | 'none'][] = [
     [
       ['sign', 'x.io/a:1'],
