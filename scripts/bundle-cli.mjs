@@ -139,6 +139,14 @@ export async function bundle(entry, outfile, format = 'esm') {
   if (file === undefined) throw new Error('esbuild wrote no output');
   let contents = file.contents;
   if (format === 'cjs') {
+    // The bin decodes an ASCII bundle as Latin-1, a plain copy (bin/code-cache.js `sourceText`).
+    // esbuild escapes non-ASCII characters in strings, not in regular expression literals.
+    const nonAscii = /[\u0080-\u{10ffff}]/u.exec(file.text);
+    if (nonAscii !== null) {
+      throw new Error(
+        `${outfile}: expected ASCII only, found ${JSON.stringify(file.text.slice(Math.max(0, nonAscii.index - 40), nonAscii.index + 10))}: write the character as \\uXXXX in the source`,
+      );
+    }
     const found = file.text.match(DYNAMIC_IMPORT)?.length ?? 0;
     if (found !== DYNAMIC_IMPORTS_EXPECTED) {
       throw new Error(

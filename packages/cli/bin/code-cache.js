@@ -19,6 +19,7 @@
 //   as code that is not the bundle's. The file therefore starts with a SHA-256 of the bundle it
 //   was made for and of V8's data (about 1.5 ms a run), and one that does not match is ignored
 //   before V8 sees it.
+import { isAscii } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -92,6 +93,15 @@ function readIfPresent(file) {
 }
 
 /**
+ * The bundle's text. The build keeps it ASCII (scripts/bundle-cli.mjs), and ASCII decodes as
+ * Latin-1 with a plain copy, where UTF-8 decoding of 0.9 MB costs about 1–2 ms more on every run;
+ * a file that is not ASCII (checked first, ~0.1 ms) is decoded as UTF-8, so the text is the same.
+ */
+export function sourceText(source) {
+  return isAscii(source) ? source.toString('latin1') : source.toString('utf8');
+}
+
+/**
  * Compiles `bundle` with `bundle + '.cache'` and runs it as a CommonJS module, when that is a
  * cache made for it by this V8 (or, with `withoutCache`, in any case: how the build makes the
  * first cache). Returns the compiled script and the bundle's bytes (the build makes the cache
@@ -103,7 +113,7 @@ export function runBundle(bundle, { withoutCache = false } = {}) {
   if (source === undefined) return undefined;
   const cachedData = cacheData(source, readIfPresent(`${bundle}.cache`));
   if (cachedData === undefined && !withoutCache) return undefined;
-  const script = new vm.Script(wrap(source.toString('utf8')), { filename: SCRIPT_NAME, cachedData });
+  const script = new vm.Script(wrap(sourceText(source)), { filename: SCRIPT_NAME, cachedData });
   const module = { exports: {}, filename: bundle, id: bundle, loaded: false };
   const fn = script.runInThisContext();
   fn.call(module.exports, module.exports, createRequire(bundle), module, bundle, dirname(bundle));

@@ -191,6 +191,27 @@ describe('the V8 code cache of the CLI bundle', () => {
     expect(r.stderr).toContain('expected 1 dynamic import() (pkcs11js), found 2');
   });
 
+  it('the build keeps the bundle ASCII (the bin decodes it as Latin-1), and fails on anything else', async () => {
+    const source = readFileSync(join(CLI_DIR, 'dist', 'tufa.cjs'));
+    expect(source.every((b) => b < 0x80)).toBe(true);
+    const entry = box.path('not-ascii.js');
+    // The string escape writes a raw superscript one into the regular expression literal.
+    writeFileSync(entry, "const a = 'pkcs11js';\nimport(a);\nexport const DEVICE = /^com[\u00b9]$/;\n");
+    const script = [
+      `const { bundle } = await import(${JSON.stringify(pathToFileURL(join(CLI_DIR, '..', '..', 'scripts', 'bundle-cli.mjs')).href)});`,
+      `await bundle(${JSON.stringify(entry)}, ${JSON.stringify(box.path('not-ascii.cjs'))}, 'cjs');`,
+    ].join('\n');
+    const r = await runProcess(process.execPath, ['--input-type=module', '-e', script], { env: tufaEnv() });
+    expect(r.code, show(r)).not.toBe(0);
+    expect(r.stderr).toContain('expected ASCII only, found');
+    // And a file that is not ASCII after all is decoded as UTF-8: the text is never wrong.
+    const { sourceText } = (await import(pathToFileURL(join(CLI_DIR, 'bin', 'code-cache.js')).href)) as {
+      sourceText: (b: Buffer) => string;
+    };
+    expect(sourceText(Buffer.from('x = "caf\u00e9 \u00b9"', 'utf8'))).toBe('x = "caf\u00e9 \u00b9"');
+    expect(sourceText(Buffer.from('plain', 'utf8'))).toBe('plain');
+  });
+
   it('without a cache the bin runs the ES module bundle', async () => {
     const { dir, cache } = packageCopy('none');
     rmSync(cache);

@@ -6,7 +6,8 @@
 import { UnsafeNameError } from '../errors.js';
 
 const encoder = new TextEncoder();
-const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9¹²³]|lpt[0-9¹²³])$/i;
+/** DOS device names; superscript 1–3 as escapes, so the CLI bundle stays ASCII (scripts/bundle-cli.mjs). */
+const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])$/i;
 /** Keep file names well under the 255-byte limit of common file systems. */
 const MAX_ENCODED = 200;
 

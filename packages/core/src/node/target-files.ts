@@ -15,8 +15,12 @@ import type { TargetFile } from '../metadata/files.js';
 import { fsyncDir, openTempFile, storageError, writeAll } from './atomic.js';
 import { checkDirChain, type DirChain, ensureDirBelow, refuseLinkAt } from './below.js';
 
-/** DOS device names, reserved in every directory and with any extension (`CON.txt`, `com1.tar.gz`). */
-const WINDOWS_DEVICE = /^(con|prn|aux|nul|conin\$|conout\$|clock\$|com[0-9¹²³]|lpt[0-9¹²³])$/i;
+/**
+ * DOS device names, reserved in every directory and with any extension (`CON.txt`, `com1.tar.gz`).
+ * Superscript 1–3 are written as escapes: the CLI bundle stays ASCII (scripts/bundle-cli.mjs).
+ */
+const WINDOWS_DEVICE =
+  /^(con|prn|aux|nul|conin\$|conout\$|clock\$|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3])$/i;
 /** Characters Windows forbids in file names. */
 const WINDOWS_FORBIDDEN = /[<>:"|?*]/;
 

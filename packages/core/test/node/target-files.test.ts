@@ -95,6 +95,8 @@ describe('localTargetPath', () => {
       'a/aux.tar.gz',
       'COM1',
       'lpt9.log',
+      'com\u00b9',
+      'a/LPT\u00b3.txt',
       'x/CONIN$',
       'a.',
       'a ',
