@@ -19,12 +19,16 @@
 //   as code that is not the bundle's. The file therefore starts with a SHA-256 of the bundle it
 //   was made for and of V8's data (about 1.5 ms a run), and one that does not match is ignored
 //   before V8 sees it.
-import { isAscii } from 'node:buffer';
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import vm from 'node:vm';
+//
+// CommonJS, as every file in bin/ (bin/package.json): Node starts a CommonJS entry point without
+// its ES module loader, a few ms less on every run.
+'use strict';
+const { isAscii } = require('node:buffer');
+const { createHash } = require('node:crypto');
+const { readFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const { dirname } = require('node:path');
+const vm = require('node:vm');
 
 /**
  * The name the bundle is compiled under, the same where the cache is made and where it is used:
@@ -33,15 +37,15 @@ import vm from 'node:vm';
  * `@tufa/cli/dist/tufa.cjs:LINE:COLUMN`. `require` and `__filename` get the real path; the
  * bundle has no `import()` (scripts/bundle-cli.mjs turns it into `require`).
  */
-export const SCRIPT_NAME = '@tufa/cli/dist/tufa.cjs';
+const SCRIPT_NAME = '@tufa/cli/dist/tufa.cjs';
 
 /**
  * What the cache file starts with: this text, the line of `ENGINE`, 32 bytes of SHA-256, then
  * V8's data.
  */
-export const MAGIC = Buffer.from('tufa-v8-code-cache-1\n');
+const MAGIC = Buffer.from('tufa-v8-code-cache-1\n');
 /** The V8 that made the cache: a cache from any other is of no use (V8 would reject it). */
-export const ENGINE = Buffer.from(`${process.versions.v8} ${process.arch}\n`);
+const ENGINE = Buffer.from(`${process.versions.v8} ${process.arch}\n`);
 const DIGEST_BYTES = 32;
 const HEADER_BYTES = MAGIC.length + ENGINE.length + DIGEST_BYTES;
 
@@ -52,7 +56,7 @@ const TAIL = '\n})';
  * The bundle as the function Node's own CommonJS loader would make of it. The hashbang line
  * becomes a comment of the same length, so lines and columns in stack traces stay the file's.
  */
-export function wrap(source) {
+function wrap(source) {
   const body = source.startsWith('#!') ? `//${source.slice(2)}` : source;
   return `${HEAD}${body}${TAIL}`;
 }
@@ -61,12 +65,12 @@ export function wrap(source) {
  * SHA-256 of what was compiled (the wrapper and the bundle's bytes: hashing the bytes, not the
  * string, saves encoding 0.8 MB again) and of V8's data: what the cache file's header holds.
  */
-export function cacheDigest(source, data) {
+function cacheDigest(source, data) {
   return createHash('sha256').update(HEAD).update(source).update(TAIL).update(data).digest();
 }
 
 /** The cache file's contents for V8's `data`, made by compiling the bundle `source` (bytes). */
-export function cacheFile(source, data) {
+function cacheFile(source, data) {
   return Buffer.concat([MAGIC, ENGINE, cacheDigest(source, data), data]);
 }
 
@@ -74,7 +78,7 @@ export function cacheFile(source, data) {
  * V8's data from a cache file, or undefined when it is not a whole cache made for `source` by
  * this V8 on this architecture.
  */
-export function cacheData(source, file) {
+function cacheData(source, file) {
   if (file === undefined || file.length <= HEADER_BYTES) return undefined;
   if (!file.subarray(0, MAGIC.length + ENGINE.length).equals(Buffer.concat([MAGIC, ENGINE])))
     return undefined;
@@ -97,7 +101,7 @@ function readIfPresent(file) {
  * Latin-1 with a plain copy, where UTF-8 decoding of 0.9 MB costs about 1–2 ms more on every run;
  * a file that is not ASCII (checked first, ~0.1 ms) is decoded as UTF-8, so the text is the same.
  */
-export function sourceText(source) {
+function sourceText(source) {
   return isAscii(source) ? source.toString('latin1') : source.toString('utf8');
 }
 
@@ -108,7 +112,7 @@ export function sourceText(source) {
  * from them) and whether V8 used the cache (false when V8 rejected it: other V8 flags); undefined
  * when it did not run the bundle.
  */
-export function runBundle(bundle, { withoutCache = false } = {}) {
+function runBundle(bundle, { withoutCache = false } = {}) {
   const source = readIfPresent(bundle);
   if (source === undefined) return undefined;
   const cachedData = cacheData(source, readIfPresent(`${bundle}.cache`));
@@ -119,3 +123,15 @@ export function runBundle(bundle, { withoutCache = false } = {}) {
   fn.call(module.exports, module.exports, createRequire(bundle), module, bundle, dirname(bundle));
   return { script, source, used: cachedData !== undefined && !script.cachedDataRejected };
 }
+
+module.exports = {
+  SCRIPT_NAME,
+  MAGIC,
+  ENGINE,
+  wrap,
+  cacheDigest,
+  cacheFile,
+  cacheData,
+  sourceText,
+  runBundle,
+};

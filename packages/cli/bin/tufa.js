@@ -12,11 +12,15 @@
 // for it (./code-cache.js; docs/adr/0030-cli-code-cache.md): Node 20 caches no compiled code for
 // ES modules. Without a cache this Node can use, the ES module bundle; without that, the
 // modules.
-import { fileURLToPath } from 'node:url';
-import { runBundle } from './code-cache.js';
+//
+// CommonJS (bin/package.json): Node starts a CommonJS entry point without its ES module loader,
+// a few ms less on every run; `import()` below still loads the ES module builds.
+'use strict';
+const { join } = require('node:path');
+const { runBundle } = require('./code-cache.js');
 
 const missing = (e, file) => e?.code === 'ERR_MODULE_NOT_FOUND' && String(e.message).includes(file);
-const ran = runBundle(fileURLToPath(new URL('../dist/tufa.cjs', import.meta.url)));
+const ran = runBundle(join(__dirname, '..', 'dist', 'tufa.cjs'));
 if (ran === undefined) {
   import('../dist/tufa.mjs')
     .catch((e) => {

@@ -5,8 +5,11 @@
  * is tested where they are used (cli-server over TLS, the agent's spawn, prompts).
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ensureBundle } from './helpers/bundle.js';
+import { ensureBundle, PUBLISHED_BIN } from './helpers/bundle.js';
 
 const REPORT =
   'data:text/javascript,process.on("exit",()=>process.stderr.write("\\nLOADED "+JSON.stringify(process.moduleLoadList)))';
@@ -32,6 +35,44 @@ describe('built-in modules the bundle loads at start', () => {
       expect(loaded).toContain('fs'); // the record is there
       for (const m of ['https', 'tls', 'child_process', 'readline', 'readline/promises']) {
         expect(loaded, m).not.toContain(m);
+      }
+    },
+  );
+});
+
+describe('the published bin starts as CommonJS (bin/package.json)', () => {
+  /**
+   * The internal modules a run of the bin loaded, reported by a CommonJS preload (`--import`
+   * would start the ES module loader itself).
+   */
+  function internalsLoaded(args: string[]): string[] {
+    ensureBundle();
+    const dir = mkdtempSync(join(tmpdir(), 'tufa-bin-loader-'));
+    try {
+      const report = join(dir, 'report.cjs');
+      writeFileSync(
+        report,
+        'process.on("exit",()=>process.stderr.write("\\nLOADED "+JSON.stringify(process.moduleLoadList)))\n',
+      );
+      const r = spawnSync(process.execPath, ['-r', report, PUBLISHED_BIN, ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, TUFA_HOME: join(dir, 'home') },
+      });
+      const line = r.stderr.split('\n').find((l) => l.startsWith('LOADED '));
+      if (line === undefined) throw new Error(`no module list (exit ${r.status}): ${r.stderr}`);
+      return JSON.parse(line.slice('LOADED '.length)) as string[];
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it.each([[['--version']], [['verify', '--help']]])(
+    'tufa %j runs without the ES module loader (an ES module entry point costs every run ms)',
+    (args) => {
+      const loaded = internalsLoaded(args);
+      expect(loaded).toContain('NativeModule vm'); // the code cache's loader ran
+      for (const m of ['module_job', 'translators', 'get_format']) {
+        expect(loaded, m).not.toContain(`NativeModule internal/modules/esm/${m}`);
       }
     },
   );

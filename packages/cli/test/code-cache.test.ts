@@ -49,6 +49,7 @@ function packageCopy(name: string): { dir: string; bundle: string; cache: string
   for (const sub of ['bin', 'dist']) mkdirSync(join(dir, sub), { recursive: true });
   for (const f of [
     'package.json',
+    'bin/package.json',
     'bin/tufa.js',
     'bin/code-cache.js',
     'dist/tufa.cjs',

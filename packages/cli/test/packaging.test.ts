@@ -125,6 +125,7 @@ describe('packaging: npm pack, npm install, npx tufa', () => {
     expect(files('@tufa/cli')).toEqual(
       expect.arrayContaining([
         'package.json',
+        'bin/package.json',
         'bin/tufa.js',
         'bin/code-cache.js',
         'dist/tufa.cjs',
