@@ -158,22 +158,35 @@ function parseCheckedKeys(bytes: Uint8Array | undefined): Set<string> {
   }
 }
 
-/** Records every root the updater persists, so the chain of trust is known later. */
+/**
+ * Records every root the updater persists, so the chain of trust is known later. `rootRead` is
+ * the stored root as `PinnedTrust.refresh` has just read it: the updater's first read of the root
+ * gets those bytes instead of reading the file a second time (nothing writes it in between).
+ */
 class ChainRecordingStore implements MetadataStore {
   constructor(
     private readonly inner: FsMetadataStore,
     private readonly chain: Map<number, string>,
+    private rootRead: Uint8Array | undefined,
   ) {}
   read(role: string) {
+    if (role === 'root' && this.rootRead !== undefined) {
+      const bytes = this.rootRead;
+      this.rootRead = undefined;
+      return Promise.resolve(bytes);
+    }
     return this.inner.read(role);
   }
   async write(role: string, bytes: Uint8Array) {
-    // Recorded before the write: a root on disk is always in the chain written after it.
-    if (role === 'root')
+    if (role === 'root') {
+      this.rootRead = undefined;
+      // Recorded before the write: a root on disk is always in the chain written after it.
       this.chain.set(Metadata.fromBytes(bytes, 'root').signed.version, hexDigest('sha256', bytes));
+    }
     return this.inner.write(role, bytes);
   }
   remove(role: string) {
+    if (role === 'root') this.rootRead = undefined;
     return this.inner.remove(role);
   }
 }
@@ -287,7 +300,7 @@ export class PinnedTrust {
       metadataBaseUrl: options.metadataBaseUrl,
       ...(options.targetBaseUrl !== undefined ? { targetBaseUrl: options.targetBaseUrl } : {}),
       fetcher: options.fetcher,
-      store: new ChainRecordingStore(this.#store, this.#chain),
+      store: new ChainRecordingStore(this.#store, this.#chain, cached),
       limits,
       ...(options.now ? { now: options.now } : {}),
     });

@@ -8,6 +8,7 @@ import * as ed from '@noble/ed25519';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { hexDigest } from '../../src/crypto/hash.js';
 import { ed25519KnownUsable, forgetEd25519Checks, Key } from '../../src/crypto/key.js';
+import { FsMetadataStore } from '../../src/node/fs-store.js';
 import { PinnedTrust } from '../../src/node/pinned-trust.js';
 import { METADATA_URL, newSigner, Simulator, TARGETS_URL } from '../helpers/simulator.js';
 import { useTempDir } from '../helpers/temp-dir.js';
@@ -26,6 +27,7 @@ beforeEach(async () => {
 });
 
 const sha = (b: Uint8Array) => hexDigest('sha256', b);
+const readRole = FsMetadataStore.prototype.read;
 
 async function refresh(options: { root?: Uint8Array; unsafeTrustOnFirstUse?: boolean } = {}) {
   const trust = await PinnedTrust.open(dir);
@@ -147,6 +149,25 @@ describe('later uses', () => {
     expect(filesOnDisk()).toEqual(before);
     await refresh({ root: sim.rootBytes(1) });
     expect(filesOnDisk()).toEqual(before);
+  });
+
+  it('read the stored root once in a refresh (the updater gets the bytes already read)', async () => {
+    const reads: string[] = [];
+    const spy = vi.spyOn(FsMetadataStore.prototype, 'read').mockImplementation(async function (
+      this: FsMetadataStore,
+      role: string,
+    ) {
+      reads.push(role);
+      return readRole.call(this, role);
+    });
+    try {
+      const { result } = await refresh();
+      expect(await result.updater.getTargetInfo('app/1.0')).toBeDefined();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(reads.filter((r) => r === 'root')).toEqual(['root']);
+    expect(reads).toEqual(expect.arrayContaining(['timestamp', 'snapshot', 'targets']));
   });
 
   it('rewrite chain.json when a refresh accepts a new root, and only then', async () => {
