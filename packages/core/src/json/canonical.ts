@@ -23,7 +23,12 @@ export function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
-class ByteWriter {
+/**
+ * Canonical JSON written into one growing buffer. Exported (within core, not re-exported by the
+ * package) for encoders that write part of a document from something other than JSON values:
+ * a hash bin's targets straight from compact staged entries (repository/bin-encoding.ts).
+ */
+export class CanonicalWriter {
   buf: Uint8Array = new Uint8Array(4096);
   len = 0;
 
@@ -64,9 +69,22 @@ class ByteWriter {
     this.len += written;
     this.buf[this.len++] = 0x22;
   }
+
+  /**
+   * Any JSON value, canonical; `path` names it in errors, `depth` is how deep in the document
+   * it is (the nesting limit counts from the document's top).
+   */
+  value(v: unknown, path: string, depth = 0): void {
+    write(this, v, path, depth);
+  }
+
+  /** The bytes written so far (a copy). */
+  bytes(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
 }
 
-function write(w: ByteWriter, v: unknown, path: string, depth: number): void {
+function write(w: CanonicalWriter, v: unknown, path: string, depth: number): void {
   if (depth > 64) throw new FormatError('nesting too deep', path);
   if (v === null) {
     w.ascii('null');
@@ -123,9 +141,9 @@ function write(w: ByteWriter, v: unknown, path: string, depth: number): void {
 
 /** The canonical bytes of a JSON value. Properties whose value is `undefined` are left out. */
 export function canonicalBytes(value: unknown): Uint8Array {
-  const w = new ByteWriter();
+  const w = new CanonicalWriter();
   write(w, value, '$', 0);
-  return w.buf.slice(0, w.len);
+  return w.bytes();
 }
 
 /** The canonical form as a string (for tests and display; sign the bytes). */

@@ -24,7 +24,7 @@ import {
   ValueError,
   VersionMismatchError,
 } from '../errors.js';
-import { MetaFile, TargetFile } from '../metadata/files.js';
+import { MetaFile, type TargetFile } from '../metadata/files.js';
 import {
   checkRoleFileName,
   LATEST_ROOT_FILE_NAME,
@@ -51,6 +51,7 @@ import {
   Targets,
   Timestamp,
 } from '../metadata/signed.js';
+import { MergedBinTargets, targetsSignedBytes } from './bin-encoding.js';
 import {
   unverifiedRootChain,
   verifiedRootChain,
@@ -68,6 +69,7 @@ import {
 } from './publish-plan.js';
 import { type SelfCheckInput, selfCheck } from './self-check.js';
 import { describeChanges, newSigningRequest, type SigningRequest } from './signing-request.js';
+import { StagedBin } from './staged-bin.js';
 import type { RepositoryStorage } from './storage.js';
 import { checkTagName, showTagName } from './tag-name.js';
 
@@ -169,37 +171,15 @@ function copyTargets(
   });
 }
 
-/**
- * A target staged into a hash bin, until its bin is merged. The common entry (one sha256 and
- * nothing else, as `tufa sign --bulk` gives) is kept as its three fields, about a sixth of a
- * `TargetFile` with its `hashes` map: at a million tags that is the difference between the
- * staged bulk fitting in memory beside everything else or not. The rest is kept as given.
- */
-class CompactTarget {
-  constructor(
-    readonly path: string,
-    readonly length: number,
-    readonly sha256: string,
-  ) {}
-
-  static of(t: TargetFile): DeferredTarget {
-    const sha256 = t.hashes.size === 1 ? t.hashes.get('sha256') : undefined;
-    if (sha256 === undefined) return t;
-    for (const _ in t.unrecognized) return t;
-    return new CompactTarget(t.path, t.length, sha256);
-  }
-
-  static target(d: DeferredTarget): TargetFile {
-    return d instanceof CompactTarget ? new TargetFile(d.path, d.length, new Map([['sha256', d.sha256]])) : d;
-  }
-}
-type DeferredTarget = TargetFile | CompactTarget;
-
-/** `t` with `additions` added (a target of the same path replaced). */
-function withTargets(t: Targets, additions: readonly DeferredTarget[]): Targets {
+/** `t` with the targets of `staged` added (a target of the same path replaced). */
+function withTargets(t: Targets, staged: StagedBin): Targets {
   const next = new Map(t.targets);
-  for (const a of additions) next.set(a.path, CompactTarget.target(a));
+  for (const a of staged.targets()) next.set(a.path, a);
   return copyTargets(t, { targets: next });
+}
+
+function* pathsOf(targets: Iterable<TargetFile>): Generator<string> {
+  for (const t of targets) yield t.path;
 }
 
 function copyRoot(
@@ -281,7 +261,7 @@ export class Repository {
    * read (`getTargets`) or prepared, or, by `publish`, one bin at a time (signed, written and let
    * go before the next), so a bulk of a million tags never holds every bin's new model at once.
    */
-  private readonly deferred = new Map<string, DeferredTarget[]>();
+  private readonly deferred = new Map<string, StagedBin>();
 
   private constructor(storage: RepositoryStorage, root: Metadata<Root>, options: RepositoryOptions) {
     this.storage = storage;
@@ -671,32 +651,35 @@ export class Repository {
     // and bucketed already compact: a bulk stages a million tags without holding a million
     // TargetFiles or building a bin.
     const defer = (role: string) => isBin(role) && options.replace !== false;
-    const byRole = new Map<string, DeferredTarget[]>();
+    const byRole = new Map<string, TargetFile[] | StagedBin>();
     for (const t of targets) {
       if (options.checkNames) checkTagName(t.path);
       const role = options.role ?? (bins ? bins.succinct.getRoleForTarget(t.path) : 'targets');
-      const kept = defer(role) ? CompactTarget.of(t) : t;
-      const list = byRole.get(role);
-      if (list) list.push(kept);
-      else byRole.set(role, [kept]);
+      let list = byRole.get(role);
+      if (!list) {
+        list = defer(role) ? new StagedBin() : [];
+        byRole.set(role, list);
+      }
+      list.push(t);
     }
     for (const [role, list] of byRole) {
+      const paths = list instanceof StagedBin ? list.paths : pathsOf(list);
       // A bin picked by the path's own hash is the bin its delegator trusts for it: checking
       // again would hash every path a second time (a million, in a bulk).
-      if (options.role !== undefined || !isBin(role)) await this.checkDelegatedPaths(role, list);
-      if (bins && bins.parent !== 'targets' && isBin(role)) await this.checkBinsReached(list, bins.parent);
+      if (options.role !== undefined || !isBin(role)) await this.checkDelegatedPaths(role, paths);
+      if (bins && bins.parent !== 'targets' && isBin(role)) await this.checkBinsReached(paths, bins.parent);
     }
     for (const [role, list] of byRole) {
-      if (defer(role)) {
+      if (list instanceof StagedBin) {
         const pending = this.deferred.get(role);
-        if (pending) for (const t of list) pending.push(t);
+        if (pending) pending.append(list);
         else this.deferred.set(role, list);
         this.changed.add(role);
         continue;
       }
       const current = await this.getTargets(role);
       const next = new Map(current.targets);
-      for (const t of list as TargetFile[]) {
+      for (const t of list) {
         if (options.replace === false && next.has(t.path)) {
           throw new ConflictError(`target ${JSON.stringify(t.path)} is already signed in ${role}`);
         }
@@ -708,31 +691,31 @@ export class Repository {
   }
 
   /** Refuses targets that clients would never find in a bin under `parent` (see searchedBeforeBins). */
-  private async checkBinsReached(targets: readonly { path: string }[], parent: string): Promise<void> {
-    for (const t of targets) {
-      const hit = await this.searchedBeforeBins(t.path, parent);
+  private async checkBinsReached(paths: Iterable<string>, parent: string): Promise<void> {
+    for (const path of paths) {
+      const hit = await this.searchedBeforeBins(path, parent);
       if (!hit) continue;
       const why =
         hit.why === 'signs' ? `${hit.role} signs it` : `${hit.role} is a terminating delegation for it`;
       throw new UsageError(
-        `target ${JSON.stringify(t.path)} cannot go into the hash bins: clients search ${JSON.stringify(hit.role)} first and stop there (${why}); expected a path that no earlier delegation holds, so sign it into ${JSON.stringify(hit.role)} instead`,
+        `target ${JSON.stringify(path)} cannot go into the hash bins: clients search ${JSON.stringify(hit.role)} first and stop there (${why}); expected a path that no earlier delegation holds, so sign it into ${JSON.stringify(hit.role)} instead`,
       );
     }
   }
 
   /** Refuses targets that no delegator of `role` trusts it for. */
-  private async checkDelegatedPaths(role: string, targets: readonly { path: string }[]): Promise<void> {
+  private async checkDelegatedPaths(role: string, paths: Iterable<string>): Promise<void> {
     if (role === 'targets') return;
     const delegators = await this.delegatorsOf(role);
     if (delegators.length === 0) throw new NotFoundError(`no role delegates to ${JSON.stringify(role)}`);
-    for (const t of targets) {
+    for (const path of paths) {
       const trusted = delegators.some(({ delegations }) => {
-        if (delegations.succinctRoles) return delegations.succinctRoles.getRoleForTarget(t.path) === role;
-        return delegations.roles?.find((r) => r.name === role)?.isDelegatedPath(t.path) ?? false;
+        if (delegations.succinctRoles) return delegations.succinctRoles.getRoleForTarget(path) === role;
+        return delegations.roles?.find((r) => r.name === role)?.isDelegatedPath(path) ?? false;
       });
       if (!trusted) {
         throw new UsageError(
-          `target ${JSON.stringify(t.path)} is outside the paths delegated to ${JSON.stringify(role)}`,
+          `target ${JSON.stringify(path)} is outside the paths delegated to ${JSON.stringify(role)}`,
         );
       }
     }
@@ -994,7 +977,7 @@ export class Repository {
           `bit_length ${bitLength} would make ${2 ** bitLength} roles (at most ${MAX_BIT_LENGTH} bits here)`,
         );
       }
-      await this.checkBinsReached(moved, HASH_BIN_PARENT);
+      await this.checkBinsReached(pathsOf(moved), HASH_BIN_PARENT);
       const keyids = [...new Set(init.keys.map((k) => k.keyid()))];
       await this.addDelegation(
         'targets',
@@ -1041,7 +1024,7 @@ export class Repository {
     const old = bins.succinct;
     if (old.bitLength === bitLength) return [];
     // Every tag, kept compact; a bin not loaded is parsed and let go (never cached).
-    const moved: DeferredTarget[] = [];
+    const moved = new StagedBin();
     for (const role of old.getRoles()) {
       let source: Iterable<TargetFile>;
       if (this.roles.has(role) || this.deferred.has(role))
@@ -1049,7 +1032,7 @@ export class Repository {
       else if (this.snapshot?.signed.roleMeta(role)) {
         source = (await this.readVerifiedRole(role)).md.signed.targets.values();
       } else continue;
-      for (const t of source) moved.push(CompactTarget.of(t));
+      for (const t of source) moved.push(t);
       this.roles.delete(role);
       this.published.delete(role);
       this.publishedModels.delete(role);
@@ -1082,12 +1065,7 @@ export class Repository {
       );
       this.changed.add(role);
     }
-    await this.stageTargets(
-      (function* () {
-        for (const d of moved) yield CompactTarget.target(d);
-      })(),
-      {},
-    );
+    await this.stageTargets(moved.targets(), {});
     return [...next.getRoles()];
   }
 
@@ -1203,6 +1181,8 @@ export class Repository {
     role: string,
     signed: T,
     authorisers: { role: Role | SuccinctRoles; keys: ReadonlyMap<string, Key> }[],
+    /** The canonical bytes of `signed`, when the caller wrote them already (a hash bin). */
+    signedBytes?: Uint8Array,
   ): Promise<Metadata<T>> {
     const pre = this.presigned.get(role);
     // Metadata signed elsewhere keeps the canonical bytes of its received `signed`: what its
@@ -1211,7 +1191,7 @@ export class Repository {
       signed,
       pre?.signatures.values(),
       undefined,
-      pre && pre.signed === signed ? pre.signedBytes() : undefined,
+      signedBytes ?? (pre && pre.signed === signed ? pre.signedBytes() : undefined),
     );
     for (const s of this.stagedSignatures.get(role) ?? []) md.signatures.set(s.keyid, s);
     for (const { role: r, keys } of authorisers) {
@@ -1754,12 +1734,13 @@ export class Repository {
     if (!planned) throw new StateError(`${role} has additions but is not planned for publishing`);
     const { version, expires } = planned;
     const current = await this.loadTargets(role);
-    const next = new Map(current.targets);
-    for (const a of this.deferred.get(role) ?? []) next.set(a.path, CompactTarget.target(a));
-    const signed = copyTargets(current, { targets: next, version, expires });
+    // The merged entries are a read-only view, and the signed bytes are written from the compact
+    // entries directly (bin-encoding.ts): no TargetFile or JSON object per tag.
+    const merged = new MergedBinTargets(current.targets, this.deferred.get(role) ?? new StagedBin());
+    const signed = copyTargets(current, { targets: merged, version, expires });
     const authorisers = await this.authorisersOf(role);
     if (authorisers.length === 0) throw new UsageError(`no role delegates to ${JSON.stringify(role)}`);
-    const md = await this.signRole(role, signed, authorisers);
+    const md = await this.signRole(role, signed, authorisers, targetsSignedBytes(signed));
     for (const a of checkThreshold ? authorisers : []) {
       const st = await verifyThreshold(role, a.role, a.keys, md);
       if (!st.verified) {

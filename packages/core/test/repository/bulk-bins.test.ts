@@ -8,6 +8,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { MemoryMetadataStore } from '../../src/client/store.js';
 import type { PrivateKeySigner } from '../../src/crypto/signer.js';
 import { TargetFile } from '../../src/metadata/files.js';
+import { Metadata } from '../../src/metadata/metadata.js';
+import { Targets } from '../../src/metadata/signed.js';
 import { applyHashBinPolicy, rebinBitLength } from '../../src/repository/hash-bins.js';
 import { Repository } from '../../src/repository/repository.js';
 import { MemoryRepositoryStorage } from '../../src/repository/storage.js';
@@ -202,6 +204,55 @@ describe('a bulk into hash bins', () => {
     await repo.addTargets(tags(10));
     await expect(repo.publish()).rejects.toMatchObject({ code: 'USAGE' });
     expect(storage.writes).toEqual([]);
+  });
+
+  it('writes each bin as the model path would, byte for byte, whatever its entries hold', async () => {
+    const bins = await binned(2);
+    let repo = await open();
+    await repo.addTargets(tags(40));
+    await repo.publish();
+    // Replacements of published tags, new compact tags, and entries that are not compact.
+    const mixed = [
+      ...tags(10, 35),
+      new TargetFile('app:custom', 5, new Map([['sha256', 'a'.repeat(64)]]), { custom: { ci: 'run-7' } }),
+      new TargetFile('app:sha512', 6, new Map([['sha512', 'b'.repeat(128)]])),
+      new TargetFile(
+        'app:two',
+        7,
+        new Map([
+          ['sha256', 'c'.repeat(64)],
+          ['sha512', 'e'.repeat(128)],
+        ]),
+      ),
+      new TargetFile('app:"quoted"', 8, new Map([['sha256', 'd'.repeat(64)]])),
+    ];
+    repo = await open();
+    await repo.addTargets(mixed);
+    storage.reset();
+    await repo.publish();
+    // What the bins held before, and what was staged, merged the way staging always has.
+    const model = await open();
+    for (const bin of bins) {
+      const file = storage.files.get(`metadata/3.${bin}.json`) as Uint8Array;
+      const written = Metadata.fromBytes(file, 'targets');
+      const before = Metadata.fromBytes(storage.files.get(`metadata/2.${bin}.json`) as Uint8Array, 'targets');
+      const next = new Map(before.signed.targets);
+      for (const t of mixed) if ((await model.roleForTarget(t.path)) === bin) next.set(t.path, t);
+      const signed = new Targets({
+        version: 3,
+        specVersion: before.signed.specVersion,
+        expires: written.signed.expires,
+        targets: next,
+      });
+      const expected = new Metadata(signed, written.signatures.values());
+      expect(Buffer.from(file).toString()).toBe(Buffer.from(expected.toBytes('canonical')).toString());
+    }
+    const { updater } = await client(storage, { now: NOW });
+    expect(await updater.getTargetInfo('app:custom')).toMatchObject({ target: { custom: { ci: 'run-7' } } });
+    expect(await updater.getTargetInfo('app:v36')).toMatchObject({ target: { length: 136 } });
+    expect(await updater.getTargetInfo('app:v2')).toMatchObject({ target: { length: 102 } });
+    const two = await updater.getTargetInfo('app:two');
+    expect(two?.target.hashes.get('sha512')).toBe('e'.repeat(128));
   });
 
   it('a bin read before publishing holds what was staged for it', async () => {
