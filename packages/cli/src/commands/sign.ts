@@ -19,7 +19,7 @@ import {
   visible,
 } from '@tufa/core';
 
-import { type BulkEntry, readBulk } from '../bulk.js';
+import { type BulkEntries, readBulk } from '../bulk.js';
 import { CliError, usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand } from '../command.js';
 import type { Context } from '../context.js';
@@ -139,17 +139,17 @@ function listOf(targets: TargetFile[]): TargetList {
 }
 
 /** A bulk's entries as a TargetList (each checked once, here, before anything is signed). */
-function bulkList(entries: readonly BulkEntry[], warnings: TagNameWarning[]): TargetList {
-  for (const e of entries) checkEntry(e.tag, warnings, () => e.source);
-  const make = (e: BulkEntry) => target(e.tag, e.hex, e.size, e.custom);
+function bulkList(entries: BulkEntries, warnings: TagNameWarning[]): TargetList {
+  for (let i = 0; i < entries.length; i++)
+    checkEntry(entries.tags[i] as string, warnings, () => entries.source(i));
+  const make = (i: number) =>
+    target(entries.tags[i] as string, entries.hex(i), entries.size(i), entries.customOf(i));
   return {
     length: entries.length,
-    first: make(entries[0] as BulkEntry),
-    *paths() {
-      for (const e of entries) yield e.tag;
-    },
+    first: make(0),
+    paths: () => entries.tags,
     *[Symbol.iterator]() {
-      for (const e of entries) yield make(e);
+      for (let i = 0; i < entries.length; i++) yield make(i);
     },
   };
 }
@@ -338,9 +338,9 @@ export const commands: readonly RegisteredCommand[] = [
           );
         gun = ref.gun;
         const bulk = await readBulk(opts.bulk, custom);
-        if (bulk.entries.length === 0) throw usage(`${opts.bulk} lists no tags`);
+        if (bulk.length === 0) throw usage(`${opts.bulk} lists no tags`);
         for (const f of bulk.folded) ctx.out.warn(f);
-        targets = bulkList(bulk.entries, warnings);
+        targets = bulkList(bulk, warnings);
       } else {
         const ref = gunAndTag(first, second);
         gun = ref.gun;
