@@ -1874,7 +1874,16 @@ function fileBytes(md: Metadata, compact = false): Uint8Array {
   const entries = s.type === 'targets' ? s.targets.size : s.type === 'snapshot' ? s.meta.size : 0;
   if (entries <= LARGE_ROLE && !compact) return md.toBytes('pretty');
   const canonical = md.toBytes('canonical');
-  return canonical.some((b) => b < 0x20) ? md.toBytes('compact') : canonical;
+  return hasControlByte(canonical) ? md.toBytes('compact') : canonical;
+}
+
+/**
+ * Whether `bytes` hold a byte below 0x20 (raw in canonical JSON, invalid in JSON). A plain
+ * loop: `some` with a callback per byte was 2 % of a million-tag bulk's time.
+ */
+function hasControlByte(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if ((bytes[i] as number) < 0x20) return true;
+  return false;
 }
 
 function pruneKeys(keys: ReadonlyMap<string, Key>, roles: readonly DelegatedRole[]): Map<string, Key> {

@@ -255,6 +255,30 @@ describe('a bulk into hash bins', () => {
     expect(two?.target.hashes.get('sha512')).toBe('e'.repeat(128));
   });
 
+  it('a bin holding a control character in custom is written in the compact JSON form', async () => {
+    const bins = await binned(1);
+    const repo = await open();
+    const note = new TargetFile('app:note', 9, new Map([['sha256', 'f'.repeat(64)]]), {
+      custom: { note: 'line one\nline two\t' },
+    });
+    await repo.addTargets([note, ...tags(5)]);
+    await repo.publish();
+    const bin = await repo.roleForTarget('app:note');
+    const file = storage.files.get(`metadata/2.${bin}.json`) as Uint8Array;
+    // Canonical JSON would carry the newline raw, which is not JSON: python-tuf's compact form.
+    expect(file.includes(0x0a)).toBe(false);
+    expect(JSON.parse(Buffer.from(file).toString()).signed.targets['app:note'].custom.note).toBe(
+      'line one\nline two\t',
+    );
+    const other = bins.find((b) => b !== bin) as string;
+    const plain = Buffer.from(storage.files.get(`metadata/2.${other}.json`) as Uint8Array).toString();
+    expect(plain.startsWith('{"signatures":[')).toBe(true); // canonical, spliced
+    const { updater } = await client(storage, { now: NOW });
+    expect(await updater.getTargetInfo('app:note')).toMatchObject({
+      target: { custom: { note: 'line one\nline two\t' } },
+    });
+  });
+
   it('a bin read before publishing holds what was staged for it', async () => {
     const bins = await binned(1);
     const repo = await open();
