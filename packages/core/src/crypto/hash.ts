@@ -34,6 +34,15 @@ export function digest(alg: HashAlgorithm, bytes: Uint8Array): Uint8Array {
   return h.digest();
 }
 
+const UTF8 = new TextEncoder();
+
+/** The digest of the UTF-8 encoding of `text` (a lone surrogate as U+FFFD, as `TextEncoder` does). */
+export function textDigest(alg: HashAlgorithm, text: string): Uint8Array {
+  const backend = cryptoBackend();
+  if (backend.digestText) return backend.digestText(checked(alg), text);
+  return digest(alg, UTF8.encode(text));
+}
+
 export function hexDigest(alg: HashAlgorithm, bytes: Uint8Array): string {
   return bytesToHex(digest(alg, bytes));
 }

@@ -1,6 +1,6 @@
 /** `Role` (root's role entries), `DelegatedRole`, `SuccinctRoles` (TAP 15) and `Delegations`. */
 
-import { digest, hexDigest } from '../crypto/hash.js';
+import { hexDigest, textDigest } from '../crypto/hash.js';
 import { Key } from '../crypto/key.js';
 import { FormatError } from '../errors.js';
 import {
@@ -18,8 +18,6 @@ import {
 } from './fields.js';
 import { ownFields, ownList, ownMap } from './own.js';
 import { matchPathPattern } from './pathmatch.js';
-
-const UTF8 = new TextEncoder();
 
 /**
  * The four top-level roles root lists (spec 2.1); no delegated role may take one of these names.
@@ -260,7 +258,7 @@ export class SuccinctRoles extends Role {
   getRoleForTarget(targetPath: string): string {
     // The first 32 bits of the sha256, read from the bytes: a bulk asks this for a million
     // paths, and the hex string of every digest was a third of the cost.
-    const h = digest('sha256', UTF8.encode(targetPath));
+    const h = textDigest('sha256', targetPath);
     const first32 =
       (((h[0] as number) << 24) | ((h[1] as number) << 16) | ((h[2] as number) << 8) | (h[3] as number)) >>>
       0;

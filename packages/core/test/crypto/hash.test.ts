@@ -1,6 +1,7 @@
 import { sha256 as nobleSha256, sha512 as nobleSha512 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { textDigest } from '../../src/crypto/hash.js';
 import {
   digest,
   type HashAlgorithm,
@@ -8,6 +9,7 @@ import {
   hexDigest,
   isSupportedHashAlgorithm,
 } from '../../src/crypto/index.js';
+import { backend as nodeBackend } from '../../src/crypto/node-backend.js';
 import { UnsupportedHashError, UsageError } from '../../src/errors.js';
 import { hex, utf8 } from './helpers.js';
 
@@ -45,6 +47,30 @@ describe('digest / hexDigest', () => {
         expect(hex(digest('sha512', data))).toBe(hex(nobleSha512(data)));
       }),
     );
+  });
+});
+
+describe('textDigest', () => {
+  const encoder = new TextEncoder();
+  // Lone surrogates (either half, at either end), astral characters, controls, the empty string.
+  const awkward = ['', 'app:v1', '\uD800', 'a\uDC00b', 'x\uD83D', '\u{1F600}', '\uE000', '\0\n', 'ü'];
+
+  it('is the digest of the UTF-8 encoding, lone surrogates as U+FFFD (as TextEncoder)', () => {
+    for (const text of awkward) {
+      expect(hex(textDigest('sha256', text))).toBe(hex(digest('sha256', encoder.encode(text))));
+    }
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 60 }), (text) => {
+        expect(hex(textDigest('sha256', text))).toBe(hex(nobleSha256(encoder.encode(text))));
+      }),
+    );
+  });
+
+  it("Node's one-shot string hashing agrees with TextEncoder, where Node has it", () => {
+    if (!nodeBackend.digestText) return; // Node before 20.12: textDigest encodes first
+    for (const text of awkward) {
+      expect(hex(nodeBackend.digestText('sha512', text))).toBe(hex(nobleSha512(encoder.encode(text))));
+    }
   });
 });
 
