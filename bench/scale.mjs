@@ -175,7 +175,7 @@ targets.json too large for one agent request is signed from its key file, made w
 N = 1024 so that unlocking it costs milliseconds), published to a directory. Tags \`vN\`, a sha256 and a size each, from a bulk file. "Into empty": a repository
 just made by \`tufa init\`; "new digests into N": the same N tags re-signed with other digests;
 "add 1": \`tufa sign GUN TAG --digest … --size 1\` of a new tag. Hash bins by the default policy
-(moved past 10k tags, about √N bins: 256 at 100k, 1024 at 1M, ADR 0025); flat with
+(moved past 2,000 tags, about √N bins: 256 at 100k, 1024 at 1M, ADR 0025); flat with
 TUFA_HASH_BIN_THRESHOLD above N. ${ROUNDS === 1 ? 'One run per case.' : `Median of ${ROUNDS} runs per case.`}
 
 ${table(['case', 'wall time', 'CPU (user + sys)', 'peak RSS'], rows, ['l', 'r', 'r', 'r'])}
