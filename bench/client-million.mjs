@@ -8,8 +8,9 @@
  *   - the repository: built once with tufa's core API (bench/lib/million.mjs; the layout
  *     `tufa sign --bulk` makes, ADR 0025: 1024 bins at 1M) and served by `tufa serve` on
  *     127.0.0.1;
- *   - tufa: the Node bundle (`dist/tufa.mjs`, what the published bin runs) and the standalone
- *     executable (Bun) when built; `node -e 0` in the same rounds, for Node's own share;
+ *   - tufa: the published bin (`bin/tufa.js`: the CommonJS bundle with its V8 code cache, ADR
+ *     0030), the ES module bundle (`dist/tufa.mjs`) and the standalone executable (Bun) when
+ *     built; `node -e 0` in the same rounds, for Node's own share;
  *   - python-tuf's ngclient (refresh + get_targetinfo, a whole Python process) as the peer, when
  *     BENCH_PYTHONPATH names its sources (it is not in CI), e.g.
  *     BENCH_PYTHONPATH=~/conformance-sources/python-tuf:~/conformance-sources/securesystemslib.
@@ -50,6 +51,7 @@ const PUB = join(DIR, 'publish');
 const RESULTS = join(ROOT_DIR, 'bench', 'results', 'client-million.md');
 const CLI = join(ROOT_DIR, 'packages', 'cli');
 const BUNDLE = join(CLI, 'dist', 'tufa.mjs');
+const BIN = join(CLI, 'bin', 'tufa.js');
 const STANDALONE = process.env.BENCH_STANDALONE ?? join(CLI, 'standalone', 'tufa');
 const BUILDER = join(ROOT_DIR, 'bench', 'lib', 'million.mjs');
 const PY_LOOKUP = join(ROOT_DIR, 'bench', 'lib', 'python-tuf-lookup.py');
@@ -86,7 +88,8 @@ function commands(url, root) {
     warm: (home) => [argv0[0], [...argv0.slice(1), ...verify], { TUFA_HOME: home }],
     expect: digest,
   });
-  list.push(tufa('bundle', 'tufa verify (Node bundle)', [process.execPath, BUNDLE]));
+  list.push(tufa('bin', 'tufa verify (Node bin: tufa.cjs + code cache)', [process.execPath, BIN]));
+  list.push(tufa('bundle', 'tufa verify (Node ES module bundle)', [process.execPath, BUNDLE]));
   if (existsSync(STANDALONE)) list.push(tufa('standalone', 'tufa verify (standalone, Bun)', [STANDALONE]));
   else log(`no standalone executable at ${STANDALONE} (npm run build:standalone): not measured`);
   const py = process.env.BENCH_PYTHONPATH;
