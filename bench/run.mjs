@@ -24,7 +24,8 @@ const BY_NAME_ONLY = {
   'cli-verify': '`tufa verify` against `notary lookup`, 1 to 100k tags, cold and warm (starts notary-server)',
   'client-million':
     '`tufa verify` of one tag in a 1M-tag hash-binned repository, cold and warm (builds it once: ~1 min, 1.2 GB)',
-  server: 'tufa server against notary-server + notary-signer (Debian notary), reads and uploads, ~15 min',
+  server:
+    'tufa server against notary-server + notary-signer (Debian notary), reads and uploads, embedded stores then both on PostgreSQL (BENCH_SERVER_PARTS=embedded|postgres for one half), ~15 min each',
   scale: 'tufa sign --bulk of 100k and 1M tags, and adding one tag to them (whole processes, ~5 min)',
 };
 // Not suites: bench/crypto.mjs (crypto backends) and bench/profile-core.mjs (a breakdown of

@@ -31,10 +31,18 @@
  * Every measured answer must be 2xx (the bench stops otherwise) and the last version of each
  * GUN is read back (tufa: the GUN's snapshot; notary: `notary lookup` of the last tag).
  *
+ * Then the same on PostgreSQL (BENCH_SERVER_PARTS chooses the halves: `embedded`, `postgres`;
+ * both by default): one PostgreSQL cluster started by the bench (bench/lib/postgres.mjs), one
+ * database for `tufa server --store postgres://…`, one for notary-server (its tables made by the
+ * bench: `-bootstrap` makes none for SQL); reads (timestamp, versioned targets, refresh) and the
+ * same uploads with the same kinds of bodies, and uploads across GUNs split over two `tufa
+ * server` processes on the one database.
+ *
  *   npm run build && node bench/run.mjs server
  *   BENCH_WRITE_SIZES= node bench/server.mjs     (the reads only)
  *
- * Writes bench/results/server.md and the `bench:server` section of docs/performance.md.
+ * Writes bench/results/server.md and the `bench:server` section of docs/performance.md, and
+ * bench/results/server-postgres.md and the `bench:server-postgres` section.
  *
  * Not a test: it asserts nothing about speed.
  */
@@ -57,6 +65,7 @@ import {
   table,
   writeDocSection,
 } from './lib/harness.mjs';
+import { startPostgres } from './lib/postgres.mjs';
 
 const DIR = join(OUT_DIR, 'server');
 const RESULTS = join(ROOT_DIR, 'bench', 'results', 'server.md');
@@ -79,6 +88,9 @@ const KEY_PASSPHRASE = 'bench online-key passphrase (not a secret)';
 /** What python-tuf (urllib3), tuf-js (fetch) and browsers send with every read. */
 const ACCEPT_GZIP = { 'accept-encoding': 'gzip' };
 const IDENTITY_TARGETS = 'versioned targets, no Accept-Encoding';
+// Which halves run: `embedded` (tufa's directory store against notary's memory store) and
+// `postgres` (both servers on one PostgreSQL cluster); each writes its own section.
+const PARTS = (process.env.BENCH_SERVER_PARTS ?? 'embedded,postgres').split(',');
 
 const log = (s) => process.stderr.write(`[server] ${s}\n`);
 
@@ -169,8 +181,8 @@ async function waitFor(url, child, what) {
  * notary-servers using it: `measured` and `capture`. Plain HTTP, in-memory metadata storage,
  * Ed25519 online keys (as tufa's).
  */
-async function startNotary() {
-  const dir = join(DIR, 'notary');
+async function startNotary({ dirName = 'notary', storage = { backend: 'memory' }, env = {} } = {}) {
+  const dir = join(DIR, dirName);
   mkdirSync(dir, { recursive: true });
   const grpc = await freePort();
   const signerConfig = join(dir, 'signer.json');
@@ -207,7 +219,8 @@ async function startNotary() {
           key_algorithm: 'ed25519',
         },
         logging: { level: 'error' },
-        storage: { backend: 'memory' },
+        // `storage` for the measured server; the capture server only records bodies.
+        storage: name === 'measured' ? storage : { backend: 'memory' },
       }),
     );
     // The signer may still be starting: the server retries its connection.
@@ -215,6 +228,7 @@ async function startNotary() {
       'notary-server',
       ['-config', config, '-logf', 'logfmt'],
       join(dir, `server-${name}.log`),
+      name === 'measured' ? env : {},
     );
     const url = `http://127.0.0.1:${port}`;
     await waitFor(`${url}/_notary_server/health`, child, `notary-server (${name})`);
@@ -224,14 +238,17 @@ async function startNotary() {
   return servers;
 }
 
-/** `tufa server --store DIR --listen 127.0.0.1:0 --json` → its URL. */
-async function startTufa(store, name) {
-  rmSync(store, { recursive: true, force: true });
+/**
+ * `tufa server --store DIR --listen 127.0.0.1:0 --json` → its URL. A directory store starts
+ * empty; a `postgres://` store is used as it is (its password in `env`, never in argv).
+ */
+async function startTufa(store, name, env = {}) {
+  if (!store.startsWith('postgres://')) rmSync(store, { recursive: true, force: true });
   const child = daemon(
     process.execPath,
     [BIN, 'server', '--listen', '127.0.0.1:0', '--store', store, '--json'],
     join(DIR, `${name}.log`),
-    { TUFA_SERVER_KEY_PASSPHRASE: KEY_PASSPHRASE },
+    { TUFA_SERVER_KEY_PASSPHRASE: KEY_PASSPHRASE, ...env },
   );
   const url = await new Promise((resolve, reject) => {
     const timer = setTimeout(
@@ -487,6 +504,7 @@ export async function main() {
   core = await import(CORE);
   coreNode = await import(CORE_NODE);
   serverLib = await import(SERVER_LIB);
+  if (!PARTS.includes('embedded')) return postgresPart();
   const res = { reads: [], writes: [], bytes: {} };
   let proxy;
   try {
@@ -700,6 +718,7 @@ export async function main() {
   writeFileSync(RESULTS, `${md}\n`);
   writeDocSection('server', md);
   log(`wrote ${RESULTS} and its section of docs/performance.md`);
+  if (PARTS.includes('postgres')) await postgresPart();
 }
 
 function fmtRps(x) {
@@ -805,6 +824,388 @@ function render(m, res) {
   out.push('');
   out.push(
     'Latencies are autocannon\'s (whole milliseconds). A "tufa / notary" ratio above 1 means tufa served more requests per second. Uploads per second are connections × 1000 / mean latency (each connection sends its next upload when the answer to the last arrives; the duration autocannon reports is rounded to whole seconds, too coarse for 60 uploads); across GUNs the servers work on several uploads at once (notary-server on both CPUs, tufa in one process, its signing and hashing on the event loop).',
+  );
+  return out.join('\n');
+}
+
+// ------------------------------------------------------------------------------------------
+// PostgreSQL: both servers on one database cluster
+// ------------------------------------------------------------------------------------------
+
+const PG_RESULTS = join(ROOT_DIR, 'bench', 'results', 'server-postgres.md');
+
+/**
+ * notary-server's tables, written for this bench from what notary-server 0.7's SQL store reads
+ * and writes (its gorm models: `tuf_files` with gorm's id and time columns, and `changefeed`),
+ * with the unique key and indexes notary's own migrations give them, so its look-ups (the newest
+ * version of a role, a file by checksum, the change feed by GUN) are indexed as in a deployment.
+ * `notary-server -bootstrap` does not make them: with a SQL backend it stops with "store does not
+ * support bootstrapping" (only its RethinkDB store bootstraps), and Debian's package ships no
+ * migrations.
+ */
+const NOTARY_SCHEMA = `
+CREATE TABLE tuf_files (
+  id serial PRIMARY KEY,
+  created_at timestamp, updated_at timestamp, deleted_at timestamp,
+  gun varchar(255) NOT NULL,
+  role varchar(255) NOT NULL,
+  version integer NOT NULL,
+  sha256 char(64),
+  data bytea NOT NULL,
+  UNIQUE (gun, role, version)
+);
+CREATE INDEX ON tuf_files (sha256);
+CREATE TABLE changefeed (
+  id serial PRIMARY KEY,
+  created_at timestamp DEFAULT CURRENT_TIMESTAMP,
+  gun varchar(255) NOT NULL,
+  version integer NOT NULL,
+  sha256 char(64),
+  category varchar(20) NOT NULL DEFAULT 'update'
+);
+CREATE INDEX ON changefeed (gun);
+`;
+
+/**
+ * The PostgreSQL half: one cluster started here (bench/lib/postgres.mjs) with two databases, one
+ * for `tufa server --store postgres://…` (two processes on it: the second is the replica of the
+ * two-process upload rows and reads every GUN back) and one for notary-server (the same
+ * notary-signer set-up as the embedded half, its metadata in PostgreSQL). Cases interleaved as in
+ * the embedded half; writes its own section of docs/performance.md.
+ */
+async function postgresPart() {
+  const m = machine();
+  const revision = gitRevision();
+  const { loadavg } = await import('node:os');
+  const res = { reads: [], writes: [], loadBefore: loadavg()[0], revision };
+  const first = children.length;
+  let pg;
+  let proxy;
+  try {
+    pg = await startPostgres(['tufa', 'notary']);
+    pg.psql('notary', NOTARY_SCHEMA);
+    res.pgVersion = pg.version;
+    const nservers = await startNotary({
+      dirName: 'notary-pg',
+      storage: { backend: 'postgres', db_url: 'from NOTARY_SERVER_STORAGE_DB_URL' },
+      // notary-server reads its configuration's keys from NOTARY_SERVER_* variables too: the
+      // password stays out of the configuration file and argv.
+      env: {
+        NOTARY_SERVER_STORAGE_DB_URL: `postgres://${pg.user}:${pg.password}@127.0.0.1:${pg.port}/notary?sslmode=disable`,
+      },
+    });
+    const env = { PGPASSWORD: pg.password };
+    const tufa = await startTufa(pg.url('tufa'), 'tufa-server-pg', env);
+    const replica = await startTufa(pg.url('tufa'), 'tufa-server-pg-replica', env);
+    const servers = { tufa: tufa.url, notary: nservers.measured.url, replica: replica.url };
+    log(
+      `PostgreSQL ${pg.version} on port ${pg.port}; tufa server at ${tufa.url} and ${replica.url}; notary-server at ${servers.notary}`,
+    );
+    res.notaryVersion = (
+      await run('dpkg-query', ['-W', '-f', DPKG_VERSION, 'notary']).catch(() => '0.7')
+    ).trim();
+    await postgresReads(servers, res);
+    // The replica has served nothing yet: warm both processes' upload path (JIT, pool) alike.
+    for (const url of [servers.tufa, servers.replica]) await warmUploads(url);
+    proxy = await captureProxy(nservers.capture.url);
+    await postgresWrites(servers, proxy, res);
+  } finally {
+    proxy?.close();
+    await stopChildren(children.slice(first));
+    pg?.stop();
+  }
+  res.loadAfter = loadavg()[0];
+  const md = renderPostgres(m, res);
+  process.stdout.write(`\n${md}\n`);
+  mkdirSync(dirname(PG_RESULTS), { recursive: true });
+  writeFileSync(PG_RESULTS, `${md}\n`);
+  writeDocSection('server-postgres', md);
+  log(`wrote ${PG_RESULTS} and its section of docs/performance.md`);
+}
+
+/** SIGTERM, then the exit of each (SIGKILL after 10 s), so the database can stop cleanly. */
+async function stopChildren(list) {
+  await Promise.all(
+    list.map(
+      (c) =>
+        new Promise((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
+          c.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          c.kill('SIGTERM');
+        }),
+    ),
+  );
+}
+
+/** Reads on PostgreSQL: `timestamp.json`, the versioned targets and a refresh, for every size. */
+async function postgresReads(servers, res) {
+  const ncfg = notaryConfig('pg-reads', servers.notary);
+  const paths = {};
+  for (const n of SIZES) {
+    const gun = `bench.example.com/pg-read-${n}`;
+    await tufaGun(servers.tufa, gun, n);
+    await notaryGun(ncfg, gun, n);
+    paths[n] = {
+      tufa: await readPaths('tufa', servers.tufa, gun),
+      notary: await readPaths('notary', servers.notary, gun),
+    };
+    log(`PostgreSQL: read GUNs with ${n} targets ready`);
+  }
+  const origin = (u) => new URL(u).origin;
+  const cases = (n) => [
+    { name: 'timestamp.json', req: (k) => [{ method: 'GET', path: paths[n][k].timestamp }] },
+    { name: 'versioned targets', req: (k) => [{ method: 'GET', path: paths[n][k].targets }] },
+    {
+      name: 'refresh (timestamp, snapshot, targets)',
+      req: (k) => ['timestamp', 'snapshot', 'targets'].map((f) => ({ method: 'GET', path: paths[n][k][f] })),
+    },
+  ];
+  for (const k of ['tufa', 'notary'])
+    await load(origin(servers[k]), {
+      requests: cases(SIZES[0])[0].req(k),
+      connections: CONNECTIONS,
+      seconds: 2,
+    });
+  for (const n of SIZES) {
+    for (const c of cases(n)) {
+      const runs = { tufa: [], notary: [] };
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const k of round % 2 ? ['notary', 'tufa'] : ['tufa', 'notary']) {
+          runs[k].push(
+            await load(origin(servers[k]), {
+              requests: c.req(k),
+              connections: CONNECTIONS,
+              seconds: SECONDS,
+            }),
+          );
+        }
+      }
+      res.reads.push({ n, name: c.name, runs });
+      log(
+        `PostgreSQL read ${n} ${c.name}: ${['tufa', 'notary'].map((k) => `${k} ${median(runs[k].map((r) => r.rps)).toFixed(0)}/s p99 ${median(runs[k].map((r) => r.p99))} ms`).join(', ')}`,
+      );
+    }
+  }
+}
+
+/** 20 untimed uploads of a GUN of 10 targets through `url`. */
+async function warmUploads(url) {
+  const g = await tufaGun(url, `bench.example.com/pg-warm-${new URL(url).port}`, 10, 20);
+  for (const req of uploadRequests('tufa', [g])[0]) {
+    const r = await call(`${new URL(url).origin}${req.path}`, req);
+    if (r.status !== 200) throw new Error(`warm-up upload to ${url}: ${r.status} ${r.body}`);
+  }
+}
+
+/** autocannon requests, one array per connection (one GUN each), for prepared upload bodies. */
+function uploadRequests(kind, guns) {
+  return guns.map((g) =>
+    g.bodies.map((b) =>
+      kind === 'notary'
+        ? { method: 'POST', path: b.path, headers: { 'content-type': b.contentType }, body: b.body }
+        : {
+            method: 'POST',
+            path: `/${g.gun}/metadata`,
+            headers: { 'content-type': 'application/json' },
+            body: b,
+          },
+    ),
+  );
+}
+
+/** The targets version the snapshot that `base` serves for `gun` names. */
+async function servedTargetsVersion(base, gun) {
+  const ts = JSON.parse((await call(`${base}${gun}/metadata/timestamp.json`)).body);
+  const sv = ts.signed.meta['snapshot.json'].version;
+  const sn = JSON.parse((await call(`${base}${gun}/metadata/${sv}.snapshot.json`)).body);
+  return sn.signed.meta['targets.json'].version;
+}
+
+/**
+ * Uploads on PostgreSQL, the embedded half's shapes and bodies: tufa (one process), notary, and
+ * for the shapes with several GUNs "tufa, 2 processes": half the GUNs' connections to one
+ * `tufa server`, half to the other, both on the same database, at the same time.
+ */
+async function postgresWrites(servers, proxy, res) {
+  const origin = (u) => new URL(u).origin;
+  for (const n of WRITE_SIZES) {
+    const shapes = [
+      { name: 'one GUN', guns: 1, versions: ONE_GUN_VERSIONS, connections: 1 },
+      {
+        name: `${WRITE_CONNECTIONS} GUNs`,
+        guns: WRITE_CONNECTIONS,
+        versions: PER_GUN_VERSIONS,
+        connections: WRITE_CONNECTIONS,
+      },
+    ];
+    for (const shape of shapes) {
+      const kinds = ['tufa', 'notary', ...(shape.guns > 1 ? ['tufa-2'] : [])];
+      const prepared = Object.fromEntries(kinds.map((k) => [k, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        const per = Object.fromEntries(kinds.map((k) => [k, []]));
+        for (let g = 0; g < shape.guns; g++) {
+          const gun = `bench.example.com/pg-write-${n}-${shape.guns}-r${round}-g${g}`;
+          per.tufa.push(await tufaGun(servers.tufa, gun, n, shape.versions));
+          // Each GUN is created through the process that will take its uploads: that process
+          // made its online keys and holds them unlocked, as a replica does once it has served
+          // a GUN (the first upload of a GUN on a replica unlocks its two key files: scrypt).
+          const via = g < Math.ceil(shape.guns / 2) ? servers.tufa : servers.replica;
+          if (per['tufa-2']) per['tufa-2'].push(await tufaGun(via, `${gun}-x2`, n, shape.versions));
+          const nb = await notaryBodies(proxy, gun, n, shape.versions);
+          for (const rec of nb.setup) await replay(servers.notary, rec);
+          per.notary.push(nb);
+        }
+        for (const k of kinds) prepared[k].push(per[k]);
+      }
+      log(`PostgreSQL write ${n} ${shape.name}: bodies ready`);
+      const runs = Object.fromEntries(kinds.map((k) => [k, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const k of round % 2 ? [...kinds].reverse() : kinds) {
+          const guns = prepared[k][round];
+          if (k === 'tufa-2') {
+            const half = Math.ceil(guns.length / 2);
+            const parts = [
+              [servers.tufa, guns.slice(0, half)],
+              [servers.replica, guns.slice(half)],
+            ];
+            const rs = await Promise.all(
+              parts.map(([url, gs]) =>
+                load(origin(url), {
+                  requests: uploadRequests(k, gs),
+                  connections: gs.length,
+                  amount: gs.length * shape.versions,
+                }),
+              ),
+            );
+            // Both processes' rates add up; latencies are the slower process's.
+            runs[k].push({
+              rps: rs[0].rps + rs[1].rps,
+              p50: Math.max(rs[0].p50, rs[1].p50),
+              p99: Math.max(rs[0].p99, rs[1].p99),
+            });
+          } else {
+            runs[k].push(
+              await load(origin(servers[k]), {
+                requests: uploadRequests(k, guns),
+                connections: shape.connections,
+                amount: shape.guns * shape.versions,
+              }),
+            );
+          }
+        }
+      }
+      // Read back from both tufa processes: each serves every GUN's last version, whichever
+      // process took the upload.
+      for (const k of kinds.filter((x) => x !== 'notary')) {
+        for (const g of prepared[k].flat()) {
+          for (const base of [servers.tufa, servers.replica]) {
+            const v = await servedTargetsVersion(base, g.gun);
+            if (v !== 2 + shape.versions) throw new Error(`${k} ${g.gun} at ${base}: targets version ${v}`);
+          }
+        }
+      }
+      const lookupCfg = notaryConfig(`pg-lookup-${n}-${shape.guns}`, servers.notary);
+      for (const g of [prepared.notary[0][0], prepared.notary.at(-1).at(-1)]) {
+        const out = await notary(lookupCfg, ['lookup', g.gun, g.lastTag]);
+        if (!out.includes(digestOf(Number(g.lastTag.slice(1)))))
+          throw new Error(`notary lookup ${g.gun} ${g.lastTag}: ${out}`);
+      }
+      res.writes.push({ n, name: shape.name, connections: shape.connections, runs });
+      log(
+        `PostgreSQL write ${n} ${shape.name}: ${kinds.map((k) => `${k} ${median(runs[k].map((r) => r.rps)).toFixed(1)}/s p99 ${median(runs[k].map((r) => r.p99))} ms`).join(', ')}`,
+      );
+    }
+  }
+}
+
+function renderPostgres(m, res) {
+  const med = (runs, f) => (runs?.length ? median(runs.map((r) => r[f])) : undefined);
+  const lat = (runs) => (runs?.length ? `${med(runs, 'p50')} / ${med(runs, 'p99')}` : '–');
+  const out = [];
+  out.push('## Trust server on PostgreSQL: tufa server vs notary-server (bench/server.mjs)');
+  out.push('');
+  out.push(
+    `Measured ${m.date} on ${describeMachine(m)} (\`nproc\` = ${m.nproc}; the machine was shared with other work: load average ${res.loadBefore.toFixed(2)} at the start, ${res.loadAfter.toFixed(2)} at the end), tufa at ${res.revision}, with \`BENCH_SERVER_PARTS=postgres node bench/run.mjs server\`. ` +
+      `One PostgreSQL ${res.pgVersion} cluster (Debian), started by the bench on loopback with its default, durable settings (fsync and synchronous_commit on), two databases in it. tufa: \`tufa server --store postgres://…\` (its migrations applied at start; the password in PGPASSWORD); "tufa, 2 processes" is two \`tufa server\` processes on the same database, half the GUNs' connections to each. notary: notary-server ${res.notaryVersion} (Debian) with \`"storage": {"backend": "postgres"}\` (its tables made by the bench: \`-bootstrap\` does not make SQL tables) and the embedded half's notary-signer set-up (in-memory key storage). The same bodies, method and checks as the embedded half; every round uses fresh GUNs, every answer was 2xx, every tufa GUN's last version was read back from both processes.`,
+  );
+  out.push('');
+  const rows = res.reads.map((r) => {
+    const t = r.runs.tufa;
+    const nn = r.runs.notary;
+    return [
+      Number(r.n).toLocaleString('en'),
+      r.name,
+      fmtRps(med(t, 'rps')),
+      fmtRps(med(nn, 'rps')),
+      fmtRatio(med(t, 'rps') / med(nn, 'rps')),
+      lat(t),
+      lat(nn),
+    ];
+  });
+  out.push('### Reads on PostgreSQL');
+  out.push('');
+  out.push(
+    table(
+      [
+        'targets',
+        'request',
+        'tufa req/s',
+        'notary req/s',
+        'tufa / notary',
+        'tufa p50 / p99 ms',
+        'notary p50 / p99 ms',
+      ],
+      rows,
+      ['r', 'l'],
+    ),
+  );
+  out.push('');
+  const wrows = res.writes.map((w) => {
+    const t = w.runs.tufa;
+    const t2 = w.runs['tufa-2'];
+    const nn = w.runs.notary;
+    return [
+      Number(w.n).toLocaleString('en'),
+      w.name,
+      String(w.connections),
+      fmtRps(med(t, 'rps')),
+      t2 ? fmtRps(med(t2, 'rps')) : '–',
+      fmtRps(med(nn, 'rps')),
+      fmtRatio(med(t, 'rps') / med(nn, 'rps')),
+      t2 ? fmtRatio(med(t2, 'rps') / med(nn, 'rps')) : '–',
+      lat(t),
+      lat(t2),
+      lat(nn),
+    ];
+  });
+  out.push('### Uploads on PostgreSQL (a publish of a change)');
+  out.push('');
+  out.push(
+    table(
+      [
+        'targets',
+        'GUNs',
+        'connections',
+        'tufa uploads/s',
+        'tufa, 2 processes, uploads/s',
+        'notary uploads/s',
+        'tufa / notary',
+        'tufa, 2 processes / notary',
+        'tufa p50 / p99 ms',
+        'tufa, 2 processes p50 / p99 ms',
+        'notary p50 / p99 ms',
+      ],
+      wrows,
+      ['r', 'l'],
+    ),
+  );
+  out.push('');
+  out.push(
+    `Reads: ${CONNECTIONS} connections, ${SECONDS} s per measurement; uploads: "one GUN" one connection, ${ONE_GUN_VERSIONS} versions, "${WRITE_CONNECTIONS} GUNs" ${WRITE_CONNECTIONS} connections, ${PER_GUN_VERSIONS} versions each; ${ROUNDS} rounds interleaved, medians. Uploads per second as in the embedded half (connections × 1000 / mean latency; for 2 processes the sum of both, latencies the slower one's).`,
   );
   return out.join('\n');
 }
