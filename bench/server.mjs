@@ -91,6 +91,11 @@ const IDENTITY_TARGETS = 'versioned targets, no Accept-Encoding';
 // Which halves run: `embedded` (tufa's directory store against notary's memory store) and
 // `postgres` (both servers on one PostgreSQL cluster); each writes its own section.
 const PARTS = (process.env.BENCH_SERVER_PARTS ?? 'embedded,postgres').split(',');
+for (const p of PARTS)
+  if (p !== 'embedded' && p !== 'postgres')
+    throw new Error(
+      `BENCH_SERVER_PARTS: expected embedded and/or postgres, comma-separated; found ${JSON.stringify(p)}`,
+    );
 
 const log = (s) => process.stderr.write(`[server] ${s}\n`);
 
@@ -178,8 +183,9 @@ async function waitFor(url, child, what) {
 
 /**
  * notary-signer (gRPC over TLS with the test certificates, keys in memory) and two
- * notary-servers using it: `measured` and `capture`. Plain HTTP, in-memory metadata storage,
- * Ed25519 online keys (as tufa's).
+ * notary-servers using it: `measured` and `capture`. Plain HTTP, in-memory metadata storage
+ * (the measured server's is `storage`, with `env` for its NOTARY_SERVER_* settings), Ed25519
+ * online keys (as tufa's).
  */
 async function startNotary({ dirName = 'notary', storage = { backend: 'memory' }, env = {} } = {}) {
   const dir = join(DIR, dirName);
