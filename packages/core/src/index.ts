@@ -117,6 +117,7 @@ export {
   DEFAULT_EXPIRY,
   type ExpiryPolicy,
   type PendingRole,
+  type PublishOptions,
   type PublishResult,
   Repository,
   type RepositoryOptions,

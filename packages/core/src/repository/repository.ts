@@ -143,6 +143,24 @@ export interface PublishResult {
   versions: Map<string, number>;
 }
 
+/** Options of `Repository.publish`. */
+export interface PublishOptions {
+  /** Sign and publish a new timestamp even when nothing else changed. */
+  forceTimestamp?: boolean;
+  /** Sign and publish a new snapshot (and timestamp) even when no targets role changed. */
+  forceSnapshot?: boolean;
+  /** Stops the publish between two files (never after `timestamp.json`). */
+  signal?: AbortSignal;
+  /**
+   * Runs under the storage lock once every file is written, before the lock is released, with
+   * the storage whose lock is held: what it does there commits with the publish on a storage that
+   * commits on release (the trust server's PostgreSQL store records its change feed entry so). If
+   * it throws, the publish fails and this object keeps the state it had before it; files already
+   * written stay written on a storage that does not roll back.
+   */
+  beforeRelease?: (result: PublishResult, storage: RepositoryStorage) => Promise<void>;
+}
+
 /** A change to a role that could not be signed here: what is missing, for an offline ceremony. */
 export interface PendingRole {
   role: string;
@@ -1618,9 +1636,7 @@ export class Repository {
    *   (ExpiredError, RollbackError, VersionMismatchError, …).
    * @throws {@link errors!StorageError | StorageError} storage could not be written.
    */
-  async publish(
-    options: { forceTimestamp?: boolean; forceSnapshot?: boolean; signal?: AbortSignal } = {},
-  ): Promise<PublishResult> {
+  async publish(options: PublishOptions = {}): Promise<PublishResult> {
     const { signal } = options;
     this.refuseIfInspectOnly();
     // Cancellation stops between two files, never inside one, and never after timestamp.json:
@@ -1643,8 +1659,10 @@ export class Repository {
       this.checkNotMoved(await this.storage.read(TIMESTAMP_PATH));
       await selfCheck(this.selfCheckInput(files));
       const written = await this.writeFiles(files, stopIfAborted);
+      const result = { written, versions: new Map(files.map((f) => [f.role, f.version])) };
+      await options.beforeRelease?.(result, this.storage);
       this.commit(files, prepared);
-      return { written, versions: new Map(files.map((f) => [f.role, f.version])) };
+      return result;
     } finally {
       await release();
     }
@@ -1658,10 +1676,7 @@ export class Repository {
    * read back and verified, a batch at a time), and the other files written, timestamp last.
    * A failure part-way leaves new bin files that no snapshot lists, as a crash would.
    */
-  private async publishStreamed(
-    options: { forceTimestamp?: boolean; forceSnapshot?: boolean },
-    stopIfAborted: () => void,
-  ): Promise<PublishResult> {
+  private async publishStreamed(options: PublishOptions, stopIfAborted: () => void): Promise<PublishResult> {
     const bins = [...this.deferred.keys()].sort();
     const plan = await this.plan(options);
     const release = await this.storage.lock();
@@ -1708,9 +1723,10 @@ export class Repository {
         },
       });
       written.push(...(await this.writeFiles(files, stopIfAborted)));
-      this.commit(files, prepared);
       const versions = new Map(files.map((f) => [f.role, f.version]));
       for (const [role, meta] of streamed) versions.set(role, meta.version);
+      await options.beforeRelease?.({ written, versions }, this.storage);
+      this.commit(files, prepared);
       return { written, versions };
     } finally {
       await release();
@@ -1810,9 +1826,9 @@ export class Repository {
    * @throws {@link errors!StateError | StateError} there are staged changes (publish them instead).
    * @throws {@link errors!TufError | TufError} as `publish`.
    */
-  async refreshTimestamp(): Promise<PublishResult> {
+  async refreshTimestamp(options: Pick<PublishOptions, 'beforeRelease'> = {}): Promise<PublishResult> {
     if (this.hasChanges) throw new StateError('there are staged changes: publish them instead');
-    return this.publish({ forceTimestamp: true });
+    return this.publish({ ...options, forceTimestamp: true });
   }
 
   private async publishedRoleBytes(role: string): Promise<Uint8Array> {
