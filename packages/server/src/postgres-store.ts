@@ -9,7 +9,14 @@
  * The connection comes from `TUFA_SERVER_DATABASE_URL` or the usual `PG*` variables
  * (`PGPASSWORD`, or a password file): never argv.
  */
-import { ConflictError, Metadata, type RepositoryStorage, StorageError, UnsafeNameError } from '@tufa/core';
+import {
+  ConflictError,
+  Metadata,
+  type RepositoryStorage,
+  StateError,
+  StorageError,
+  UnsafeNameError,
+} from '@tufa/core';
 import pg from 'pg';
 import type { GzipForm } from './content-coding.js';
 import { checkGun } from './gun.js';
@@ -38,6 +45,8 @@ const MIGRATIONS: readonly string[] = [
 const LOCK_MIGRATE = 7_301;
 const LOCK_REFRESHER = 7_302;
 const LOCK_GUN = 7_303;
+const INSERT_CHANGE =
+  'INSERT INTO tufa_changes (gun, time, kind, versions) VALUES ($1, $2, $3, $4) RETURNING id';
 
 function pathOk(path: string): string {
   const segments = path.split('/');
@@ -77,6 +86,8 @@ class PostgresRepositoryStorage implements RepositoryStorage {
   private tx: pg.PoolClient | undefined;
   /** Whether the transaction wrote `timestamp.json`, the file a publish writes last. */
   private wroteTimestamp = false;
+  /** Whether recording the publish's change failed: then nothing of it commits. */
+  private failed = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -117,6 +128,24 @@ class PostgresRepositoryStorage implements RepositoryStorage {
     await this.write(path, Buffer.concat(parts));
   }
 
+  /** Records `change` in the publish's transaction; a failure rolls the whole publish back. */
+  async recordChange(change: Omit<ChangeRecord, 'id'>): Promise<ChangeRecord> {
+    // Not a ConflictError: that is retried, and this is a caller's mistake, not a race.
+    if (!this.tx) throw new StateError('a change recorded outside the publish lock');
+    try {
+      const r = await this.tx.query<{ id: string }>(INSERT_CHANGE, [
+        change.gun,
+        change.time,
+        change.kind,
+        JSON.stringify(change.versions),
+      ]);
+      return { id: Number(r.rows[0]?.id), ...change };
+    } catch (e) {
+      this.failed = true;
+      throw dbError('record the change', e);
+    }
+  }
+
   async remove(path: string): Promise<void> {
     if (!this.tx) throw new ConflictError('a removal outside the publish lock');
     await this.tx.query('DELETE FROM tufa_files WHERE gun = $1 AND path = $2', [this.gun, pathOk(path)]);
@@ -143,10 +172,11 @@ class PostgresRepositoryStorage implements RepositoryStorage {
     }
     this.tx = client;
     this.wroteTimestamp = false;
+    this.failed = false;
     return async () => {
       this.tx = undefined;
       try {
-        await client.query(this.wroteTimestamp ? 'COMMIT' : 'ROLLBACK');
+        await client.query(this.wroteTimestamp && !this.failed ? 'COMMIT' : 'ROLLBACK');
         client.release();
       } catch (e) {
         client.release(true);
@@ -353,11 +383,16 @@ export class PostgresStore implements ServerStore {
     }
   }
 
-  async recordChange(change: Omit<ChangeRecord, 'id'>): Promise<ChangeRecord> {
-    const r = await this.pool.query<{ id: string }>(
-      'INSERT INTO tufa_changes (gun, time, kind, versions) VALUES ($1, $2, $3, $4) RETURNING id',
-      [change.gun, change.time, change.kind, JSON.stringify(change.versions)],
-    );
+  async recordChange(change: Omit<ChangeRecord, 'id'>, within?: RepositoryStorage): Promise<ChangeRecord> {
+    // In the publish's transaction when there is one: the files and their change commit together
+    // (one commit, one WAL flush), or neither does.
+    if (within instanceof PostgresRepositoryStorage) return within.recordChange(change);
+    const r = await this.pool.query<{ id: string }>(INSERT_CHANGE, [
+      change.gun,
+      change.time,
+      change.kind,
+      JSON.stringify(change.versions),
+    ]);
     return { id: Number(r.rows[0]?.id), ...change };
   }
 

@@ -273,8 +273,18 @@ export class TrustService {
         }
         for (const [role, md] of parsed) if (role !== 'root') repo.stageSignedMetadata(role, md);
         let published: PublishResult;
+        let change: ChangeRecord | undefined;
         try {
-          published = await repo.publish();
+          // The change is recorded under the publish's lock: on PostgreSQL in its transaction,
+          // so the files and their change feed entry commit together, or neither does.
+          published = await repo.publish({
+            beforeRelease: async (r, held) => {
+              change = await this.store.recordChange(
+                { gun, time: this.now().toISOString(), kind: 'upload', versions: versionsOf(r) },
+                held,
+              );
+            },
+          });
         } catch (e) {
           // Another writer of the store (a replica, a refresh, a CLI on the directory) published
           // between open and publish: try once more on the new state, where a stale upload is
@@ -292,13 +302,7 @@ export class TrustService {
           this.forget(gun);
           await this.retireOnlineKeys(gun, root as Metadata<Root>).catch((e) => this.onRetireError?.(gun, e));
         }
-        const change = await this.store.recordChange({
-          gun,
-          time: this.now().toISOString(),
-          kind: 'upload',
-          versions,
-        });
-        return { versions, change };
+        return { versions, change: change as ChangeRecord };
       }
     });
   }
@@ -329,11 +333,17 @@ export class TrustService {
         this.keep(gun, repo, options);
         return [];
       }
-      const versions = versionsOf(await repo.refreshTimestamp());
+      const versions = versionsOf(
+        await repo.refreshTimestamp({
+          beforeRelease: async (r, held) => {
+            await this.store.recordChange(
+              { gun, time: this.now().toISOString(), kind: 'refresh', versions: versionsOf(r) },
+              held,
+            );
+          },
+        }),
+      );
       this.keep(gun, repo, options);
-      if (versions.length > 0) {
-        await this.store.recordChange({ gun, time: this.now().toISOString(), kind: 'refresh', versions });
-      }
       return versions;
     });
   }

@@ -66,8 +66,12 @@ export interface ServerStore extends OnlineKeyFiles {
   gzip(gun: string, file: string, served: MetadataFile): Promise<GzipForm>;
   /** Every GUN that has published metadata. */
   listGuns(): Promise<string[]>;
-  /** Appends to the change feed; returns the record with its id. */
-  recordChange(change: Omit<ChangeRecord, 'id'>): Promise<ChangeRecord>;
+  /**
+   * Appends to the change feed; returns the record with its id. `within`: the storage of the
+   * GUN's publish whose lock is held (called from `Repository.publish`'s `beforeRelease`), so a
+   * store that commits on release records the change in the same transaction as the files.
+   */
+  recordChange(change: Omit<ChangeRecord, 'id'>, within?: RepositoryStorage): Promise<ChangeRecord>;
   /** The changes after `since`, at most `limit`. */
   changes(since: number, limit: number): Promise<ChangeRecord[]>;
   /** Releases the store (the directory lock). */
@@ -585,7 +589,7 @@ export class DirectoryStore implements ServerStore {
       .sort();
   }
 
-  async recordChange(change: Omit<ChangeRecord, 'id'>): Promise<ChangeRecord> {
+  async recordChange(change: Omit<ChangeRecord, 'id'>, _within?: RepositoryStorage): Promise<ChangeRecord> {
     // The id is taken before the first await: two GUNs' uploads finishing together get two ids.
     const record: ChangeRecord = { id: (this.log.at(-1)?.id ?? 0) + 1, ...change };
     this.log.push(record);

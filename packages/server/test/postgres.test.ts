@@ -16,6 +16,7 @@ import {
   Updater,
 } from '@tufa/core';
 import { HttpFetcher } from '@tufa/core/node';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IMMUTABLE, MIN_GZIP_BYTES, PostgresStore, REVALIDATE, ServerClient } from '../src/index.js';
 import { fixedSigner } from './helpers/keys.js';
@@ -407,6 +408,48 @@ describe.skipIf(missing !== undefined)('PostgreSQL store, two replicas', () => {
     );
     expect([...ts.signatures.keys()]).toEqual([newest.keyid()]);
     expect(await targetsOf(onB, gun, ['rot:1'])).toEqual([21]);
+  });
+
+  it('records an upload in the change feed in the transaction of its files: both or neither', async () => {
+    const gun = 'db.test/feed';
+    const onA = new ServerClient({ url: a.url });
+    const onB = new ServerClient({ url: b.url });
+    await onA.create(gun, {
+      keys: { root: [ROOT.key], targets: [TARGETS.key] },
+      signers: [ROOT, TARGETS],
+      expiry: LONG,
+    });
+    const feed = async () =>
+      (
+        (await call(`${b.url}_tufa/changes?since=0&limit=1000`)).json().changes as {
+          gun: string;
+          versions: unknown;
+        }[]
+      ).filter((c) => c.gun === gun);
+    const before = { timestamp: await onB.readFile(gun, 'metadata/timestamp.json'), feed: await feed() };
+    // The change feed refuses this upload's entry: the files must not commit either.
+    const pool = new pg.Pool({ connectionString: db.url, password: db.password });
+    try {
+      await pool.query(
+        "ALTER TABLE tufa_changes ADD CONSTRAINT tufa_test_no_upload CHECK (kind <> 'upload') NOT VALID",
+      );
+      const err = await onA
+        .publish(gun, { signers: [TARGETS], attempts: 1 }, (r) => r.addTargets([target('feed:1', 21)]))
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Error);
+      expect(await onB.readFile(gun, 'metadata/timestamp.json')).toEqual(before.timestamp);
+      expect(await targetsOf(onB, gun, ['feed:1'])).toEqual([undefined]);
+    } finally {
+      await pool.query('ALTER TABLE tufa_changes DROP CONSTRAINT IF EXISTS tufa_test_no_upload');
+      await pool.end();
+    }
+    expect(await feed()).toEqual(before.feed);
+    // Accepted, the upload and its entry are there together.
+    const { versions } = await onA.publish(gun, { signers: [TARGETS] }, (r) =>
+      r.addTargets([target('feed:1', 21)]),
+    );
+    expect(await targetsOf(onB, gun, ['feed:1'])).toEqual([21]);
+    expect((await feed()).at(-1)?.versions).toEqual(versions);
   });
 
   it('commits nothing of a publish that stopped before timestamp.json', async () => {
