@@ -45,8 +45,18 @@ const MIGRATIONS: readonly string[] = [
 const LOCK_MIGRATE = 7_301;
 const LOCK_REFRESHER = 7_302;
 const LOCK_GUN = 7_303;
-const INSERT_CHANGE =
-  'INSERT INTO tufa_changes (gun, time, kind, versions) VALUES ($1, $2, $3, $4) RETURNING id';
+
+/** Appends `change` to the change feed through `q` (the pool, or a publish's transaction). */
+async function insertChange(
+  q: pg.Pool | pg.PoolClient,
+  change: Omit<ChangeRecord, 'id'>,
+): Promise<ChangeRecord> {
+  const r = await q.query<{ id: string }>(
+    'INSERT INTO tufa_changes (gun, time, kind, versions) VALUES ($1, $2, $3, $4) RETURNING id',
+    [change.gun, change.time, change.kind, JSON.stringify(change.versions)],
+  );
+  return { id: Number(r.rows[0]?.id), ...change };
+}
 
 function pathOk(path: string): string {
   const segments = path.split('/');
@@ -133,13 +143,7 @@ class PostgresRepositoryStorage implements RepositoryStorage {
     // Not a ConflictError: that is retried, and this is a caller's mistake, not a race.
     if (!this.tx) throw new StateError('a change recorded outside the publish lock');
     try {
-      const r = await this.tx.query<{ id: string }>(INSERT_CHANGE, [
-        change.gun,
-        change.time,
-        change.kind,
-        JSON.stringify(change.versions),
-      ]);
-      return { id: Number(r.rows[0]?.id), ...change };
+      return await insertChange(this.tx, change);
     } catch (e) {
       this.failed = true;
       throw dbError('record the change', e);
@@ -387,13 +391,7 @@ export class PostgresStore implements ServerStore {
     // In the publish's transaction when there is one: the files and their change commit together
     // (one commit, one WAL flush), or neither does.
     if (within instanceof PostgresRepositoryStorage) return within.recordChange(change);
-    const r = await this.pool.query<{ id: string }>(INSERT_CHANGE, [
-      change.gun,
-      change.time,
-      change.kind,
-      JSON.stringify(change.versions),
-    ]);
-    return { id: Number(r.rows[0]?.id), ...change };
+    return insertChange(this.pool, change);
   }
 
   async changes(since: number, limit: number): Promise<ChangeRecord[]> {
