@@ -962,12 +962,15 @@ async function postgresReads(servers, res) {
     log(`PostgreSQL: read GUNs with ${n} targets ready`);
   }
   const origin = (u) => new URL(u).origin;
+  // As in the embedded half: every read asks for gzip, as real clients do; one row without.
+  const get = (path, headers = ACCEPT_GZIP) => ({ method: 'GET', path, headers });
   const cases = (n) => [
-    { name: 'timestamp.json', req: (k) => [{ method: 'GET', path: paths[n][k].timestamp }] },
-    { name: 'versioned targets', req: (k) => [{ method: 'GET', path: paths[n][k].targets }] },
+    { name: 'timestamp.json', req: (k) => [get(paths[n][k].timestamp)] },
+    { name: 'versioned targets', req: (k) => [get(paths[n][k].targets)] },
+    { name: IDENTITY_TARGETS, req: (k) => [get(paths[n][k].targets, {})] },
     {
       name: 'refresh (timestamp, snapshot, targets)',
-      req: (k) => ['timestamp', 'snapshot', 'targets'].map((f) => ({ method: 'GET', path: paths[n][k][f] })),
+      req: (k) => ['timestamp', 'snapshot', 'targets'].map((f) => get(paths[n][k][f])),
     },
   ];
   for (const k of ['tufa', 'notary'])
@@ -1136,7 +1139,7 @@ function renderPostgres(m, res) {
   out.push('');
   out.push(
     `Measured ${m.date} on ${describeMachine(m)} (\`nproc\` = ${m.nproc}; the machine was shared with other work: load average ${res.loadBefore.toFixed(2)} at the start, ${res.loadAfter.toFixed(2)} at the end), tufa at ${res.revision}, with \`BENCH_SERVER_PARTS=postgres node bench/run.mjs server\`. ` +
-      `One PostgreSQL ${res.pgVersion} cluster, started by the bench on loopback with its default, durable settings (fsync and synchronous_commit on), two databases in it. tufa: \`tufa server --store postgres://…\` (its migrations applied at start; the password in PGPASSWORD); "tufa, 2 processes" is two \`tufa server\` processes on the same database, half the GUNs' connections to each. notary: notary-server ${res.notaryVersion} (Debian) with \`"storage": {"backend": "postgres"}\` (its tables made by the bench: \`-bootstrap\` does not make SQL tables) and the embedded half's notary-signer set-up (in-memory key storage). The same bodies, method and checks as the embedded half; every round uses fresh GUNs, every answer was 2xx, every tufa GUN's last version was read back from both processes.`,
+      `One PostgreSQL ${res.pgVersion} cluster, started by the bench on loopback with its default, durable settings (fsync and synchronous_commit on), two databases in it. tufa: \`tufa server --store postgres://…\` (its migrations applied at start; the password in PGPASSWORD); "tufa, 2 processes" is two \`tufa server\` processes on the same database, half the GUNs' connections to each. notary: notary-server ${res.notaryVersion} (Debian) with \`"storage": {"backend": "postgres"}\` (its tables made by the bench: \`-bootstrap\` does not make SQL tables) and the embedded half's notary-signer set-up (in-memory key storage). The same bodies, method and checks as the embedded half (reads ask for gzip, one row without); every round uses fresh GUNs, every answer was 2xx, every tufa GUN's last version was read back from both processes.`,
   );
   out.push('');
   const rows = res.reads.map((r) => {
