@@ -1,6 +1,6 @@
 /**
  * The root this machine last verified as the publisher of a GUN, `$TUFA_HOME/repos/GUN/root.json`:
- * the anchor `Repository.open` walks the published root chain from (ADR 0034), so that a registry
+ * the anchor `Repository.open` walks the published root chain from (ADR 0032), so that a registry
  * or trust server that replaced the whole chain with roots of its own cannot get its metadata
  * signed by this publisher's keys. Written by `init` and `attach` (trust on first use there,
  * as the client's `--unsafe-tofu` is not: the publisher has just made or been handed the root),

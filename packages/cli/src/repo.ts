@@ -43,7 +43,7 @@ export interface OpenOptions {
   secrets: SecretCallback;
   /** `--ca`, `--insecure-registry`, `--token-realm-host` of this command line (registry.ts). */
   connection?: RegistryFlags;
-  /** Read what is published without verifying it, to report on it; nothing can be signed (ADR 0034). */
+  /** Read what is published without verifying it, to report on it; nothing can be signed (ADR 0032). */
   inspectOnly?: boolean;
 }
 

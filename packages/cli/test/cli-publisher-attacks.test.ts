@@ -1,5 +1,5 @@
 /**
- * Attacks on the publisher through its storage (ADR 0034): whoever controls where a repository is
+ * Attacks on the publisher through its storage (ADR 0032): whoever controls where a repository is
  * published — a registry, a trust server holding the online keys, a shared directory — rewrites
  * published metadata and waits for the publisher's next `tufa sign`, hoping it signs the forged
  * entries too. Every one must fail with exit 3 and write nothing. A directory stands for any

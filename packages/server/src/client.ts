@@ -302,7 +302,7 @@ export class ServerClient {
       signers: Iterable<Signer>;
       expiry?: Partial<ExpiryPolicy>;
       attempts?: number;
-      /** A root this publisher pinned: the server's root chain is verified from it (ADR 0034). */
+      /** A root this publisher pinned: the server's root chain is verified from it (ADR 0032). */
       trustedRoot?: Uint8Array;
     },
     edit: (repo: Repository) => Promise<T>,
@@ -310,7 +310,7 @@ export class ServerClient {
     const signers = [...options.signers];
     const attempts = options.attempts ?? 3;
     for (let attempt = 1; ; attempt++) {
-      // What the server serves is verified before anything is signed over it (ADR 0034).
+      // What the server serves is verified before anything is signed over it (ADR 0032).
       const repo = await Repository.open(new ServerRepositoryStorage(this, gun), {
         signers,
         ...(options.expiry ? { expiry: options.expiry } : {}),

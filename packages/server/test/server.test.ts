@@ -257,7 +257,7 @@ describe('serving and publishing', () => {
     expect(await verifiedBy('tufa', GUN, 'fast:1')).toBe(105);
   });
 
-  it('a publisher that pinned another root signs nothing over what the server serves (ADR 0034)', async () => {
+  it('a publisher that pinned another root signs nothing over what the server serves (ADR 0032)', async () => {
     const other = new MemoryRepositoryStorage();
     const keys = [STRANGER.key];
     await (

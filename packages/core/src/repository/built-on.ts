@@ -12,7 +12,7 @@
  * - timestamp, snapshot and top-level targets by the keys the newest root trusts for them, or
  *   those of the root before it: a one-step key rotation interrupted after its new root was
  *   written and before timestamp.json leaves exactly that, and opening the repository again is
- *   how it is finished (docs/publishing.md). The residue, said in ADR 0034: someone who controls
+ *   how it is finished (docs/publishing.md). The residue, said in ADR 0032: someone who controls
  *   storage *and* holds a key the newest root removed can still have it built on, until the
  *   next root version;
  * - every delegated role when it is first loaded, by a threshold of the keys a published

@@ -120,7 +120,7 @@ export interface RepositoryOptions {
   /**
    * `open` only: read what is published without verifying it, to report on it (a status check
    * of a repository that no longer verifies). Such a repository cannot publish: nothing is ever
-   * signed over metadata that was not verified (ADR 0034).
+   * signed over metadata that was not verified (ADR 0032).
    */
   inspectOnly?: boolean;
 }
@@ -1411,7 +1411,7 @@ export class Repository {
   }
 
   /** What the next publish signs (see `planPublish`), from this repository's state. */
-  /** Nothing is signed over what was opened without verifying it (ADR 0034). */
+  /** Nothing is signed over what was opened without verifying it (ADR 0032). */
   private refuseIfInspectOnly(): void {
     if (this.inspectOnly) {
       throw new UsageError(
