@@ -19,7 +19,8 @@
  *   delegator trusts for it; every targets role at the version and with the length and hashes
  *   snapshot lists.
  */
-import { RollbackError, ThresholdError, VersionMismatchError } from '../errors.js';
+import { equalBytes } from '../crypto/hex.js';
+import { RollbackError, RootNotInChainError, ThresholdError, VersionMismatchError } from '../errors.js';
 import { metadataPath, rootFileName } from '../metadata/layout.js';
 import { Metadata, verifyThreshold } from '../metadata/metadata.js';
 import type { Delegations } from '../metadata/roles.js';
@@ -62,6 +63,8 @@ function refusedToBuildOn(what: string, e: unknown): unknown {
  * @throws {@link errors!ThresholdError | ThresholdError} a version not signed as the chain requires.
  * @throws {@link errors!RollbackError | RollbackError} storage's root is older than the pinned one,
  *   or the chain does not reach the version `root.json` names.
+ * @throws {@link errors!RootNotInChainError | RootNotInChainError} `root.json` is another root of
+ *   the version the chain ends at.
  */
 export async function verifiedRootChain(
   storage: RepositoryStorage,
@@ -99,6 +102,11 @@ export async function verifiedRootChain(
     chain.push(next);
   }
   const top = chain.at(-1) as Metadata<Root>;
+  if (top.signed.version === named.signed.version && !equalBytes(top.signedBytes(), named.signedBytes())) {
+    throw new RootNotInChainError(
+      `published root.json (version ${named.signed.version}) is not the root version ${named.signed.version} of the chain from the ${trusted ? 'pinned' : 'previous'} root (${REFUSED})`,
+    );
+  }
   if (top.signed.version < named.signed.version) {
     throw new RollbackError(
       `published root.json is version ${named.signed.version}, but the root chain from version ${start.signed.version} ends at ${top.signed.version} (${REFUSED})`,

@@ -267,6 +267,26 @@ describe('the publisher verifies what it builds on', () => {
     });
   });
 
+  it('refuses a storage whose root is another root of the pinned version', async () => {
+    const other = new MemoryRepositoryStorage();
+    const k = [keys.attacker.key];
+    await (
+      await Repository.create(other, {
+        keys: { root: k, targets: [keys.targets.key], snapshot: k, timestamp: k },
+        signers: [keys.attacker, keys.targets],
+        now: () => NOW,
+      })
+    ).publish();
+    await expect(
+      open({ trustedRoot: other.files.get('metadata/1.root.json') as Uint8Array }),
+    ).rejects.toMatchObject({
+      code: 'ROOT_NOT_IN_CHAIN',
+      message: expect.stringMatching(
+        /^published root.json \(version 1\) is not the root version 1 of the chain from the pinned root/,
+      ),
+    });
+  });
+
   it('refuses a storage whose root is older than the pinned one', async () => {
     const newRoot = fixedSigner(127);
     const repo = await open();
