@@ -5,7 +5,7 @@
  * entries too. Every one must fail with exit 3 and write nothing. A directory stands for any
  * storage here: the CLI reads all of them through the same core path.
  */
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { canonicalBytes } from '@tufa/core';
 import { generateKeyPair, type PrivateKeySigner } from '@tufa/core/node';
@@ -84,7 +84,11 @@ describe('the publisher refuses to sign over forged metadata', () => {
     delete ts.signed.meta['snapshot.json'].length;
     await signedFile('timestamp.json', ts.signed, [attacker]);
     const before = files();
-    expectError(await sign('v2'), 3, /published timestamp version \d+: .*refusing to sign over metadata/);
+    expectError(
+      await sign('v2'),
+      3,
+      /published root.json \(version 1\) is not the root version 1 of the chain from the pinned root/,
+    );
     expect(files()).toEqual(before);
   });
 
@@ -106,5 +110,45 @@ describe('the publisher refuses to sign over forged metadata', () => {
     rmSync(join(MD, '2.root.json'));
     writeFileSync(join(MD, 'root.json'), readFileSync(join(MD, '1.root.json')));
     expectError(await sign('v3'), 3, /older than the pinned root version 2/);
+  });
+
+  it('attach --root: the published chain must lead from the root given out of band', async () => {
+    // A root of another repository stands for one the attacker's storage does not lead from.
+    const other = publisher(sandbox, 'registry.example.com/acme/other');
+    await other.init();
+    const keys = sandbox.path('home', 'keys');
+    const slug = GUN.replace(/[^A-Za-z0-9]+/g, '-');
+    const keyArgs = ['targets', 'snapshot', 'timestamp'].flatMap((r) => [
+      `--${r}-key`,
+      join(keys, `${slug}-${r}.json`),
+    ]);
+    const attach = (root: string, home: string) =>
+      sandbox
+        .client(home)
+        .tufa(['attach', GUN, '--publish-root', sandbox.path('pub'), ...keyArgs, '--root', root], {
+          env: { TUFA_PASSPHRASE: sandbox.env.TUFA_PASSPHRASE },
+        });
+    const refused = await attach(other.root, sandbox.path('second'));
+    expectError(
+      refused,
+      3,
+      /published root.json \(version 1\) is not the root version 1 of the chain from the pinned root/,
+    );
+    expect(existsSync(join(sandbox.path('second'), 'repos'))).toBe(false);
+    expectError(await attach(sandbox.path('nothing.json'), sandbox.path('third')), 5, /cannot read --root/);
+    writeFileSync(sandbox.path('not-a-root.json'), '{}');
+    expectError(
+      await attach(sandbox.path('not-a-root.json'), sandbox.path('third')),
+      2,
+      /--root .* is not a root signed by its own root keys/,
+    );
+    expectExit(await attach(repo.root, sandbox.path('fourth')), 0);
+    const pinned = join(
+      sandbox.path('fourth'),
+      'repos',
+      encodeURIComponent(GUN).replace(/\./g, '%2E'),
+      'root.json',
+    );
+    expect(readJson(pinned).signed.version).toBe(1);
   });
 });

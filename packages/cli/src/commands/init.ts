@@ -6,10 +6,19 @@
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type Key, METADATA_DIR, Metadata, Repository, rootFileName, type Signer } from '@tufa/core';
+import {
+  type Key,
+  METADATA_DIR,
+  Metadata,
+  Repository,
+  rootFileName,
+  type Signer,
+  TufError,
+} from '@tufa/core';
 import { CliError, usage } from '../cli-error.js';
 import { argument, defineCommand, option, type RegisteredCommand, requiredOption } from '../command.js';
 import { EXIT } from '../exit-codes.js';
+import { readOrExplain } from '../files.js';
 import { keyPath, repoConfigPath, writeRepoConfig } from '../home.js';
 import { generateKeyFile, generateNamedKey, keyKind, loadPublicKey, loadSigner, toUri } from '../keys.js';
 import { type Location, locationId, parsePublishTo } from '../locations.js';
@@ -289,10 +298,16 @@ export const commands: readonly RegisteredCommand[] = [
       requiredOption('--targets-key <ref>', 'the targets key (a key name, path or URI such as env:VAR)'),
       option('--snapshot-key <ref>', 'the snapshot key (not on a trust server: it holds that key)'),
       option('--timestamp-key <ref>', 'the timestamp key (not on a trust server: it holds that key)'),
+      option(
+        '--root <file>',
+        'a root of the repository you got out of band (its 1.root.json): the published root chain must lead from it (without it, the published root is trusted on first use)',
+      ),
     ],
     async handler(ctx, [gunArg], opts) {
       const gun = checkGun(gunArg);
       const location = publishLocation(gun, 'attach', opts);
+      // Read before anything else: a wrong file is a usage error, not a half-made attach.
+      const trustedRoot = opts.root === undefined ? undefined : await readTrustedRoot(opts.root);
       const { connection, ca } = connectionAt(location, opts);
       refuseIfSetUp(gun);
       const publication = await publicationAt(gun, location, connection);
@@ -326,7 +341,9 @@ export const commands: readonly RegisteredCommand[] = [
           `tufa init ${gun} --publish-to …`,
         );
       }
-      const repo = await Repository.open(publication.storage);
+      const repo = await serverCall(location, gun, () =>
+        Repository.open(publication.storage, trustedRoot ? { trustedRoot } : {}),
+      );
       const root = repo.currentRoot;
       const secrets = secretsFromEnvironment();
       const keys: { targets: string; snapshot?: string; timestamp?: string } = { targets: '' };
@@ -360,3 +377,17 @@ export const commands: readonly RegisteredCommand[] = [
     },
   }),
 ];
+
+/** `--root FILE`: a root signed by its own root keys, read before anything is attached. */
+async function readTrustedRoot(file: string): Promise<Uint8Array> {
+  const bytes = new Uint8Array(await readOrExplain(file, 'read --root'));
+  try {
+    const md = Metadata.fromBytes(bytes, 'root');
+    await md.verifyDelegate('root', md);
+  } catch (e) {
+    if (e instanceof TufError)
+      throw usage(`--root ${file} is not a root signed by its own root keys: ${e.message}`);
+    throw e;
+  }
+  return bytes;
+}
