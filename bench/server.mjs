@@ -433,6 +433,24 @@ function cannon(opts) {
   });
 }
 
+/**
+ * Runs `fn` with autocannon keeping no answer bodies. autocannon 9 appends every answer's body to
+ * a string (a UTF-8 decode per chunk, in the one process that also generates the load); for gzip
+ * bytes that decode costs more than the server spends on the answer (a 1,000-target targets.json
+ * gzip: 400 answers/s through autocannon, 3,950/s through Node's http client on the same server).
+ * Nothing reads the bodies of the reads.
+ */
+async function withoutBodies(fn) {
+  const queue = createRequire(import.meta.url)('autocannon/lib/pipelinedRequestsQueue.js').prototype;
+  const keepBody = queue.addBody;
+  queue.addBody = () => {};
+  try {
+    return await fn();
+  } finally {
+    queue.addBody = keepBody;
+  }
+}
+
 function summary(r) {
   const bad = r.non2xx + r.errors + r.timeouts;
   return {
@@ -581,45 +599,37 @@ export async function main() {
         req: (k) => ['timestamp', 'snapshot', 'targets'].map((f) => get(paths[n][k][f])),
       },
     ];
-    // autocannon 9 appends every answer's body to a string (a UTF-8 decode per chunk, in the one
-    // process that also generates the load); for gzip bytes that decode costs more than the
-    // server spends on the answer (a 1,000-target targets.json gzip: 400 answers/s through
-    // autocannon, 3,950/s through Node's http client on the same server). Nothing reads the
-    // bodies: during the reads they are not kept.
-    const queue = createRequire(import.meta.url)('autocannon/lib/pipelinedRequestsQueue.js').prototype;
-    const keepBody = queue.addBody;
-    queue.addBody = () => {};
-    // Warm-up: JIT, connections, page cache.
-    for (const k of ['tufa', 'notary'])
-      await load(origin(servers[k]), {
-        requests: readCases(SIZES[0])[0].req(k),
-        connections: CONNECTIONS,
-        seconds: 2,
-      });
-    for (const n of SIZES) {
-      for (const c of readCases(n)) {
-        const kinds = c.only ? [c.only] : ['tufa', 'notary'];
-        const runs = { tufa: [], notary: [] };
-        for (let round = 0; round < ROUNDS; round++) {
-          for (const k of round % 2 ? [...kinds].reverse() : kinds) {
-            runs[k].push(
-              await load(origin(servers[k]), {
-                requests: c.req(k),
-                connections: CONNECTIONS,
-                seconds: SECONDS,
-                allow304: c.allow304,
-              }),
-            );
+    await withoutBodies(async () => {
+      // Warm-up: JIT, connections, page cache.
+      for (const k of ['tufa', 'notary'])
+        await load(origin(servers[k]), {
+          requests: readCases(SIZES[0])[0].req(k),
+          connections: CONNECTIONS,
+          seconds: 2,
+        });
+      for (const n of SIZES) {
+        for (const c of readCases(n)) {
+          const kinds = c.only ? [c.only] : ['tufa', 'notary'];
+          const runs = { tufa: [], notary: [] };
+          for (let round = 0; round < ROUNDS; round++) {
+            for (const k of round % 2 ? [...kinds].reverse() : kinds) {
+              runs[k].push(
+                await load(origin(servers[k]), {
+                  requests: c.req(k),
+                  connections: CONNECTIONS,
+                  seconds: SECONDS,
+                  allow304: c.allow304,
+                }),
+              );
+            }
           }
+          res.reads.push({ n, name: c.name, runs });
+          log(
+            `read ${n} ${c.name}: ${kinds.map((k) => `${k} ${median(runs[k].map((r) => r.rps)).toFixed(0)}/s p99 ${median(runs[k].map((r) => r.p99))} ms`).join(', ')}`,
+          );
         }
-        res.reads.push({ n, name: c.name, runs });
-        log(
-          `read ${n} ${c.name}: ${kinds.map((k) => `${k} ${median(runs[k].map((r) => r.rps)).toFixed(0)}/s p99 ${median(runs[k].map((r) => r.p99))} ms`).join(', ')}`,
-        );
       }
-    }
-
-    queue.addBody = keepBody;
+    });
 
     // --- write path -------------------------------------------------------------------------
     proxy = await captureProxy(nservers.capture.url);
@@ -961,7 +971,6 @@ async function postgresReads(servers, res) {
     };
     log(`PostgreSQL: read GUNs with ${n} targets ready`);
   }
-  const origin = (u) => new URL(u).origin;
   // As in the embedded half: every read asks for gzip, as real clients do; one row without.
   const get = (path, headers = ACCEPT_GZIP) => ({ method: 'GET', path, headers });
   const cases = (n) => [
@@ -973,6 +982,12 @@ async function postgresReads(servers, res) {
       req: (k) => ['timestamp', 'snapshot', 'targets'].map((f) => get(paths[n][k][f])),
     },
   ];
+  // The reads keep no answer bodies, as in the embedded half (withoutBodies).
+  await withoutBodies(() => postgresReadRounds(servers, res, cases));
+}
+
+async function postgresReadRounds(servers, res, cases) {
+  const origin = (u) => new URL(u).origin;
   for (const k of ['tufa', 'notary'])
     await load(origin(servers[k]), {
       requests: cases(SIZES[0])[0].req(k),
